@@ -1,0 +1,53 @@
+"""Settings, parsed once from an environment mapping into a frozen object."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from signoff.errors import ConfigError
+
+SLACK_API_DEFAULT = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    table: str
+    topic_arn: str
+    slack_secret_id: str
+    default_channel: str = "approvals"
+    slack_api_url: str = SLACK_API_DEFAULT
+    poll_initial_seconds: int = 2
+    poll_max_seconds: int = 60
+    retention: timedelta = timedelta(days=90)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        required = {
+            "SIGNOFF_TABLE": "the DynamoDB table name",
+            "SIGNOFF_TOPIC_ARN": "the SNS topic ARN",
+            "SIGNOFF_SLACK_SECRET_ID": "the Secrets Manager secret holding the Slack tokens",
+        }
+        missing = [f"{name} ({what})" for name, what in required.items() if not env.get(name)]
+        if missing:
+            raise ConfigError("missing settings: " + ", ".join(missing))
+        try:
+            poll_initial = int(env.get("SIGNOFF_POLL_INITIAL_SECONDS", "2"))
+            poll_max = int(env.get("SIGNOFF_POLL_MAX_SECONDS", "60"))
+            retention_days = int(env.get("SIGNOFF_RETENTION_DAYS", "90"))
+        except ValueError as exc:
+            raise ConfigError(f"a numeric setting is not a whole number: {exc}") from exc
+        if not 1 <= poll_initial <= poll_max:
+            raise ConfigError("need 1 <= SIGNOFF_POLL_INITIAL_SECONDS <= SIGNOFF_POLL_MAX_SECONDS")
+        api_url = env.get("SIGNOFF_SLACK_API_URL") or SLACK_API_DEFAULT
+        return cls(
+            table=env["SIGNOFF_TABLE"],
+            topic_arn=env["SIGNOFF_TOPIC_ARN"],
+            slack_secret_id=env["SIGNOFF_SLACK_SECRET_ID"],
+            default_channel=env.get("SIGNOFF_DEFAULT_CHANNEL") or "approvals",
+            slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
+            poll_initial_seconds=poll_initial,
+            poll_max_seconds=poll_max,
+            retention=timedelta(days=retention_days),
+        )

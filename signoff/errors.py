@@ -1,0 +1,29 @@
+"""One base error; leaves end in Error and carry a sentence a person can act on."""
+
+
+class SignoffError(Exception):
+    """Base of every error signoff raises on purpose."""
+
+
+class ValidationError(SignoffError):
+    """Bad input: nothing was written."""
+
+
+class NotFoundError(SignoffError):
+    """No approval with that id."""
+
+
+class RefusedError(SignoffError):
+    """The request is valid but the rules say no (already decided, not an approver, ...)."""
+
+
+class ConflictError(SignoffError):
+    """A conditional write lost a race: the record changed since it was read."""
+
+
+class ConfigError(SignoffError):
+    """Settings are missing or wrong."""
+
+
+class BackendError(SignoffError):
+    """A service signoff depends on failed or could not be reached."""

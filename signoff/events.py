@@ -1,0 +1,47 @@
+"""The messages signoff publishes on its SNS topic, and the publisher adapter."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from signoff.errors import BackendError
+
+
+class Topic(StrEnum):
+    REQUESTED = "requested"
+    DECIDED = "decided"
+
+
+class Publisher(Protocol):
+    def publish(self, kind: Topic, approval_id: str) -> str: ...
+
+
+def encode(kind: Topic, approval_id: str) -> str:
+    # Only the id travels: the notifier reads the record, the one source of truth.
+    return json.dumps({"type": kind.value, "id": approval_id})
+
+
+def decode(message: str) -> tuple[Topic, str]:
+    data = json.loads(message)
+    return Topic(data["type"]), str(data["id"])
+
+
+class SnsPublisher:
+    def __init__(self, client: Any, topic_arn: str):
+        self._client = client
+        self._topic_arn = topic_arn
+
+    def publish(self, kind: Topic, approval_id: str) -> str:
+        try:
+            response = self._client.publish(
+                TopicArn=self._topic_arn,
+                Message=encode(kind, approval_id),
+                MessageAttributes={"type": {"DataType": "String", "StringValue": kind.value}},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise BackendError(f"SNS publish failed: {exc}") from exc
+        return str(response["MessageId"])

@@ -1,0 +1,1 @@
+"""The embedded local stack: the same code as on AWS, on loopback, with no account."""

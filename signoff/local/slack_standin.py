@@ -1,0 +1,330 @@
+"""A local stand-in for Slack: the Web API methods the bot calls, and a user's clicks.
+
+Web API calls (`/api/<method>`) are answered like Slack answers them and recorded.
+A person (the page at `/`) or a test drives the other direction: a click, a modal
+submission or a slash command becomes a real, signed request to the Bolt endpoint,
+exactly as Slack would send it. The conversation is kept in a JSON file so it
+survives a restart, and served at `GET /local/messages`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from slack_sdk.signature import SignatureVerifier
+
+TEAM = {"id": "T0LOCAL", "domain": "signoff-local"}
+APP_ID = "A0SIGNOFF"
+BOT_USER = "U0SIGNOFFBOT"
+
+
+def signed_headers(signing_secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
+    """The headers Slack sends: `v0=` HMAC-SHA256 of `v0:{timestamp}:{body}`."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=ts, body=body)
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature or "",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def post_signed(url: str, signing_secret: str, body: str) -> tuple[int, str]:
+    request = urllib.request.Request(
+        url, data=body.encode(), headers=signed_headers(signing_secret, body), method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+class StandInError(Exception):
+    pass
+
+
+class SlackStandIn:
+    def __init__(
+        self,
+        state_file: Path,
+        *,
+        bot_token: str,
+        signing_secret: str,
+        events_url: str,
+        base_url: str,
+    ):
+        self._file = state_file
+        self._bot_token = bot_token
+        self._signing_secret = signing_secret
+        self._events_url = events_url
+        self._base_url = base_url.rstrip("/")
+        self._lock = threading.RLock()
+        self._state: dict[str, Any] = {
+            "messages": [],
+            "ephemerals": [],
+            "views": [],
+            "calls": [],
+            "triggers": {},
+            "responses": {},
+        }
+        if state_file.exists():
+            self._state.update(json.loads(state_file.read_text()))
+
+    # -- what was said -------------------------------------------------------------
+
+    def conversation(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                key: json.loads(json.dumps(self._state[key]))
+                for key in ("messages", "ephemerals", "views", "calls")
+            }
+
+    def _save(self) -> None:
+        self._file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._state))
+        tmp.replace(self._file)
+
+    def _find_message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        for message in self._state["messages"]:
+            if message["channel"] == channel and message["ts"] == ts:
+                return message
+        return None
+
+    # -- the Web API ---------------------------------------------------------------
+
+    def api(self, method: str, token: str, args: dict[str, Any]) -> dict[str, Any]:
+        for key in ("blocks", "view", "attachments"):
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        with self._lock:
+            self._state["calls"].append({"method": method, "args": args, "at": time.time()})
+            if token != self._bot_token:
+                self._save()
+                return {"ok": False, "error": "invalid_auth"}
+            handler = getattr(self, "_api_" + method.replace(".", "_"), None)
+            result = (
+                handler(args) if handler else {"ok": False, "error": "unknown_method"}
+            )
+            self._save()
+            return result
+
+    def _new_ts(self) -> str:
+        last = max((float(m["ts"]) for m in self._state["messages"]), default=0.0)
+        return f"{max(time.time(), last + 0.000001):.6f}"
+
+    def _api_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "user_id": BOT_USER, "team_id": TEAM["id"], "bot_id": "B0SIGNOFF"}
+
+    def _api_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not args.get("text") and not args.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        message = {
+            "channel": channel,
+            "ts": self._new_ts(),
+            "thread_ts": args.get("thread_ts"),
+            "user": BOT_USER,
+            "text": args.get("text", ""),
+            "blocks": args.get("blocks", []),
+            "edits": 0,
+        }
+        self._state["messages"].append(message)
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    def _api_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self._find_message(str(args.get("channel")), str(args.get("ts")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        message["text"] = args.get("text", message["text"])
+        message["blocks"] = args.get("blocks", message["blocks"])
+        message["edits"] += 1
+        return {"ok": True, "channel": message["channel"], "ts": message["ts"]}
+
+    def _api_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._state["ephemerals"].append(
+            {
+                "channel": args.get("channel"),
+                "user": args.get("user"),
+                "text": args.get("text", ""),
+                "blocks": args.get("blocks", []),
+                "at": time.time(),
+            }
+        )
+        return {"ok": True, "message_ts": self._new_ts()}
+
+    def _api_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = self._state["triggers"].pop(str(args.get("trigger_id")), None)
+        if user is None:
+            return {"ok": False, "error": "invalid_trigger_id"}
+        view = dict(args.get("view") or {})
+        view_id = "V" + secrets.token_hex(5).upper()
+        view["id"] = view_id
+        self._state["views"].append({"id": view_id, "user": user, "view": view, "open": True})
+        return {"ok": True, "view": view}
+
+    # -- response_url --------------------------------------------------------------
+
+    def respond(self, token: str, body: dict[str, Any]) -> bool:
+        with self._lock:
+            target = self._state["responses"].get(token)
+            if target is None:
+                return False
+            if body.get("replace_original") and target.get("ts"):
+                message = self._find_message(target["channel"], target["ts"])
+                if message is not None:
+                    message["text"] = body.get("text", message["text"])
+                    message["blocks"] = body.get("blocks", [])
+                    message["edits"] += 1
+            else:
+                self._state["ephemerals"].append(
+                    {
+                        "channel": target["channel"],
+                        "user": target["user"],
+                        "text": body.get("text", ""),
+                        "blocks": body.get("blocks", []),
+                        "at": time.time(),
+                    }
+                )
+            self._save()
+            return True
+
+    def _response_url(self, channel: str, user: str, ts: str | None) -> str:
+        token = secrets.token_hex(8)
+        self._state["responses"][token] = {"channel": channel, "user": user, "ts": ts}
+        return f"{self._base_url}/local/respond/{token}"
+
+    def _trigger(self, user: str) -> str:
+        trigger = f"{int(time.time())}.{secrets.token_hex(6)}"
+        self._state["triggers"][trigger] = user
+        return trigger
+
+    # -- a user acting -------------------------------------------------------------
+
+    def click(self, user: str, channel: str, ts: str, action_id: str) -> tuple[int, str]:
+        with self._lock:
+            message = self._find_message(channel, ts)
+            if message is None:
+                raise StandInError(f"no message {channel}/{ts}")
+            element, block_id = None, ""
+            for block in message["blocks"]:
+                for candidate in block.get("elements", []):
+                    if candidate.get("action_id") == action_id:
+                        element, block_id = candidate, block.get("block_id", "")
+            if element is None:
+                raise StandInError(f"the message has no button {action_id}")
+            payload = {
+                "type": "block_actions",
+                "user": {"id": user, "username": user, "name": user, "team_id": TEAM["id"]},
+                "api_app_id": APP_ID,
+                "token": "unused",
+                "container": {
+                    "type": "message",
+                    "message_ts": ts,
+                    "channel_id": channel,
+                    "is_ephemeral": False,
+                },
+                "trigger_id": self._trigger(user),
+                "team": TEAM,
+                "channel": {"id": channel, "name": channel},
+                "message": {k: message[k] for k in ("ts", "text", "blocks", "user")},
+                "response_url": self._response_url(channel, user, ts),
+                "actions": [
+                    {
+                        "type": element.get("type", "button"),
+                        "action_id": action_id,
+                        "block_id": block_id,
+                        "text": element.get("text"),
+                        "value": element.get("value", ""),
+                        "action_ts": f"{time.time():.6f}",
+                    }
+                ],
+            }
+            self._save()
+        return post_signed(
+            self._events_url, self._signing_secret, urlencode({"payload": json.dumps(payload)})
+        )
+
+    def submit_view(
+        self, view_id: str, user: str, values: dict[str, dict[str, str]]
+    ) -> tuple[int, str]:
+        with self._lock:
+            record = next((v for v in self._state["views"] if v["id"] == view_id), None)
+            if record is None or not record["open"]:
+                raise StandInError(f"no open view {view_id}")
+            if record["user"] != user:
+                raise StandInError(f"view {view_id} belongs to {record['user']}")
+            state = {
+                block: {
+                    action: {"type": "plain_text_input", "value": value}
+                    for action, value in actions.items()
+                }
+                for block, actions in values.items()
+            }
+            payload = {
+                "type": "view_submission",
+                "team": TEAM,
+                "user": {"id": user, "username": user, "name": user, "team_id": TEAM["id"]},
+                "api_app_id": APP_ID,
+                "token": "unused",
+                "trigger_id": self._trigger(user),
+                "view": {**record["view"], "state": {"values": state}},
+            }
+        status, body = post_signed(
+            self._events_url, self._signing_secret, urlencode({"payload": json.dumps(payload)})
+        )
+        with self._lock:
+            answer: dict[str, Any] = {}
+            if body.strip().startswith("{"):
+                answer = json.loads(body)
+            if status == 200 and answer.get("response_action") == "errors":
+                record["errors"] = answer.get("errors", {})
+            elif status == 200:
+                record["open"] = False
+                record.pop("errors", None)
+            self._save()
+        return status, body
+
+    def command(self, user: str, text: str, channel: str = "approvals") -> tuple[int, str]:
+        with self._lock:
+            form = {
+                "token": "unused",
+                "team_id": TEAM["id"],
+                "team_domain": TEAM["domain"],
+                "channel_id": channel,
+                "channel_name": channel,
+                "user_id": user,
+                "user_name": user,
+                "command": "/signoff",
+                "text": text,
+                "api_app_id": APP_ID,
+                "response_url": self._response_url(channel, user, None),
+                "trigger_id": self._trigger(user),
+            }
+            self._save()
+        status, body = post_signed(self._events_url, self._signing_secret, urlencode(form))
+        if status == 200 and body.strip().startswith("{"):
+            answer = json.loads(body)
+            with self._lock:
+                self._state["ephemerals"].append(
+                    {
+                        "channel": channel,
+                        "user": user,
+                        "text": answer.get("text", ""),
+                        "blocks": answer.get("blocks", []),
+                        "at": time.time(),
+                    }
+                )
+                self._save()
+        return status, body

@@ -1,0 +1,317 @@
+"""`signoff dev`: the whole system on loopback, running the real Lambda handlers.
+
+- the table: DynamoDB Local (data under .signoff/dynamodb)
+- SNS/SQS/Secrets Manager: moto's server in this process; SNS reaches the notifier
+  handler through an SQS queue as an SNS Lambda event (at least once)
+- the workflow: the durable emulator (state in .signoff/durable.sqlite), re-armed at start
+- Slack: Bolt at POST /slack/events (signed requests only) and the stand-in under
+  /api/ and /local/, with a page at /
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, request, send_from_directory
+from werkzeug.serving import make_server
+
+from signoff.local import aws
+from signoff.local.dynamodb import DynamoDBLocal, local_client
+from signoff.local.slack_standin import SlackStandIn, StandInError
+from signoff.schema import create_table
+
+log = logging.getLogger(__name__)
+
+TABLE = "signoff-local"
+STATIC = Path(__file__).parent / "static"
+DEMO_REQUESTER = "U0REQUESTER"
+DEMO_APPROVER = "U0APPROVER"
+
+
+@dataclass
+class LambdaContext:
+    """What the Lambda runtime passes a handler, as far as our handlers read it."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = ""
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}:live"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def _local_secrets(home: Path) -> dict[str, str]:
+    """Per-checkout dev secrets, made once; SLACK_SIGNING_SECRET wins when set."""
+    path = home / "local-secrets.json"
+    if path.exists():
+        values = json.loads(path.read_text())
+    else:
+        values = {
+            "bot_token": "xoxb-local-" + secrets.token_hex(12),
+            "signing_secret": secrets.token_hex(16),
+        }
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+        path.chmod(0o600)
+    if os.environ.get("SLACK_SIGNING_SECRET"):
+        values["signing_secret"] = os.environ["SLACK_SIGNING_SECRET"]
+    return values
+
+
+def function_url_event(path: str, method: str, headers: dict[str, str], body: str) -> dict[str, Any]:
+    """A Lambda Function URL event (payload format 2.0)."""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {k.lower(): v for k, v in headers.items()},
+        "requestContext": {
+            "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
+            "requestId": str(uuid.uuid4()),
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+class LocalStack:
+    def __init__(self, home: Path, port: int = 3000, host: str = "127.0.0.1"):
+        self.home = home
+        self.host = host
+        self.port = port
+        self.base_url = f"http://{host}:{port}"
+        self._stopped = threading.Event()
+        self._parts: list[Any] = []
+
+    def start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        keys = _local_secrets(self.home)
+        self.ddb = DynamoDBLocal(self.home / "dynamodb")
+        self.ddb.start()
+        self._parts.append(self.ddb)
+        ddb_client = local_client(self.ddb.endpoint)
+        if TABLE not in ddb_client.list_tables()["TableNames"]:
+            create_table(ddb_client, TABLE)
+
+        self.moto, moto_url = aws.start_moto()
+        self.aws = aws.provision(
+            moto_url, bot_token=keys["bot_token"], signing_secret=keys["signing_secret"]
+        )
+        self._configure_handlers(moto_url)
+
+        # Imported only now: the handlers read the environment set just above.
+        import notifier.app
+        import slack_handler.app
+        import workflow_fn.app
+        from signoff import wiring
+
+        wiring.reset()
+        self._slack_handler = slack_handler.app.handler
+        self.standin = SlackStandIn(
+            self.home / "slack.json",
+            bot_token=keys["bot_token"],
+            signing_secret=keys["signing_secret"],
+            events_url=f"{self.base_url}/slack/events",
+            base_url=self.base_url,
+        )
+        from signoff.local.durable import LocalDurable
+        from signoff.local.sns_bridge import SnsBridge
+
+        self.durable = LocalDurable(workflow_fn.app.handler, self.home / "durable.sqlite")
+        self.bridge = SnsBridge(
+            aws.client(moto_url, "sqs"),
+            self.aws.queue_url,
+            self.aws.topic_arn,
+            notifier.app.handler,
+            LambdaContext("signoff-notifier"),
+        )
+        self.bridge.start()
+        self.recovered = self.durable.recover()
+        self.reposted = self._repost_unannounced()
+        self.server = make_server(self.host, self.port, self._flask(), threaded=True)
+
+    def _configure_handlers(self, moto_url: str) -> None:
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": aws.REGION,
+                "AWS_ENDPOINT_URL_DYNAMODB": self.ddb.endpoint,
+                "AWS_ENDPOINT_URL_SNS": moto_url,
+                "AWS_ENDPOINT_URL_SQS": moto_url,
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url,
+                "SIGNOFF_TABLE": TABLE,
+                "SIGNOFF_TOPIC_ARN": self.aws.topic_arn,
+                "SIGNOFF_SLACK_SECRET_ID": self.aws.secret_id,
+                "SIGNOFF_SLACK_API_URL": f"{self.base_url}/api/",
+                "SIGNOFF_POLL_INITIAL_SECONDS": "1",
+                "SIGNOFF_POLL_MAX_SECONDS": "2",
+                "POWERTOOLS_SERVICE_NAME": "signoff",
+            }
+        )
+
+    def _repost_unannounced(self) -> int:
+        """Pending approvals whose "requested" message was lost with the last run's queue."""
+        from signoff.events import SnsPublisher, Topic
+        from signoff.store import DynamoApprovalStore
+
+        store = DynamoApprovalStore(local_client(self.ddb.endpoint), TABLE)
+        publisher = SnsPublisher(aws.client(self.aws.endpoint, "sns"), self.aws.topic_arn)
+        count = 0
+        for approval in store.list_pending(limit=1000):
+            if approval.message is None:
+                publisher.publish(Topic.REQUESTED, approval.id)
+                count += 1
+        return count
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "dynamodb_endpoint": self.ddb.endpoint,
+            "table": TABLE,
+            "region": aws.REGION,
+            "topic_arn": self.aws.topic_arn,
+            "slack_events_url": f"{self.base_url}/slack/events",
+            "users": {"requester": DEMO_REQUESTER, "approver": DEMO_APPROVER},
+        }
+
+    def serve_forever(self) -> None:
+        self.server.serve_forever()
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        for step in (
+            lambda: self.server.shutdown(),
+            lambda: self.bridge.stop(),
+            lambda: self.durable.close(),
+            lambda: self.moto.stop(),
+            lambda: self.ddb.stop(),
+        ):
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - stop everything we can
+                log.warning("error while stopping", exc_info=True)
+
+    # -- HTTP ----------------------------------------------------------------------
+
+    def _flask(self) -> Flask:
+        app = Flask("signoff-local")
+        app.logger.disabled = True
+
+        @app.post("/slack/events")
+        def slack_events() -> Response:
+            event = function_url_event(
+                request.path, "POST", dict(request.headers), request.get_data(as_text=True)
+            )
+            result = self._slack_handler(event, LambdaContext("signoff-slack"))
+            return Response(
+                result.get("body", ""),
+                status=int(result.get("statusCode", 200)),
+                headers=result.get("headers") or {},
+            )
+
+        @app.post("/api/<method>")
+        def web_api(method: str) -> Response:
+            auth = request.headers.get("Authorization", "")
+            token = auth.removeprefix("Bearer ").strip()
+            args: dict[str, Any] = dict(request.form.items())
+            if request.is_json:
+                args.update(request.get_json(silent=True) or {})
+            token = token or str(args.pop("token", ""))
+            return jsonify(self.standin.api(method, token, args))
+
+        @app.get("/local/messages")
+        def messages() -> Response:
+            return jsonify(self.standin.conversation())
+
+        @app.get("/local/config")
+        def config() -> Response:
+            return jsonify(self.config())
+
+        @app.get("/local/health")
+        def health() -> Response:
+            return jsonify(
+                {
+                    "ok": True,
+                    "recovered_executions": self.recovered,
+                    "reposted": self.reposted,
+                    "sns_delivered": self.bridge.delivered,
+                    "sns_failed": self.bridge.failed,
+                }
+            )
+
+        @app.post("/local/workflows")
+        def start_workflow() -> Response | tuple[Response, int]:
+            payload = request.get_json(silent=True)
+            if not isinstance(payload, dict) or not payload.get("id"):
+                return jsonify({"error": "expected a JSON start payload with an id"}), 400
+            arn, started = self.durable.start(str(payload["id"]), payload)
+            return jsonify({"id": payload["id"], "execution_arn": arn, "started": started})
+
+        @app.get("/local/workflows/<name>")
+        def describe_workflow(name: str) -> Response:
+            return jsonify(self.durable.describe(name))
+
+        @app.post("/local/respond/<token>")
+        def respond(token: str) -> Response | tuple[Response, int]:
+            if not self.standin.respond(token, request.get_json(silent=True) or {}):
+                return jsonify({"ok": False, "error": "expired_url"}), 404
+            return jsonify({"ok": True})
+
+        def acted(result: tuple[int, str]) -> Response:
+            status, body = result
+            return jsonify({"status": status, "body": body})
+
+        @app.post("/local/click")
+        def click() -> Response | tuple[Response, int]:
+            data = request.get_json(silent=True) or {}
+            try:
+                return acted(
+                    self.standin.click(
+                        str(data["user"]), str(data["channel"]), str(data["ts"]), str(data["action_id"])
+                    )
+                )
+            except (KeyError, StandInError) as exc:
+                return jsonify({"error": f"bad click: {exc}"}), 400
+
+        @app.post("/local/views/<view_id>/submit")
+        def submit(view_id: str) -> Response | tuple[Response, int]:
+            data = request.get_json(silent=True) or {}
+            try:
+                return acted(
+                    self.standin.submit_view(view_id, str(data["user"]), dict(data["values"]))
+                )
+            except (KeyError, StandInError) as exc:
+                return jsonify({"error": f"bad submission: {exc}"}), 400
+
+        @app.post("/local/command")
+        def command() -> Response | tuple[Response, int]:
+            data = request.get_json(silent=True) or {}
+            try:
+                return acted(
+                    self.standin.command(
+                        str(data["user"]), str(data.get("text", "")), str(data.get("channel", "approvals"))
+                    )
+                )
+            except KeyError as exc:
+                return jsonify({"error": f"bad command: missing {exc}"}), 400
+
+        @app.get("/")
+        def page() -> Response:
+            return send_from_directory(STATIC, "index.html")
+
+        return app

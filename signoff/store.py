@@ -1,0 +1,338 @@
+"""DynamoDB adapter for approvals and their audit trail (one table).
+
+The approval item is the single commit point. Every change is one TransactWriteItems:
+a Put of the new approval guarded by `version = :read_version AND status = pending`
+(plus the deadline and "has not voted yet" for a vote) and a Put of its audit events.
+Two writers computed from the same version cannot both win.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from signoff.errors import BackendError, ConflictError, NotFoundError
+from signoff.model import (
+    Approval,
+    AuditEvent,
+    AuditKind,
+    Decision,
+    Policy,
+    SlackRef,
+    Status,
+    Vote,
+    iso,
+    parse_iso,
+    utc,
+)
+from signoff.schema import PENDING_INDEX, TTL_ATTRIBUTE
+
+META = "META"
+PENDING_KEY = "PENDING"
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+
+def _pk(approval_id: str) -> str:
+    return f"APPROVAL#{approval_id}"
+
+
+def _to_item(approval: Approval, retention: timedelta) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": _pk(approval.id),
+        "sk": META,
+        "id": approval.id,
+        "title": approval.title,
+        "description": approval.description,
+        "fields": [{"k": k, "v": v} for k, v in approval.fields],
+        "requester": approval.requester,
+        "approvers": list(approval.policy.approvers),
+        "allow_self_approval": approval.policy.allow_self_approval,
+        "channel": approval.channel,
+        "status": approval.status.value,
+        "created_at": iso(approval.created_at),
+        "expires_at": iso(approval.expires_at),
+        "expires_epoch": int(approval.expires_at.timestamp()),
+        "votes": {
+            v.user: {"decision": v.decision.value, "at": iso(v.at), "reason": v.reason}
+            for v in approval.votes
+        },
+        "decided_by": approval.decided_by,
+        "reason": approval.reason,
+        "execution_id": approval.execution_id,
+        "version": approval.version,
+    }
+    if approval.decided_at:
+        item["decided_at"] = iso(approval.decided_at)
+    if approval.message:
+        item["message_channel"] = approval.message.channel
+        item["message_ts"] = approval.message.ts
+    if approval.status is Status.PENDING:
+        item["pending_pk"] = PENDING_KEY
+        item["pending_sk"] = f"{iso(approval.expires_at)}#{approval.id}"
+    else:
+        closed_at = approval.decided_at or approval.expires_at
+        item[TTL_ATTRIBUTE] = int((closed_at + retention).timestamp())
+    return item
+
+
+def _from_item(item: dict[str, Any]) -> Approval:
+    votes = sorted(
+        (
+            Vote(user, Decision(v["decision"]), parse_iso(v["at"]), v.get("reason", ""))
+            for user, v in item.get("votes", {}).items()
+        ),
+        key=lambda v: v.at,
+    )
+    message = (
+        SlackRef(item["message_channel"], item["message_ts"]) if "message_ts" in item else None
+    )
+    return Approval(
+        id=item["id"],
+        title=item["title"],
+        description=item.get("description", ""),
+        fields=tuple((f["k"], f["v"]) for f in item.get("fields", [])),
+        requester=item["requester"],
+        policy=Policy(tuple(item["approvers"]), bool(item.get("allow_self_approval", False))),
+        channel=item["channel"],
+        status=Status(item["status"]),
+        created_at=parse_iso(item["created_at"]),
+        expires_at=parse_iso(item["expires_at"]),
+        votes=tuple(votes),
+        decided_by=item.get("decided_by", ""),
+        decided_at=parse_iso(item["decided_at"]) if item.get("decided_at") else None,
+        reason=item.get("reason", ""),
+        message=message,
+        execution_id=item.get("execution_id", ""),
+        version=int(item["version"]),
+    )
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in item.items()}
+
+
+def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _de.deserialize(v) for k, v in item.items()}
+
+
+def _audit_item(approval_id: str, event: AuditEvent, seq: int) -> dict[str, Any]:
+    # The random suffix keeps two events in the same millisecond apart.
+    sk = f"AUDIT#{iso(event.at)}#{seq:02d}#{secrets.token_hex(3)}"
+    return {
+        "pk": _pk(approval_id),
+        "sk": sk,
+        "kind": event.kind.value,
+        "at": iso(event.at),
+        "actor": event.actor,
+        "detail": dict(event.detail),
+    }
+
+
+class DynamoApprovalStore:
+    """Approvals in one DynamoDB table, through a boto3 DynamoDB *client*."""
+
+    def __init__(self, client: Any, table: str, retention: timedelta = timedelta(days=90)):
+        self._client = client
+        self._table = table
+        self._retention = retention
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(TableName=self._table, **kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConflictError("the approval changed while it was being written") from exc
+            raise BackendError(f"DynamoDB {operation} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise BackendError(f"DynamoDB {operation} failed: {exc}") from exc
+
+    def create(self, approval: Approval, event: AuditEvent) -> bool:
+        """Put the new approval once. False when it already exists (a replayed step)."""
+        try:
+            self._transact(
+                [
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _serialize(_to_item(approval, self._retention)),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    self._audit_put(approval.id, [event])[0],
+                ]
+            )
+        except ConflictError:
+            return False
+        return True
+
+    def get(self, approval_id: str) -> Approval:
+        response = self._call(
+            "get_item", Key=_serialize({"pk": _pk(approval_id), "sk": META}), ConsistentRead=True
+        )
+        if "Item" not in response:
+            raise NotFoundError(f"no approval with id '{approval_id}'")
+        return _from_item(_deserialize(response["Item"]))
+
+    def list_pending(self, limit: int = 100) -> list[Approval]:
+        """Pending approvals, soonest deadline first, read from the sparse index."""
+        response = self._call(
+            "query",
+            IndexName=PENDING_INDEX,
+            KeyConditionExpression="pending_pk = :p",
+            ExpressionAttributeValues={":p": {"S": PENDING_KEY}},
+            Limit=limit,
+        )
+        return [_from_item(_deserialize(i)) for i in response.get("Items", [])]
+
+    def audit(self, approval_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :a)",
+            "ExpressionAttributeValues": _serialize({":pk": _pk(approval_id), ":a": "AUDIT#"}),
+        }
+        while True:
+            response = self._call("query", **kwargs)
+            for raw in response.get("Items", []):
+                item = _deserialize(raw)
+                items.append(
+                    {
+                        "kind": item["kind"],
+                        "at": item["at"],
+                        "actor": item["actor"],
+                        "detail": dict(item.get("detail", {})),
+                    }
+                )
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def commit(
+        self,
+        before: Approval,
+        after: Approval,
+        events: Iterable[AuditEvent],
+        *,
+        now: datetime,
+        voter: str | None = None,
+    ) -> None:
+        """Write `after` iff the stored approval is still `before` and still pending.
+
+        For a vote, the condition also holds the deadline and "has not voted" so the
+        rules stand inside the write itself, not only in the read before it.
+        Raises ConflictError when another writer got there first.
+        """
+        condition = "version = :v AND #s = :pending"
+        values: dict[str, Any] = {":v": before.version, ":pending": Status.PENDING.value}
+        names = {"#s": "status"}
+        if voter is not None:
+            condition += " AND expires_epoch > :now AND attribute_not_exists(votes.#voter)"
+            values[":now"] = int(utc(now).timestamp())
+            names["#voter"] = voter
+        self._transact(
+            [
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _serialize(_to_item(after, self._retention)),
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": _serialize(values),
+                    }
+                },
+                *self._audit_put(after.id, list(events)),
+            ]
+        )
+
+    def record(self, approval_id: str, event: AuditEvent) -> None:
+        """Append one audit event that changes nothing else (a refused vote, a notice)."""
+        self._call("put_item", Item=_serialize(_audit_item(approval_id, event, 0)))
+
+    def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> bool:
+        """Claim the right to post the Slack message; False if it is posted or claimed.
+
+        A claim older than `lease` can be taken over, so a notifier that died between
+        claim and post does not leave the request without a message forever.
+        """
+        now_epoch = int(utc(now).timestamp())
+        try:
+            self._call(
+                "update_item",
+                Key=_serialize({"pk": _pk(approval_id), "sk": META}),
+                UpdateExpression="SET post_claim = :now",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND attribute_not_exists(message_ts) AND "
+                    "(attribute_not_exists(post_claim) OR post_claim < :stale)"
+                ),
+                ExpressionAttributeValues=_serialize(
+                    {":now": now_epoch, ":stale": now_epoch - int(lease.total_seconds())}
+                ),
+            )
+        except ConflictError:
+            return False
+        return True
+
+    def release_claim(self, approval_id: str) -> None:
+        self._call(
+            "update_item",
+            Key=_serialize({"pk": _pk(approval_id), "sk": META}),
+            UpdateExpression="REMOVE post_claim",
+        )
+
+    def set_message(self, approval_id: str, ref: SlackRef, now: datetime) -> Approval:
+        """Keep the posted message's channel+ts; returns the approval as it now stands."""
+        response = self._call(
+            "update_item",
+            Key=_serialize({"pk": _pk(approval_id), "sk": META}),
+            UpdateExpression=(
+                "SET message_channel = :c, message_ts = :ts, version = version + :one "
+                "REMOVE post_claim"
+            ),
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(message_ts)",
+            ExpressionAttributeValues=_serialize({":c": ref.channel, ":ts": ref.ts, ":one": 1}),
+            ReturnValues="ALL_NEW",
+        )
+        self.record(
+            approval_id,
+            AuditEvent(AuditKind.NOTIFIED, now, "signoff", {"channel": ref.channel, "ts": ref.ts}),
+        )
+        return _from_item(_deserialize(response["Attributes"]))
+
+    def set_execution(self, approval_id: str, execution_id: str) -> None:
+        self._call(
+            "update_item",
+            Key=_serialize({"pk": _pk(approval_id), "sk": META}),
+            UpdateExpression="SET execution_id = :e",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=_serialize({":e": execution_id}),
+        )
+
+    def _audit_put(self, approval_id: str, events: list[AuditEvent]) -> list[dict[str, Any]]:
+        return [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _serialize(_audit_item(approval_id, event, seq)),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for seq, event in enumerate(events)
+        ]
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            error = exc.response["Error"]
+            if error["Code"] == "TransactionCanceledException":
+                reasons = exc.response.get("CancellationReasons", [])
+                if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                    raise ConflictError("the approval changed while it was being written") from exc
+            raise BackendError(f"DynamoDB transaction failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise BackendError(f"DynamoDB transaction failed: {exc}") from exc

@@ -1,0 +1,468 @@
+"""Offline checks of template.yaml.
+
+- cfn-lint on the SAM template, and `sam validate --lint` with no credentials and no network;
+- the SAM translation (by the translator that ships with the SAM CLI in .venv-sam) linted
+  as plain CloudFormation: cfn-lint validates SAM resources against SAM's own schemas, which
+  pass properties such as DurableConfig through without their limits and do not check IAM
+  action names inside `Policies`; the translated AWS::Lambda::Function / AWS::IAM::Role do;
+- drift between the template and the code (signoff.schema, the handler modules);
+- least-privilege IAM.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import fnmatch
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode_str
+
+from signoff.schema import TABLE_SCHEMA, TTL_ATTRIBUTE
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+SAM_VENV = ROOT / ".venv-sam"
+
+FUNCTIONS = {
+    "WorkflowFunction": "workflow_fn.app.handler",
+    "SlackFunction": "slack_handler.app.handler",
+    "NotifierFunction": "notifier.app.handler",
+}
+# Output keys the CLI reads with `--stack NAME`.
+OUTPUT_KEYS = {"TableName", "TopicArn", "WorkflowFunctionArn", "SlackEventsUrl", "SlackSecretArn"}
+DURABLE_ACTIONS = {"lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState"}
+# Lambda's limit on a function's unzipped deployment package.
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+
+# Runs inside the SAM CLI's interpreter: translate the SAM template to plain CloudFormation
+# the way `sam deploy` would, without AWS (fixed pseudo parameters, no managed policy lookups).
+_TRANSLATE = """
+import json, sys
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+class NoManagedPolicies:
+    def load(self):
+        return {}
+
+with open(sys.argv[1]) as f:
+    template = yaml_parse(f.read())
+# sam build/package would upload the local CodeUri and put its S3 location here.
+for section in [template.get("Globals", {}).get("Function", {}),
+                *(r.get("Properties", {}) for r in template["Resources"].values()
+                  if r.get("Type") == "AWS::Serverless::Function")]:
+    if isinstance(section.get("CodeUri"), str):
+        section["CodeUri"] = "s3://bucket/code.zip"
+pseudo = {"AWS::Region": "us-east-1", "AWS::Partition": "aws", "AWS::AccountId": "123456789012"}
+json.dump(transform(template, pseudo, NoManagedPolicies()), sys.stdout, indent=1)
+"""
+
+_SAM_EXCLUDES = """
+import json
+from aws_lambda_builders.workflows.python_pip.workflow import PythonPipWorkflow
+print(json.dumps(list(PythonPipWorkflow.EXCLUDED_FILES)))
+"""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _plain(node: Any) -> Any:
+    """cfn-lint's decoded nodes as plain dicts/lists/strings."""
+    return json.loads(json.dumps(node))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _sam() -> str:
+    candidate = SAM_VENV / "bin" / "sam"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("sam")
+    if found:
+        return found
+    pytest.fail(
+        f"SAM CLI not found (neither {candidate} nor `sam` on PATH): run `make setup`",
+        pytrace=False,
+    )
+
+
+def _sam_python() -> str:
+    """The interpreter the SAM CLI runs on (it has samtranslator and aws_lambda_builders)."""
+    candidate = SAM_VENV / "bin" / "python"
+    if candidate.exists():
+        return str(candidate)
+    first_line = Path(_sam()).read_text(errors="replace").splitlines()[0]
+    if first_line.startswith("#!") and Path(first_line[2:].strip()).exists():
+        return first_line[2:].strip()
+    pytest.fail(f"cannot find the SAM CLI's Python ({candidate}): run `make setup`", pytrace=False)
+
+
+def _offline_env(home: Path) -> dict[str, str]:
+    """The environment minus AWS credentials, with every HTTP(S) connection refused."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AWS_") and k.upper() not in {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
+    }
+    dead_proxy = "http://127.0.0.1:9"
+    env.update(
+        {
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(home / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "SAM_CLI_TELEMETRY": "0",
+            "HOME": str(home),
+            "HTTP_PROXY": dead_proxy,
+            "HTTPS_PROXY": dead_proxy,
+            "http_proxy": dead_proxy,
+            "https_proxy": dead_proxy,
+            "NO_PROXY": "",
+            "no_proxy": "",
+        }
+    )
+    return env
+
+
+def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False, **kwargs)
+
+
+def _cfn_lint(path: Path) -> subprocess.CompletedProcess[str]:
+    # cfn-lint has no `python -m cfnlint`; call its console-script entry point.
+    code = "import sys; from cfnlint.runner import main; sys.exit(main())"
+    return _run([sys.executable, "-c", code, str(path)], cwd=ROOT)
+
+
+def _resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v.get("Type") == type_}
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return _as_list(document.get("Statement", []))
+
+
+def _sam_policy_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, statement) for every statement a SAM function's `Policies` or an IAM resource
+    declares."""
+    for name, res in _resources(template, "AWS::Serverless::Function").items():
+        for policy in _as_list(res["Properties"].get("Policies", [])):
+            if isinstance(policy, dict) and "Statement" in policy:
+                for st in _statements(policy):
+                    yield name, st
+    for name, res in template["Resources"].items():
+        props = res.get("Properties", {})
+        if res.get("Type") in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
+            for st in _statements(props.get("PolicyDocument", {})):
+                yield name, st
+        if res.get("Type") == "AWS::IAM::Role":
+            for policy in props.get("Policies", []):
+                for st in _statements(policy.get("PolicyDocument", {})):
+                    yield name, st
+
+
+def _statement_problems(where: str, st: dict[str, Any]) -> list[str]:
+    problems = []
+    if "NotAction" in st or "NotResource" in st:
+        problems.append(f"{where}: NotAction/NotResource grants too much: {st}")
+    if st.get("Effect") != "Allow":
+        return problems
+    for action in _as_list(st.get("Action", [])):
+        if not isinstance(action, str) or action == "*" or action.endswith(":*") or "*" in action:
+            problems.append(f"{where}: wildcard action {action!r} in {st}")
+    for resource in _as_list(st.get("Resource", [])):
+        if resource == "*":
+            problems.append(f"{where}: Resource '*' in {st}")
+    return problems
+
+
+def _handler_binds(path: Path, attr: str) -> bool:
+    """Whether the module at path binds `attr` at top level (def, assignment or import)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(), filename=str(path)).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names.update(a.asname or a.name.split(".")[0] for a in node.names)
+    return attr in names
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    decoded, matches = decode_str(TEMPLATE.read_text())
+    assert not matches, f"template.yaml does not parse: {matches}"
+    assert decoded is not None
+    plain: dict[str, Any] = _plain(decoded)
+    return plain
+
+
+@pytest.fixture(scope="module")
+def translated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """template.yaml translated to plain CloudFormation (JSON file) by the SAM translator."""
+    home = tmp_path_factory.mktemp("sam-home")
+    proc = _run([_sam_python(), "-c", _TRANSLATE, str(TEMPLATE)], env=_offline_env(home))
+    assert proc.returncode == 0, f"SAM translation failed:\n{proc.stderr}"
+    out = tmp_path_factory.mktemp("translated") / "template.json"
+    out.write_text(proc.stdout)
+    return out
+
+
+# ----------------------------------------------------------------------------- linters
+
+
+def test_cfn_lint_passes() -> None:
+    proc = _cfn_lint(TEMPLATE)
+    assert proc.returncode == 0, (
+        f"cfn-lint template.yaml exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    )
+
+
+def test_sam_validate_lint_passes_offline(tmp_path: Path) -> None:
+    cmd = [_sam(), "validate", "--lint", "--template-file", str(TEMPLATE)]
+    proc = _run(cmd, cwd=tmp_path, env=_offline_env(tmp_path))
+    assert proc.returncode == 0, (
+        f"`{' '.join(cmd)}` exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    )
+    assert "is a valid SAM Template" in proc.stdout + proc.stderr
+
+
+def test_translated_template_passes_cfn_lint(translated: Path) -> None:
+    """Catches what linting the SAM template cannot: DurableConfig limits
+    (ExecutionTimeout 1..31622400 s, RetentionPeriodInDays 1..90) and IAM action names."""
+    proc = _cfn_lint(translated)
+    assert proc.returncode == 0, (
+        f"cfn-lint on the translated template exited {proc.returncode}:\n"
+        f"{proc.stdout}\n{proc.stderr}"
+    )
+
+
+# ----------------------------------------------------------------------------- drift
+
+
+def test_table_matches_schema(template: dict[str, Any]) -> None:
+    tables = _resources(template, "AWS::DynamoDB::Table")
+    assert list(tables) == ["ApprovalsTable"]
+    props = tables["ApprovalsTable"]["Properties"]
+
+    def by(key: str) -> Any:
+        return lambda item: item[key]
+
+    for key, expected in TABLE_SCHEMA.items():
+        assert key in props, f"ApprovalsTable lacks {key} (signoff.schema.TABLE_SCHEMA has it)"
+        actual = props[key]
+        if key == "AttributeDefinitions":
+            actual = sorted(actual, key=by("AttributeName"))
+            expected = sorted(expected, key=by("AttributeName"))
+        elif key == "GlobalSecondaryIndexes":
+            actual = sorted(actual, key=by("IndexName"))
+            expected = sorted(expected, key=by("IndexName"))
+        assert actual == expected, f"ApprovalsTable {key} drifted from signoff.schema.TABLE_SCHEMA"
+    # Nothing key-shaping in the template that the code's schema does not know about.
+    shaping = {
+        "AttributeDefinitions",
+        "KeySchema",
+        "GlobalSecondaryIndexes",
+        "LocalSecondaryIndexes",
+        "BillingMode",
+        "ProvisionedThroughput",
+    }
+    extra = (shaping & set(props)) - set(TABLE_SCHEMA)
+    assert not extra, f"ApprovalsTable has {sorted(extra)}; signoff.schema.TABLE_SCHEMA has not"
+
+    assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_functions_share_one_artifact(template: dict[str, Any]) -> None:
+    functions = _resources(template, "AWS::Serverless::Function")
+    assert set(functions) == set(FUNCTIONS)
+    defaults = template.get("Globals", {}).get("Function", {})
+    for name, res in functions.items():
+        props = {**defaults, **res["Properties"]}
+        assert props.get("CodeUri") == ".", f"{name}: CodeUri must be the project root"
+        assert props.get("Runtime") == "python3.13", name
+        assert "Layers" not in props, f"{name}: first-party code ships in the artifact, no Layer"
+    assert (ROOT / "requirements.txt").is_file()
+
+
+@pytest.mark.parametrize(("function", "handler"), sorted(FUNCTIONS.items()))
+def test_handler_points_at_a_module(template: dict[str, Any], function: str, handler: str) -> None:
+    declared = template["Resources"][function]["Properties"]["Handler"]
+    assert declared == handler
+    module, _, attr = declared.rpartition(".")
+    assert attr == "handler"
+    rel = Path(*module.split("."))
+    path = ROOT / rel.with_suffix(".py")
+    if not path.exists():
+        path = ROOT / rel / "__init__.py"
+    assert path.is_file(), f"{function}: handler module {rel}.py does not exist"
+    assert _handler_binds(path, attr), f"{function}: {path.relative_to(ROOT)} defines no {attr!r}"
+
+
+def test_environment_carries_references_not_secrets(template: dict[str, Any]) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables == {
+        "SIGNOFF_TABLE": {"Ref": "ApprovalsTable"},
+        "SIGNOFF_TOPIC_ARN": {"Ref": "ApprovalsTopic"},
+        "SIGNOFF_SLACK_SECRET_ID": {"Ref": "SlackSecret"},
+        "SIGNOFF_DEFAULT_CHANNEL": {"Ref": "DefaultChannel"},
+        "POWERTOOLS_SERVICE_NAME": "signoff",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    assert template["Parameters"]["DefaultChannel"]["Default"] == "approvals"
+    for name, res in _resources(template, "AWS::Serverless::Function").items():
+        assert "Environment" not in res["Properties"], f"{name}: set variables in Globals"
+    # A dynamic reference would copy the secret's value into the function configuration.
+    assert "{{resolve:" not in TEMPLATE.read_text()
+
+
+def test_durable_workflow_config(template: dict[str, Any]) -> None:
+    props = template["Resources"]["WorkflowFunction"]["Properties"]
+    durable = props["DurableConfig"]
+    assert isinstance(durable["ExecutionTimeout"], int)
+    assert 1 <= durable["ExecutionTimeout"] <= 31_622_400
+    assert durable["RetentionPeriodInDays"] == 7
+    assert props["AutoPublishAlias"] == "live"
+    assert template["Resources"]["SlackFunction"]["Properties"]["AutoPublishAlias"] == "live"
+
+
+def test_outputs_the_cli_reads(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert set(outputs) >= OUTPUT_KEYS
+    assert outputs["WorkflowFunctionArn"]["Value"] == {"Ref": "WorkflowFunction.Alias"}
+    assert outputs["SlackEventsUrl"]["Value"] == {"Fn::GetAtt": ["SlackFunctionUrl", "FunctionUrl"]}
+    assert outputs["TableName"]["Value"] == {"Ref": "ApprovalsTable"}
+    assert outputs["TopicArn"]["Value"] == {"Ref": "ApprovalsTopic"}
+    assert outputs["SlackSecretArn"]["Value"] == {"Ref": "SlackSecret"}
+
+
+# ----------------------------------------------------------------------------- IAM
+
+
+def test_iam_statements_are_least_privilege(template: dict[str, Any]) -> None:
+    for name, res in _resources(template, "AWS::Serverless::Function").items():
+        for policy in _as_list(res["Properties"].get("Policies", [])):
+            # SAM policy templates and managed policies hide their grants from this test.
+            assert isinstance(policy, dict) and "Statement" in policy, (
+                f"{name}: use inline policy statements, not {policy!r}"
+            )
+    statements = list(_sam_policy_statements(template))
+    assert statements
+    problems = [p for where, st in statements for p in _statement_problems(where, st)]
+    assert not problems, "\n".join(problems)
+
+    for where, st in statements:
+        for action in _as_list(st.get("Action", [])):
+            if action.startswith("secretsmanager:"):
+                assert st["Resource"] == {"Ref": "SlackSecret"}, f"{where}: {st}"
+
+
+def test_translated_roles_are_least_privilege(translated: Path) -> None:
+    """The same rules on the roles SAM generates (they include SAM's own statements, e.g.
+    the dead-letter queue's sqs:SendMessage)."""
+    resources = json.loads(translated.read_text())["Resources"]
+    roles = {k: v for k, v in resources.items() if v["Type"] == "AWS::IAM::Role"}
+    assert roles
+    problems = [
+        p
+        for name, role in roles.items()
+        for policy in role["Properties"].get("Policies", [])
+        for st in _statements(policy["PolicyDocument"])
+        for p in _statement_problems(name, st)
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_workflow_role_can_checkpoint_its_own_durable_executions(
+    template: dict[str, Any],
+) -> None:
+    props = template["Resources"]["WorkflowFunction"]["Properties"]
+    function_name = props["FunctionName"]["Fn::Sub"]
+    qualified = (
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+        f"{function_name}:*"
+    )
+    granted = [
+        st
+        for policy in props["Policies"]
+        for st in _statements(policy)
+        if st["Effect"] == "Allow" and DURABLE_ACTIONS & set(_as_list(st["Action"]))
+    ]
+    assert granted, "the workflow role lacks lambda:CheckpointDurableExecution"
+    assert set().union(*(set(_as_list(st["Action"])) for st in granted)) >= DURABLE_ACTIONS
+    for st in granted:
+        assert _as_list(st["Resource"]) == [{"Fn::Sub": qualified}], st
+
+    for name in set(FUNCTIONS) - {"WorkflowFunction"}:
+        policies = template["Resources"][name]["Properties"].get("Policies", [])
+        actions = {a for p in policies for st in _statements(p) for a in _as_list(st["Action"])}
+        assert not actions & DURABLE_ACTIONS, f"{name} should not checkpoint durable executions"
+
+
+# ----------------------------------------------------------------------------- packaging
+
+
+def _sam_build_copy_size(excludes: list[str]) -> dict[str, int]:
+    """Bytes per top-level entry that `sam build` copies from the project root (CodeUri: .),
+    using the same ignore patterns at every level as aws-lambda-builders."""
+    sizes: dict[str, int] = {}
+    for top in ROOT.iterdir():
+        if any(fnmatch.fnmatch(top.name, pat) for pat in excludes):
+            continue
+        total = 0
+        if top.is_file():
+            total = top.stat().st_size
+        else:
+            for dirpath, dirnames, filenames in os.walk(top):
+                dirnames[:] = [
+                    d for d in dirnames if not any(fnmatch.fnmatch(d, p) for p in excludes)
+                ]
+                for f in filenames:
+                    if not any(fnmatch.fnmatch(f, p) for p in excludes):
+                        with contextlib.suppress(OSError):
+                            total += os.stat(os.path.join(dirpath, f)).st_size
+        sizes[top.name] = total
+    return sizes
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "known: sam build copies the whole project root (CodeUri: .) except a fixed ignore "
+        "list that lacks .venv-sam and node_modules (466 MB per function measured with "
+        "sam build 1.170); move them out of the artifact, then drop this marker"
+    ),
+)
+def test_sam_build_copies_little_besides_code(tmp_path: Path) -> None:
+    proc = _run([_sam_python(), "-c", _SAM_EXCLUDES], env=_offline_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    sizes = _sam_build_copy_size(json.loads(proc.stdout))
+    biggest = sorted(sizes.items(), key=lambda kv: -kv[1])[:5]
+    # The runtime dependencies (tens of MB) come on top of this; Lambda's limit is 250 MB.
+    assert sum(sizes.values()) < 50 * 1024 * 1024, (
+        f"sam build would copy {sum(sizes.values()) / 2**20:.0f} MB of the project root "
+        f"into every function (limit {LAMBDA_UNZIPPED_LIMIT / 2**20:.0f} MB unzipped); "
+        f"largest: {[(k, f'{v / 2**20:.0f} MB') for k, v in biggest]}"
+    )
