@@ -67,8 +67,7 @@ def outcome_line(approval: Approval) -> str:
         return f"{icon} *Approved* by {who(approval.decided_by)} {stamp}"
     if approval.status is Status.REJECTED:
         return (
-            f"{icon} *Rejected* by {who(approval.decided_by)} {stamp}\n"
-            f">{escape(approval.reason)}"
+            f"{icon} *Rejected* by {who(approval.decided_by)} {stamp}\n>{escape(approval.reason)}"
         )
     if approval.status is Status.EXPIRED:
         return f"{icon} *Expired* {stamp}: nobody decided before the deadline"

@@ -165,9 +165,13 @@ def start(
     ] = None,
     wait: Annotated[
         bool,
-        typer.Option(help="Wait for the outcome; exit 0 approved, 3 rejected, 4 expired, 5 cancelled."),
+        typer.Option(
+            help="Wait for the outcome; exit 0 approved, 3 rejected, 4 expired, 5 cancelled."
+        ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object per line).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (one object per line).")
+    ] = False,
 ) -> None:
     """Kick off an approval: record it, post it to Slack, and (with --wait) wait for it."""
     try:
@@ -175,7 +179,9 @@ def start(
             id=approval_id or new_approval_id(),
             title=title,
             description=description,
-            requester=requester or os.environ.get("SIGNOFF_REQUESTER") or os.environ.get("USER", ""),
+            requester=requester
+            or os.environ.get("SIGNOFF_REQUESTER")
+            or os.environ.get("USER", ""),
             approvers=tuple(approver),
             channel=channel,
             timeout=parse_duration(timeout),

@@ -159,9 +159,7 @@ class StartRequest:
         if not self.channel.strip():
             problems.append("the channel is empty")
         if not MIN_TIMEOUT <= self.timeout <= MAX_TIMEOUT:
-            problems.append(
-                f"the timeout must be between 1s and {format_duration(MAX_TIMEOUT)}"
-            )
+            problems.append(f"the timeout must be between 1s and {format_duration(MAX_TIMEOUT)}")
         if len(self.fields) > MAX_FIELDS:
             problems.append(f"at most {MAX_FIELDS} fields")
         for key, _ in self.fields:
@@ -299,9 +297,13 @@ class Approval:
         new = replace(
             self, status=Status.EXPIRED, decided_at=now, decided_by="", version=self.version + 1
         )
-        return new, [AuditEvent(AuditKind.EXPIRED, now, "signoff", {"deadline": iso(self.expires_at)})]
+        return new, [
+            AuditEvent(AuditKind.EXPIRED, now, "signoff", {"deadline": iso(self.expires_at)})
+        ]
 
-    def cancel(self, user: str, now: datetime, reason: str = "") -> tuple[Approval, list[AuditEvent]]:
+    def cancel(
+        self, user: str, now: datetime, reason: str = ""
+    ) -> tuple[Approval, list[AuditEvent]]:
         if self.status is not Status.PENDING:
             raise RefusedError(f"this request is already {self.status.value}")
         if user != self.requester and user not in self.policy.approvers:

@@ -66,9 +66,7 @@ class Approvals:
             raise RefusedError(refusal)
         return approval
 
-    def decide(
-        self, approval_id: str, user: str, decision: Decision, reason: str = ""
-    ) -> Approval:
+    def decide(self, approval_id: str, user: str, decision: Decision, reason: str = "") -> Approval:
         """One vote through one conditional write; RefusedError says why not."""
         for _ in range(MAX_ATTEMPTS):
             before = self.store.get(approval_id)

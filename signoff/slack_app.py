@@ -59,7 +59,7 @@ def build_app(approvals: Any, *, signing_secret: str, client: WebClient) -> App:
     def tell(respond: Any, text: str) -> None:
         try:
             respond(text=text, response_type="ephemeral", replace_original=False)
-        except Exception:  # noqa: BLE001 - a failed notice must not fail the ack
+        except Exception:
             log.warning("could not send an ephemeral notice", exc_info=True)
 
     def refresh(client: WebClient, approval: Approval) -> None:

@@ -28,7 +28,10 @@ class Target(Protocol):
 def _http_json(url: str, payload: dict[str, Any] | None = None, timeout: float = 10) -> Any:
     data = json.dumps(payload).encode() if payload is not None else None
     request = urllib.request.Request(
-        url, data=data, headers={"Content-Type": "application/json"}, method="POST" if data else "GET"
+        url,
+        data=data,
+        headers={"Content-Type": "application/json"},
+        method="POST" if data else "GET",
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read().decode())
@@ -107,4 +110,7 @@ class AwsTarget:
             response = self._lambda.get_durable_execution(DurableExecutionArn=approval.execution_id)
         except (ClientError, BotoCoreError) as exc:
             return {"status": "unknown", "error": str(exc)}
-        return {"status": str(response.get("Status", "unknown")).lower(), "arn": approval.execution_id}
+        return {
+            "status": str(response.get("Status", "unknown")).lower(),
+            "arn": approval.execution_id,
+        }

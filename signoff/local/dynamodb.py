@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import os
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -93,7 +93,7 @@ class DynamoDBLocal:
             cwd=jar_dir,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded at this point
+            preexec_fn=_die_with_parent,
         )
         client = local_client(self.endpoint)
         deadline = time.monotonic() + timeout
@@ -104,7 +104,7 @@ class DynamoDBLocal:
             try:
                 client.list_tables()
                 return self.endpoint
-            except Exception:  # noqa: BLE001 - not listening yet
+            except Exception:
                 time.sleep(0.2)
         self.stop()
         raise ConfigError(f"DynamoDB Local did not answer within {timeout:.0f}s")

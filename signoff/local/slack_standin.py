@@ -48,6 +48,72 @@ def post_signed(url: str, signing_secret: str, body: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
+def blueprint(standin: SlackStandIn) -> Any:
+    """The stand-in's HTTP face: the Web API, response_url, the recorded conversation."""
+    from flask import Blueprint, jsonify, request
+
+    bp = Blueprint("slack_standin", __name__)
+
+    @bp.post("/api/<method>")
+    def web_api(method: str) -> Any:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        args: dict[str, Any] = dict(request.form.items())
+        if request.is_json:
+            args.update(request.get_json(silent=True) or {})
+        token = token or str(args.pop("token", ""))
+        return jsonify(standin.api(method, token, args))
+
+    @bp.get("/local/messages")
+    def messages() -> Any:
+        return jsonify(standin.conversation())
+
+    @bp.post("/local/respond/<token>")
+    def respond(token: str) -> Any:
+        if not standin.respond(token, request.get_json(silent=True) or {}):
+            return jsonify({"ok": False, "error": "expired_url"}), 404
+        return jsonify({"ok": True})
+
+    def acted(result: tuple[int, str]) -> Any:
+        status, body = result
+        return jsonify({"status": status, "body": body})
+
+    @bp.post("/local/click")
+    def click() -> Any:
+        data = request.get_json(silent=True) or {}
+        try:
+            return acted(
+                standin.click(
+                    str(data["user"]), str(data["channel"]), str(data["ts"]), str(data["action_id"])
+                )
+            )
+        except (KeyError, StandInError) as exc:
+            return jsonify({"error": f"bad click: {exc}"}), 400
+
+    @bp.post("/local/views/<view_id>/submit")
+    def submit(view_id: str) -> Any:
+        data = request.get_json(silent=True) or {}
+        try:
+            return acted(standin.submit_view(view_id, str(data["user"]), dict(data["values"])))
+        except (KeyError, StandInError) as exc:
+            return jsonify({"error": f"bad submission: {exc}"}), 400
+
+    @bp.post("/local/command")
+    def command() -> Any:
+        data = request.get_json(silent=True) or {}
+        try:
+            return acted(
+                standin.command(
+                    str(data["user"]),
+                    str(data.get("text", "")),
+                    str(data.get("channel", "approvals")),
+                )
+            )
+        except KeyError as exc:
+            return jsonify({"error": f"bad command: missing {exc}"}), 400
+
+    return bp
+
+
 class StandInError(Exception):
     pass
 
@@ -112,9 +178,7 @@ class SlackStandIn:
                 self._save()
                 return {"ok": False, "error": "invalid_auth"}
             handler = getattr(self, "_api_" + method.replace(".", "_"), None)
-            result = (
-                handler(args) if handler else {"ok": False, "error": "unknown_method"}
-            )
+            result = handler(args) if handler else {"ok": False, "error": "unknown_method"}
             self._save()
             return result
 

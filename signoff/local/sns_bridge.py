@@ -68,7 +68,7 @@ class SnsBridge:
                 response = self._sqs.receive_message(
                     QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
                 )
-            except Exception:  # noqa: BLE001 - keep delivering after a hiccup
+            except Exception:
                 log.exception("receiving from the local queue failed")
                 self._stop.wait(1)
                 continue
@@ -79,7 +79,7 @@ class SnsBridge:
         try:
             event = sns_lambda_event(json.loads(message["Body"]), self._topic_arn)
             self._handler(event, self._context)
-        except Exception:  # noqa: BLE001 - a Lambda failure: SNS would retry it
+        except Exception:
             self.failed += 1
             log.exception("notifier failed; the message will be delivered again")
             return

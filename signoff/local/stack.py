@@ -23,9 +23,9 @@ from typing import Any
 from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.serving import make_server
 
-from signoff.local import aws
+from signoff.local import aws, slack_standin
 from signoff.local.dynamodb import DynamoDBLocal, local_client
-from signoff.local.slack_standin import SlackStandIn, StandInError
+from signoff.local.slack_standin import SlackStandIn
 from signoff.schema import create_table
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,9 @@ def _local_secrets(home: Path) -> dict[str, str]:
     return values
 
 
-def function_url_event(path: str, method: str, headers: dict[str, str], body: str) -> dict[str, Any]:
+def function_url_event(
+    path: str, method: str, headers: dict[str, str], body: str
+) -> dict[str, Any]:
     """A Lambda Function URL event (payload format 2.0)."""
     return {
         "version": "2.0",
@@ -203,7 +205,7 @@ class LocalStack:
         ):
             try:
                 step()
-            except Exception:  # noqa: BLE001 - stop everything we can
+            except Exception:
                 log.warning("error while stopping", exc_info=True)
 
     # -- HTTP ----------------------------------------------------------------------
@@ -224,19 +226,7 @@ class LocalStack:
                 headers=result.get("headers") or {},
             )
 
-        @app.post("/api/<method>")
-        def web_api(method: str) -> Response:
-            auth = request.headers.get("Authorization", "")
-            token = auth.removeprefix("Bearer ").strip()
-            args: dict[str, Any] = dict(request.form.items())
-            if request.is_json:
-                args.update(request.get_json(silent=True) or {})
-            token = token or str(args.pop("token", ""))
-            return jsonify(self.standin.api(method, token, args))
-
-        @app.get("/local/messages")
-        def messages() -> Response:
-            return jsonify(self.standin.conversation())
+        app.register_blueprint(slack_standin.blueprint(self.standin))
 
         @app.get("/local/config")
         def config() -> Response:
@@ -265,50 +255,6 @@ class LocalStack:
         @app.get("/local/workflows/<name>")
         def describe_workflow(name: str) -> Response:
             return jsonify(self.durable.describe(name))
-
-        @app.post("/local/respond/<token>")
-        def respond(token: str) -> Response | tuple[Response, int]:
-            if not self.standin.respond(token, request.get_json(silent=True) or {}):
-                return jsonify({"ok": False, "error": "expired_url"}), 404
-            return jsonify({"ok": True})
-
-        def acted(result: tuple[int, str]) -> Response:
-            status, body = result
-            return jsonify({"status": status, "body": body})
-
-        @app.post("/local/click")
-        def click() -> Response | tuple[Response, int]:
-            data = request.get_json(silent=True) or {}
-            try:
-                return acted(
-                    self.standin.click(
-                        str(data["user"]), str(data["channel"]), str(data["ts"]), str(data["action_id"])
-                    )
-                )
-            except (KeyError, StandInError) as exc:
-                return jsonify({"error": f"bad click: {exc}"}), 400
-
-        @app.post("/local/views/<view_id>/submit")
-        def submit(view_id: str) -> Response | tuple[Response, int]:
-            data = request.get_json(silent=True) or {}
-            try:
-                return acted(
-                    self.standin.submit_view(view_id, str(data["user"]), dict(data["values"]))
-                )
-            except (KeyError, StandInError) as exc:
-                return jsonify({"error": f"bad submission: {exc}"}), 400
-
-        @app.post("/local/command")
-        def command() -> Response | tuple[Response, int]:
-            data = request.get_json(silent=True) or {}
-            try:
-                return acted(
-                    self.standin.command(
-                        str(data["user"]), str(data.get("text", "")), str(data.get("channel", "approvals"))
-                    )
-                )
-            except KeyError as exc:
-                return jsonify({"error": f"bad command: missing {exc}"}), 400
 
         @app.get("/")
         def page() -> Response:

@@ -1,0 +1,162 @@
+"""The store on DynamoDB Local: one conditional write decides, whoever else races."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from signoff.errors import NotFoundError, RefusedError
+from signoff.model import Decision, SlackRef, StartRequest, Status
+from signoff.service import Approvals
+from signoff.store import DynamoApprovalStore
+
+pytestmark = pytest.mark.integration
+
+
+def make_request(approval_id: str, approvers: tuple[str, ...] = ("U0A", "U0B")) -> StartRequest:
+    return StartRequest(
+        id=approval_id,
+        title="Deploy api",
+        requester="U0REQ",
+        approvers=approvers,
+        channel="approvals",
+        timeout=timedelta(minutes=30),
+    )
+
+
+def race(approvals: Approvals, approval_id: str, voters: list[tuple[str, Decision]]) -> Counter[str]:
+    """Start every voter at the same instant; count accepted vs refused."""
+    barrier = threading.Barrier(len(voters))
+    results: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def vote(user: str, decision: Decision) -> None:
+        barrier.wait()
+        try:
+            approvals.decide(approval_id, user, decision, "no" if decision is Decision.REJECT else "")
+            outcome = "won"
+        except RefusedError:
+            outcome = "refused"
+        with lock:
+            results[outcome] += 1
+
+    threads = [threading.Thread(target=vote, args=v) for v in voters]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_create_is_idempotent(approvals: Approvals, store: DynamoApprovalStore) -> None:
+    first = approvals.open(make_request("apr-once"))
+    second = approvals.open(make_request("apr-once"))
+    assert first == second
+    assert [e["kind"] for e in store.audit("apr-once")] == ["created"]
+
+
+ROUNDS = 25
+
+
+def test_racing_approvers_leave_exactly_one_outcome(approvals: Approvals, store: DynamoApprovalStore) -> None:
+    """Two approvers click at once (one approve, one reject), many rounds: one winner each time."""
+    winners: Counter[str] = Counter()
+    for n in range(ROUNDS):
+        approval_id = f"apr-race-{n}"
+        approvals.open(make_request(approval_id))
+        results = race(approvals, approval_id, [("U0A", Decision.APPROVE), ("U0B", Decision.REJECT)])
+        assert results == Counter({"won": 1, "refused": 1}), results
+        final = store.get(approval_id)
+        assert final.status in (Status.APPROVED, Status.REJECTED)
+        assert len(final.votes) == 1
+        kinds = Counter(e["kind"] for e in store.audit(approval_id))
+        assert kinds["decided"] == 1 and kinds["voted"] == 1 and kinds["vote_refused"] == 1
+        winners[final.status.value] += 1
+    assert sum(winners.values()) == ROUNDS
+
+
+def test_twenty_clicks_at_once_one_decision(approvals: Approvals, store: DynamoApprovalStore) -> None:
+    voters = [f"U0V{i:02d}" for i in range(20)]
+    approvals.open(make_request("apr-burst", approvers=tuple(voters)))
+    results = race(approvals, "apr-burst", [(v, Decision.APPROVE) for v in voters])
+    assert results == Counter({"won": 1, "refused": 19})
+    final = store.get("apr-burst")
+    assert final.status is Status.APPROVED and len(final.votes) == 1
+
+
+def test_expiry_racing_a_vote_leaves_one_outcome(store: DynamoApprovalStore) -> None:
+    """At the deadline, the workflow's expire and a click race: exactly one wins."""
+    for n in range(10):
+        approval_id = f"apr-edge-{n}"
+        opened_at = datetime.now(UTC) - timedelta(minutes=30)
+        approvals = Approvals(store, clock=lambda: opened_at)
+        approvals.open(make_request(approval_id))
+        # The voter's clock is one second before the deadline, the workflow's at it.
+        voter = Approvals(store, clock=lambda: opened_at + timedelta(minutes=30) - timedelta(seconds=1))
+        late = Approvals(store, clock=lambda: opened_at + timedelta(minutes=30))
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def click() -> None:
+            barrier.wait()
+            try:
+                voter.decide(approval_id, "U0A", Decision.APPROVE)
+                outcomes.append("approved")
+            except RefusedError:
+                outcomes.append("refused")
+
+        def expire() -> None:
+            barrier.wait()
+            outcomes.append(late.expire_if_due(approval_id).status.value)
+
+        threads = [threading.Thread(target=click), threading.Thread(target=expire)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        final = store.get(approval_id)
+        # The stored vote carries an epoch guard: a vote after the deadline cannot land,
+        # so either the click won before expiry or the expiry stands alone.
+        assert final.status in (Status.APPROVED, Status.EXPIRED)
+        kinds = Counter(e["kind"] for e in store.audit(approval_id))
+        assert kinds["decided"] + kinds["expired"] == 1
+
+
+def test_pending_list_reads_the_sparse_index(approvals: Approvals, store: DynamoApprovalStore, table: tuple) -> None:
+    client, name = table
+    for n in range(3):
+        approvals.open(make_request(f"apr-list-{n}"))
+    approvals.decide("apr-list-1", "U0A", Decision.APPROVE)
+    pending = store.list_pending()
+    assert sorted(a.id for a in pending) == ["apr-list-0", "apr-list-2"]
+    # Only pending approvals are in the index at all: no audit items, no closed ones.
+    indexed = client.scan(TableName=name, IndexName="pending")["Items"]
+    assert sorted(i["id"]["S"] for i in indexed) == ["apr-list-0", "apr-list-2"]
+    closed = client.get_item(TableName=name, Key={"pk": {"S": "APPROVAL#apr-list-1"}, "sk": {"S": "META"}})["Item"]
+    assert "pending_pk" not in closed and "ttl" in closed
+
+
+def test_message_ref_is_kept_once(approvals: Approvals, store: DynamoApprovalStore) -> None:
+    approvals.open(make_request("apr-msg"))
+    now = datetime.now(UTC)
+    assert store.claim_message("apr-msg", now, timedelta(seconds=60))
+    assert not store.claim_message("apr-msg", now, timedelta(seconds=60))
+    # A stale claim (its holder died) can be taken over.
+    assert store.claim_message("apr-msg", now + timedelta(seconds=61), timedelta(seconds=60))
+    stored = store.set_message("apr-msg", SlackRef("C1", "1.0"), now)
+    assert stored.message == SlackRef("C1", "1.0")
+    assert not store.claim_message("apr-msg", now + timedelta(hours=1), timedelta(seconds=60))
+
+
+def test_cancel_and_unknown_ids(approvals: Approvals, store: DynamoApprovalStore) -> None:
+    approvals.open(make_request("apr-cancel"))
+    with pytest.raises(RefusedError):
+        approvals.cancel("apr-cancel", "U0X")
+    assert approvals.cancel("apr-cancel", "U0REQ", "dup").status is Status.CANCELLED
+    with pytest.raises(RefusedError, match="already cancelled"):
+        approvals.decide("apr-cancel", "U0A", Decision.APPROVE)
+    with pytest.raises(NotFoundError):
+        approvals.decide("apr-missing", "U0A", Decision.APPROVE)
