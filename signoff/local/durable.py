@@ -33,7 +33,7 @@ class LocalDurable:
         )
 
     def close(self) -> None:
-        self.runner.close()
+        self.runner.close()  # type: ignore[no-untyped-call]
 
     def _find(self, name: str) -> Any | None:
         executions, _ = self._store.query(function_name=FUNCTION_NAME, execution_name=name)

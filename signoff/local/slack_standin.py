@@ -161,10 +161,8 @@ class SlackStandIn:
         tmp.replace(self._file)
 
     def _find_message(self, channel: str, ts: str) -> dict[str, Any] | None:
-        for message in self._state["messages"]:
-            if message["channel"] == channel and message["ts"] == ts:
-                return message
-        return None
+        messages: list[dict[str, Any]] = self._state["messages"]
+        return next((m for m in messages if m["channel"] == channel and m["ts"] == ts), None)
 
     # -- the Web API ---------------------------------------------------------------
 

@@ -55,6 +55,7 @@ class LambdaContext:
 def _local_secrets(home: Path) -> dict[str, str]:
     """Per-checkout dev secrets, made once; SLACK_SIGNING_SECRET wins when set."""
     path = home / "local-secrets.json"
+    values: dict[str, str]
     if path.exists():
         values = json.loads(path.read_text())
     else:

@@ -11,7 +11,15 @@ from signoff.local.slack_standin import signed_headers
 from signoff.local.stack import function_url_event
 
 
-def block_actions(user: str, action_id: str, value: str, response_url: str, *, channel: str = "approvals", ts: str = "1.000001") -> str:
+def block_actions(
+    user: str,
+    action_id: str,
+    value: str,
+    response_url: str,
+    *,
+    channel: str = "approvals",
+    ts: str = "1.000001",
+) -> str:
     payload = {
         "type": "block_actions",
         "user": {"id": user, "username": user, "team_id": "T0LOCAL"},
@@ -21,7 +29,15 @@ def block_actions(user: str, action_id: str, value: str, response_url: str, *, c
         "channel": {"id": channel, "name": channel},
         "trigger_id": "trigger-1",
         "response_url": response_url,
-        "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value, "action_ts": "1"}],
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b",
+                "value": value,
+                "action_ts": "1",
+            }
+        ],
     }
     return urlencode({"payload": json.dumps(payload)})
 

@@ -19,7 +19,11 @@ pytestmark = pytest.mark.integration
 
 
 def sns_event(kind: Topic, approval_id: str, message_id: str = "m-1") -> dict:
-    envelope = {"Type": "Notification", "MessageId": message_id, "Message": encode(kind, approval_id)}
+    envelope = {
+        "Type": "Notification",
+        "MessageId": message_id,
+        "Message": encode(kind, approval_id),
+    }
     return sns_lambda_event(envelope, "arn:aws:sns:us-east-1:000000000000:t")
 
 
@@ -40,10 +44,16 @@ def posts(slack: StandInServer) -> list[dict]:
     return [c for c in slack.standin.conversation()["calls"] if c["method"] == "chat.postMessage"]
 
 
-def test_requested_posts_the_message_once_even_when_delivered_twice(lambda_env, approvals, store: DynamoApprovalStore, slack, lambda_context) -> None:
+def test_requested_posts_the_message_once_even_when_delivered_twice(
+    lambda_env, approvals, store: DynamoApprovalStore, slack, lambda_context
+) -> None:
     open_approval(approvals)
-    assert notifier.app.handler(sns_event(Topic.REQUESTED, "apr-n1"), lambda_context) == {"handled": 1}
-    notifier.app.handler(sns_event(Topic.REQUESTED, "apr-n1", "m-1"), lambda_context)  # SNS redelivery
+    assert notifier.app.handler(sns_event(Topic.REQUESTED, "apr-n1"), lambda_context) == {
+        "handled": 1
+    }
+    notifier.app.handler(
+        sns_event(Topic.REQUESTED, "apr-n1", "m-1"), lambda_context
+    )  # SNS redelivery
     assert len(posts(slack)) == 1
     message = slack.standin.conversation()["messages"][0]
     assert message["channel"] == "C0DB"
@@ -53,7 +63,9 @@ def test_requested_posts_the_message_once_even_when_delivered_twice(lambda_env, 
     assert [e["kind"] for e in store.audit("apr-n1")] == ["created", "notified"]
 
 
-def test_decided_updates_the_message_without_buttons(lambda_env, approvals, store, slack, lambda_context) -> None:
+def test_decided_updates_the_message_without_buttons(
+    lambda_env, approvals, store, slack, lambda_context
+) -> None:
     open_approval(approvals)
     notifier.app.handler(sns_event(Topic.REQUESTED, "apr-n1"), lambda_context)
     approvals.decide("apr-n1", "U0A", Decision.REJECT, "not during <the> freeze")
@@ -66,7 +78,9 @@ def test_decided_updates_the_message_without_buttons(lambda_env, approvals, stor
     assert store.audit("apr-n1")[-1]["kind"] == "message_updated"
 
 
-def test_decided_before_posted_still_ends_with_the_outcome(lambda_env, approvals, store, slack, lambda_context) -> None:
+def test_decided_before_posted_still_ends_with_the_outcome(
+    lambda_env, approvals, store, slack, lambda_context
+) -> None:
     """The outcome lands before the first message: the post renders the outcome itself."""
     open_approval(approvals)
     approvals.decide("apr-n1", "U0A", Decision.APPROVE)
@@ -77,7 +91,9 @@ def test_decided_before_posted_still_ends_with_the_outcome(lambda_env, approvals
     assert store.get("apr-n1").status is Status.APPROVED
 
 
-def test_slack_failure_raises_so_sns_retries_and_releases_the_claim(lambda_env, approvals, store, slack, lambda_context, monkeypatch) -> None:
+def test_slack_failure_raises_so_sns_retries_and_releases_the_claim(
+    lambda_env, approvals, store, slack, lambda_context, monkeypatch
+) -> None:
     open_approval(approvals)
     monkeypatch.setattr(slack.standin, "_bot_token", "xoxb-rotated")  # Slack now says invalid_auth
     with pytest.raises(Exception, match="invalid_auth"):

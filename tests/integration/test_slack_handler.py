@@ -19,7 +19,12 @@ from tests.integration.slack_events import block_actions, signed_event, slash_co
 pytestmark = pytest.mark.integration
 
 
-def open_approval(approvals: Approvals, store: DynamoApprovalStore, slack: StandInServer, approval_id: str = "apr-slack") -> str:
+def open_approval(
+    approvals: Approvals,
+    store: DynamoApprovalStore,
+    slack: StandInServer,
+    approval_id: str = "apr-slack",
+) -> str:
     approvals.open(
         StartRequest(
             id=approval_id,
@@ -31,7 +36,9 @@ def open_approval(approvals: Approvals, store: DynamoApprovalStore, slack: Stand
         )
     )
     # A message the handler can update, as the notifier would have posted it.
-    posted = slack.standin.api("chat.postMessage", "xoxb-test-token", {"channel": "approvals", "text": "x"})
+    posted = slack.standin.api(
+        "chat.postMessage", "xoxb-test-token", {"channel": "approvals", "text": "x"}
+    )
     from datetime import UTC, datetime
 
     store.set_message(approval_id, SlackRef("approvals", posted["ts"]), datetime.now(UTC))
@@ -42,14 +49,23 @@ def response_url(slack: StandInServer, user: str, ts: str) -> str:
     return slack.standin._response_url("approvals", user, ts)
 
 
-def call(body: str, lambda_context: Any, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, Any]:
-    return slack_handler.app.handler(signed_event(body, secret, timestamp=timestamp), lambda_context)
+def call(
+    body: str, lambda_context: Any, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, Any]:
+    return slack_handler.app.handler(
+        signed_event(body, secret, timestamp=timestamp), lambda_context
+    )
 
 
-def test_approve_click_decides_and_updates_the_message(lambda_env, approvals, store, slack, lambda_context) -> None:
+def test_approve_click_decides_and_updates_the_message(
+    lambda_env, approvals, store, slack, lambda_context
+) -> None:
     ts = open_approval(approvals, store, slack)
     started = time.perf_counter()
-    result = call(block_actions("U0A", "signoff.approve", "apr-slack", response_url(slack, "U0A", ts), ts=ts), lambda_context)
+    result = call(
+        block_actions("U0A", "signoff.approve", "apr-slack", response_url(slack, "U0A", ts), ts=ts),
+        lambda_context,
+    )
     elapsed = time.perf_counter() - started
     assert result["statusCode"] == 200
     assert elapsed < 3.0, "Slack wants the answer inside 3 s"
@@ -61,9 +77,14 @@ def test_approve_click_decides_and_updates_the_message(lambda_env, approvals, st
     assert "Approved" in json.dumps(message["blocks"])
 
 
-def test_refused_click_gets_an_ephemeral_reason_and_changes_nothing(lambda_env, approvals, store, slack, lambda_context) -> None:
+def test_refused_click_gets_an_ephemeral_reason_and_changes_nothing(
+    lambda_env, approvals, store, slack, lambda_context
+) -> None:
     ts = open_approval(approvals, store, slack)
-    result = call(block_actions("U0X", "signoff.approve", "apr-slack", response_url(slack, "U0X", ts), ts=ts), lambda_context)
+    result = call(
+        block_actions("U0X", "signoff.approve", "apr-slack", response_url(slack, "U0X", ts), ts=ts),
+        lambda_context,
+    )
     assert result["statusCode"] == 200
     assert store.get("apr-slack").status is Status.PENDING
     ephemerals = slack.standin.conversation()["ephemerals"]
@@ -72,10 +93,15 @@ def test_refused_click_gets_an_ephemeral_reason_and_changes_nothing(lambda_env, 
     assert [e["kind"] for e in store.audit("apr-slack")][-1] == "vote_refused"
 
 
-def test_click_on_a_decided_request_is_refused(lambda_env, approvals, store, slack, lambda_context) -> None:
+def test_click_on_a_decided_request_is_refused(
+    lambda_env, approvals, store, slack, lambda_context
+) -> None:
     ts = open_approval(approvals, store, slack)
     approvals.decide("apr-slack", "U0A", Decision.APPROVE)
-    call(block_actions("U0A", "signoff.reject", "apr-slack", response_url(slack, "U0A", ts), ts=ts), lambda_context)
+    call(
+        block_actions("U0A", "signoff.reject", "apr-slack", response_url(slack, "U0A", ts), ts=ts),
+        lambda_context,
+    )
     assert "already approved" in slack.standin.conversation()["ephemerals"][-1]["text"]
 
 
@@ -84,9 +110,13 @@ def test_click_on_a_decided_request_is_refused(lambda_env, approvals, store, sla
     [("forged-secret", 0), (SIGNING_SECRET, 6 * 60)],
     ids=["forged", "stale"],
 )
-def test_forged_or_stale_requests_get_401_and_change_nothing(lambda_env, approvals, store, slack, lambda_context, secret, age) -> None:
+def test_forged_or_stale_requests_get_401_and_change_nothing(
+    lambda_env, approvals, store, slack, lambda_context, secret, age
+) -> None:
     ts = open_approval(approvals, store, slack)
-    body = block_actions("U0A", "signoff.approve", "apr-slack", response_url(slack, "U0A", ts), ts=ts)
+    body = block_actions(
+        "U0A", "signoff.approve", "apr-slack", response_url(slack, "U0A", ts), ts=ts
+    )
     result = call(body, lambda_context, secret=secret, timestamp=int(time.time()) - age)
     assert result["statusCode"] == 401
     assert store.get("apr-slack").status is Status.PENDING
@@ -95,17 +125,23 @@ def test_forged_or_stale_requests_get_401_and_change_nothing(lambda_env, approva
 
 def test_tampered_body_gets_401(lambda_env, approvals, store, slack, lambda_context) -> None:
     ts = open_approval(approvals, store, slack)
-    body = block_actions("U0X", "signoff.approve", "apr-slack", response_url(slack, "U0X", ts), ts=ts)
+    body = block_actions(
+        "U0X", "signoff.approve", "apr-slack", response_url(slack, "U0X", ts), ts=ts
+    )
     event = signed_event(body, SIGNING_SECRET)
     event["body"] = body.replace("U0X", "U0A")  # signature was for U0X
     assert slack_handler.app.handler(event, lambda_context)["statusCode"] == 401
     assert store.get("apr-slack").status is Status.PENDING
 
 
-def test_reject_opens_a_modal_and_the_reason_decides(lambda_env, approvals, store, slack, lambda_context) -> None:
+def test_reject_opens_a_modal_and_the_reason_decides(
+    lambda_env, approvals, store, slack, lambda_context
+) -> None:
     ts = open_approval(approvals, store, slack)
     trigger = slack.standin._trigger("U0A")
-    body = block_actions("U0A", "signoff.reject", "apr-slack", response_url(slack, "U0A", ts), ts=ts).replace("trigger-1", trigger)
+    body = block_actions(
+        "U0A", "signoff.reject", "apr-slack", response_url(slack, "U0A", ts), ts=ts
+    ).replace("trigger-1", trigger)
     assert call(body, lambda_context)["statusCode"] == 200
     views = slack.standin.conversation()["views"]
     assert views and views[0]["view"]["callback_id"] == "signoff.reject_reason"
@@ -116,8 +152,19 @@ def test_reject_opens_a_modal_and_the_reason_decides(lambda_env, approvals, stor
     from urllib.parse import urlencode
 
     def submission(reason: str) -> str:
-        view = {**views[0]["view"], "state": {"values": {"reason": {"reason": {"type": "plain_text_input", "value": reason}}}}}
-        payload = {"type": "view_submission", "user": {"id": "U0A"}, "team": {"id": "T0LOCAL"}, "api_app_id": "A0SIGNOFF", "view": view}
+        view = {
+            **views[0]["view"],
+            "state": {
+                "values": {"reason": {"reason": {"type": "plain_text_input", "value": reason}}}
+            },
+        }
+        payload = {
+            "type": "view_submission",
+            "user": {"id": "U0A"},
+            "team": {"id": "T0LOCAL"},
+            "api_app_id": "A0SIGNOFF",
+            "view": view,
+        }
         return urlencode({"payload": json.dumps(payload)})
 
     empty = call(submission(" "), lambda_context)
@@ -133,7 +180,9 @@ def test_reject_opens_a_modal_and_the_reason_decides(lambda_env, approvals, stor
     assert "freeze &lt;!channel&gt; week" in blocks_text
 
 
-def test_slash_list_answers_with_pending(lambda_env, approvals, store, slack, lambda_context) -> None:
+def test_slash_list_answers_with_pending(
+    lambda_env, approvals, store, slack, lambda_context
+) -> None:
     open_approval(approvals, store, slack)
     result = call(slash_command("U0X", "list"), lambda_context)
     assert result["statusCode"] == 200
@@ -142,7 +191,9 @@ def test_slash_list_answers_with_pending(lambda_env, approvals, store, slack, la
     assert "apr-slack" in json.dumps(answer["blocks"])
 
 
-def test_slash_list_with_the_word_payload_is_not_parsed_as_empty(lambda_env, approvals, store, slack, lambda_context) -> None:
+def test_slash_list_with_the_word_payload_is_not_parsed_as_empty(
+    lambda_env, approvals, store, slack, lambda_context
+) -> None:
     """Bolt 1.30 parses any form body containing 'payload' as an interactivity payload."""
     open_approval(approvals, store, slack)
     result = call(slash_command("U0X", "list payload"), lambda_context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -27,7 +28,9 @@ def make_request(approval_id: str, approvers: tuple[str, ...] = ("U0A", "U0B")) 
     )
 
 
-def race(approvals: Approvals, approval_id: str, voters: list[tuple[str, Decision]]) -> Counter[str]:
+def race(
+    approvals: Approvals, approval_id: str, voters: list[tuple[str, Decision]]
+) -> Counter[str]:
     """Start every voter at the same instant; count accepted vs refused."""
     barrier = threading.Barrier(len(voters))
     results: Counter[str] = Counter()
@@ -36,7 +39,9 @@ def race(approvals: Approvals, approval_id: str, voters: list[tuple[str, Decisio
     def vote(user: str, decision: Decision) -> None:
         barrier.wait()
         try:
-            approvals.decide(approval_id, user, decision, "no" if decision is Decision.REJECT else "")
+            approvals.decide(
+                approval_id, user, decision, "no" if decision is Decision.REJECT else ""
+            )
             outcome = "won"
         except RefusedError:
             outcome = "refused"
@@ -61,13 +66,17 @@ def test_create_is_idempotent(approvals: Approvals, store: DynamoApprovalStore) 
 ROUNDS = 25
 
 
-def test_racing_approvers_leave_exactly_one_outcome(approvals: Approvals, store: DynamoApprovalStore) -> None:
+def test_racing_approvers_leave_exactly_one_outcome(
+    approvals: Approvals, store: DynamoApprovalStore
+) -> None:
     """Two approvers click at once (one approve, one reject), many rounds: one winner each time."""
     winners: Counter[str] = Counter()
     for n in range(ROUNDS):
         approval_id = f"apr-race-{n}"
         approvals.open(make_request(approval_id))
-        results = race(approvals, approval_id, [("U0A", Decision.APPROVE), ("U0B", Decision.REJECT)])
+        results = race(
+            approvals, approval_id, [("U0A", Decision.APPROVE), ("U0B", Decision.REJECT)]
+        )
         assert results == Counter({"won": 1, "refused": 1}), results
         final = store.get(approval_id)
         assert final.status in (Status.APPROVED, Status.REJECTED)
@@ -78,7 +87,9 @@ def test_racing_approvers_leave_exactly_one_outcome(approvals: Approvals, store:
     assert sum(winners.values()) == ROUNDS
 
 
-def test_twenty_clicks_at_once_one_decision(approvals: Approvals, store: DynamoApprovalStore) -> None:
+def test_twenty_clicks_at_once_one_decision(
+    approvals: Approvals, store: DynamoApprovalStore
+) -> None:
     voters = [f"U0V{i:02d}" for i in range(20)]
     approvals.open(make_request("apr-burst", approvers=tuple(voters)))
     results = race(approvals, "apr-burst", [(v, Decision.APPROVE) for v in voters])
@@ -87,45 +98,44 @@ def test_twenty_clicks_at_once_one_decision(approvals: Approvals, store: DynamoA
     assert final.status is Status.APPROVED and len(final.votes) == 1
 
 
+def click_at_the_deadline(store: DynamoApprovalStore, approval_id: str) -> None:
+    """A click one second before the deadline races the workflow's expiry at it."""
+    opened_at = datetime.now(UTC) - timedelta(minutes=30)
+    deadline = opened_at + timedelta(minutes=30)
+    Approvals(store, clock=lambda: opened_at).open(make_request(approval_id))
+    voter = Approvals(store, clock=lambda: deadline - timedelta(seconds=1))
+    workflow = Approvals(store, clock=lambda: deadline)
+    barrier = threading.Barrier(2)
+
+    def click() -> None:
+        barrier.wait()
+        with contextlib.suppress(RefusedError):
+            voter.decide(approval_id, "U0A", Decision.APPROVE)
+
+    def expire() -> None:
+        barrier.wait()
+        workflow.expire_if_due(approval_id)
+
+    threads = [threading.Thread(target=click), threading.Thread(target=expire)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def test_expiry_racing_a_vote_leaves_one_outcome(store: DynamoApprovalStore) -> None:
-    """At the deadline, the workflow's expire and a click race: exactly one wins."""
     for n in range(10):
         approval_id = f"apr-edge-{n}"
-        opened_at = datetime.now(UTC) - timedelta(minutes=30)
-        approvals = Approvals(store, clock=lambda: opened_at)
-        approvals.open(make_request(approval_id))
-        # The voter's clock is one second before the deadline, the workflow's at it.
-        voter = Approvals(store, clock=lambda: opened_at + timedelta(minutes=30) - timedelta(seconds=1))
-        late = Approvals(store, clock=lambda: opened_at + timedelta(minutes=30))
-        barrier = threading.Barrier(2)
-        outcomes: list[str] = []
-
-        def click() -> None:
-            barrier.wait()
-            try:
-                voter.decide(approval_id, "U0A", Decision.APPROVE)
-                outcomes.append("approved")
-            except RefusedError:
-                outcomes.append("refused")
-
-        def expire() -> None:
-            barrier.wait()
-            outcomes.append(late.expire_if_due(approval_id).status.value)
-
-        threads = [threading.Thread(target=click), threading.Thread(target=expire)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        click_at_the_deadline(store, approval_id)
         final = store.get(approval_id)
-        # The stored vote carries an epoch guard: a vote after the deadline cannot land,
-        # so either the click won before expiry or the expiry stands alone.
         assert final.status in (Status.APPROVED, Status.EXPIRED)
         kinds = Counter(e["kind"] for e in store.audit(approval_id))
         assert kinds["decided"] + kinds["expired"] == 1
 
 
-def test_pending_list_reads_the_sparse_index(approvals: Approvals, store: DynamoApprovalStore, table: tuple) -> None:
+def test_pending_list_reads_the_sparse_index(
+    approvals: Approvals, store: DynamoApprovalStore, table: tuple
+) -> None:
     client, name = table
     for n in range(3):
         approvals.open(make_request(f"apr-list-{n}"))
@@ -135,7 +145,9 @@ def test_pending_list_reads_the_sparse_index(approvals: Approvals, store: Dynamo
     # Only pending approvals are in the index at all: no audit items, no closed ones.
     indexed = client.scan(TableName=name, IndexName="pending")["Items"]
     assert sorted(i["id"]["S"] for i in indexed) == ["apr-list-0", "apr-list-2"]
-    closed = client.get_item(TableName=name, Key={"pk": {"S": "APPROVAL#apr-list-1"}, "sk": {"S": "META"}})["Item"]
+    closed = client.get_item(
+        TableName=name, Key={"pk": {"S": "APPROVAL#apr-list-1"}, "sk": {"S": "META"}}
+    )["Item"]
     assert "pending_pk" not in closed and "ttl" in closed
 
 

@@ -33,14 +33,16 @@ def payload(approval_id: str, timeout: timedelta = timedelta(minutes=10)) -> str
     return json.dumps(request.to_payload())
 
 
-def decide_when_created(approvals: Approvals, approval_id: str, decision: Decision, after_polls: float) -> threading.Thread:
+def decide_when_created(
+    approvals: Approvals, approval_id: str, decision: Decision, after_polls: float
+) -> threading.Thread:
     def run() -> None:
         give_up = time.monotonic() + 30
         while time.monotonic() < give_up:
             try:
                 approvals.get(approval_id)
                 break
-            except Exception:  # noqa: BLE001 - not created yet
+            except Exception:
                 time.sleep(0.05)
         time.sleep(after_polls)  # let the workflow poll (and replay) several times first
         approvals.decide(approval_id, "U0A", decision, "no" if decision is Decision.REJECT else "")
@@ -50,7 +52,9 @@ def decide_when_created(approvals: Approvals, approval_id: str, decision: Decisi
     return thread
 
 
-def test_replays_create_one_record_and_one_notification_each(lambda_env, approvals: Approvals, store: DynamoApprovalStore, local_aws) -> None:
+def test_replays_create_one_record_and_one_notification_each(
+    lambda_env, approvals: Approvals, store: DynamoApprovalStore, local_aws
+) -> None:
     invocations = Counter()
 
     def counted(event, context):  # every invocation replays the workflow from the top
@@ -59,14 +63,18 @@ def test_replays_create_one_record_and_one_notification_each(lambda_env, approva
 
     with DurableFunctionTestRunner(handler=counted, skip_time=False) as runner:
         clicker = decide_when_created(approvals, "apr-wf1", Decision.APPROVE, after_polls=3.5)
-        result = runner.run(input=payload("apr-wf1"), execution_name="apr-wf1", execution_timeout=60)
+        result = runner.run(
+            input=payload("apr-wf1"), execution_name="apr-wf1", execution_timeout=60
+        )
         clicker.join()
     assert result.status.value == "SUCCEEDED", result.error
     assert json.loads(result.result) == {"id": "apr-wf1", "status": "approved"}
     assert invocations["n"] >= 4, "expected several polls, each a full replay"
     audit = Counter(e["kind"] for e in store.audit("apr-wf1"))
     assert audit["created"] == 1 and audit["decided"] == 1
-    published = Counter(json.loads(m["Message"])["type"] for m in drain(local_aws.endpoint, local_aws.queue_url))
+    published = Counter(
+        json.loads(m["Message"])["type"] for m in drain(local_aws.endpoint, local_aws.queue_url)
+    )
     assert published == Counter({"requested": 1, "decided": 1})
     assert store.get("apr-wf1").execution_id  # the workflow ref is on the record
 
@@ -74,18 +82,26 @@ def test_replays_create_one_record_and_one_notification_each(lambda_env, approva
 def test_deadline_expires_the_request(lambda_env, store: DynamoApprovalStore, local_aws) -> None:
     with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=False) as runner:
         started = time.monotonic()
-        result = runner.run(input=payload("apr-wf2", timedelta(seconds=3)), execution_name="apr-wf2", execution_timeout=60)
+        result = runner.run(
+            input=payload("apr-wf2", timedelta(seconds=3)),
+            execution_name="apr-wf2",
+            execution_timeout=60,
+        )
         took = time.monotonic() - started
     assert json.loads(result.result)["status"] == "expired"
     assert took < 10
     assert store.get("apr-wf2").status is Status.EXPIRED
     kinds = [e["kind"] for e in store.audit("apr-wf2")]
     assert kinds == ["created", "expired"]
-    published = [json.loads(m["Message"])["type"] for m in drain(local_aws.endpoint, local_aws.queue_url)]
+    published = [
+        json.loads(m["Message"])["type"] for m in drain(local_aws.endpoint, local_aws.queue_url)
+    ]
     assert sorted(published) == ["decided", "requested"]
 
 
-def test_a_store_outage_during_the_wait_does_not_fail_the_workflow(lambda_env, approvals, store, local_aws, monkeypatch) -> None:
+def test_a_store_outage_during_the_wait_does_not_fail_the_workflow(
+    lambda_env, approvals, store, local_aws, monkeypatch
+) -> None:
     """A failing read inside the condition check is reported and polled again."""
     deps = workflow_fn.app.workflow_deps_from_env()
     real_get = deps.approvals.store.get
@@ -105,7 +121,9 @@ def test_a_store_outage_during_the_wait_does_not_fail_the_workflow(lambda_env, a
     with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=False) as runner:
         clicker = decide_when_created(approvals, "apr-wf3", Decision.REJECT, after_polls=0.5)
         monkeypatch.setattr(deps.approvals.store, "get", flaky_get)
-        result = runner.run(input=payload("apr-wf3"), execution_name="apr-wf3", execution_timeout=60)
+        result = runner.run(
+            input=payload("apr-wf3"), execution_name="apr-wf3", execution_timeout=60
+        )
         clicker.join()
     assert json.loads(result.result)["status"] == "rejected"
     assert failures["left"] <= 0
