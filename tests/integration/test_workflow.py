@@ -89,7 +89,7 @@ def test_deadline_expires_the_request(lambda_env, store: DynamoApprovalStore, lo
         )
         took = time.monotonic() - started
     assert json.loads(result.result)["status"] == "expired"
-    assert took < 10
+    assert took < 30  # expired near the deadline, not at some later retry
     assert store.get("apr-wf2").status is Status.EXPIRED
     kinds = [e["kind"] for e in store.audit("apr-wf2")]
     assert kinds == ["created", "expired"]
