@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 
-.PHONY: setup run dev test check lint typecheck clean
+.PHONY: setup run dev test check lint typecheck clean build-WorkflowFunction build-SlackFunction build-NotifierFunction
 
 setup: $(BIN)/signoff node_modules/.installed $(SAM_VENV)/bin/sam
 
@@ -47,3 +47,43 @@ typecheck: setup
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) node_modules .signoff .pytest_cache
+
+# ---------------------------------------------------------------- sam build
+# `sam build` runs these targets (template.yaml: `Metadata: BuildMethod: makefile` on each
+# function) with ARTIFACTS_DIR set to that function's build directory, in a copy of the
+# project root (or in the root itself with `sam build --build-in-source`; they write only
+# to ARTIFACTS_DIR). They put only what Lambda runs there: the code packages (without
+# signoff/local, the laptop stack, which imports flask and moto) and requirements.txt
+# installed for Lambda's platform. SAM's default python_pip build would copy the whole
+# root instead, .venv-sam and node_modules included: over Lambda's 250 MB limit.
+# All three functions get the same artifact.
+#
+# pip installs for Lambda (python3.13 on x86_64: keep in step with Runtime and
+# Architectures under Globals in template.yaml), not for the building machine; wheels only.
+LAMBDA_PIP_TARGET := --platform manylinux2014_x86_64 --implementation cp --python-version 3.13 \
+	--only-binary=:all:
+# A working Python 3.13 (a pyenv shim that is not active prints an error and is skipped).
+# Override with `LAMBDA_PYTHON=/path/to/python3.13 sam build`.
+LAMBDA_PYTHON ?= $(shell python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null)
+
+# Lambda's code directory is read-only, so Python cannot write the .pyc files it compiles
+# on import, and every cold start compiles everything again (importing the handlers and
+# their dependencies took 0.8 s instead of 0.3 s with .pyc, measured). So when a Python
+# 3.13 is at hand (.pyc files are tied to the minor version) the artifact is byte-compiled,
+# with --invalidation-mode unchecked-hash: the deployment zip keeps file times only to
+# 2 seconds, and a timestamp-checked .pyc whose source time then differs would be ignored.
+# Without Python 3.13 the build still works (pip runs on $(PY)), just without .pyc files.
+build-WorkflowFunction build-SlackFunction build-NotifierFunction:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "$@: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp -R signoff workflow_fn slack_handler notifier "$(ARTIFACTS_DIR)/"
+	rm -rf "$(ARTIFACTS_DIR)/signoff/local"
+	find "$(ARTIFACTS_DIR)" -depth -type d -name __pycache__ -exec rm -rf {} +
+	$(or $(LAMBDA_PYTHON),$(PY)) -m pip install --quiet --disable-pip-version-check --no-compile \
+		$(LAMBDA_PIP_TARGET) --target "$(ARTIFACTS_DIR)" -r requirements.txt
+	@if [ -n "$(LAMBDA_PYTHON)" ]; then \
+		echo "$(LAMBDA_PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash $(ARTIFACTS_DIR)"; \
+		"$(LAMBDA_PYTHON)" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"; \
+	else \
+		echo "$@: no working python3.13 found: skipping compileall, Lambda will compile on import" >&2; \
+	fi

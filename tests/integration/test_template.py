@@ -6,16 +6,18 @@
   pass properties such as DurableConfig through without their limits and do not check IAM
   action names inside `Policies`; the translated AWS::Lambda::Function / AWS::IAM::Role do;
 - drift between the template and the code (signoff.schema, the handler modules);
-- least-privilege IAM.
+- least-privilege IAM;
+- packaging: every function is built by its Makefile target (`BuildMethod: makefile`), run
+  here with a stub Python, so only the code packages and requirements.txt reach the artifact;
+  and the handlers' import path needs nothing the build leaves out.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
-import fnmatch
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,8 +44,12 @@ FUNCTIONS = {
 # Output keys the CLI reads with `--stack NAME`.
 OUTPUT_KEYS = {"TableName", "TopicArn", "WorkflowFunctionArn", "SlackEventsUrl", "SlackSecretArn"}
 DURABLE_ACTIONS = {"lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState"}
-# Lambda's limit on a function's unzipped deployment package.
-LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+# What the Makefile's build-<function> targets (BuildMethod: makefile) copy into every
+# function's artifact, and what they leave out: the laptop stack (imports flask and moto).
+CODE_PACKAGES = ("signoff", "workflow_fn", "slack_handler", "notifier")
+LOCAL_ONLY = ("signoff", "local")
+# Lambda architecture -> the machine in pip's manylinux platform tags.
+PIP_MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
 
 # Runs inside the SAM CLI's interpreter: translate the SAM template to plain CloudFormation
 # the way `sam deploy` would, without AWS (fixed pseudo parameters, no managed policy lookups).
@@ -68,10 +74,12 @@ pseudo = {"AWS::Region": "us-east-1", "AWS::Partition": "aws", "AWS::AccountId":
 json.dump(transform(template, pseudo, NoManagedPolicies()), sys.stdout, indent=1)
 """
 
-_SAM_EXCLUDES = """
-import json
-from aws_lambda_builders.workflows.python_pip.workflow import PythonPipWorkflow
-print(json.dumps(list(PythonPipWorkflow.EXCLUDED_FILES)))
+# Stands in for the Python the build targets call (`-m pip`, `-m compileall`): records the
+# arguments and does nothing, so the targets run offline and fast.
+_STUB_PYTHON = """#!{python}
+import json, os, sys
+with open(os.environ["STUB_LOG"], "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
 """
 
 
@@ -422,47 +430,243 @@ def test_workflow_role_can_checkpoint_its_own_durable_executions(
 
 
 # ----------------------------------------------------------------------------- packaging
+# `sam build` would copy the whole project root (CodeUri: .) into every function, .venv-sam
+# and node_modules included (466 MB per function, over Lambda's 250 MB unzipped limit). Each
+# function is built by a Makefile target instead, which ships the code packages and
+# requirements.txt only.
 
 
-def _sam_build_copy_size(excludes: list[str]) -> dict[str, int]:
-    """Bytes per top-level entry that `sam build` copies from the project root (CodeUri: .),
-    using the same ignore patterns at every level as aws-lambda-builders."""
-    sizes: dict[str, int] = {}
-    for top in ROOT.iterdir():
-        if any(fnmatch.fnmatch(top.name, pat) for pat in excludes):
+def _make() -> str:
+    found = shutil.which("make")
+    if not found:
+        pytest.fail("make not found: sam build runs the Makefile's build-* targets", pytrace=False)
+    return found
+
+
+def _make_env(tmp_path: Path) -> dict[str, str]:
+    """The environment `sam build` gives make, minus anything from an outer make or build."""
+    outer = {"ARTIFACTS_DIR", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "LAMBDA_PYTHON", "PY"}
+    env = {k: v for k, v in os.environ.items() if k not in outer}
+    env["STUB_LOG"] = str(tmp_path / "calls.jsonl")
+    return env
+
+
+def _stub_python(tmp_path: Path) -> Path:
+    stub = tmp_path / "stub-python"
+    stub.write_text(_STUB_PYTHON.format(python=sys.executable))
+    stub.chmod(0o755)
+    return stub
+
+
+def _stub_calls(tmp_path: Path) -> list[list[str]]:
+    log = tmp_path / "calls.jsonl"
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _files(root: Path) -> set[str]:
+    return {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def _shipped_code() -> set[str]:
+    """The project's files that belong in the artifact: the code packages minus signoff/local."""
+    local = "/".join(LOCAL_ONLY) + "/"
+    return {
+        f"{pkg}/{rel}"
+        for pkg in CODE_PACKAGES
+        for rel in _files(ROOT / pkg)
+        if not f"{pkg}/{rel}".startswith(local)
+    }
+
+
+def _option(args: list[str], name: str) -> str:
+    assert name in args, f"pip is not given {name}: {args}"
+    return args[args.index(name) + 1]
+
+
+def _function_props(template: dict[str, Any], name: str) -> dict[str, Any]:
+    return {
+        **template.get("Globals", {}).get("Function", {}),
+        **template["Resources"][name]["Properties"],
+    }
+
+
+def test_functions_build_with_the_makefile(template: dict[str, Any]) -> None:
+    for name, res in _resources(template, "AWS::Serverless::Function").items():
+        metadata = res.get("Metadata", {})
+        assert metadata.get("BuildMethod") == "makefile", (
+            f"{name}: without `Metadata: BuildMethod: makefile` sam build copies the whole "
+            "project root (.venv-sam, node_modules) into the function"
+        )
+        # The targets use paths relative to the project root (CodeUri: .), where sam build
+        # runs them (in a copy of it, or in it with --build-in-source).
+        assert not {"ContextPath", "ProjectRootDirectory", "WorkingDirectory"} & set(metadata)
+    architectures = {
+        name: tuple(_function_props(template, name).get("Architectures", ["x86_64"]))
+        for name in FUNCTIONS
+    }
+    # One pip platform in the Makefile for all three.
+    assert len(set(architectures.values())) == 1, architectures
+    assert all(len(a) == 1 and a[0] in PIP_MACHINE for a in architectures.values()), architectures
+
+
+@pytest.mark.parametrize("has_python313", [True, False], ids=["python3.13", "no-python3.13"])
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_build_target_ships_only_code_and_requirements(
+    template: dict[str, Any], tmp_path: Path, function: str, has_python313: bool
+) -> None:
+    """Runs `make build-<function>` as `sam build` does, with a stub Python for pip and
+    compileall: the artifact gets the code packages (no signoff/local, no stray __pycache__)
+    and requirements.txt installed as wheels for the function's runtime and architecture."""
+    props = _function_props(template, function)
+    stub = _stub_python(tmp_path)
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    env = _make_env(tmp_path)
+    env["ARTIFACTS_DIR"] = str(artifacts)
+    make_vars = [f"LAMBDA_PYTHON={stub}"] if has_python313 else ["LAMBDA_PYTHON=", f"PY={stub}"]
+    proc = _run(
+        [_make(), "-f", str(ROOT / "Makefile"), f"build-{function}", *make_vars], cwd=ROOT, env=env
+    )
+    assert proc.returncode == 0, f"make build-{function} failed:\n{proc.stdout}\n{proc.stderr}"
+
+    assert _files(artifacts) == _shipped_code()
+    assert sorted(p.name for p in artifacts.iterdir()) == sorted(CODE_PACKAGES)
+    assert not artifacts.joinpath(*LOCAL_ONLY).exists()
+    assert not list(artifacts.rglob("__pycache__"))
+
+    calls = _stub_calls(tmp_path)
+    assert calls and calls[0][:3] == ["-m", "pip", "install"], calls
+    pip = calls[0]
+    assert _option(pip, "-r") == "requirements.txt"
+    assert _option(pip, "--target") == str(artifacts)
+    assert _option(pip, "--implementation") == "cp"
+    assert _option(pip, "--python-version") == props["Runtime"].removeprefix("python")
+    machine = PIP_MACHINE[props.get("Architectures", ["x86_64"])[0]]
+    assert re.fullmatch(rf"manylinux(2014|_2_\d+)_{machine}", _option(pip, "--platform")), pip
+    # Only wheels can be installed for another platform; and no .pyc from the build's Python.
+    assert "--only-binary=:all:" in pip
+    assert "--no-compile" in pip
+    if has_python313:
+        assert len(calls) == 2, calls
+        compileall = calls[1]
+        assert compileall[:2] == ["-m", "compileall"], calls
+        # Timestamp-checked .pyc files would go stale in the zip (2-second file times).
+        assert _option(compileall, "--invalidation-mode") == "unchecked-hash"
+        assert compileall[-1] == str(artifacts)
+    else:
+        assert len(calls) == 1, calls
+        assert "skipping compileall" in proc.stderr
+
+
+def test_build_target_refuses_without_artifacts_dir(tmp_path: Path) -> None:
+    # Run outside the project root, so nothing could be copied even if the guard broke.
+    proc = _run(
+        [
+            _make(),
+            "-f",
+            str(ROOT / "Makefile"),
+            "build-WorkflowFunction",
+            f"LAMBDA_PYTHON={_stub_python(tmp_path)}",
+        ],
+        cwd=tmp_path,
+        env=_make_env(tmp_path),
+    )
+    assert proc.returncode != 0
+    assert "ARTIFACTS_DIR is not set" in proc.stderr
+    assert _stub_calls(tmp_path) == []
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _runtime_imports(path: Path, module: str) -> set[str]:
+    """Modules that importing `module` (at path) may import: every import statement,
+    including those inside functions, except under `if TYPE_CHECKING:`."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for stmt in node.orelse:
+                visit(stmt)
+            return
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parent = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{parent}.{base}" if base else parent
+            found.add(base)
+            # `from pkg import mod` imports pkg.mod when it is a module.
+            found.update(f"{base}.{a.name}" for a in node.names if a.name != "*")
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(), filename=str(path)))
+    return found
+
+
+def _module_path(module: str) -> Path | None:
+    rel = Path(*module.split("."))
+    for candidate in (ROOT / rel.with_suffix(".py"), ROOT / rel / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _requirement_modules() -> set[str]:
+    names = set()
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.add(re.split(r"[\s=<>!~\[;@]", line, maxsplit=1)[0].lower().replace("-", "_"))
+    return names
+
+
+def test_lambda_import_path_stays_in_the_artifact() -> None:
+    """What the handlers can import is in the artifact: first-party modules outside
+    signoff/local (which the build leaves out) and the distributions in requirements.txt
+    (the only ones the build installs)."""
+    first_party = set(CODE_PACKAGES)
+    seen: set[str] = set()
+    todo = [handler.rpartition(".")[0] for handler in FUNCTIONS.values()]
+    third_party: dict[str, str] = {}
+    while todo:
+        module = todo.pop()
+        if module in seen:
             continue
-        total = 0
-        if top.is_file():
-            total = top.stat().st_size
-        else:
-            for dirpath, dirnames, filenames in os.walk(top):
-                dirnames[:] = [
-                    d for d in dirnames if not any(fnmatch.fnmatch(d, p) for p in excludes)
-                ]
-                for f in filenames:
-                    if not any(fnmatch.fnmatch(f, p) for p in excludes):
-                        with contextlib.suppress(OSError):
-                            total += os.stat(os.path.join(dirpath, f)).st_size
-        sizes[top.name] = total
-    return sizes
+        seen.add(module)
+        # Importing a.b.c runs a/__init__.py and a/b/__init__.py first.
+        parents = module.split(".")
+        todo.extend(".".join(parents[:i]) for i in range(1, len(parents)))
+        path = _module_path(module)
+        if path is None:
+            continue  # `from pkg import name` where name is not a module
+        for imported in _runtime_imports(path, module):
+            top = imported.split(".")[0]
+            if top in first_party:
+                todo.append(imported)
+            elif top not in sys.stdlib_module_names:
+                third_party.setdefault(top, module)
 
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known: sam build copies the whole project root (CodeUri: .) except a fixed ignore "
-        "list that lacks .venv-sam and node_modules (466 MB per function measured with "
-        "sam build 1.170); move them out of the artifact, then drop this marker"
-    ),
-)
-def test_sam_build_copies_little_besides_code(tmp_path: Path) -> None:
-    proc = _run([_sam_python(), "-c", _SAM_EXCLUDES], env=_offline_env(tmp_path))
-    assert proc.returncode == 0, proc.stderr
-    sizes = _sam_build_copy_size(json.loads(proc.stdout))
-    biggest = sorted(sizes.items(), key=lambda kv: -kv[1])[:5]
-    # The runtime dependencies (tens of MB) come on top of this; Lambda's limit is 250 MB.
-    assert sum(sizes.values()) < 50 * 1024 * 1024, (
-        f"sam build would copy {sum(sizes.values()) / 2**20:.0f} MB of the project root "
-        f"into every function (limit {LAMBDA_UNZIPPED_LIMIT / 2**20:.0f} MB unzipped); "
-        f"largest: {[(k, f'{v / 2**20:.0f} MB') for k, v in biggest]}"
+    local = ".".join(LOCAL_ONLY)
+    shipped = {m for m in seen if _module_path(m) is not None}
+    assert {"workflow_fn.app", "slack_handler.app", "notifier.app", "signoff.wiring"} <= shipped
+    leaked = sorted(m for m in shipped if m == local or m.startswith(local + "."))
+    assert not leaked, f"the Lambda import path reaches {leaked}, which the build leaves out"
+    missing = {top: by for top, by in third_party.items() if top not in _requirement_modules()}
+    assert not missing, (
+        f"imported on the Lambda path but not in requirements.txt (module: importer): {missing}"
     )
