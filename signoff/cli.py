@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,7 +46,9 @@ app = typer.Typer(
     help=(
         "Human sign-off for risky actions, decided in Slack.\n\n"
         "Acts on the local stack (`signoff dev`, at $SIGNOFF_LOCAL_URL, default "
-        "http://127.0.0.1:3000) unless --stack NAME (or $SIGNOFF_STACK) names a deployed stack."
+        "http://127.0.0.1:3000) unless --stack NAME (or $SIGNOFF_STACK) names a deployed stack.\n\n"
+        "Exit codes of start --wait and wait: 0 approved, 3 rejected, 4 expired, 5 cancelled; "
+        "1 error, 2 bad usage."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -113,6 +115,12 @@ def _approval_json(approval: Approval) -> dict[str, Any]:
     }
 
 
+# The workflow expires a request at its deadline. If it has not done so this long after
+# (the workflow failed or was deleted), the waiting CLI makes the same conditional write:
+# still one outcome, whoever writes it.
+EXPIRY_GRACE = timedelta(seconds=120)
+
+
 def _wait(target: Any, approval_id: str, as_json: bool, interval: float = 1.0) -> int:
     approval = target.approvals.get(approval_id)
     deadline = approval.expires_at.astimezone().strftime("%H:%M:%S %Z")
@@ -127,6 +135,8 @@ def _wait(target: Any, approval_id: str, as_json: bool, interval: float = 1.0) -
             spinner.update(f"pending — {format_duration(left)} left")
             time.sleep(interval)
             approval = target.approvals.get(approval_id)
+            if datetime.now(UTC) > approval.expires_at + EXPIRY_GRACE:
+                approval = target.approvals.expire_if_due(approval_id)
     code = EXIT_CODES[approval.status]
     if as_json:
         out.print_json(json.dumps(_approval_json(approval)))
@@ -207,9 +217,12 @@ def _await_record(target: Any, approval_id: str, timeout: float = 30) -> Approva
     while True:
         try:
             return target.approvals.get(approval_id)  # type: ignore[no-any-return]
-        except NotFoundError:
+        except NotFoundError as exc:
             if time.monotonic() > give_up:
-                raise
+                raise NotFoundError(
+                    f"the workflow has not recorded {approval_id} after {timeout:.0f}s; "
+                    f"check that it started (`signoff show {approval_id}` later)"
+                ) from exc
             time.sleep(0.2)
 
 

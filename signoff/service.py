@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -44,7 +45,7 @@ class Approvals:
         """Create the record once; a second call returns the stored one unchanged."""
         approval, event = Approval.open(request, self.clock())
         if execution_id:
-            approval = _with_execution(approval, execution_id)
+            approval = replace(approval, execution_id=execution_id)
         self.store.create(approval, event)
         return self.store.get(request.id)
 
@@ -113,9 +114,3 @@ class Approvals:
     def _refused(self, approval_id: str, user: str, why: str) -> None:
         event = AuditEvent(AuditKind.VOTE_REFUSED, utc(self.clock()), user, {"why": why})
         self.store.record(approval_id, event)
-
-
-def _with_execution(approval: Approval, execution_id: str) -> Approval:
-    from dataclasses import replace
-
-    return replace(approval, execution_id=execution_id)

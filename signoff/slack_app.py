@@ -26,6 +26,7 @@ from signoff.errors import (
     ValidationError,
 )
 from signoff.model import Approval, Decision
+from signoff.service import Approvals
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def update_message(client: WebClient, approval: Approval) -> bool:
     return True
 
 
-def build_app(approvals: Any, *, signing_secret: str, client: WebClient) -> App:
+def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -> App:
     app = App(
         signing_secret=signing_secret,
         client=client,

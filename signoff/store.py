@@ -303,15 +303,6 @@ class DynamoApprovalStore:
         )
         return _from_item(_deserialize(response["Attributes"]))
 
-    def set_execution(self, approval_id: str, execution_id: str) -> None:
-        self._call(
-            "update_item",
-            Key=_serialize({"pk": _pk(approval_id), "sk": META}),
-            UpdateExpression="SET execution_id = :e",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues=_serialize({":e": execution_id}),
-        )
-
     def _audit_put(self, approval_id: str, events: list[AuditEvent]) -> list[dict[str, Any]]:
         return [
             {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ class LocalDurable:
             skip_time=False,
             execution_timeout=EXECUTION_TIMEOUT,
         )
+        self._starting = threading.Lock()
 
     def close(self) -> None:
         self.runner.close()  # type: ignore[no-untyped-call]
@@ -41,16 +43,17 @@ class LocalDurable:
 
     def start(self, name: str, payload: dict[str, Any]) -> tuple[str, bool]:
         """Start once per name (the approval id): a second start returns the first."""
-        existing = self._find(name)
-        if existing is not None:
-            return existing.durable_execution_arn, False
-        arn = self.runner.run_async(
-            input=json.dumps(payload),
-            function_name=FUNCTION_NAME,
-            execution_name=name,
-            execution_timeout=EXECUTION_TIMEOUT,
-        )
-        return arn, True
+        with self._starting:
+            existing = self._find(name)
+            if existing is not None:
+                return existing.durable_execution_arn, False
+            arn = self.runner.run_async(
+                input=json.dumps(payload),
+                function_name=FUNCTION_NAME,
+                execution_name=name,
+                execution_timeout=EXECUTION_TIMEOUT,
+            )
+            return arn, True
 
     def describe(self, name: str) -> dict[str, Any]:
         execution = self._find(name)
