@@ -159,8 +159,12 @@ def start(
         typer.Option(help="Who asks (Slack user id). Default: $SIGNOFF_REQUESTER or $USER."),
     ] = None,
     channel: Annotated[
-        str, typer.Option(envvar="SIGNOFF_CHANNEL", help="Slack channel for the request.")
-    ] = "approvals",
+        str,
+        typer.Option(
+            envvar="SIGNOFF_CHANNEL",
+            help="Slack channel for the request. Default: the deployment's default channel.",
+        ),
+    ] = "",
     timeout: Annotated[
         str, typer.Option(help="Deadline from now: 90s, 30m, 2h, 1d (max 7d).")
     ] = format_duration(DEFAULT_TIMEOUT),

@@ -136,7 +136,7 @@ class StartRequest:
     title: str
     requester: str
     approvers: tuple[str, ...]
-    channel: str
+    channel: str  # empty: the deployment's default channel (SIGNOFF_DEFAULT_CHANNEL)
     timeout: timedelta
     description: str = ""
     fields: tuple[tuple[str, str], ...] = ()
@@ -156,8 +156,6 @@ class StartRequest:
             problems.append("the requester is empty")
         if not self.approvers:
             problems.append("name at least one approver")
-        if not self.channel.strip():
-            problems.append("the channel is empty")
         if not MIN_TIMEOUT <= self.timeout <= MAX_TIMEOUT:
             problems.append(f"the timeout must be between 1s and {format_duration(MAX_TIMEOUT)}")
         if len(self.fields) > MAX_FIELDS:
@@ -190,7 +188,7 @@ class StartRequest:
                 description=str(payload.get("description", "")),
                 requester=str(payload["requester"]),
                 approvers=tuple(str(a) for a in payload["approvers"]),
-                channel=str(payload["channel"]),
+                channel=str(payload.get("channel", "")),
                 timeout=timedelta(seconds=int(payload["timeout_seconds"])),
                 fields=tuple((str(k), str(v)) for k, v in payload.get("fields", [])),
                 allow_self_approval=bool(payload.get("allow_self_approval", False)),
@@ -220,7 +218,9 @@ class Approval:
     version: int = 0
 
     @classmethod
-    def open(cls, request: StartRequest, now: datetime) -> tuple[Approval, AuditEvent]:
+    def open(
+        cls, request: StartRequest, now: datetime, default_channel: str = "approvals"
+    ) -> tuple[Approval, AuditEvent]:
         now = utc(now)
         approval = cls(
             id=request.id,
@@ -229,7 +229,7 @@ class Approval:
             fields=request.fields,
             requester=request.requester,
             policy=Policy(request.approvers, request.allow_self_approval),
-            channel=request.channel,
+            channel=request.channel.strip() or default_channel,
             status=Status.PENDING,
             created_at=now,
             expires_at=now + request.timeout,

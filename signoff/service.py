@@ -37,13 +37,16 @@ class ApprovalStore(Protocol):
 
 
 class Approvals:
-    def __init__(self, store: ApprovalStore, clock: Clock = system_clock):
+    def __init__(
+        self, store: ApprovalStore, clock: Clock = system_clock, default_channel: str = "approvals"
+    ):
         self.store = store
         self.clock = clock
+        self.default_channel = default_channel
 
     def open(self, request: StartRequest, execution_id: str = "") -> Approval:
         """Create the record once; a second call returns the stored one unchanged."""
-        approval, event = Approval.open(request, self.clock())
+        approval, event = Approval.open(request, self.clock(), self.default_channel)
         if execution_id:
             approval = replace(approval, execution_id=execution_id)
         self.store.create(approval, event)

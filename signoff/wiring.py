@@ -64,7 +64,7 @@ def build_workflow_deps(settings: Settings) -> WorkflowDeps:
     from signoff.workflow import PollSchedule, WorkflowDeps
 
     return WorkflowDeps(
-        approvals=Approvals(build_store(settings), system_clock),
+        approvals=Approvals(build_store(settings), system_clock, settings.default_channel),
         publisher=SnsPublisher(boto3.client("sns", config=_BOTO_CONFIG), settings.topic_arn),
         schedule=PollSchedule(settings.poll_initial_seconds, settings.poll_max_seconds),
     )

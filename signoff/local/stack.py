@@ -162,6 +162,7 @@ class LocalStack:
                 "SIGNOFF_SLACK_API_URL": f"{self.base_url}/api/",
                 "SIGNOFF_POLL_INITIAL_SECONDS": "1",
                 "SIGNOFF_POLL_MAX_SECONDS": "2",
+                "SIGNOFF_DEFAULT_CHANNEL": "approvals",
                 "POWERTOOLS_SERVICE_NAME": "signoff",
             }
         )

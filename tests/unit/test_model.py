@@ -115,6 +115,12 @@ def test_start_request_lists_every_problem() -> None:
         assert part in message
 
 
+def test_no_channel_means_the_deployments_default() -> None:
+    approval, _ = Approval.open(request(channel=""), T0, default_channel="C0OPS")
+    assert approval.channel == "C0OPS"
+    assert Approval.open(request(channel="C0DB"), T0, default_channel="C0OPS")[0].channel == "C0DB"
+
+
 def test_payload_round_trip() -> None:
     original = request(fields=(("env", "prod"),), description="d")
     assert StartRequest.from_payload(original.to_payload()) == original
