@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -361,10 +362,8 @@ def dev(
         raise typer.Exit(1) from exc
 
     def _stop(signum: int, frame: Any) -> None:
-        # shutdown() waits for serve_forever to return, so run it off the main thread.
-        import threading
-
-        threading.Thread(target=stack.stop, daemon=True).start()
+        # Ends serve_forever below; shutdown() waits for it, so it must not run on this thread.
+        threading.Thread(target=stack.server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -380,6 +379,7 @@ def dev(
     )
     sys.stderr.flush()
     stack.serve_forever()
+    err.print("stopping…")
     stack.stop()
 
 

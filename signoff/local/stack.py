@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 import threading
 import uuid
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.serving import make_server
 
+from signoff.errors import ConfigError
 from signoff.local import aws, slack_standin
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.slack_standin import SlackStandIn
@@ -97,19 +99,31 @@ class LocalStack:
         self.port = port
         self.base_url = f"http://{host}:{port}"
         self._stopped = threading.Event()
-        self._parts: list[Any] = []
+        self._stops: list[Any] = []  # how to stop each part started so far, in order
+
+    def _check_port(self) -> None:
+        with socket.socket() as probe:
+            try:
+                probe.bind((self.host, self.port))
+            except OSError as exc:
+                raise ConfigError(
+                    f"port {self.port} on {self.host} is in use: stop what uses it, "
+                    "or pick another port with --port"
+                ) from exc
 
     def start(self) -> None:
+        self._check_port()
         self.home.mkdir(parents=True, exist_ok=True)
         keys = _local_secrets(self.home)
         self.ddb = DynamoDBLocal(self.home / "dynamodb")
         self.ddb.start()
-        self._parts.append(self.ddb)
+        self._stops.append(self.ddb.stop)
         ddb_client = local_client(self.ddb.endpoint)
         if TABLE not in ddb_client.list_tables()["TableNames"]:
             create_table(ddb_client, TABLE)
 
         self.moto, moto_url = aws.start_moto()
+        self._stops.append(self.moto.stop)
         self.aws = aws.provision(
             moto_url, bot_token=keys["bot_token"], signing_secret=keys["signing_secret"]
         )
@@ -134,6 +148,7 @@ class LocalStack:
         from signoff.local.sns_bridge import SnsBridge
 
         self.durable = LocalDurable(workflow_fn.app.handler, self.home / "durable.sqlite")
+        self._stops.append(self.durable.close)
         self.bridge = SnsBridge(
             aws.client(moto_url, "sqs"),
             self.aws.queue_url,
@@ -142,9 +157,11 @@ class LocalStack:
             LambdaContext("signoff-notifier"),
         )
         self.bridge.start()
+        self._stops.append(self.bridge.stop)
         self.recovered = self.durable.recover()
         self.reposted = self._repost_unannounced()
         self.server = make_server(self.host, self.port, self._flask(), threaded=True)
+        self._stops.append(self.server.shutdown)
 
     def _configure_handlers(self, moto_url: str) -> None:
         os.environ.update(
@@ -198,13 +215,7 @@ class LocalStack:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        for step in (
-            lambda: self.server.shutdown(),
-            lambda: self.bridge.stop(),
-            lambda: self.durable.close(),
-            lambda: self.moto.stop(),
-            lambda: self.ddb.stop(),
-        ):
+        for step in reversed(self._stops):
             try:
                 step()
             except Exception:
