@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from signoff.local.dynamodb import free_port
@@ -38,11 +38,12 @@ def ack_latency(clicks: int) -> dict[str, float]:
     from signoff import wiring
     from signoff.local import aws
     from signoff.local.dynamodb import DynamoDBLocal, local_client
-    from signoff.model import SlackRef, StartRequest
+    from signoff.model import SlackRef
     from signoff.schema import create_table
     from signoff.service import Approvals
     from signoff.store import DynamoApprovalStore
     from tests.conftest import BOT_TOKEN, SIGNING_SECRET, FakeLambdaContext, StandInServer
+    from tests.factories import start_request
     from tests.integration.slack_events import block_actions, signed_event
 
     ddb = DynamoDBLocal()
@@ -80,16 +81,7 @@ def ack_latency(clicks: int) -> dict[str, float]:
         forged: list[float] = []
         for n in range(clicks + 5):
             approval_id = f"apr-bench-{n}"
-            approvals.open(
-                StartRequest(
-                    id=approval_id,
-                    title="bench",
-                    requester="U0R",
-                    approvers=("U0A",),
-                    channel="c",
-                    timeout=timedelta(hours=1),
-                )
-            )
+            approvals.open(start_request(approval_id, channel="c"))
             posted = slack.standin.api("chat.postMessage", BOT_TOKEN, {"channel": "c", "text": "x"})
             store.set_message(approval_id, SlackRef("c", posted["ts"]), datetime.now(UTC))
             body = block_actions("U0A", "signoff.approve", approval_id, "http://127.0.0.1:9/x")

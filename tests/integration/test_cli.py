@@ -10,9 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from signoff import cli
-from signoff.model import StartRequest, Status
+from signoff.model import Status
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
+from tests.factories import start_request
 
 runner = CliRunner()
 
@@ -30,16 +31,7 @@ class StoreOnlyTarget:
 @pytest.mark.integration
 def test_wait_expires_a_request_its_workflow_abandoned(store: DynamoApprovalStore) -> None:
     long_ago = datetime.now(UTC) - timedelta(hours=1)
-    Approvals(store, clock=lambda: long_ago).open(
-        StartRequest(
-            id="apr-orphan",
-            title="t",
-            requester="U0R",
-            approvers=("U0A",),
-            channel="c",
-            timeout=timedelta(minutes=30),
-        )
-    )
+    Approvals(store, clock=lambda: long_ago).open(start_request("apr-orphan"))
     code = cli._wait(StoreOnlyTarget(Approvals(store)), "apr-orphan", as_json=False, interval=0)
     assert code == 4
     assert store.get("apr-orphan").status is Status.EXPIRED

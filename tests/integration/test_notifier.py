@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 
 import notifier.app
 from signoff.events import Topic, encode
 from signoff.local.sns_bridge import sns_lambda_event
-from signoff.model import Decision, StartRequest, Status
+from signoff.model import Decision, Status
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from tests.conftest import StandInServer
+from tests.factories import start_request
 
 pytestmark = pytest.mark.integration
 
@@ -28,16 +28,7 @@ def sns_event(kind: Topic, approval_id: str, message_id: str = "m-1") -> dict:
 
 
 def open_approval(approvals: Approvals, approval_id: str = "apr-n1") -> None:
-    approvals.open(
-        StartRequest(
-            id=approval_id,
-            title="Drop <!channel> table",
-            requester="U0REQ",
-            approvers=("U0A",),
-            channel="C0DB",
-            timeout=timedelta(minutes=5),
-        )
-    )
+    approvals.open(start_request(approval_id, title="Drop <!channel> table", channel="C0DB"))
 
 
 def posts(slack: StandInServer) -> list[dict]:

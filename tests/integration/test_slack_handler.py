@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
 import slack_handler.app
-from signoff.model import Decision, SlackRef, StartRequest, Status
+from signoff.model import Decision, SlackRef, Status
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from tests.conftest import SIGNING_SECRET, StandInServer
+from tests.factories import start_request
 from tests.integration.slack_events import block_actions, signed_event, slash_command
 
 pytestmark = pytest.mark.integration
@@ -25,16 +25,7 @@ def open_approval(
     slack: StandInServer,
     approval_id: str = "apr-slack",
 ) -> str:
-    approvals.open(
-        StartRequest(
-            id=approval_id,
-            title="Rotate <!here> keys",
-            requester="U0REQ",
-            approvers=("U0A",),
-            channel="approvals",
-            timeout=timedelta(minutes=5),
-        )
-    )
+    approvals.open(start_request(approval_id, title="Rotate <!here> keys"))
     # A message the handler can update, as the notifier would have posted it.
     posted = slack.standin.api(
         "chat.postMessage", "xoxb-test-token", {"channel": "approvals", "text": "x"}

@@ -13,19 +13,13 @@ from signoff.errors import NotFoundError, RefusedError
 from signoff.model import Decision, SlackRef, StartRequest, Status
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
+from tests.factories import start_request
 
 pytestmark = pytest.mark.integration
 
 
 def make_request(approval_id: str, approvers: tuple[str, ...] = ("U0A", "U0B")) -> StartRequest:
-    return StartRequest(
-        id=approval_id,
-        title="Deploy api",
-        requester="U0REQ",
-        approvers=approvers,
-        channel="approvals",
-        timeout=timedelta(minutes=30),
-    )
+    return start_request(approval_id, approvers=approvers)
 
 
 def race(

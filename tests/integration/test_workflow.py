@@ -15,24 +15,17 @@ from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestR
 
 import workflow_fn.app
 from signoff.errors import BackendError
-from signoff.model import Decision, StartRequest, Status
+from signoff.model import Decision, Status
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from tests.conftest import drain
+from tests.factories import start_request
 
 pytestmark = pytest.mark.integration
 
 
 def payload(approval_id: str, timeout: timedelta = timedelta(minutes=10)) -> str:
-    request = StartRequest(
-        id=approval_id,
-        title="Deploy",
-        requester="U0REQ",
-        approvers=("U0A",),
-        channel="approvals",
-        timeout=timeout,
-    )
-    return json.dumps(request.to_payload())
+    return json.dumps(start_request(approval_id, timeout=timeout).to_payload())
 
 
 def decide_when_created(
