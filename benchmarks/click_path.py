@@ -38,11 +38,12 @@ def ack_latency(clicks: int) -> dict[str, float]:
     from signoff import wiring
     from signoff.local import aws
     from signoff.local.dynamodb import DynamoDBLocal, local_client
+    from signoff.local.stack import LambdaContext
     from signoff.model import SlackRef
     from signoff.schema import create_table
     from signoff.service import Approvals
     from signoff.store import DynamoApprovalStore
-    from tests.conftest import BOT_TOKEN, SIGNING_SECRET, FakeLambdaContext, StandInServer
+    from tests.conftest import BOT_TOKEN, SIGNING_SECRET, StandInServer
     from tests.factories import start_request
     from tests.integration.slack_events import block_actions, signed_event
 
@@ -76,7 +77,7 @@ def ack_latency(clicks: int) -> dict[str, float]:
 
         store = DynamoApprovalStore(client, "bench")
         approvals = Approvals(store)
-        context = FakeLambdaContext()
+        context = LambdaContext("signoff-bench")
         ok: list[float] = []
         forged: list[float] = []
         for n in range(clicks + 5):

@@ -10,7 +10,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -35,6 +35,9 @@ from signoff.model import (
     parse_duration,
     parse_fields,
 )
+
+if TYPE_CHECKING:
+    from signoff.targets import Target
 
 EXIT_CODES = {
     Status.APPROVED: 0,
@@ -76,7 +79,7 @@ def _main(
     _state["local_url"] = local_url
 
 
-def _target() -> Any:
+def _target() -> Target:
     from signoff.targets import AwsTarget, LocalTarget
 
     if _state.get("stack"):
@@ -122,7 +125,7 @@ def _approval_json(approval: Approval) -> dict[str, Any]:
 EXPIRY_GRACE = timedelta(seconds=120)
 
 
-def _wait(target: Any, approval_id: str, as_json: bool, interval: float = 1.0) -> int:
+def _wait(target: Target, approval_id: str, as_json: bool, interval: float = 1.0) -> int:
     approval = target.approvals.get(approval_id)
     deadline = approval.expires_at.astimezone().strftime("%H:%M:%S %Z")
     err.print(
@@ -216,12 +219,12 @@ def start(
         raise _fail(exc) from exc
 
 
-def _await_record(target: Any, approval_id: str, timeout: float = 30) -> Approval:
+def _await_record(target: Target, approval_id: str, timeout: float = 30) -> Approval:
     """The workflow writes the record in its first step; wait until it is there."""
     give_up = time.monotonic() + timeout
     while True:
         try:
-            return target.approvals.get(approval_id)  # type: ignore[no-any-return]
+            return target.approvals.get(approval_id)
         except NotFoundError as exc:
             if time.monotonic() > give_up:
                 raise NotFoundError(

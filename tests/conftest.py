@@ -11,7 +11,6 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 from signoff import wiring
 from signoff.local import aws
 from signoff.local.dynamodb import DynamoDBLocal, local_client
+from signoff.local.stack import LambdaContext
 from signoff.schema import create_table
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
@@ -28,20 +28,9 @@ SIGNING_SECRET = "test-signing-secret-" + "0" * 12
 BOT_TOKEN = "xoxb-test-token"
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "signoff-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:signoff-test:live"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 @pytest.fixture
-def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+def lambda_context() -> LambdaContext:
+    return LambdaContext("signoff-test")
 
 
 @pytest.fixture(scope="session")
