@@ -175,14 +175,19 @@ def test_approve_from_kickoff_to_click_to_exit_0(dev: Dev) -> None:
     shown = dev.show("apr-e2e-ok")
     assert shown["status"] == "approved"
     assert shown["votes"][0]["user"] == "U0APPROVER"
-    kinds = [e["kind"] for e in shown["audit"]]
-    assert kinds[:2] == ["created", "notified"]
-    assert {"voted", "decided", "message_updated"} <= set(kinds)
-    deadline = time.monotonic() + 20
-    while shown["workflow"]["status"] != "succeeded" and time.monotonic() < deadline:
+    # The CLI exits on the decision; the workflow notices it at its next poll, then
+    # publishes the outcome, and the notifier updates the message: wait for all of that.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (
+        shown["workflow"]["status"] == "succeeded"
+        and "message_updated" in [e["kind"] for e in shown["audit"]]
+    ):
         time.sleep(0.5)
         shown = dev.show("apr-e2e-ok")
     assert shown["workflow"]["status"] == "succeeded"
+    kinds = [e["kind"] for e in shown["audit"]]
+    assert kinds[:2] == ["created", "notified"]
+    assert {"voted", "decided", "message_updated"} <= set(kinds)
 
     updated = dev.message_for("apr-e2e-ok")
     assert updated["edits"] >= 1
@@ -287,7 +292,10 @@ def test_kill_and_restart_while_waiting_loses_nothing(tmp_path: Path) -> None:
         assert waited.returncode == 0, waited.stderr
         deadline = time.monotonic() + 30
         shown = second.show("apr-e2e-crash")
-        while shown["workflow"]["status"] != "succeeded" and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (
+            shown["workflow"]["status"] == "succeeded"
+            and "message_updated" in [e["kind"] for e in shown["audit"]]
+        ):
             time.sleep(0.5)
             shown = second.show("apr-e2e-crash")
         assert shown["workflow"]["status"] == "succeeded"  # the workflow itself resumed
