@@ -17,6 +17,10 @@ class RefusedError(SignoffError):
     """The request is valid but the rules say no (already decided, not an approver, ...)."""
 
 
+class AlreadyRecordedError(SignoffError):
+    """The same person repeated a vote that already stands (a retried click): no change."""
+
+
 class ConflictError(SignoffError):
     """A conditional write lost a race: the record changed since it was read."""
 

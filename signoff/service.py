@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from signoff.errors import ConflictError, RefusedError
+from signoff.errors import AlreadyRecordedError, ConflictError, RefusedError
 from signoff.model import Approval, AuditEvent, AuditKind, Decision, StartRequest, utc
 
 Clock = Callable[[], datetime]
@@ -75,6 +75,9 @@ class Approvals:
         for _ in range(MAX_ATTEMPTS):
             before = self.store.get(approval_id)
             now = self.clock()
+            if any(v.user == user and v.decision is decision for v in before.votes):
+                # A retried click (Slack redelivers) or a repeated command: it already stands.
+                raise AlreadyRecordedError(f"your {decision.value} is already recorded")
             try:
                 after, events = before.vote(user, decision, now, reason)
             except RefusedError as exc:
