@@ -1,7 +1,8 @@
 """Block Kit as pure functions: approval → lists of dicts.
 
 Every piece of user text goes through `escape` (fallback text included), so a title
-like `<!channel>` or `<https://x|y>` pings nobody and links nowhere.
+like `<!channel>` or `<https://x|y>` pings nobody and links nowhere. Nothing is clipped:
+kickoff (`StartRequest`) refuses text that would not fit Slack's limits once escaped.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 from typing import Any
 
 from signoff.model import Approval, Status
+from signoff.text import escape
 
 APPROVE_ACTION = "signoff.approve"
 REJECT_ACTION = "signoff.reject"
@@ -18,7 +20,6 @@ REASON_BLOCK = "reason"
 REASON_ACTION = "reason"
 
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_MAX_SECTION = 3000
 
 Blocks = list[dict[str, Any]]
 
@@ -28,10 +29,6 @@ _OUTCOME_ICON = {
     Status.EXPIRED: ":hourglass:",
     Status.CANCELLED: ":no_entry_sign:",
 }
-
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def who(user: str) -> str:
@@ -44,12 +41,8 @@ def when(epoch: float, fallback: str) -> str:
     return f"<!date^{int(epoch)}^{{date_short_pretty}} at {{time}}|{escape(fallback)}>"
 
 
-def _clip(text: str, limit: int = _MAX_SECTION) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": _clip(text)}
+    return {"type": "mrkdwn", "text": text}
 
 
 def fallback_text(approval: Approval) -> str:
@@ -86,10 +79,7 @@ def approval_message(approval: Approval) -> Blocks:
         blocks.append(
             {
                 "type": "section",
-                "fields": [
-                    _mrkdwn(_clip(f"*{escape(k)}*\n{escape(v)}", 2000))
-                    for k, v in approval.fields[:10]
-                ],
+                "fields": [_mrkdwn(f"*{escape(k)}*\n{escape(v)}") for k, v in approval.fields],
             }
         )
     approvers = ", ".join(who(a) for a in approval.policy.approvers)

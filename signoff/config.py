@@ -21,6 +21,7 @@ class Settings:
     poll_initial_seconds: int = 2
     poll_max_seconds: int = 60
     retention: timedelta = timedelta(days=90)
+    post_claim_lease_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -36,10 +37,13 @@ class Settings:
             poll_initial = int(env.get("SIGNOFF_POLL_INITIAL_SECONDS", "2"))
             poll_max = int(env.get("SIGNOFF_POLL_MAX_SECONDS", "60"))
             retention_days = int(env.get("SIGNOFF_RETENTION_DAYS", "90"))
+            lease = int(env.get("SIGNOFF_POST_CLAIM_LEASE_SECONDS", "60"))
         except ValueError as exc:
             raise ConfigError(f"a numeric setting is not a whole number: {exc}") from exc
         if not 1 <= poll_initial <= poll_max:
             raise ConfigError("need 1 <= SIGNOFF_POLL_INITIAL_SECONDS <= SIGNOFF_POLL_MAX_SECONDS")
+        if lease < 1:
+            raise ConfigError("SIGNOFF_POST_CLAIM_LEASE_SECONDS must be at least 1")
         api_url = env.get("SIGNOFF_SLACK_API_URL") or SLACK_API_DEFAULT
         return cls(
             table=env["SIGNOFF_TABLE"],
@@ -50,4 +54,5 @@ class Settings:
             poll_initial_seconds=poll_initial,
             poll_max_seconds=poll_max,
             retention=timedelta(days=retention_days),
+            post_claim_lease_seconds=lease,
         )

@@ -15,18 +15,34 @@ from enum import StrEnum
 from typing import Any
 
 from signoff.errors import RefusedError, ValidationError
+from signoff.text import slack_length, unsafe_characters
 
-MAX_TITLE = 150
-MAX_DESCRIPTION = 2000
-MAX_FIELDS = 10
+# Limits count text as Slack sees it, escaped (`&` is 5 characters, `<` and `>` 4): kickoff
+# refuses what would not fit in the message, so nothing an approver decides on is clipped.
+MAX_TITLE = 150  # a section and the Approve confirm dialog (300) hold it with room to spare
+MAX_DESCRIPTION = 2900  # one section block: 3,000
+MAX_FIELDS = 10  # a section block holds 10 fields
+MAX_FIELD_KEY = 50
+MAX_FIELD_VALUE = 1900  # a field's text, `*key*\nvalue`, must stay within 2,000
+MAX_APPROVERS = 25
 MAX_REASON = 500
 MIN_TIMEOUT = timedelta(seconds=1)
 MAX_TIMEOUT = timedelta(days=7)
 DEFAULT_TIMEOUT = timedelta(hours=1)
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+# Who: Slack user ids (U…/W…) or plain names; no characters that Slack escapes, so the
+# approver line stays within its block (25 of 64 characters).
+_PERSON_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$", re.ASCII)
+_CHANNEL_RE = re.compile(r"^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$", re.ASCII)
+# ASCII digits only (`\d` would take other scripts' digits), and few enough to stay a number.
+_DURATION_RE = re.compile(r"^\s*([0-9]{1,9})\s*([smhd]?)\s*$", re.ASCII)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """User input quoted in an error message: repr (controls visible), shortened."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 class Status(StrEnum):
@@ -46,11 +62,20 @@ class Decision(StrEnum):
     REJECT = "reject"
 
 
+class PostClaim(StrEnum):
+    """The answer to a notifier asking for the right to post a request's message."""
+
+    DENIED = "denied"  # posted already, or another delivery holds a live claim
+    FIRST = "first"  # nobody tried before
+    TAKEOVER = "takeover"  # an earlier claim lapsed: that post may or may not have happened
+
+
 class AuditKind(StrEnum):
     CREATED = "created"
     NOTIFIED = "notified"
     VOTED = "voted"
     VOTE_REFUSED = "vote_refused"
+    CANCEL_REFUSED = "cancel_refused"
     DECIDED = "decided"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
@@ -75,7 +100,7 @@ def parse_duration(text: str) -> timedelta:
     """'90s', '30m', '2h', '1d' or plain seconds → timedelta."""
     match = _DURATION_RE.match(text)
     if not match:
-        raise ValidationError(f"'{text}' is not a duration: use e.g. 90s, 30m, 2h or 1d")
+        raise ValidationError(f"{_shown(text)} is not a duration: use e.g. 90s, 30m, 2h or 1d")
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
@@ -143,28 +168,75 @@ class StartRequest:
     allow_self_approval: bool = False
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
-        if not _ID_RE.match(self.id):
-            problems.append(f"id '{self.id}' must be 3-64 lowercase letters, digits or '-'")
-        if not self.title.strip():
-            problems.append("the title is empty")
-        elif len(self.title) > MAX_TITLE:
-            problems.append(f"the title is longer than {MAX_TITLE} characters")
-        if len(self.description) > MAX_DESCRIPTION:
-            problems.append(f"the description is longer than {MAX_DESCRIPTION} characters")
-        if not self.requester.strip():
-            problems.append("the requester is empty")
-        if not self.approvers:
-            problems.append("name at least one approver")
-        if not MIN_TIMEOUT <= self.timeout <= MAX_TIMEOUT:
-            problems.append(f"the timeout must be between 1s and {format_duration(MAX_TIMEOUT)}")
-        if len(self.fields) > MAX_FIELDS:
-            problems.append(f"at most {MAX_FIELDS} fields")
-        for key, _ in self.fields:
-            if not key.strip():
-                problems.append("a field has an empty name")
+        problems = self.problems()
         if problems:
             raise ValidationError("; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """Everything wrong with this request, each said in a sentence; empty when valid."""
+        problems: list[str] = []
+        if not _ID_RE.match(self.id):
+            problems.append(f"id {_shown(self.id)} must be 3-64 lowercase letters, digits or '-'")
+        problems += _text_problems("the title", self.title, MAX_TITLE, required=True)
+        problems += _text_problems(
+            "the description", self.description, MAX_DESCRIPTION, multiline=True
+        )
+        if not self.requester.strip():
+            problems.append("the requester is empty")
+        elif not _PERSON_RE.match(self.requester):
+            problems.append(
+                f"the requester {_shown(self.requester)} must be a Slack user id or a name of "
+                "up to 64 letters, digits or . _ @ + -"
+            )
+        problems += self._approver_problems()
+        if self.channel and not _CHANNEL_RE.match(self.channel):
+            problems.append(
+                f"the channel {_shown(self.channel)} must be a Slack channel id or name "
+                "(up to 80 letters, digits or . _ -)"
+            )
+        if not MIN_TIMEOUT <= self.timeout <= MAX_TIMEOUT:
+            problems.append(f"the timeout must be between 1s and {format_duration(MAX_TIMEOUT)}")
+        problems += self._field_problems()
+        return problems
+
+    def _approver_problems(self) -> list[str]:
+        if not self.approvers:
+            return ["name at least one approver"]
+        problems: list[str] = []
+        if len(self.approvers) > MAX_APPROVERS:
+            problems.append(f"at most {MAX_APPROVERS} approvers (got {len(self.approvers)})")
+        for approver in self.approvers:
+            if not _PERSON_RE.match(approver):
+                problems.append(
+                    f"approver {_shown(approver)} must be a Slack user id or a name of "
+                    "up to 64 letters, digits or . _ @ + -"
+                )
+        repeated = sorted({a for a in self.approvers if self.approvers.count(a) > 1})
+        if repeated:
+            problems.append(f"approvers named more than once: {', '.join(repeated)}")
+        if not self.allow_self_approval and not set(self.approvers) - {self.requester}:
+            problems.append(
+                "the requester is the only approver and self-approval is off: nobody could "
+                "decide; name another approver"
+            )
+        return problems
+
+    def _field_problems(self) -> list[str]:
+        problems: list[str] = []
+        if len(self.fields) > MAX_FIELDS:
+            problems.append(f"at most {MAX_FIELDS} fields (got {len(self.fields)})")
+        keys = [key for key, _ in self.fields]
+        for key, value in self.fields:
+            problems += _text_problems(
+                f"field name {_shown(key)}", key, MAX_FIELD_KEY, required=True
+            )
+            problems += _text_problems(
+                f"the value of field {_shown(key)}", value, MAX_FIELD_VALUE, multiline=True
+            )
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            problems.append(f"fields named more than once: {', '.join(map(_shown, repeated))}")
+        return problems
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -180,21 +252,63 @@ class StartRequest:
         }
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> StartRequest:
+    def from_payload(cls, payload: Any) -> StartRequest:
+        """The workflow's input, checked as strictly as the CLI's flags."""
+        if not isinstance(payload, Mapping):
+            raise ValidationError("the start payload must be a JSON object")
         try:
+            approvers = payload["approvers"]
+            fields = payload.get("fields", [])
+            timeout = payload["timeout_seconds"]
+            if not isinstance(approvers, list) or not all(isinstance(a, str) for a in approvers):
+                raise TypeError("approvers must be a list of strings")
+            if not isinstance(fields, list) or not all(
+                isinstance(f, list | tuple) and len(f) == 2 and all(isinstance(x, str) for x in f)
+                for f in fields
+            ):
+                raise TypeError("fields must be a list of [name, value] strings")
+            if isinstance(timeout, bool) or not isinstance(timeout, int):
+                raise TypeError("timeout_seconds must be a whole number")
+            strings = {
+                k: payload.get(k, "")
+                for k in ("id", "title", "description", "requester", "channel")
+            }
+            if not all(isinstance(v, str) for v in strings.values()):
+                raise TypeError("id, title, description, requester and channel must be strings")
+            allow_self = payload.get("allow_self_approval", False)
+            if not isinstance(allow_self, bool):
+                raise TypeError("allow_self_approval must be true or false")
             return cls(
-                id=str(payload["id"]),
-                title=str(payload["title"]),
-                description=str(payload.get("description", "")),
-                requester=str(payload["requester"]),
-                approvers=tuple(str(a) for a in payload["approvers"]),
-                channel=str(payload.get("channel", "")),
-                timeout=timedelta(seconds=int(payload["timeout_seconds"])),
-                fields=tuple((str(k), str(v)) for k, v in payload.get("fields", [])),
-                allow_self_approval=bool(payload.get("allow_self_approval", False)),
+                id=strings["id"],
+                title=strings["title"],
+                description=strings["description"],
+                requester=strings["requester"],
+                approvers=tuple(approvers),
+                channel=strings["channel"],
+                timeout=timedelta(seconds=timeout),
+                fields=tuple((k, v) for k, v in fields),
+                allow_self_approval=allow_self,
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValidationError(f"the start payload is malformed: {exc!r}") from exc
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise ValidationError(f"the start payload is malformed: {exc}") from exc
+
+
+def _text_problems(
+    what: str, text: str, limit: int, *, required: bool = False, multiline: bool = False
+) -> list[str]:
+    if required and not text.strip():
+        return [f"{what} is empty"]
+    problems: list[str] = []
+    length = slack_length(text)
+    if length > limit:
+        problems.append(
+            f"{what} is {length} characters as Slack counts them (& < > escaped); "
+            f"the limit is {limit}"
+        )
+    unsafe = unsafe_characters(text, multiline=multiline)
+    if unsafe:
+        problems.append(f"{what} contains {unsafe}")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -243,6 +357,34 @@ class Approval:
         )
         return approval, event
 
+    def differences(self, request: StartRequest, default_channel: str | None = None) -> list[str]:
+        """What `request` asks for that this approval (started under the same id) does not.
+
+        Empty when it is the same request, so starting it again is a no-op. An empty channel
+        in the request means the deployment's default: compared only when that is known.
+        """
+        timeout = self.expires_at - self.created_at
+        channel = request.channel.strip() or default_channel
+        pairs: list[tuple[str, object, object]] = [
+            ("title", self.title, request.title),
+            ("description", self.description, request.description),
+            ("fields", self.fields, request.fields),
+            ("requester", self.requester, request.requester),
+            ("approvers", self.policy.approvers, request.approvers),
+            ("channel", self.channel, channel if channel is not None else self.channel),
+            ("timeout", format_duration(timeout), format_duration(request.timeout)),
+            (
+                "self-approval",
+                self.policy.allow_self_approval,
+                request.allow_self_approval,
+            ),
+        ]
+        return [
+            f"{name} was {_shown(_plain(old))}, now {_shown(_plain(new))}"
+            for name, old, new in pairs
+            if old != new
+        ]
+
     def is_due(self, now: datetime) -> bool:
         return self.status is Status.PENDING and utc(now) >= self.expires_at
 
@@ -266,11 +408,9 @@ class Approval:
         refusal = self.vote_refusal(user, now)
         if refusal:
             raise RefusedError(refusal)
-        reason = reason.strip()
+        reason = _checked_reason(reason)
         if decision is Decision.REJECT and not reason:
             raise ValidationError("a rejection needs a reason")
-        if len(reason) > MAX_REASON:
-            raise ValidationError(f"the reason is longer than {MAX_REASON} characters")
         now = utc(now)
         vote = Vote(user, decision, now, reason)
         status = Status.APPROVED if decision is Decision.APPROVE else Status.REJECTED
@@ -309,7 +449,7 @@ class Approval:
         if user != self.requester and user not in self.policy.approvers:
             raise RefusedError("only the requester or an approver can cancel this request")
         now = utc(now)
-        reason = reason.strip()
+        reason = _checked_reason(reason)
         new = replace(
             self,
             status=Status.CANCELLED,
@@ -320,6 +460,22 @@ class Approval:
         )
         detail = {"reason": reason} if reason else {}
         return new, [AuditEvent(AuditKind.CANCELLED, now, user, detail)]
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, tuple):
+        return ", ".join("=".join(v) if isinstance(v, tuple) else str(v) for v in value)
+    return str(value)
+
+
+def _checked_reason(reason: str) -> str:
+    reason = reason.strip()
+    problems = _text_problems("the reason", reason, MAX_REASON * 5, multiline=True)
+    if len(reason) > MAX_REASON:
+        problems.insert(0, f"the reason is longer than {MAX_REASON} characters")
+    if problems:
+        raise ValidationError("; ".join(problems))
+    return reason
 
 
 def parse_fields(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:

@@ -7,20 +7,18 @@ which is safe to repeat.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
-from signoff import blocks
-from signoff.errors import BackendError
+from signoff import messages
+from signoff.errors import BackendError, NotFoundError
 from signoff.events import Topic, decode
-from signoff.model import AuditEvent, AuditKind, SlackRef
-from signoff.slack_app import update_message
-from signoff.store import DynamoApprovalStore
+from signoff.model import AuditKind, PostClaim
+from signoff.service import Approvals
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +27,31 @@ CLAIM_LEASE = timedelta(seconds=60)
 
 class Notifier:
     def __init__(
-        self, store: DynamoApprovalStore, client: WebClient, clock: Callable[[], datetime]
+        self, approvals: Approvals, client: WebClient, claim_lease: timedelta = CLAIM_LEASE
     ):
-        self._store = store
+        self._approvals = approvals
         self._client = client
-        self._clock = clock
+        self._lease = claim_lease
 
     def handle_sns_event(self, event: dict[str, Any]) -> int:
-        """Handle every record of an SNS Lambda event; any failure raises so SNS retries."""
+        """Handle every record of an SNS Lambda event; returns how many were handled.
+
+        A failure that a retry can fix (Slack or DynamoDB down) raises, so SNS retries.
+        A message that no retry can fix (not ours, malformed, or about an approval that no
+        longer exists) is logged and skipped rather than retried into the DLQ.
+        """
         handled = 0
         for record in event.get("Records", []):
-            kind, approval_id = decode(record["Sns"]["Message"])
-            self.handle(kind, approval_id)
+            try:
+                kind, approval_id = decode(record["Sns"]["Message"])
+            except (KeyError, TypeError, ValueError, json.JSONDecodeError):
+                log.warning("skipped an SNS record that is not a signoff message")
+                continue
+            try:
+                self.handle(kind, approval_id)
+            except NotFoundError:
+                log.warning("skipped %s for %s: no such approval", kind.value, approval_id)
+                continue
             handled += 1
         return handled
 
@@ -51,45 +62,35 @@ class Notifier:
             self._finish(approval_id)
 
     def _post(self, approval_id: str) -> None:
-        approval = self._store.get(approval_id)
+        approval = self._approvals.get(approval_id)
         if approval.message is not None:
             return  # a duplicate delivery: already posted
-        if not self._store.claim_message(approval_id, self._clock(), CLAIM_LEASE):
-            if self._store.get(approval_id).message is not None:
+        claim = self._approvals.claim_post(approval_id, self._lease)
+        if claim is PostClaim.DENIED:
+            if self._approvals.get(approval_id).message is not None:
                 return
             # Another delivery is posting right now; fail so this one is retried later.
             raise BackendError(f"{approval_id}: another notifier holds the post claim")
-        try:
-            response = self._client.chat_postMessage(
-                channel=approval.channel,
-                text=blocks.fallback_text(approval),
-                blocks=blocks.approval_message(approval),
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-        except SlackApiError as exc:
-            self._store.release_claim(approval_id)
-            raise BackendError(
-                f"Slack chat.postMessage failed: {exc.response.get('error')}"
-            ) from exc
-        ref = SlackRef(str(response["channel"]), str(response["ts"]))
-        stored = self._store.set_message(approval_id, ref, self._clock())
+        ref = messages.find_request(self._client, approval) if claim is PostClaim.TAKEOVER else None
+        if ref is None:
+            try:
+                ref = messages.post_request(self._client, approval)
+            except BackendError:
+                # Slack said no, so nothing was posted: let the retry claim at once. (A lost
+                # answer is not a "no": the claim then lapses, and the retry looks first.)
+                self._approvals.release_post(approval_id)
+                raise
+        stored = self._approvals.posted(approval_id, ref)
         if stored.status.is_closed:
             # Decided before the message existed: the "decided" delivery found no message
             # to update, so render the outcome here.
             self._finish(approval_id)
 
     def _finish(self, approval_id: str) -> None:
-        approval = self._store.get(approval_id)
-        if update_message(self._client, approval):
-            self._store.record(
-                approval_id,
-                AuditEvent(
-                    AuditKind.MESSAGE_UPDATED,
-                    self._clock(),
-                    "signoff",
-                    {"status": approval.status.value},
-                ),
+        approval = self._approvals.get(approval_id)
+        if messages.update_message(self._client, approval):
+            self._approvals.note(
+                approval_id, AuditKind.MESSAGE_UPDATED, {"status": approval.status.value}
             )
         else:
             log.info("no message yet for %s; the post will render the outcome", approval_id)

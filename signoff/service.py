@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from signoff.errors import AlreadyRecordedError, ConflictError, RefusedError
-from signoff.model import Approval, AuditEvent, AuditKind, Decision, StartRequest, utc
+from signoff.model import (
+    Approval,
+    AuditEvent,
+    AuditKind,
+    Decision,
+    PostClaim,
+    SlackRef,
+    StartRequest,
+    utc,
+)
 
 Clock = Callable[[], datetime]
+# A change computed from the approval as read: the new approval and its audit events, or
+# None when there is nothing to write.
+Change = Callable[[Approval, datetime], "tuple[Approval, list[AuditEvent]] | None"]
 
 MAX_ATTEMPTS = 8
 
@@ -20,6 +32,8 @@ def system_clock() -> datetime:
 
 
 class ApprovalStore(Protocol):
+    """Where approvals and their audit trails live; every change is one conditional write."""
+
     def create(self, approval: Approval, event: AuditEvent) -> bool: ...
     def get(self, approval_id: str) -> Approval: ...
     def list_pending(self, limit: int = 100) -> list[Approval]: ...
@@ -28,12 +42,15 @@ class ApprovalStore(Protocol):
         self,
         before: Approval,
         after: Approval,
-        events: Any,
+        events: Iterable[AuditEvent],
         *,
         now: datetime,
         voter: str | None = None,
     ) -> None: ...
     def record(self, approval_id: str, event: AuditEvent) -> None: ...
+    def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> PostClaim: ...
+    def release_claim(self, approval_id: str) -> None: ...
+    def set_message(self, approval_id: str, ref: SlackRef, now: datetime) -> Approval: ...
 
 
 class Approvals:
@@ -66,57 +83,95 @@ class Approvals:
         approval = self.store.get(approval_id)
         refusal = approval.vote_refusal(user, self.clock())
         if refusal:
-            self._refused(approval_id, user, refusal)
+            self._refused(approval_id, user, AuditKind.VOTE_REFUSED, refusal)
             raise RefusedError(refusal)
         return approval
 
     def decide(self, approval_id: str, user: str, decision: Decision, reason: str = "") -> Approval:
         """One vote through one conditional write; RefusedError says why not."""
-        for _ in range(MAX_ATTEMPTS):
-            before = self.store.get(approval_id)
-            now = self.clock()
+
+        def vote(before: Approval, now: datetime) -> tuple[Approval, list[AuditEvent]]:
             if any(v.user == user and v.decision is decision for v in before.votes):
                 # A retried click (Slack redelivers) or a repeated command: it already stands.
                 raise AlreadyRecordedError(f"your {decision.value} is already recorded")
+            return before.vote(user, decision, now, reason)
+
+        return self._change(approval_id, vote, refused=(user, AuditKind.VOTE_REFUSED), voter=user)
+
+    def cancel(self, approval_id: str, user: str, reason: str = "") -> Approval:
+        return self._change(
+            approval_id,
+            lambda before, now: before.cancel(user, now, reason),
+            refused=(user, AuditKind.CANCEL_REFUSED),
+        )
+
+    def expire_if_due(self, approval_id: str) -> Approval:
+        """Expire a pending approval past its deadline; otherwise return it as it is."""
+        return self._change(
+            approval_id, lambda before, now: before.expire(now) if before.is_due(now) else None
+        )
+
+    def expire_if_abandoned(self, approval_id: str, grace: timedelta) -> Approval:
+        """Expire a request still pending `grace` after its deadline (its workflow is gone).
+
+        The workflow expires at the deadline; a waiter that finds it has not, long after,
+        makes the same conditional write: still one outcome, whoever writes it.
+        """
+        return self._change(
+            approval_id,
+            lambda before, now: before.expire(now) if before.is_due(now - grace) else None,
+        )
+
+    # -- the notifier's part of the record --------------------------------------------
+
+    def claim_post(self, approval_id: str, lease: timedelta) -> PostClaim:
+        """The right to post the request's message (see the store's claim_message)."""
+        return self.store.claim_message(approval_id, self.clock(), lease)
+
+    def release_post(self, approval_id: str) -> None:
+        self.store.release_claim(approval_id)
+
+    def posted(self, approval_id: str, ref: SlackRef) -> Approval:
+        """Keep the posted message's channel+ts (audited); returns the approval as it stands."""
+        return self.store.set_message(approval_id, ref, self.clock())
+
+    def note(self, approval_id: str, kind: AuditKind, detail: dict[str, str]) -> None:
+        """Audit something signoff did that changes no state (a message update, a notice)."""
+        self.store.record(approval_id, AuditEvent(kind, utc(self.clock()), "signoff", detail))
+
+    # -- internals --------------------------------------------------------------------
+
+    def _change(
+        self,
+        approval_id: str,
+        change: Change,
+        *,
+        refused: tuple[str, AuditKind] | None = None,
+        voter: str | None = None,
+    ) -> Approval:
+        """Read, apply the rules, commit conditionally; on a lost race read and apply again.
+
+        A refusal by the rules is audited (as `refused`: who, and the kind of event) and raised.
+        """
+        for _ in range(MAX_ATTEMPTS):
+            before = self.store.get(approval_id)
+            now = self.clock()
             try:
-                after, events = before.vote(user, decision, now, reason)
+                changed = change(before, now)
             except RefusedError as exc:
-                self._refused(approval_id, user, str(exc))
+                if refused:
+                    self._refused(approval_id, *refused, str(exc))
                 raise
+            if changed is None:
+                return before
+            after, events = changed
             try:
-                self.store.commit(before, after, events, now=now, voter=user)
+                self.store.commit(before, after, events, now=now, voter=voter)
             except ConflictError:
                 continue  # someone else wrote first: re-read and apply the rules again
             return after
         raise ConflictError("the approval kept changing; try again")
 
-    def cancel(self, approval_id: str, user: str, reason: str = "") -> Approval:
-        for _ in range(MAX_ATTEMPTS):
-            before = self.store.get(approval_id)
-            now = self.clock()
-            after, events = before.cancel(user, now, reason)
-            try:
-                self.store.commit(before, after, events, now=now)
-            except ConflictError:
-                continue
-            return after
-        raise ConflictError("the approval kept changing; try again")
-
-    def expire_if_due(self, approval_id: str) -> Approval:
-        """Expire a pending approval past its deadline; otherwise return it as it is."""
-        for _ in range(MAX_ATTEMPTS):
-            before = self.store.get(approval_id)
-            now = self.clock()
-            if not before.is_due(now):
-                return before
-            after, events = before.expire(now)
-            try:
-                self.store.commit(before, after, events, now=now)
-            except ConflictError:
-                continue  # a vote landed first; the next read shows it
-            return after
-        raise ConflictError("the approval kept changing; try again")
-
-    def _refused(self, approval_id: str, user: str, why: str) -> None:
-        event = AuditEvent(AuditKind.VOTE_REFUSED, utc(self.clock()), user, {"why": why})
+    def _refused(self, approval_id: str, user: str, kind: AuditKind, why: str) -> None:
+        event = AuditEvent(kind, utc(self.clock()), user, {"why": why})
         self.store.record(approval_id, event)

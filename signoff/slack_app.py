@@ -25,28 +25,13 @@ from signoff.errors import (
     SignoffError,
     ValidationError,
 )
+from signoff.messages import update_message
 from signoff.model import Approval, Decision
 from signoff.service import Approvals
 
 log = logging.getLogger(__name__)
 
 _REFUSALS = (RefusedError, NotFoundError, ValidationError)
-
-
-def update_message(client: WebClient, approval: Approval) -> bool:
-    """Re-render the request's message from the record. Safe to repeat."""
-    if approval.message is None:
-        return False
-    try:
-        client.chat_update(
-            channel=approval.message.channel,
-            ts=approval.message.ts,
-            text=blocks.fallback_text(approval),
-            blocks=blocks.approval_message(approval),
-        )
-    except SlackApiError as exc:
-        raise BackendError(f"Slack chat.update failed: {exc.response.get('error')}") from exc
-    return True
 
 
 def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -> App:

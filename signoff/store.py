@@ -8,6 +8,7 @@ Two writers computed from the same version cannot both win.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from signoff.model import (
     AuditKind,
     Decision,
     Policy,
+    PostClaim,
     SlackRef,
     Status,
     Vote,
@@ -34,6 +36,8 @@ from signoff.schema import PENDING_INDEX, TTL_ATTRIBUTE
 
 META = "META"
 PENDING_KEY = "PENDING"
+# Attributes `_to_item` writes only in some states; a commit removes them when absent.
+_OPTIONAL_ATTRIBUTES = ("pending_pk", "pending_sk", TTL_ATTRIBUTE, "decided_at")
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 
@@ -234,12 +238,31 @@ class DynamoApprovalStore:
             condition += " AND expires_epoch > :now AND attribute_not_exists(votes.#voter)"
             values[":now"] = int(utc(now).timestamp())
             names["#voter"] = voter
+        # An update, not a Put of the whole item: attributes the domain does not own (the
+        # notifier's post claim) survive the commit.
+        item = _to_item(after, self._retention)
+        sets = []
+        for n, (name, value) in enumerate(sorted(item.items())):
+            if name in ("pk", "sk", "status"):
+                continue
+            names[f"#a{n}"] = name
+            values[f":a{n}"] = value
+            sets.append(f"#a{n} = :a{n}")
+        values[":status"] = item["status"]
+        sets.append("#s = :status")
+        removes = [name for name in _OPTIONAL_ATTRIBUTES if name not in item]
+        for n, name in enumerate(removes):
+            names[f"#r{n}"] = name
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#r{n}" for n in range(len(removes)))
         self._transact(
             [
                 {
-                    "Put": {
+                    "Update": {
                         "TableName": self._table,
-                        "Item": _serialize(_to_item(after, self._retention)),
+                        "Key": _serialize({"pk": item["pk"], "sk": META}),
+                        "UpdateExpression": expression,
                         "ConditionExpression": condition,
                         "ExpressionAttributeNames": names,
                         "ExpressionAttributeValues": _serialize(values),
@@ -253,15 +276,15 @@ class DynamoApprovalStore:
         """Append one audit event that changes nothing else (a refused vote, a notice)."""
         self._call("put_item", Item=_serialize(_audit_item(approval_id, event, 0)))
 
-    def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> bool:
-        """Claim the right to post the Slack message; False if it is posted or claimed.
+    def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> PostClaim:
+        """Claim the right to post the Slack message.
 
         A claim older than `lease` can be taken over, so a notifier that died between
         claim and post does not leave the request without a message forever.
         """
         now_epoch = int(utc(now).timestamp())
         try:
-            self._call(
+            response = self._call(
                 "update_item",
                 Key=_serialize({"pk": _pk(approval_id), "sk": META}),
                 UpdateExpression="SET post_claim = :now",
@@ -272,17 +295,24 @@ class DynamoApprovalStore:
                 ExpressionAttributeValues=_serialize(
                     {":now": now_epoch, ":stale": now_epoch - int(lease.total_seconds())}
                 ),
+                ReturnValues="UPDATED_OLD",
             )
         except ConflictError:
-            return False
-        return True
+            return PostClaim.DENIED
+        return (
+            PostClaim.TAKEOVER
+            if "post_claim" in response.get("Attributes", {})
+            else PostClaim.FIRST
+        )
 
     def release_claim(self, approval_id: str) -> None:
-        self._call(
-            "update_item",
-            Key=_serialize({"pk": _pk(approval_id), "sk": META}),
-            UpdateExpression="REMOVE post_claim",
-        )
+        with contextlib.suppress(ConflictError):  # no such approval: nothing to release
+            self._call(
+                "update_item",
+                Key=_serialize({"pk": _pk(approval_id), "sk": META}),
+                UpdateExpression="REMOVE post_claim",
+                ConditionExpression="attribute_exists(pk)",
+            )
 
     def set_message(self, approval_id: str, ref: SlackRef, now: datetime) -> Approval:
         """Keep the posted message's channel+ts; returns the approval as it now stands."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +76,8 @@ def build_notifier(settings: Settings) -> Notifier:
 
     secrets = load_slack_secrets(settings.slack_secret_id)
     client = build_slack_client(settings, secrets.bot_token)
-    return Notifier(build_store(settings), client, system_clock)
+    lease = timedelta(seconds=settings.post_claim_lease_seconds)
+    return Notifier(Approvals(build_store(settings), system_clock), client, lease)
 
 
 def build_slack_app(settings: Settings) -> App:

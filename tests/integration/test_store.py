@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from signoff.errors import NotFoundError, RefusedError
-from signoff.model import Decision, SlackRef, StartRequest, Status
+from signoff.model import Decision, StartRequest, Status
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from tests.factories import start_request
@@ -143,18 +143,6 @@ def test_pending_list_reads_the_sparse_index(
         TableName=name, Key={"pk": {"S": "APPROVAL#apr-list-1"}, "sk": {"S": "META"}}
     )["Item"]
     assert "pending_pk" not in closed and "ttl" in closed
-
-
-def test_message_ref_is_kept_once(approvals: Approvals, store: DynamoApprovalStore) -> None:
-    approvals.open(make_request("apr-msg"))
-    now = datetime.now(UTC)
-    assert store.claim_message("apr-msg", now, timedelta(seconds=60))
-    assert not store.claim_message("apr-msg", now, timedelta(seconds=60))
-    # A stale claim (its holder died) can be taken over.
-    assert store.claim_message("apr-msg", now + timedelta(seconds=61), timedelta(seconds=60))
-    stored = store.set_message("apr-msg", SlackRef("C1", "1.0"), now)
-    assert stored.message == SlackRef("C1", "1.0")
-    assert not store.claim_message("apr-msg", now + timedelta(hours=1), timedelta(seconds=60))
 
 
 def test_cancel_and_unknown_ids(approvals: Approvals, store: DynamoApprovalStore) -> None:

@@ -72,7 +72,7 @@ def test_refusals_say_why(user: str, when: datetime, why: str) -> None:
 
 
 def test_self_approval_is_refused_unless_allowed() -> None:
-    approval, _ = Approval.open(request(approvers=("U0REQ",)), T0)
+    approval, _ = Approval.open(request(approvers=("U0REQ", "U0A")), T0)
     with pytest.raises(RefusedError, match="self-approval"):
         approval.vote("U0REQ", Decision.APPROVE, T0)
     allowed, _ = Approval.open(request(approvers=("U0REQ",), allow_self_approval=True), T0)

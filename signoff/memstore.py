@@ -1,0 +1,144 @@
+"""An in-memory ApprovalStore with the DynamoDB store's semantics, for fast tests.
+
+It passes the same contract tests as `DynamoApprovalStore` (tests/contract): the same
+conditions on every write, under one lock. Races are still proven on DynamoDB Local —
+this store shows the rules, not the database's isolation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from signoff.errors import ConflictError, NotFoundError
+from signoff.model import (
+    Approval,
+    AuditEvent,
+    AuditKind,
+    PostClaim,
+    SlackRef,
+    Status,
+    iso,
+    utc,
+)
+
+
+class InMemoryApprovalStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._approvals: dict[str, Approval] = {}
+        self._claims: dict[str, int] = {}
+        self._audit: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
+        self._seq = itertools.count()
+
+    def create(self, approval: Approval, event: AuditEvent) -> bool:
+        with self._lock:
+            if approval.id in self._approvals:
+                return False
+            self._approvals[approval.id] = approval
+            self._append(approval.id, [event])
+            return True
+
+    def get(self, approval_id: str) -> Approval:
+        with self._lock:
+            return self._get(approval_id)
+
+    def list_pending(self, limit: int = 100) -> list[Approval]:
+        with self._lock:
+            pending = [a for a in self._approvals.values() if a.status is Status.PENDING]
+        pending.sort(key=lambda a: (iso(a.expires_at), a.id))
+        return pending[:limit]
+
+    def audit(self, approval_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            entries = sorted(self._audit.get(approval_id, []), key=lambda e: (e[0], e[1]))
+        return [{**e[2], "detail": dict(e[2]["detail"])} for e in entries]
+
+    def commit(
+        self,
+        before: Approval,
+        after: Approval,
+        events: Iterable[AuditEvent],
+        *,
+        now: datetime,
+        voter: str | None = None,
+    ) -> None:
+        with self._lock:
+            stored = self._approvals.get(before.id)
+            if (
+                stored is None
+                or stored.version != before.version
+                or stored.status is not Status.PENDING
+            ):
+                raise ConflictError("the approval changed while it was being written")
+            if voter is not None and (
+                int(stored.expires_at.timestamp()) <= int(utc(now).timestamp())
+                or any(v.user == voter for v in stored.votes)
+            ):
+                raise ConflictError("the approval changed while it was being written")
+            self._approvals[after.id] = after
+            self._append(after.id, list(events))
+
+    def record(self, approval_id: str, event: AuditEvent) -> None:
+        with self._lock:
+            self._append(approval_id, [event])
+
+    def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> PostClaim:
+        now_epoch = int(utc(now).timestamp())
+        with self._lock:
+            approval = self._approvals.get(approval_id)
+            if approval is None or approval.message is not None:
+                return PostClaim.DENIED
+            claimed = self._claims.get(approval_id)
+            if claimed is not None and claimed >= now_epoch - int(lease.total_seconds()):
+                return PostClaim.DENIED
+            self._claims[approval_id] = now_epoch
+            return PostClaim.FIRST if claimed is None else PostClaim.TAKEOVER
+
+    def release_claim(self, approval_id: str) -> None:
+        with self._lock:
+            self._claims.pop(approval_id, None)
+
+    def set_message(self, approval_id: str, ref: SlackRef, now: datetime) -> Approval:
+        with self._lock:
+            approval = self._approvals.get(approval_id)
+            if approval is None or approval.message is not None:
+                raise ConflictError("the approval changed while it was being written")
+            approval = replace(approval, message=ref, version=approval.version + 1)
+            self._approvals[approval_id] = approval
+            self._claims.pop(approval_id, None)
+            self._append(
+                approval_id,
+                [
+                    AuditEvent(
+                        AuditKind.NOTIFIED, now, "signoff", {"channel": ref.channel, "ts": ref.ts}
+                    )
+                ],
+            )
+            return approval
+
+    def _get(self, approval_id: str) -> Approval:
+        try:
+            return self._approvals[approval_id]
+        except KeyError:
+            raise NotFoundError(f"no approval with id '{approval_id}'") from None
+
+    def _append(self, approval_id: str, events: list[AuditEvent]) -> None:
+        entries = self._audit.setdefault(approval_id, [])
+        for event in events:
+            entries.append(
+                (
+                    iso(event.at),
+                    next(self._seq),
+                    {
+                        "kind": event.kind.value,
+                        "at": iso(event.at),
+                        "actor": event.actor,
+                        "detail": dict(event.detail),
+                    },
+                )
+            )

@@ -1,0 +1,190 @@
+"""One contract, two stores: DynamoDB (on DynamoDB Local) and the in-memory fake.
+
+Every rule the service leans on is a condition of the store's write; both adapters must
+keep them. Races between real concurrent writers are tried on DynamoDB Local only
+(tests/integration/test_store.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from signoff.errors import ConflictError, NotFoundError
+from signoff.memstore import InMemoryApprovalStore
+from signoff.model import (
+    Approval,
+    AuditEvent,
+    AuditKind,
+    Decision,
+    PostClaim,
+    SlackRef,
+    Status,
+)
+from signoff.service import ApprovalStore
+from tests.factories import start_request
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=60)
+DENIED, TAKEOVER = PostClaim.DENIED, PostClaim.TAKEOVER
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def any_store(request: pytest.FixtureRequest) -> ApprovalStore:
+    if request.param == "memory":
+        return InMemoryApprovalStore()
+    store: ApprovalStore = request.getfixturevalue("store")
+    return store
+
+
+Opener = Callable[..., Approval]
+
+
+@pytest.fixture
+def opened(any_store: ApprovalStore) -> Opener:
+    def open_one(approval_id: str = "apr-c1", **overrides: object) -> Approval:
+        approval, event = Approval.open(start_request(approval_id, **overrides), T0)
+        assert any_store.create(approval, event)
+        return approval
+
+    return open_one
+
+
+def test_create_once(any_store: ApprovalStore, opened: Opener) -> None:
+    approval = opened()
+    again, event = Approval.open(start_request("apr-c1", title="Something else"), T0)
+    assert any_store.create(again, event) is False
+    assert any_store.get("apr-c1") == approval
+    assert [e["kind"] for e in any_store.audit("apr-c1")] == ["created"]
+
+
+def test_get_unknown_is_not_found(any_store: ApprovalStore) -> None:
+    with pytest.raises(NotFoundError):
+        any_store.get("apr-missing")
+
+
+def test_round_trip_keeps_every_field(any_store: ApprovalStore, opened: Opener) -> None:
+    approval = opened(
+        description="line one\nline two",
+        fields=(("env", "prod"), ("ticket", "OPS-1")),
+        approvers=("U0A", "U0B"),
+    )
+    assert any_store.get(approval.id) == approval
+
+
+def test_commit_from_a_stale_read_conflicts(any_store: ApprovalStore, opened: Opener) -> None:
+    before = opened()
+    t1 = T0 + timedelta(seconds=1)  # audit events in the same millisecond have no order
+    after, events = before.vote("U0A", Decision.APPROVE, t1)
+    any_store.commit(before, after, events, now=t1, voter="U0A")
+    other, other_events = before.cancel("U0REQ", t1)
+    with pytest.raises(ConflictError):
+        any_store.commit(before, other, other_events, now=t1)
+    assert any_store.get(before.id).status is Status.APPROVED
+    kinds = [e["kind"] for e in any_store.audit(before.id)]
+    assert kinds == ["created", "voted", "decided"]  # the loser's events are not written
+
+
+def test_a_vote_at_or_after_the_deadline_conflicts(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    before = opened()
+    after, events = before.vote("U0A", Decision.APPROVE, T0)
+    with pytest.raises(ConflictError):
+        any_store.commit(before, after, events, now=before.expires_at, voter="U0A")
+    assert any_store.get(before.id).status is Status.PENDING
+
+
+def test_a_second_vote_by_the_same_person_conflicts(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    """The write itself holds "has not voted yet", not only the read before it."""
+    before = opened()
+    voted, events = before.vote("U0A", Decision.APPROVE, T0)
+    # A pending approval that already holds U0A's vote (as a quorum will have).
+    from dataclasses import replace
+
+    still_pending = replace(voted, status=Status.PENDING, decided_by="", decided_at=None)
+    any_store.commit(before, still_pending, events[:1], now=T0, voter="U0A")
+    again = replace(still_pending, version=still_pending.version + 1)
+    with pytest.raises(ConflictError):
+        any_store.commit(still_pending, again, [], now=T0, voter="U0A")
+
+
+def test_a_closed_approval_takes_no_commit(any_store: ApprovalStore, opened: Opener) -> None:
+    before = opened()
+    expired, events = before.expire(before.expires_at)
+    any_store.commit(before, expired, events, now=before.expires_at)
+    from dataclasses import replace
+
+    # A writer that read it before it closed, or one that ignores the status, is refused.
+    with pytest.raises(ConflictError):
+        any_store.commit(expired, replace(expired, version=expired.version + 1), [], now=T0)
+    assert any_store.get(before.id).status is Status.EXPIRED
+
+
+def test_pending_list_holds_only_pending_soonest_first(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    later = opened("apr-later", timeout=timedelta(hours=2))
+    sooner = opened("apr-sooner", timeout=timedelta(minutes=5))
+    decided = opened("apr-decided")
+    after, events = decided.vote("U0A", Decision.APPROVE, T0)
+    any_store.commit(decided, after, events, now=T0, voter="U0A")
+    assert [a.id for a in any_store.list_pending()] == [sooner.id, later.id]
+    assert [a.id for a in any_store.list_pending(limit=1)] == [sooner.id]
+
+
+def test_audit_is_in_the_order_written(any_store: ApprovalStore, opened: Opener) -> None:
+    approval = opened()
+    for n in range(3):
+        any_store.record(
+            approval.id,
+            AuditEvent(
+                AuditKind.VOTE_REFUSED, T0 + timedelta(seconds=n + 1), f"U0X{n}", {"why": "no"}
+            ),
+        )
+    audit = any_store.audit(approval.id)
+    assert [e["actor"] for e in audit] == ["U0REQ", "U0X0", "U0X1", "U0X2"]
+    assert audit[1]["detail"] == {"why": "no"}
+
+
+def test_post_claim_lease_and_message(any_store: ApprovalStore, opened: Opener) -> None:
+    approval = opened()
+    assert any_store.claim_message(approval.id, T0, LEASE) is PostClaim.FIRST
+    assert any_store.claim_message(approval.id, T0 + timedelta(seconds=30), LEASE) is DENIED
+    # A claim older than the lease (its holder died) can be taken over, and says so.
+    assert any_store.claim_message(approval.id, T0 + timedelta(seconds=61), LEASE) is TAKEOVER
+    stored = any_store.set_message(approval.id, SlackRef("C1", "1.0"), T0 + timedelta(seconds=62))
+    assert stored.message == SlackRef("C1", "1.0")
+    assert stored.version == approval.version + 1
+    assert any_store.claim_message(approval.id, T0 + timedelta(hours=1), LEASE) is DENIED
+    with pytest.raises(ConflictError):
+        any_store.set_message(approval.id, SlackRef("C1", "2.0"), T0 + timedelta(seconds=63))
+    assert any_store.get(approval.id).message == SlackRef("C1", "1.0")
+    assert [e["kind"] for e in any_store.audit(approval.id)] == ["created", "notified"]
+
+
+def test_release_lets_the_next_delivery_claim(any_store: ApprovalStore, opened: Opener) -> None:
+    approval = opened()
+    assert any_store.claim_message(approval.id, T0, LEASE) is PostClaim.FIRST
+    any_store.release_claim(approval.id)
+    assert any_store.claim_message(approval.id, T0, LEASE) is PostClaim.FIRST
+    any_store.release_claim("apr-missing")  # nothing to release: no error, nothing created
+    with pytest.raises(NotFoundError):
+        any_store.get("apr-missing")
+    assert any_store.claim_message("apr-missing", T0, LEASE) is DENIED
+
+
+def test_a_decision_keeps_the_notifiers_post_claim(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    """A vote committed while a notifier holds the post claim must not drop it, or a
+    redelivered "requested" could post a second message."""
+    before = opened()
+    assert any_store.claim_message(before.id, T0, LEASE) is PostClaim.FIRST
+    after, events = before.vote("U0A", Decision.APPROVE, T0)
+    any_store.commit(before, after, events, now=T0, voter="U0A")
+    assert any_store.claim_message(before.id, T0 + timedelta(seconds=1), LEASE) is DENIED
