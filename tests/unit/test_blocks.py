@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from signoff import blocks
+from signoff import blocks, model
 from signoff.model import Approval, Decision, StartRequest
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -78,8 +78,54 @@ def test_non_slack_ids_are_shown_as_text_not_mentions() -> None:
     assert blocks.who("ci-bot <x>") == "ci-bot &lt;x&gt;"
 
 
-def test_long_text_is_clipped_to_slack_limits() -> None:
-    a = approval(description="x" * 2000, title="t" * 150)
-    for block in blocks.approval_message(a):
-        if "text" in block and isinstance(block["text"], dict):
-            assert len(block["text"]["text"]) <= 3000
+def longest_request() -> StartRequest:
+    """The longest input kickoff accepts, made of `&` where escaping makes it longest."""
+
+    def text(limit: int) -> str:
+        return "&" * (limit // 5) + "x" * (limit % 5)
+
+    return StartRequest(
+        id="apr-" + "z" * 60,
+        title=text(model.MAX_TITLE),
+        description=text(model.MAX_DESCRIPTION),
+        requester="R" * 64,
+        approvers=tuple(f"W{n:02d}" + "A" * 61 for n in range(model.MAX_APPROVERS)),
+        channel="c" * 80,
+        timeout=timedelta(days=7),
+        fields=tuple(
+            (text(model.MAX_FIELD_KEY - 2) + f"{n:02d}", text(model.MAX_FIELD_VALUE))
+            for n in range(model.MAX_FIELDS)
+        ),
+    )
+
+
+# Slack's documented limits, per place.
+SECTION_TEXT, FIELD_TEXT, CONFIRM_TEXT, CONTEXT_TEXT, BUTTON_VALUE = 3000, 2000, 300, 3000, 2000
+
+
+def test_the_longest_accepted_request_fits_every_slack_limit_unclipped() -> None:
+    request = longest_request()
+    pending = Approval.open(request, T0)[0]
+    rejected = pending.vote(request.approvers[0], Decision.REJECT, T0, "&" * 500)[0]
+    for approval in (pending, rejected):
+        message = blocks.approval_message(approval)
+        for block in message:
+            Block.parse(block).validate_json()  # type: ignore[union-attr]
+            if block.get("text"):
+                assert len(block["text"]["text"]) <= SECTION_TEXT
+            for field in block.get("fields", []):
+                assert len(field["text"]) <= FIELD_TEXT
+            for element in block.get("elements", []):
+                if element.get("type") == "mrkdwn":
+                    assert len(element["text"]) <= CONTEXT_TEXT
+                if element.get("type") == "button":
+                    assert len(element["value"]) <= BUTTON_VALUE
+                if element.get("confirm"):
+                    assert len(element["confirm"]["text"]["text"]) <= CONFIRM_TEXT
+        rendered = all_text(message)
+        # Nothing was clipped: every piece of text is there whole, escaped.
+        for piece in (request.title, request.description, *(v for _, v in request.fields)):
+            assert json.dumps(blocks.escape(piece))[1:-1] in rendered
+    View(**blocks.reject_modal(pending)).validate_json()
+    for block in blocks.pending_list([pending]) + blocks.show_blocks(rejected):
+        Block.parse(block).validate_json()  # type: ignore[union-attr]

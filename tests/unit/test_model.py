@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -142,3 +143,146 @@ def test_bad_duration_and_fields() -> None:
         parse_fields(["novalue"])
     assert parse_fields(["env=prod", "ticket = OPS-1"]) == (("env", "prod"), ("ticket", "OPS-1"))
     assert format_duration(timedelta(hours=2)) == "2h"
+
+
+# -- what kickoff refuses -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"approvers": ("U0REQ",)}, "requester is the only approver"),
+        ({"approvers": ("",)}, "approver ''"),
+        ({"approvers": (" U0A",)}, "approver ' U0A'"),
+        ({"approvers": ("U0A", "U0B", "U0A")}, "approvers named more than once: U0A"),
+        ({"approvers": tuple(f"U0A{n}" for n in range(26))}, "at most 25 approvers"),
+        ({"requester": "x" * 65}, "the requester"),
+        ({"requester": "ci bot"}, "the requester"),
+        ({"fields": (("env", "prod"), ("env", "dev"))}, "fields named more than once: 'env'"),
+        ({"fields": (("", "v"),)}, "field name '' is empty"),
+        ({"fields": (("a\nb", "v"),)}, "control character (U+000A)"),
+        ({"fields": tuple((f"k{n}", "v") for n in range(11))}, "at most 10 fields"),
+        ({"title": "Deploy \u202eyfitrevda"}, "bidirectional control character (U+202E)"),
+        ({"title": "Deploy\u2066 api"}, "bidirectional control character (U+2066)"),
+        ({"title": "Deploy\x00api"}, "control character (U+0000)"),
+        ({"title": "Deploy\x1b[31mapi"}, "control character (U+001B)"),
+        ({"title": "two\nlines"}, "control character (U+000A)"),
+        ({"title": "line\u2028separator"}, "control character (U+2028)"),
+        ({"description": "bell\x07"}, "control character (U+0007)"),
+        ({"channel": "my channel"}, "the channel"),
+        ({"channel": "<!channel>"}, "the channel"),
+    ],
+)
+def test_kickoff_refuses(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        request(**overrides)
+    assert message in str(refused.value)
+
+
+def test_self_approval_where_allowed_may_name_only_the_requester() -> None:
+    assert request(approvers=("U0REQ",), allow_self_approval=True).approvers == ("U0REQ",)
+
+
+def test_multiline_text_keeps_newlines_and_tabs() -> None:
+    assert request(description="one\n\ttwo").description == "one\n\ttwo"
+    assert request(fields=(("notes", "a\nb"),)).fields == (("notes", "a\nb"),)
+
+
+@pytest.mark.parametrize(
+    ("field", "limit", "make"),
+    [
+        ("title", 150, lambda text: {"title": text}),
+        ("description", 2900, lambda text: {"description": text}),
+        ("field name", 50, lambda text: {"fields": ((text, "v"),)}),
+        ("value of field", 1900, lambda text: {"fields": (("k", text),)}),
+    ],
+)
+def test_limits_count_text_as_slack_does_escaped(field: str, limit: int, make: Any) -> None:
+    """`&` is five characters in Slack (`&amp;`): the limit holds for what Slack receives."""
+    assert request(**make("x" * limit))  # exactly at the limit: accepted
+    with pytest.raises(ValidationError, match=f"the limit is {limit}"):
+        request(**make("x" * (limit + 1)))
+    fits_raw = "&" * (limit // 5 + 1)  # shorter than the limit, longer once escaped
+    with pytest.raises(ValidationError, match=f"{field}.*{len(fits_raw) * 5} characters"):
+        request(**make(fits_raw))
+
+
+def test_a_10000_character_field_is_refused_not_clipped() -> None:
+    with pytest.raises(ValidationError, match="10000 characters"):
+        request(fields=(("plan", "x" * 10_000),))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["99999999999999999999d", "9" * 5000, "\u0661\u0662s", "\uff13\uff10m", "1e3", "-5m", "5 m s"],
+)
+def test_durations_are_ascii_and_bounded(text: str) -> None:
+    with pytest.raises(ValidationError, match="is not a duration"):
+        parse_duration(text)
+
+
+def test_a_long_bad_duration_is_not_echoed_whole() -> None:
+    with pytest.raises(ValidationError) as refused:
+        parse_duration("9" * 5000)
+    assert len(str(refused.value)) < 120
+
+
+def test_reasons_refuse_control_and_bidi_characters() -> None:
+    with pytest.raises(ValidationError, match="bidirectional"):
+        opened().vote("U0A", Decision.REJECT, T0, "fine \u202e")
+    with pytest.raises(ValidationError, match="longer than 500"):
+        opened().cancel("U0REQ", T0, "x" * 501)
+    assert opened().vote("U0A", Decision.REJECT, T0, "not now\nmaybe monday")[0].reason
+
+
+# -- the same id, a different request -------------------------------------------------
+
+
+def test_differences_are_empty_for_the_same_request() -> None:
+    approval = opened()
+    assert approval.differences(request()) == []
+    assert approval.differences(request(channel=""), default_channel="approvals") == []
+    assert approval.differences(request(channel="")) == []  # default unknown: not compared
+
+
+def test_differences_name_what_changed() -> None:
+    approval = opened()
+    changed = request(
+        title="DROP production database",
+        approvers=("U0EVIL", "U0B"),
+        timeout=timedelta(hours=2),
+        fields=(("env", "prod"),),
+    )
+    diffs = approval.differences(changed)
+    assert [d.split(" ")[0] for d in diffs] == ["title", "fields", "approvers", "timeout"]
+    assert "title was 'Deploy api', now 'DROP production database'" in diffs
+    assert approval.differences(request(channel="elsewhere")) == [
+        "channel was 'approvals', now 'elsewhere'"
+    ]
+    assert approval.differences(request(allow_self_approval=True))[0].startswith("self-approval")
+
+
+# -- the workflow's input ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        [],
+        "apr-x",
+        {},
+        {**request().to_payload(), "approvers": "U0A"},
+        {**request().to_payload(), "approvers": [1, 2]},
+        {**request().to_payload(), "fields": [["k"]]},
+        {**request().to_payload(), "fields": {"k": "v"}},
+        {**request().to_payload(), "timeout_seconds": "60"},
+        {**request().to_payload(), "timeout_seconds": True},
+        {**request().to_payload(), "timeout_seconds": 10**30},
+        {**request().to_payload(), "title": ["x"]},
+        {**request().to_payload(), "allow_self_approval": "yes"},
+    ],
+)
+def test_a_malformed_workflow_payload_is_a_validation_error(payload: Any) -> None:
+    with pytest.raises(ValidationError):
+        StartRequest.from_payload(payload)

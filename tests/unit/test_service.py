@@ -1,0 +1,110 @@
+"""The use cases over the in-memory store: the rules, in milliseconds, without Java."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from signoff.errors import AlreadyRecordedError, ConflictError, RefusedError
+from signoff.memstore import InMemoryApprovalStore
+from signoff.model import Approval, Decision, Status
+from signoff.service import Approvals
+from tests.factories import start_request
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store() -> InMemoryApprovalStore:
+    return InMemoryApprovalStore()
+
+
+@pytest.fixture
+def approvals(store: InMemoryApprovalStore, clock: Clock) -> Approvals:
+    service = Approvals(store, clock)
+    service.open(start_request("apr-s1", approvers=("U0A", "U0B")))
+    clock.now += timedelta(seconds=1)
+    return service
+
+
+def kinds(approvals: Approvals) -> Counter[str]:
+    return Counter(e["kind"] for e in approvals.audit("apr-s1"))
+
+
+def test_a_repeated_click_by_the_decider_is_already_recorded_not_refused(
+    approvals: Approvals,
+) -> None:
+    approvals.decide("apr-s1", "U0A", Decision.APPROVE)
+    with pytest.raises(AlreadyRecordedError, match="approve is already recorded"):
+        approvals.decide("apr-s1", "U0A", Decision.APPROVE)
+    assert kinds(approvals) == Counter({"created": 1, "voted": 1, "decided": 1})
+
+
+def test_the_decider_changing_their_mind_is_refused_and_audited(approvals: Approvals) -> None:
+    approvals.decide("apr-s1", "U0A", Decision.APPROVE)
+    with pytest.raises(RefusedError, match="already approved"):
+        approvals.decide("apr-s1", "U0A", Decision.REJECT, "second thoughts")
+    assert kinds(approvals)["vote_refused"] == 1
+
+
+def test_a_refused_cancel_is_audited(approvals: Approvals) -> None:
+    with pytest.raises(RefusedError, match="only the requester or an approver"):
+        approvals.cancel("apr-s1", "U0STRANGER", "because")
+    audit = approvals.audit("apr-s1")
+    assert audit[-1]["kind"] == "cancel_refused" and audit[-1]["actor"] == "U0STRANGER"
+    assert approvals.get("apr-s1").status is Status.PENDING
+
+
+def test_expire_if_abandoned_waits_for_the_grace(approvals: Approvals, clock: Clock) -> None:
+    deadline = approvals.get("apr-s1").expires_at
+    clock.now = deadline + timedelta(seconds=119)
+    assert approvals.expire_if_abandoned("apr-s1", timedelta(seconds=120)).status is Status.PENDING
+    clock.now = deadline + timedelta(seconds=120)
+    assert approvals.expire_if_abandoned("apr-s1", timedelta(seconds=120)).status is Status.EXPIRED
+    assert kinds(approvals)["expired"] == 1
+
+
+class LosesRaces(InMemoryApprovalStore):
+    """A store where another writer gets in first `times` times (a fake, not a mock)."""
+
+    def __init__(self, times: int) -> None:
+        super().__init__()
+        self.times = times
+
+    def commit(self, before: Approval, after: Approval, events: Any, **kwargs: Any) -> None:
+        if self.times:
+            self.times -= 1
+            raise ConflictError("someone else wrote first")
+        super().commit(before, after, events, **kwargs)
+
+
+def test_a_lost_race_is_retried_from_a_fresh_read() -> None:
+    store = LosesRaces(times=3)
+    service = Approvals(store, Clock())
+    service.open(start_request("apr-s1"))
+    assert service.decide("apr-s1", "U0A", Decision.APPROVE).status is Status.APPROVED
+
+
+def test_a_write_that_keeps_losing_gives_up_with_a_conflict() -> None:
+    store = LosesRaces(times=100)
+    service = Approvals(store, Clock())
+    service.open(start_request("apr-s1"))
+    with pytest.raises(ConflictError, match="kept changing"):
+        service.cancel("apr-s1", "U0REQ")
+    assert store.times == 100 - 8  # MAX_ATTEMPTS tries, then it stops
