@@ -64,7 +64,6 @@ def test_racing_approvers_leave_exactly_one_outcome(
     approvals: Approvals, store: DynamoApprovalStore
 ) -> None:
     """Two approvers click at once (one approve, one reject), many rounds: one winner each time."""
-    winners: Counter[str] = Counter()
     for n in range(ROUNDS):
         approval_id = f"apr-race-{n}"
         approvals.open(make_request(approval_id))
@@ -77,8 +76,6 @@ def test_racing_approvers_leave_exactly_one_outcome(
         assert len(final.votes) == 1
         kinds = Counter(e["kind"] for e in store.audit(approval_id))
         assert kinds["decided"] == 1 and kinds["voted"] == 1 and kinds["vote_refused"] == 1
-        winners[final.status.value] += 1
-    assert sum(winners.values()) == ROUNDS
 
 
 def test_twenty_clicks_at_once_one_decision(

@@ -14,7 +14,7 @@ import pytest
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 
 import workflow_fn.app
-from signoff.errors import BackendError
+from signoff.errors import BackendError, NotFoundError
 from signoff.model import Decision, Status
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
@@ -28,27 +28,54 @@ def payload(approval_id: str, timeout: timedelta = timedelta(minutes=10)) -> str
     return json.dumps(start_request(approval_id, timeout=timeout).to_payload())
 
 
+class Clicker(threading.Thread):
+    """Decides once the record exists and `ready()` holds; join() re-raises its failure."""
+
+    def __init__(
+        self,
+        approvals: Approvals,
+        approval_id: str,
+        decision: Decision,
+        ready: Callable[[], bool] = lambda: True,
+    ) -> None:
+        super().__init__()
+        self._args = (approvals, approval_id, decision, ready)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        approvals, approval_id, decision, ready = self._args
+        try:
+            give_up = time.monotonic() + 30
+            while True:
+                assert time.monotonic() < give_up, "the record never appeared"
+                try:
+                    approvals.get(approval_id)
+                except NotFoundError:
+                    time.sleep(0.05)
+                    continue
+                if ready():
+                    break
+                time.sleep(0.05)
+            reason = "no" if decision is Decision.REJECT else ""
+            approvals.decide(approval_id, "U0A", decision, reason)
+        except BaseException as exc:
+            self.error = exc
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise self.error
+
+
 def decide_when_created(
     approvals: Approvals,
     approval_id: str,
     decision: Decision,
     ready: Callable[[], bool] = lambda: True,
-) -> threading.Thread:
-    def run() -> None:
-        give_up = time.monotonic() + 30
-        while time.monotonic() < give_up:
-            try:
-                approvals.get(approval_id)
-                if ready():
-                    break
-            except Exception:
-                pass
-            time.sleep(0.05)
-        approvals.decide(approval_id, "U0A", decision, "no" if decision is Decision.REJECT else "")
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
+) -> Clicker:
+    clicker = Clicker(approvals, approval_id, decision, ready)
+    clicker.start()
+    return clicker
 
 
 def test_replays_create_one_record_and_one_notification_each(
@@ -83,18 +110,19 @@ def test_replays_create_one_record_and_one_notification_each(
 
 def test_deadline_expires_the_request(lambda_env, store: DynamoApprovalStore, local_aws) -> None:
     with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=False) as runner:
-        started = time.monotonic()
         result = runner.run(
             input=payload("apr-wf2", timedelta(seconds=3)),
             execution_name="apr-wf2",
             execution_timeout=60,
         )
-        took = time.monotonic() - started
     assert json.loads(result.result)["status"] == "expired"
-    assert took < 30  # expired near the deadline, not at some later retry
-    assert store.get("apr-wf2").status is Status.EXPIRED
-    kinds = [e["kind"] for e in store.audit("apr-wf2")]
-    assert kinds == ["created", "expired"]
+    expired = store.get("apr-wf2")
+    assert expired.status is Status.EXPIRED
+    audit = store.audit("apr-wf2")
+    assert [e["kind"] for e in audit] == ["created", "expired"]
+    # Expired at the deadline (the poll never sleeps past it), not at some later retry.
+    assert expired.decided_at is not None
+    assert timedelta(0) <= expired.decided_at - expired.expires_at < timedelta(seconds=5)
     published = [
         json.loads(m["Message"])["type"] for m in drain(local_aws.endpoint, local_aws.queue_url)
     ]
