@@ -2,6 +2,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signoff.errors import RefusedError, ValidationError
 from signoff.model import (
@@ -286,3 +288,46 @@ def test_differences_name_what_changed() -> None:
 def test_a_malformed_workflow_payload_is_a_validation_error(payload: Any) -> None:
     with pytest.raises(ValidationError):
         StartRequest.from_payload(payload)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+payload_keys = st.sampled_from(
+    [
+        "id",
+        "title",
+        "description",
+        "requester",
+        "approvers",
+        "channel",
+        "timeout_seconds",
+        "fields",
+        "allow_self_approval",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    payload=st.one_of(
+        json_values,
+        st.dictionaries(payload_keys, json_values, max_size=9),
+        st.builds(
+            lambda base, patch: {**base, **patch},
+            st.just(request().to_payload()),
+            st.dictionaries(payload_keys, json_values, max_size=3),
+        ),
+    )
+)
+def test_any_workflow_input_is_a_request_or_a_validation_error(payload: Any) -> None:
+    """The workflow's first act is parsing its input: nothing else may escape it."""
+    try:
+        parsed = StartRequest.from_payload(payload)
+    except ValidationError:
+        return
+    assert parsed.problems() == []
+    assert StartRequest.from_payload(parsed.to_payload()) == parsed
