@@ -18,8 +18,12 @@ class Settings:
     slack_secret_id: str
     default_channel: str = "approvals"
     slack_api_url: str = SLACK_API_DEFAULT
-    poll_initial_seconds: int = 2
-    poll_max_seconds: int = 60
+    # The workflow's safety poll (see signoff/workflow.py): with the doorbell on, a
+    # decision wakes it at once and these only bound how late a lost ring is noticed.
+    doorbell: bool = True
+    poll_initial_seconds: int = 60
+    poll_max_seconds: int = 4 * 3600
+    poll_backoff: float = 2.0
     retention: timedelta = timedelta(days=90)
     post_claim_lease_seconds: int = 60
 
@@ -34,14 +38,22 @@ class Settings:
         if missing:
             raise ConfigError("missing settings: " + ", ".join(missing))
         try:
-            poll_initial = int(env.get("SIGNOFF_POLL_INITIAL_SECONDS", "2"))
-            poll_max = int(env.get("SIGNOFF_POLL_MAX_SECONDS", "60"))
+            poll_initial = int(
+                env.get("SIGNOFF_POLL_INITIAL_SECONDS", str(cls.poll_initial_seconds))
+            )
+            poll_max = int(env.get("SIGNOFF_POLL_MAX_SECONDS", str(cls.poll_max_seconds)))
+            backoff = float(env.get("SIGNOFF_POLL_BACKOFF", str(cls.poll_backoff)))
             retention_days = int(env.get("SIGNOFF_RETENTION_DAYS", "90"))
             lease = int(env.get("SIGNOFF_POST_CLAIM_LEASE_SECONDS", "60"))
         except ValueError as exc:
-            raise ConfigError(f"a numeric setting is not a whole number: {exc}") from exc
+            raise ConfigError(f"a numeric setting is not a number: {exc}") from exc
         if not 1 <= poll_initial <= poll_max:
             raise ConfigError("need 1 <= SIGNOFF_POLL_INITIAL_SECONDS <= SIGNOFF_POLL_MAX_SECONDS")
+        if not 1.0 <= backoff <= 10.0:
+            raise ConfigError("SIGNOFF_POLL_BACKOFF must be between 1 and 10")
+        doorbell = env.get("SIGNOFF_DOORBELL", "on").strip().lower()
+        if doorbell not in ("on", "off"):
+            raise ConfigError("SIGNOFF_DOORBELL must be on or off")
         if lease < 1:
             raise ConfigError("SIGNOFF_POST_CLAIM_LEASE_SECONDS must be at least 1")
         api_url = env.get("SIGNOFF_SLACK_API_URL") or SLACK_API_DEFAULT
@@ -51,8 +63,10 @@ class Settings:
             slack_secret_id=env["SIGNOFF_SLACK_SECRET_ID"],
             default_channel=env.get("SIGNOFF_DEFAULT_CHANNEL") or "approvals",
             slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
+            doorbell=doorbell == "on",
             poll_initial_seconds=poll_initial,
             poll_max_seconds=poll_max,
+            poll_backoff=backoff,
             retention=timedelta(days=retention_days),
             post_claim_lease_seconds=lease,
         )

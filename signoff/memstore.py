@@ -73,6 +73,7 @@ class InMemoryApprovalStore:
                 stored is None
                 or stored.version != before.version
                 or stored.status is not Status.PENDING
+                or stored.doorbell != before.doorbell
             ):
                 raise ConflictError("the approval changed while it was being written")
             if voter is not None and (
@@ -80,8 +81,14 @@ class InMemoryApprovalStore:
                 or any(v.user == voter for v in stored.votes)
             ):
                 raise ConflictError("the approval changed while it was being written")
-            self._approvals[after.id] = after
+            self._approvals[after.id] = replace(after, doorbell=stored.doorbell)
             self._append(after.id, list(events))
+
+    def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval:
+        with self._lock:
+            approval = replace(self._get(approval_id), doorbell=callback_id)
+            self._approvals[approval_id] = approval
+            return approval
 
     def record(self, approval_id: str, event: AuditEvent) -> None:
         with self._lock:

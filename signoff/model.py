@@ -330,6 +330,9 @@ class Approval:
     message: SlackRef | None = None
     execution_id: str = ""
     version: int = 0
+    # The waiting workflow's current callback id: rung after a decision so it resumes at
+    # once. Written by the workflow alone (the store keeps it outside `version`).
+    doorbell: str = ""
 
     @classmethod
     def open(

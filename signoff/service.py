@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from signoff.doorbell import Doorbell, NoDoorbell
 from signoff.errors import AlreadyRecordedError, ConflictError, RefusedError
 from signoff.model import (
     Approval,
@@ -51,15 +52,21 @@ class ApprovalStore(Protocol):
     def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> PostClaim: ...
     def release_claim(self, approval_id: str) -> None: ...
     def set_message(self, approval_id: str, ref: SlackRef, now: datetime) -> Approval: ...
+    def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval: ...
 
 
 class Approvals:
     def __init__(
-        self, store: ApprovalStore, clock: Clock = system_clock, default_channel: str = "approvals"
+        self,
+        store: ApprovalStore,
+        clock: Clock = system_clock,
+        default_channel: str = "approvals",
+        doorbell: Doorbell | None = None,
     ):
         self.store = store
         self.clock = clock
         self.default_channel = default_channel
+        self.doorbell = doorbell or NoDoorbell()
 
     def open(self, request: StartRequest, execution_id: str = "") -> Approval:
         """Create the record once; a second call returns the stored one unchanged."""
@@ -122,6 +129,12 @@ class Approvals:
             lambda before, now: before.expire(now) if before.is_due(now - grace) else None,
         )
 
+    def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval:
+        """The workflow's part: keep its callback id on the record, and expire the request if
+        it is due; returns the approval as it stands after both."""
+        armed = self.store.arm_doorbell(approval_id, callback_id)
+        return self.expire_if_due(approval_id) if armed.is_due(self.clock()) else armed
+
     # -- the notifier's part of the record --------------------------------------------
 
     def claim_post(self, approval_id: str, lease: timedelta) -> PostClaim:
@@ -169,6 +182,8 @@ class Approvals:
                 self.store.commit(before, after, events, now=now, voter=voter)
             except ConflictError:
                 continue  # someone else wrote first: re-read and apply the rules again
+            if after.status.is_closed and after.doorbell:
+                self.doorbell.ring(after.doorbell)
             return after
         raise ConflictError("the approval kept changing; try again")
 

@@ -114,6 +114,7 @@ def _from_item(item: dict[str, Any]) -> Approval:
         message=message,
         execution_id=item.get("execution_id", ""),
         version=int(item["version"]),
+        doorbell=item.get("doorbell", ""),
     )
 
 
@@ -231,8 +232,14 @@ class DynamoApprovalStore:
         rules stand inside the write itself, not only in the read before it.
         Raises ConflictError when another writer got there first.
         """
-        condition = "version = :v AND #s = :pending"
+        # The doorbell as read, too: if the workflow armed a new one since, the writer
+        # re-reads and rings the one the workflow is waiting on.
+        condition = "version = :v AND #s = :pending AND " + (
+            "doorbell = :bell" if before.doorbell else "attribute_not_exists(doorbell)"
+        )
         values: dict[str, Any] = {":v": before.version, ":pending": Status.PENDING.value}
+        if before.doorbell:
+            values[":bell"] = before.doorbell
         names = {"#s": "status"}
         if voter is not None:
             condition += " AND expires_epoch > :now AND attribute_not_exists(votes.#voter)"
@@ -271,6 +278,21 @@ class DynamoApprovalStore:
                 *self._audit_put(after.id, list(events)),
             ]
         )
+
+    def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval:
+        """Keep the workflow's callback id on the record; returns the approval as it stands."""
+        try:
+            response = self._call(
+                "update_item",
+                Key=_serialize({"pk": _pk(approval_id), "sk": META}),
+                UpdateExpression="SET doorbell = :bell",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_serialize({":bell": callback_id}),
+                ReturnValues="ALL_NEW",
+            )
+        except ConflictError:
+            raise NotFoundError(f"no approval with id '{approval_id}'") from None
+        return _from_item(_deserialize(response["Attributes"]))
 
     def record(self, approval_id: str, event: AuditEvent) -> None:
         """Append one audit event that changes nothing else (a refused vote, a notice)."""

@@ -23,6 +23,7 @@ from signoff.store import DynamoApprovalStore
 if TYPE_CHECKING:
     from slack_bolt import App
 
+    from signoff.doorbell import Doorbell
     from signoff.notify import Notifier
     from signoff.workflow import WorkflowDeps
 
@@ -67,8 +68,22 @@ def build_workflow_deps(settings: Settings) -> WorkflowDeps:
     return WorkflowDeps(
         approvals=Approvals(build_store(settings), system_clock, settings.default_channel),
         publisher=SnsPublisher(boto3.client("sns", config=_BOTO_CONFIG), settings.topic_arn),
-        schedule=PollSchedule(settings.poll_initial_seconds, settings.poll_max_seconds),
+        schedule=PollSchedule(
+            settings.poll_initial_seconds, settings.poll_max_seconds, settings.poll_backoff
+        ),
+        doorbell=settings.doorbell,
     )
+
+
+def build_doorbell(settings: Settings) -> Doorbell:
+    """What rings the waiting workflow after a decision (the Lambda API; locally the stack)."""
+    from signoff.doorbell import LambdaDoorbell, NoDoorbell
+
+    if not settings.doorbell:
+        return NoDoorbell()
+    # On the click path: one quick try. A lost ring costs at most one safety-poll interval.
+    config = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})
+    return LambdaDoorbell(boto3.client("lambda", config=config))
 
 
 def build_notifier(settings: Settings) -> Notifier:
@@ -85,7 +100,7 @@ def build_slack_app(settings: Settings) -> App:
 
     secrets = load_slack_secrets(settings.slack_secret_id)
     return build_app(
-        Approvals(build_store(settings), system_clock),
+        Approvals(build_store(settings), system_clock, doorbell=build_doorbell(settings)),
         signing_secret=secrets.signing_secret,
         client=build_slack_client(settings, secrets.bot_token),
     )

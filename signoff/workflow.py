@@ -1,41 +1,49 @@
 """The durable approval workflow.
 
 Replay runs this function from the top on every invocation, so every side effect (the
-record, the clock, SNS) sits inside a named step or the condition check; what lies
-outside them is deterministic.
+record, the clock, SNS) sits inside a named step; what lies outside them is
+deterministic. Each round of the wait has its own operation names (`look-3`, ...).
+
+The wait: look at the record (expiring it at the deadline); if it is still pending,
+create a durable callback — the doorbell — keep its id on the record, look once more
+(a decision may have landed in between), and sleep until the callback is rung or times
+out. Whoever commits a decision rings it, so the workflow resumes at once; the timeout is
+the safety poll, growing from minutes to hours, never past the deadline. The record stays
+the one source of truth: a ring only wakes the workflow to read it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from aws_durable_execution_sdk_python.config import Duration
-from aws_durable_execution_sdk_python.waits import (
-    WaitForConditionConfig,
-    WaitForConditionDecision,
-)
+from aws_durable_execution_sdk_python.config import CallbackConfig, Duration
+from aws_durable_execution_sdk_python.exceptions import CallbackTimeoutError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from signoff.errors import SignoffError
 from signoff.events import Publisher, Topic
-from signoff.model import StartRequest, Status
+from signoff.model import Approval, StartRequest, Status
 from signoff.service import Approvals
+
+PENDING = Status.PENDING.value
 
 
 @dataclass(frozen=True)
 class PollSchedule:
-    """How often the workflow reads the decision record while it waits.
+    """How long the workflow sleeps between looks at the record, when nobody rings.
 
-    Delays grow from `initial` by `backoff` up to `maximum` and never pass the
-    deadline, so expiry is noticed within a second of it. There is no attempt
-    limit: the deadline ends the wait.
+    Sleeps grow from `initial` by `backoff` up to `maximum` and never pass the deadline,
+    so expiry is noticed within a second of it. There is no attempt limit: the deadline
+    ends the wait.
     """
 
-    initial: int = 2
-    maximum: int = 60
-    backoff: float = 1.5
+    initial: int = 60
+    maximum: int = 4 * 3600
+    backoff: float = 2.0
 
     def delay(self, attempts_made: int, seconds_left: float) -> int:
         grown = self.initial * self.backoff ** max(0, attempts_made - 1)
@@ -48,6 +56,7 @@ class WorkflowDeps:
     approvals: Approvals
     publisher: Publisher
     schedule: PollSchedule
+    doorbell: bool = True  # off: no callback, the workflow resumes on its poll alone
 
 
 def run_approval(event: dict[str, Any], context: Any, deps: WorkflowDeps) -> dict[str, Any]:
@@ -62,43 +71,49 @@ def run_approval(event: dict[str, Any], context: Any, deps: WorkflowDeps) -> dic
     context.step(
         lambda _: deps.publisher.publish(Topic.REQUESTED, request.id), name="publish-requested"
     )
-
-    def check(state: dict[str, Any], _: Any) -> dict[str, Any]:
-        # A raised error would fail the whole wait at once: report it and keep polling.
-        now = deps.approvals.clock().timestamp()
-        try:
-            approval = deps.approvals.expire_if_due(request.id)
-        except (SignoffError, ClientError, BotoCoreError) as exc:
-            return {**state, "checked_epoch": now, "error": str(exc)[:300]}
-        return {
-            **state,
-            "status": approval.status.value,
-            "checked_epoch": now,
-            "error": "",
-        }
-
-    def strategy(state: dict[str, Any], attempts_made: int) -> WaitForConditionDecision:
-        if state["status"] != Status.PENDING.value:
-            return WaitForConditionDecision.stop_polling()
-        seconds_left = state["expires_epoch"] - state["checked_epoch"]
-        return WaitForConditionDecision.continue_waiting(
-            Duration(seconds=deps.schedule.delay(attempts_made, seconds_left))
-        )
-
-    final = context.wait_for_condition(
-        check,
-        WaitForConditionConfig(
-            wait_strategy=strategy,
-            initial_state={
-                "status": Status.PENDING.value,
-                "expires_epoch": created["expires_epoch"],
-                "checked_epoch": 0.0,
-                "error": "",
-            },
-        ),
-        name="await-decision",
-    )
+    status = await_outcome(context, deps, request.id, float(created["expires_epoch"]))
     context.step(
         lambda _: deps.publisher.publish(Topic.DECIDED, request.id), name="publish-outcome"
     )
-    return {"id": request.id, "status": final["status"]}
+    return {"id": request.id, "status": status}
+
+
+def await_outcome(context: Any, deps: WorkflowDeps, approval_id: str, expires_epoch: float) -> str:
+    """Wait until the record is closed; returns its status."""
+    for n in itertools.count():
+        look = context.step(
+            lambda _: _observe(deps, lambda: deps.approvals.expire_if_due(approval_id)),
+            name=f"look-{n}",
+        )
+        if look["status"] != PENDING:
+            return str(look["status"])
+        sleep = Duration(seconds=deps.schedule.delay(n + 1, expires_epoch - look["now"]))
+        if not deps.doorbell:
+            context.wait(sleep, name=f"poll-{n}")
+            continue
+        bell = context.create_callback(name=f"doorbell-{n}", config=CallbackConfig(timeout=sleep))
+
+        def arm(_: Any, callback_id: str = bell.callback_id) -> dict[str, Any]:
+            return _observe(deps, lambda: deps.approvals.arm_doorbell(approval_id, callback_id))
+
+        armed = context.step(arm, name=f"arm-{n}")
+        if armed["status"] != PENDING:
+            return str(armed["status"])  # decided between the look and the arming
+        # Suspends until rung, or until the sleep is over (then: look again, the safety poll).
+        with contextlib.suppress(CallbackTimeoutError):
+            bell.result()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _observe(deps: WorkflowDeps, read: Any) -> dict[str, Any]:
+    """The record's status and the time; an I/O error counts as "still pending".
+
+    A step that raises is retried and then fails the workflow: a throttled read must
+    only mean "look again later".
+    """
+    now = deps.approvals.clock().timestamp()
+    try:
+        approval: Approval = read()
+    except (SignoffError, ClientError, BotoCoreError) as exc:
+        return {"status": PENDING, "now": now, "error": str(exc)[:300]}
+    return {"status": approval.status.value, "now": now, "error": ""}

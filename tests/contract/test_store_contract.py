@@ -188,3 +188,30 @@ def test_a_decision_keeps_the_notifiers_post_claim(
     after, events = before.vote("U0A", Decision.APPROVE, T0)
     any_store.commit(before, after, events, now=T0, voter="U0A")
     assert any_store.claim_message(before.id, T0 + timedelta(seconds=1), LEASE) is DENIED
+
+
+def test_arming_the_doorbell_keeps_it_outside_the_version(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    before = opened()
+    armed = any_store.arm_doorbell(before.id, "cb-1")
+    assert armed.doorbell == "cb-1" and armed.version == before.version
+    with pytest.raises(NotFoundError):
+        any_store.arm_doorbell("apr-missing", "cb-1")
+
+
+def test_a_commit_from_a_read_before_the_workflow_rearmed_conflicts(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    """So the writer re-reads and rings the doorbell the workflow is waiting on now."""
+    opened()
+    read = any_store.arm_doorbell("apr-c1", "cb-1")
+    any_store.arm_doorbell("apr-c1", "cb-2")
+    after, events = read.vote("U0A", Decision.APPROVE, T0)
+    with pytest.raises(ConflictError):
+        any_store.commit(read, after, events, now=T0, voter="U0A")
+    fresh = any_store.get("apr-c1")
+    after, events = fresh.vote("U0A", Decision.APPROVE, T0)
+    any_store.commit(fresh, after, events, now=T0, voter="U0A")
+    stored = any_store.get("apr-c1")
+    assert stored.status is Status.APPROVED and stored.doorbell == "cb-2"

@@ -9,11 +9,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 
 import workflow_fn.app
+from signoff import wiring
 from signoff.errors import BackendError, NotFoundError
 from signoff.model import Decision, Status
 from signoff.service import Approvals
@@ -156,3 +158,128 @@ def test_a_store_outage_during_the_wait_does_not_fail_the_workflow(
     assert result.status.value == "SUCCEEDED", result.error
     assert json.loads(result.result)["status"] == "rejected"
     assert calls["check"] >= 3  # two failed checks, then the one that saw the decision
+
+
+# -- the doorbell ---------------------------------------------------------------------
+
+
+class EmulatorDoorbell:
+    """Rings through the emulator's callback API: what the local stack serves over HTTP."""
+
+    def __init__(self, runner: DurableFunctionTestRunner) -> None:
+        self.runner = runner
+        self.rung: list[str] = []
+
+    def ring(self, callback_id: str) -> bool:
+        self.rung.append(callback_id)
+        self.runner.send_callback_success(callback_id, b'{"rung": true}')
+        return True
+
+
+def long_safety_poll(monkeypatch: pytest.MonkeyPatch, seconds: int) -> None:
+    monkeypatch.setenv("SIGNOFF_POLL_INITIAL_SECONDS", str(seconds))
+    monkeypatch.setenv("SIGNOFF_POLL_MAX_SECONDS", str(seconds))
+    wiring.reset()
+
+
+def operations(result: Any) -> dict[str, str]:
+    return {op.name: op.status.value for op in result.operations if op.name}
+
+
+def test_a_ring_resumes_the_workflow_without_waiting_for_its_poll(
+    lambda_env, store: DynamoApprovalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The safety poll is 10 minutes and the run may take 60 s: only the ring can finish it.
+    long_safety_poll(monkeypatch, 600)
+    with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=False) as runner:
+        bell = EmulatorDoorbell(runner)
+        clicker = decide_when_created(
+            Approvals(store, doorbell=bell),
+            "apr-bell",
+            Decision.APPROVE,
+            ready=lambda: bool(store.get("apr-bell").doorbell),
+        )
+        result = runner.run(
+            input=payload("apr-bell"), execution_name="apr-bell", execution_timeout=60
+        )
+        clicker.join()
+    assert result.status.value == "SUCCEEDED", result.error
+    assert json.loads(result.result) == {"id": "apr-bell", "status": "approved"}
+    ops = operations(result)
+    assert ops["doorbell-0"] == "SUCCEEDED"  # rung, not timed out
+    assert bell.rung == [store.get("apr-bell").doorbell]
+    assert "doorbell-1" not in ops  # woke once, read the decision, finished
+
+
+@pytest.mark.parametrize("doorbell", ["on", "off"])
+def test_without_a_ring_the_safety_poll_still_resumes_it(
+    lambda_env, store: DynamoApprovalStore, monkeypatch: pytest.MonkeyPatch, doorbell: str
+) -> None:
+    """A lost ring (or the doorbell switched off) delays the resume by one poll at most."""
+    monkeypatch.setenv("SIGNOFF_DOORBELL", doorbell)
+    long_safety_poll(monkeypatch, 1)
+    with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=False) as runner:
+        seen: list[float] = []
+
+        def asleep() -> bool:
+            """Armed (doorbell on), or two seconds after the record appeared (off: polling)."""
+            seen.append(time.monotonic())
+            return bool(store.get("apr-nobell").doorbell) or seen[-1] - seen[0] > 2
+
+        clicker = decide_when_created(
+            Approvals(store), "apr-nobell", Decision.APPROVE, ready=asleep
+        )  # rings nothing
+        result = runner.run(
+            input=payload("apr-nobell"), execution_name="apr-nobell", execution_timeout=60
+        )
+        clicker.join()
+    assert result.status.value == "SUCCEEDED", result.error
+    assert json.loads(result.result)["status"] == "approved"
+    ops = operations(result)
+    if doorbell == "on":
+        assert ops["doorbell-0"] == "TIMED_OUT"
+        assert "poll-0" not in ops
+    else:
+        assert ops["poll-0"] == "SUCCEEDED"
+        assert not [name for name in ops if name.startswith("doorbell")]
+
+
+class DecidesBeforeArming(DynamoApprovalStore):
+    """The real store, where the approver's click lands just before the workflow arms its
+    doorbell: between two of the workflow's looks, with no doorbell on the record to ring."""
+
+    def __init__(self, store: DynamoApprovalStore) -> None:
+        super().__init__(store._client, store._table)
+        self.clicked = 0
+
+    def arm_doorbell(self, approval_id: str, callback_id: str) -> Any:
+        if not self.clicked:
+            self.clicked += 1
+            Approvals(DynamoApprovalStore(self._client, self._table)).decide(
+                approval_id, "U0A", Decision.REJECT, "between two looks"
+            )
+        return super().arm_doorbell(approval_id, callback_id)
+
+
+def test_a_decision_between_the_look_and_the_arming_is_seen_at_once(
+    lambda_env, store: DynamoApprovalStore, monkeypatch: pytest.MonkeyPatch, local_aws
+) -> None:
+    long_safety_poll(monkeypatch, 600)
+    deps = workflow_fn.app.workflow_deps_from_env()
+    racing = DecidesBeforeArming(store)
+    monkeypatch.setattr(deps.approvals, "store", racing)
+    with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=False) as runner:
+        result = runner.run(
+            input=payload("apr-gap"), execution_name="apr-gap", execution_timeout=60
+        )
+    assert result.status.value == "SUCCEEDED", result.error
+    assert json.loads(result.result)["status"] == "rejected"
+    assert racing.clicked == 1
+    ops = operations(result)
+    assert ops["arm-0"] == "SUCCEEDED" and "look-1" not in ops  # no sleep at all
+    kinds = Counter(e["kind"] for e in store.audit("apr-gap"))
+    assert kinds["decided"] == 1 and kinds["voted"] == 1
+    published = Counter(
+        json.loads(m["Message"])["type"] for m in drain(local_aws.endpoint, local_aws.queue_url)
+    )
+    assert published == Counter({"requested": 1, "decided": 1})

@@ -108,3 +108,37 @@ def test_a_write_that_keeps_losing_gives_up_with_a_conflict() -> None:
     with pytest.raises(ConflictError, match="kept changing"):
         service.cancel("apr-s1", "U0REQ")
     assert store.times == 100 - 8  # MAX_ATTEMPTS tries, then it stops
+
+
+class Bell:
+    def __init__(self) -> None:
+        self.rung: list[str] = []
+
+    def ring(self, callback_id: str) -> bool:
+        self.rung.append(callback_id)
+        return True
+
+
+def test_a_closing_commit_rings_the_doorbell_the_workflow_armed(
+    store: InMemoryApprovalStore,
+) -> None:
+    bell = Bell()
+    service = Approvals(store, Clock(), doorbell=bell)
+    service.open(start_request("apr-s1"))
+    service.cancel("apr-s1", "U0REQ")  # nothing armed yet: nothing to ring
+    assert bell.rung == []
+    service.open(start_request("apr-s2"))
+    service.arm_doorbell("apr-s2", "cb-7")
+    with pytest.raises(RefusedError):
+        service.decide("apr-s2", "U0STRANGER", Decision.APPROVE)
+    assert bell.rung == []  # a refusal changes nothing: no ring
+    service.decide("apr-s2", "U0A", Decision.APPROVE)
+    assert bell.rung == ["cb-7"]
+
+
+def test_arming_expires_a_request_that_is_due(store: InMemoryApprovalStore) -> None:
+    clock = Clock()
+    service = Approvals(store, clock)
+    service.open(start_request("apr-s1"))
+    clock.now += timedelta(minutes=30)
+    assert service.arm_doorbell("apr-s1", "cb-1").status is Status.EXPIRED
