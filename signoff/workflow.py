@@ -46,7 +46,9 @@ class PollSchedule:
     backoff: float = 2.0
 
     def delay(self, attempts_made: int, seconds_left: float) -> int:
-        grown = self.initial * self.backoff ** max(0, attempts_made - 1)
+        # The exponent stops growing long after `maximum` is reached (a week of polls would
+        # otherwise overflow a float).
+        grown = self.initial * self.backoff ** min(max(0, attempts_made - 1), 64)
         delay = min(grown, float(self.maximum), math.ceil(max(seconds_left, 0)))
         return max(1, math.ceil(delay))
 
