@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from signoff import blocks
 from signoff.errors import (
+    AlreadyRecordedError,
     BackendError,
     ConflictError,
     NotFoundError,
@@ -46,6 +47,8 @@ def update_message(client: WebClient, approval: Approval) -> bool:
         )
     except SlackApiError as exc:
         raise BackendError(f"Slack chat.update failed: {exc.response.get('error')}") from exc
+    except OSError as exc:  # a timeout or a dropped connection (slack-sdk raises these as is)
+        raise BackendError(f"Slack chat.update failed: {exc!r}") from exc
     return True
 
 
@@ -76,6 +79,10 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
         user = body["user"]["id"]
         try:
             approval = approvals.decide(approval_id, user, Decision.APPROVE)
+        except AlreadyRecordedError:
+            ack()
+            tell(respond, "Your approval is already recorded.")
+            return
         except _REFUSALS as exc:
             ack()
             tell(respond, f"Your approval was not recorded: {exc}.")
