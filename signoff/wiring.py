@@ -6,6 +6,7 @@ Handlers call the `*_from_env` functions; each builds its graph once per process
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -102,9 +103,24 @@ def build_store(
     return DynamoApprovalStore(client, settings.table, settings.retention)
 
 
+# At DEBUG, botocore logs every request body and every response body in full, Secrets
+# Manager's SecretString included. Those two loggers stay at INFO even when the rest
+# of the process logs at DEBUG (Lambda's log level setting, a developer's basicConfig).
+_WIRE_BODY_LOGGERS = ("botocore.endpoint", "botocore.parsers")
+
+
+def quiet_wire_logs() -> None:
+    """Keep secrets read or written through boto3 out of DEBUG logs."""
+    for name in _WIRE_BODY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
 def load_slack_secrets(secret_id: str) -> SlackSecrets:
     from aws_lambda_powertools.utilities import parameters
 
+    quiet_wire_logs()
     value = parameters.get_secret(secret_id, transform="json", max_age=300)
     if not isinstance(value, dict) or not value.get("bot_token") or not value.get("signing_secret"):
         raise ConfigError(f"secret {secret_id} must be JSON with bot_token and signing_secret")
