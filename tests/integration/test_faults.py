@@ -24,7 +24,7 @@ from signoff.model import SlackRef, Status
 from signoff.notify import CLAIM_LEASE, Notifier
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
-from tests.conftest import SIGNING_SECRET, StandInServer
+from tests.conftest import SIGNING_SECRET, StandInServer, drain
 from tests.factories import start_request
 from tests.faultproxy import FaultProxy, amz_target, path_is, throttling
 from tests.integration.slack_events import block_actions, signed_event, slash_command
@@ -313,3 +313,54 @@ def test_vote_whose_answer_times_out_after_it_committed_is_not_decided_twice(
     assert "already recorded" in told or "already approved" in told
     kinds = audit_kinds(store, "apr-f")
     assert kinds["voted"] == 1 and kinds["decided"] == 1
+
+
+# -- the workflow's wait while DynamoDB throttles ---------------------------------------
+
+
+def test_workflow_wait_outlasts_a_throttled_condition_check(
+    ddb_proxy: FaultProxy, approvals, store, local_aws
+) -> None:
+    """Every attempt of one check's GetItem is throttled: the wait polls again, not fails."""
+    import threading
+
+    from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
+
+    import workflow_fn.app
+    from signoff.model import Decision
+
+    read = amz_target("GetItem")
+    attempts = wiring.BACKGROUND.ddb_attempts
+    failed_check = threading.Event()
+
+    def throttle_then_decide() -> None:
+        give_up = time.monotonic() + 30
+        # "requested" is published after the record's step: the reads from now on are
+        # the wait's condition checks.
+        while time.monotonic() < give_up and not drain(
+            local_aws.endpoint, local_aws.queue_url, settle=0.05
+        ):
+            pass
+        ddb_proxy.fail(
+            read,
+            times=attempts,
+            status=400,
+            body=throttling("ProvisionedThroughputExceededException"),
+        )
+        while time.monotonic() < give_up and ddb_proxy.count(read, "answered") < attempts:
+            time.sleep(0.05)
+        failed_check.set()
+        approvals.decide("apr-f", "U0A", Decision.APPROVE)  # straight to the table
+
+    clicker = threading.Thread(target=throttle_then_decide)
+    clicker.start()
+    payload = json.dumps(start_request("apr-f").to_payload())
+    with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=False) as runner:
+        result = runner.run(input=payload, execution_name="apr-f", execution_timeout=60)
+    clicker.join()
+    assert failed_check.is_set()
+    assert result.status.value == "SUCCEEDED", result.error
+    assert json.loads(result.result) == {"id": "apr-f", "status": "approved"}
+    assert ddb_proxy.count(read, "answered") == attempts
+    assert ddb_proxy.count(read, "forwarded") >= 1  # the check after the throttled one
+    assert audit_kinds(store, "apr-f")["decided"] == 1
