@@ -81,4 +81,6 @@ def update_message(client: WebClient, approval: Approval) -> bool:
         )
     except SlackApiError as exc:
         raise BackendError(f"Slack chat.update failed: {exc.response.get('error')}") from exc
+    except OSError as exc:  # a timeout or a dropped connection (slack-sdk raises these as is)
+        raise BackendError(f"Slack chat.update failed: {exc!r}") from exc
     return True

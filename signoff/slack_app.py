@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from signoff import blocks
 from signoff.errors import (
+    AlreadyRecordedError,
     BackendError,
     ConflictError,
     NotFoundError,
@@ -61,6 +62,10 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
         user = body["user"]["id"]
         try:
             approval = approvals.decide(approval_id, user, Decision.APPROVE)
+        except AlreadyRecordedError:
+            ack()
+            tell(respond, "Your approval is already recorded.")
+            return
         except _REFUSALS as exc:
             ack()
             tell(respond, f"Your approval was not recorded: {exc}.")

@@ -6,6 +6,7 @@ Handlers call the `*_from_env` functions; each builds its graph once per process
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,8 +28,64 @@ if TYPE_CHECKING:
     from signoff.notify import Notifier
     from signoff.workflow import WorkflowDeps
 
-# Fail fast inside Slack's 3-second budget rather than hang on a slow connection.
-_BOTO_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard"})
+
+@dataclass(frozen=True)
+class Budget:
+    """How long one path may wait on DynamoDB and Slack, retries included."""
+
+    ddb_connect: float  # seconds, per attempt
+    ddb_read: float  # seconds, per attempt
+    ddb_attempts: int  # botocore total_max_attempts (standard mode, jittered backoff)
+    slack_timeout: int  # seconds, per Web API attempt (WebClient's timeout)
+    slack_retries: int  # retries after a 5xx, a connection error or (below) a 429
+    slack_max_retry_after: int  # a 429 is retried only when Retry-After is at most this
+
+    def boto_config(self) -> Config:
+        return Config(
+            connect_timeout=self.ddb_connect,
+            read_timeout=self.ddb_read,
+            retries={"mode": "standard", "total_max_attempts": self.ddb_attempts},
+        )
+
+
+# The click path (slack_handler): Slack wants the HTTP answer within 3 s, and with
+# process_before_response the answer waits for the whole listener. A click is one
+# GetItem, one TransactWriteItems and one chat.update (views.open for Reject).
+# With one failing dependency at a time, the worst cases add up to:
+#   DynamoDB failing: a call that times out twice = 2 attempts x (0.25 connect +
+#     0.5 read) = 1.5 s (+ 25 ms backoff); throttled twice = 2 fast answers + <= 1 s
+#     jittered backoff. The click is then answered "try again" (no chat.update).
+#   Slack failing: DynamoDB ~0.05 s + chat.update 2 attempts x 1 s + <= 0.5 s
+#     backoff = 2.55 s. A read timeout ends the call at 1 s (slack-sdk does not
+#     retry it); a 429 is not retried here, since Retry-After is >= 1 s.
+# Both stay below 3 s. A failed chat.update leaves the decision standing: the
+# notifier re-renders the message from the record on the "decided" event.
+CLICK = Budget(
+    ddb_connect=0.25,
+    ddb_read=0.5,
+    ddb_attempts=2,
+    slack_timeout=1,
+    slack_retries=1,
+    slack_max_retry_after=0,
+)
+
+# The notifier (30 s Lambda timeout; SNS retries a failed delivery) and the workflow
+# (60 s; the durable SDK retries failed steps and the wait polls again). Per call:
+#   DynamoDB: 4 attempts x (1 connect + 2 read) = 12 s worst; throttling backoff
+#     <= 1 + 2 + 4 s; a failure usually answers in milliseconds.
+#   Slack: a read timeout ends the call at 5 s (not retried: the request may have
+#     reached Slack); up to 2 retries in all after 5xx, connection errors or a 429
+#     whose Retry-After <= 5 s (slack-sdk sleeps Retry-After + <= 1 s jitter):
+#     <= 5 + 2 x (5 + 1) = 17 s. A longer Retry-After fails the delivery at once
+#     and SNS delivers it again later.
+BACKGROUND = Budget(
+    ddb_connect=1,
+    ddb_read=2,
+    ddb_attempts=4,
+    slack_timeout=5,
+    slack_retries=2,
+    slack_max_retry_after=5,
+)
 
 
 @dataclass(frozen=True)
@@ -41,24 +98,74 @@ def settings_from_env() -> Settings:
     return Settings.from_env(os.environ)
 
 
-def build_store(settings: Settings, session: Any = None) -> DynamoApprovalStore:
-    client = (session or boto3).client("dynamodb", config=_BOTO_CONFIG)
+def build_store(
+    settings: Settings, session: Any = None, budget: Budget = BACKGROUND
+) -> DynamoApprovalStore:
+    client = (session or boto3).client("dynamodb", config=budget.boto_config())
     return DynamoApprovalStore(client, settings.table, settings.retention)
+
+
+# At DEBUG, botocore logs every request body and every response body in full, Secrets
+# Manager's SecretString included. Those two loggers stay at INFO even when the rest
+# of the process logs at DEBUG (Lambda's log level setting, a developer's basicConfig).
+_WIRE_BODY_LOGGERS = ("botocore.endpoint", "botocore.parsers")
+
+
+def quiet_wire_logs() -> None:
+    """Keep secrets read or written through boto3 out of DEBUG logs."""
+    for name in _WIRE_BODY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
 
 
 def load_slack_secrets(secret_id: str) -> SlackSecrets:
     from aws_lambda_powertools.utilities import parameters
 
+    quiet_wire_logs()
     value = parameters.get_secret(secret_id, transform="json", max_age=300)
     if not isinstance(value, dict) or not value.get("bot_token") or not value.get("signing_secret"):
         raise ConfigError(f"secret {secret_id} must be JSON with bot_token and signing_secret")
     return SlackSecrets(str(value["bot_token"]), str(value["signing_secret"]))
 
 
-def build_slack_client(settings: Settings, token: str) -> Any:
+def build_slack_client(settings: Settings, token: str, budget: Budget = BACKGROUND) -> Any:
     from slack_sdk import WebClient
+    from slack_sdk.http_retry.builtin_handlers import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+        ServerErrorRetryHandler,
+    )
 
-    return WebClient(token=token, base_url=settings.slack_api_url, timeout=5)
+    class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+        """Retries a 429 only when its Retry-After fits the budget (it sleeps that long)."""
+
+        def _can_retry(
+            self, *, state: Any, request: Any, response: Any = None, error: Any = None
+        ) -> bool:
+            if response is None or response.status_code != 429:
+                return False
+            wait = next(
+                (v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"]
+            )
+            try:
+                return int(wait[0]) <= budget.slack_max_retry_after
+            except (TypeError, ValueError, IndexError):
+                return False
+
+    # All handlers share one attempt counter: slack_retries bounds the retries in total.
+    handlers = [
+        ConnectionErrorRetryHandler(max_retry_count=budget.slack_retries),
+        ServerErrorRetryHandler(max_retry_count=budget.slack_retries),
+    ]
+    if budget.slack_max_retry_after > 0:
+        handlers.append(BoundedRateLimitRetryHandler(max_retry_count=budget.slack_retries))
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=budget.slack_timeout,
+        retry_handlers=handlers,
+    )
 
 
 def build_workflow_deps(settings: Settings) -> WorkflowDeps:
@@ -67,7 +174,9 @@ def build_workflow_deps(settings: Settings) -> WorkflowDeps:
 
     return WorkflowDeps(
         approvals=Approvals(build_store(settings), system_clock, settings.default_channel),
-        publisher=SnsPublisher(boto3.client("sns", config=_BOTO_CONFIG), settings.topic_arn),
+        publisher=SnsPublisher(
+            boto3.client("sns", config=BACKGROUND.boto_config()), settings.topic_arn
+        ),
         schedule=PollSchedule(
             settings.poll_initial_seconds, settings.poll_max_seconds, settings.poll_backoff
         ),
@@ -100,9 +209,11 @@ def build_slack_app(settings: Settings) -> App:
 
     secrets = load_slack_secrets(settings.slack_secret_id)
     return build_app(
-        Approvals(build_store(settings), system_clock, doorbell=build_doorbell(settings)),
+        Approvals(
+            build_store(settings, budget=CLICK), system_clock, doorbell=build_doorbell(settings)
+        ),
         signing_secret=secrets.signing_secret,
-        client=build_slack_client(settings, secrets.bot_token),
+        client=build_slack_client(settings, secrets.bot_token, CLICK),
     )
 
 

@@ -48,6 +48,9 @@ def start_moto() -> tuple[Any, str]:
 
 def provision(endpoint: str, *, bot_token: str, signing_secret: str) -> LocalAws:
     """The topic, its SQS subscription (the notifier's local delivery) and the secret."""
+    from signoff.wiring import quiet_wire_logs
+
+    quiet_wire_logs()  # the secret's value is in CreateSecret's request body
     sns = client(endpoint, "sns")
     sqs = client(endpoint, "sqs")
     topic_arn = sns.create_topic(Name="signoff-approvals")["TopicArn"]
