@@ -34,7 +34,36 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def ack_latency(clicks: int) -> dict[str, float]:
+class CallbackEndpoint:
+    """A loopback stand-in for the Lambda callback API the doorbell rings (answers 200)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Answer(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+                rung.append(self.path)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        rung: list[str] = []
+        self.rung = rung
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def ack_latency(clicks: int, concurrencies: tuple[int, ...] = (1, 20)) -> dict[str, float]:
+    """Warm ack latency of a signed Approve, for each number of clicks at a time."""
+    import threading
+
     from signoff import wiring
     from signoff.local import aws
     from signoff.local.dynamodb import DynamoDBLocal, local_client
@@ -52,6 +81,7 @@ def ack_latency(clicks: int) -> dict[str, float]:
     moto, moto_url = aws.start_moto()
     tmp = Path(tempfile.mkdtemp())
     slack = StandInServer(tmp)
+    bell = CallbackEndpoint()
     try:
         client = local_client(ddb.endpoint)
         create_table(client, "bench")
@@ -66,6 +96,7 @@ def ack_latency(clicks: int) -> dict[str, float]:
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "AWS_ENDPOINT_URL_DYNAMODB": ddb.endpoint,
                 "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url,
+                "AWS_ENDPOINT_URL_LAMBDA": bell.url,
                 "SIGNOFF_TABLE": "bench",
                 "SIGNOFF_TOPIC_ARN": "arn:aws:sns:us-east-1:000000000000:unused",
                 "SIGNOFF_SLACK_SECRET_ID": secret,
@@ -78,54 +109,147 @@ def ack_latency(clicks: int) -> dict[str, float]:
         store = DynamoApprovalStore(client, "bench")
         approvals = Approvals(store)
         context = LambdaContext("signoff-bench")
-        ok: list[float] = []
-        forged: list[float] = []
-        for n in range(clicks + 5):
-            approval_id = f"apr-bench-{n}"
+
+        counter = iter(range(10**9))
+
+        def prepared(_: int) -> tuple[dict[str, object], dict[str, object]]:
+            n = next(counter)
+            approval_id = f"apr-b-{n}"
             approvals.open(start_request(approval_id, channel="c"))
             posted = slack.standin.api("chat.postMessage", BOT_TOKEN, {"channel": "c", "text": "x"})
             store.set_message(approval_id, SlackRef("c", posted["ts"]), datetime.now(UTC))
+            store.arm_doorbell(approval_id, f"cb-{approval_id}")  # a waiting workflow's bell
             body = block_actions("U0A", "signoff.approve", approval_id, "http://127.0.0.1:9/x")
-            bad = signed_event(body, "wrong-secret")
-            started = time.perf_counter()
-            assert slack_handler.app.handler(bad, context)["statusCode"] == 401
-            forged_ms = (time.perf_counter() - started) * 1000
-            event = signed_event(body, SIGNING_SECRET)
-            started = time.perf_counter()
-            assert slack_handler.app.handler(event, context)["statusCode"] == 200
-            ok_ms = (time.perf_counter() - started) * 1000
-            if n >= 5:  # the first few warm the sandbox (secret fetch, Bolt app)
-                ok.append(ok_ms)
-                forged.append(forged_ms)
-        return {
-            "ack p50 ms": statistics.median(ok),
-            "ack p95 ms": pct(ok, 95),
-            "ack p99 ms": pct(ok, 99),
-            "forged p50 ms": statistics.median(forged),
-            "ack/forged p50 ratio": statistics.median(ok) / statistics.median(forged),
-        }
+            return signed_event(body, SIGNING_SECRET), signed_event(body, "wrong-secret")
+
+        def measure(concurrency: int) -> dict[str, float]:
+            ok: list[float] = []
+            forged: list[float] = []
+            lock = threading.Lock()
+
+            def click(
+                event: dict[str, object],
+                bad: dict[str, object],
+                barrier: threading.Barrier,
+                keep: bool,
+            ) -> None:
+                barrier.wait()
+                started = time.perf_counter()
+                assert slack_handler.app.handler(bad, context)["statusCode"] == 401
+                forged_ms = (time.perf_counter() - started) * 1000
+                started = time.perf_counter()
+                assert slack_handler.app.handler(event, context)["statusCode"] == 200
+                ok_ms = (time.perf_counter() - started) * 1000
+                if keep:
+                    with lock:
+                        ok.append(ok_ms)
+                        forged.append(forged_ms)
+
+            rounds = max(1, clicks // concurrency)
+            for r in range(rounds + 1):  # round 0 warms the sandbox (secret fetch, Bolt app)
+                events = [prepared(r * concurrency + i) for i in range(concurrency)]
+                barrier = threading.Barrier(concurrency)
+                threads = [
+                    threading.Thread(target=click, args=(e, b, barrier, r > 0)) for e, b in events
+                ]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+            label = f"{concurrency} at once"
+            return {
+                f"ack p50 ms, {label}": statistics.median(ok),
+                f"ack p99 ms, {label}": pct(ok, 99),
+                f"forged p50 ms, {label}": statistics.median(forged),
+                f"doorbell rings, {label}": float(len(bell.rung)),
+            }
+
+        figures: dict[str, float] = {}
+        for concurrency in concurrencies:
+            figures.update(measure(concurrency))
+        return figures
     finally:
+        bell.server.shutdown()
         slack.stop()
         moto.stop()
         ddb.stop()
 
 
-def cold_imports(runs: int = 5) -> dict[str, float]:
-    figures = {}
-    for module in ("workflow_fn.app", "slack_handler.app", "notifier.app"):
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", f"import {module}"], check=True, cwd=ROOT)
-            times.append((time.perf_counter() - started) * 1000)
-        figures[f"cold import {module} ms (median of {runs})"] = statistics.median(times)
-    base = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        base.append((time.perf_counter() - started) * 1000)
-    figures["bare interpreter start ms"] = statistics.median(base)
-    return figures
+COLD_PROBE = """
+import json, os, sys, time
+started = time.perf_counter()
+import {module} as handler_module
+imported = time.perf_counter()
+event = json.loads(os.environ["BENCH_EVENT"]) if os.environ.get("BENCH_EVENT") else None
+if event is not None:
+    from signoff.local.stack import LambdaContext
+    result = handler_module.handler(event, LambdaContext("bench"))
+    assert result["statusCode"] == 200, result
+print(json.dumps({{"import": imported - started, "first": time.perf_counter() - started}}))
+"""
+
+
+def cold_starts(runs: int = 5) -> dict[str, float]:
+    """A fresh interpreter per run: import each handler (and, for the Slack handler, answer
+    a first signed request: secret fetch, Bolt app, one read), with and without .pyc."""
+    from signoff.local import aws
+    from signoff.local.dynamodb import DynamoDBLocal, local_client
+    from signoff.schema import create_table
+    from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+    from tests.integration.slack_events import signed_event, slash_command
+
+    ddb = DynamoDBLocal()
+    ddb.start()
+    moto, moto_url = aws.start_moto()
+    try:
+        create_table(local_client(ddb.endpoint), "bench-cold")
+        secret = aws.client(moto_url, "secretsmanager").create_secret(
+            Name=f"bench-cold-{os.getpid()}",
+            SecretString=json.dumps({"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET}),
+        )["ARN"]
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_DYNAMODB": ddb.endpoint,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url,
+            "SIGNOFF_TABLE": "bench-cold",
+            "SIGNOFF_TOPIC_ARN": "arn:aws:sns:us-east-1:000000000000:unused",
+            "SIGNOFF_SLACK_SECRET_ID": secret,
+        }
+        figures: dict[str, float] = {}
+        for pyc in (True, False):
+            tag = "with .pyc" if pyc else "without .pyc"
+            run_env = dict(env)
+            if not pyc:  # an empty cache prefix: every module compiles from source, unsaved
+                run_env["PYTHONDONTWRITEBYTECODE"] = "1"
+                run_env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp()
+            for module in ("workflow_fn.app", "slack_handler.app", "notifier.app"):
+                first_request = module == "slack_handler.app"
+                samples: list[dict[str, float]] = []
+                for _ in range(runs):
+                    if first_request:  # signed now, so it is fresh when the probe sends it
+                        run_env["BENCH_EVENT"] = json.dumps(
+                            signed_event(slash_command("U0X", "help"), SIGNING_SECRET)
+                        )
+                    else:
+                        run_env.pop("BENCH_EVENT", None)
+                    out = subprocess.run(
+                        [sys.executable, "-c", COLD_PROBE.format(module=module)],
+                        check=False, cwd=ROOT, env=run_env, capture_output=True, text=True,
+                    )  # fmt: skip
+                    if out.returncode != 0:
+                        raise SystemExit(f"{module} probe failed:\n{out.stderr[:3000]}")
+                    samples.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                key = "import + first request" if first_request else "import"
+                figures[f"cold {key} {module} ms, {tag}"] = 1000 * statistics.median(
+                    s["first"] for s in samples
+                )
+        return figures
+    finally:
+        moto.stop()
+        ddb.stop()
 
 
 def click_to_resume(resumes: int) -> dict[str, float]:
@@ -198,8 +322,9 @@ def main() -> None:
     print(f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores")
     results: dict[str, float] = {}
     results.update(ack_latency(args.clicks))
-    results.update(cold_imports())
-    results.update(click_to_resume(args.resumes))
+    results.update(cold_starts())
+    if args.resumes:
+        results.update(click_to_resume(args.resumes))
     width = max(len(k) for k in results)
     for key, value in results.items():
         print(f"{key:<{width}}  {value:10.2f}")
