@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -164,8 +163,8 @@ def _reports_errors(command: Callable[P, None]) -> Callable[P, None]:
     def run(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             command(*args, **kwargs)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # the framework's own exits and usage errors
         except Exception as exc:
             if os.environ.get(DEBUG_ENV) and not isinstance(exc, SignoffError):
                 raise
