@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -299,7 +300,7 @@ def test_a_record_made_concurrently_from_a_different_request_is_refused(
 ) -> None:
     racing = RacingTarget(approvals)
     monkeypatch.setattr(cli, "_target", lambda: racing)
-    result = invoke(*FIRST, "--wait")
+    result = invoke(*FIRST)
     assert result.exit_code == 2
     assert "title differs ('someone else's' vs 'A')" in result.stderr
     assert racing.started == ["apr-reuse"]
@@ -396,3 +397,22 @@ def test_a_local_stack_whose_workflow_endpoint_answers_html(
     shown = runner.invoke(cli.app, ["show", "apr-html"], env=env)
     assert shown.exit_code == 0, shown.output
     assert f"  {'workflow':<11} unknown" in shown.stdout.splitlines()
+
+
+def test_a_url_that_does_not_speak_http_is_one_line() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def answer_garbage() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(4096)
+                connection.sendall(b"SSH-2.0-OpenSSH\r\n")
+
+        thread = threading.Thread(target=answer_garbage, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        result = runner.invoke(cli.app, ["list"], env={"SIGNOFF_LOCAL_URL": url})
+        thread.join(5)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: the local stack is not answering at {url}")
+    assert result.output.count("\n") == 1

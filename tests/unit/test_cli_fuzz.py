@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from hypothesis import event, given, settings
+from hypothesis import Phase, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from signoff import cli
 
 runner = CliRunner()
+# Without the "explain" phase a failure is reported in seconds rather than minutes.
+PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)
 # Nothing listens on port 9: every command that gets past its input checks fails to connect.
 UNREACHABLE = {"SIGNOFF_LOCAL_URL": "http://127.0.0.1:9", "SIGNOFF_DEBUG": ""}
 
@@ -33,7 +35,7 @@ def assert_one_line_error(result: Result) -> None:
     event(f"exit {result.exit_code}: {result.output.split(':')[0][:20]}")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, phases=PHASES)
 @given(
     title=text,
     description=text,
@@ -71,7 +73,7 @@ def test_start_with_arbitrary_input(
     assert_one_line_error(runner.invoke(cli.app, args, env=UNREACHABLE))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, phases=PHASES)
 @given(
     title=printable.filter(str.strip),
     description=printable,
@@ -111,7 +113,7 @@ def test_well_formed_start_with_arbitrary_text_reaches_the_target(
     assert "the local stack is not answering" in result.output
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, phases=PHASES)
 @given(
     command=st.sampled_from(["show", "wait", "decide", "cancel"]),
     approval_id=ids,

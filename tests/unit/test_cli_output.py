@@ -149,3 +149,11 @@ def test_an_empty_channel_means_the_default_one() -> None:
 def test_long_values_are_clipped_in_the_difference() -> None:
     found = cli._differences(recorded(), start_request("apr-same", title="x" * 150), "approvals")
     assert found == [f"title differs ('Deploy api' vs '{'x' * 39}…')"]
+
+
+@pytest.mark.parametrize("url", ["not a url", "http://127.0.0.1:99999", "ftp://127.0.0.1:9/"])
+def test_an_unusable_local_url_says_how_to_start_the_stack(url: str) -> None:
+    result = runner.invoke(cli.app, ["list"], env={"SIGNOFF_LOCAL_URL": url})
+    assert result.exit_code == 1
+    assert result.output.startswith("error: the local stack is not answering at ")
+    assert result.output.count("\n") == 1
