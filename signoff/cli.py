@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from signoff.errors import (
@@ -430,6 +430,11 @@ def _cell(value: str) -> Text:
     return Text(_shown(value))
 
 
+def _table(*headers: str, title: str | None = None) -> Table:
+    """Long cells fold onto more lines rather than being cut short with an ellipsis."""
+    return Table(*(Column(h, overflow="fold") for h in headers), title=title)
+
+
 @app.command("list")
 @_reports_errors
 def list_cmd(
@@ -443,7 +448,7 @@ def list_cmd(
     if not pending:
         _say("Nothing is waiting for a decision.")
         return
-    table = Table("id", "title", "requester", "approvers", "deadline")
+    table = _table("id", "title", "requester", "approvers", "deadline")
     for a in pending:
         table.add_row(
             _cell(a.id),
@@ -486,7 +491,7 @@ def show(
     ):
         if value:
             _say(f"  {label:<11} {value}")
-    table = Table("at", "event", "actor", "detail", title="audit trail")
+    table = _table("at", "event", "actor", "detail", title="audit trail")
     for event in audit:
         detail = ", ".join(f"{k}={v}" for k, v in event["detail"].items())
         table.add_row(

@@ -416,3 +416,25 @@ def test_a_url_that_does_not_speak_http_is_one_line() -> None:
     assert result.exit_code == 1
     assert result.output.startswith(f"error: the local stack is not answering at {url}")
     assert result.output.count("\n") == 1
+
+
+@pytest.mark.integration
+def test_a_narrow_terminal_folds_table_cells_rather_than_cutting_them(target: StoreTarget) -> None:
+    title = "x" * 120
+    start = (
+        "start",
+        "--id",
+        "apr-wide",
+        "--title",
+        title,
+        "--approver",
+        "U0A",
+        "--requester",
+        "U0R",
+    )
+    assert invoke(*start).exit_code == 0
+    for args in (["list"], ["show", "apr-wide"]):
+        result = runner.invoke(cli.app, args, env={"COLUMNS": "60"})
+        assert result.exit_code == 0, result.output
+        assert "…" not in result.stdout
+        assert result.stdout.count("x") == 120 * (1 if args == ["list"] else 2)
