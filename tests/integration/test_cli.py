@@ -420,7 +420,7 @@ def test_a_url_that_does_not_speak_http_is_one_line() -> None:
 
 @pytest.mark.integration
 def test_a_narrow_terminal_folds_table_cells_rather_than_cutting_them(target: StoreTarget) -> None:
-    title = "x" * 120
+    title = "W" * 120
     start = (
         "start",
         "--id",
@@ -437,4 +437,4 @@ def test_a_narrow_terminal_folds_table_cells_rather_than_cutting_them(target: St
         result = runner.invoke(cli.app, args, env={"COLUMNS": "60"})
         assert result.exit_code == 0, result.output
         assert "…" not in result.stdout
-        assert result.stdout.count("x") == 120 * (1 if args == ["list"] else 2)
+        assert result.stdout.count("W") == 120 * (1 if args == ["list"] else 2)
