@@ -151,7 +151,7 @@ def _report(exc: Exception) -> int:
         return 2 if isinstance(exc, ValidationError) else 1
     _complain(
         ("internal error: ", "red"),
-        f"{type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the traceback)",
+        f"{type(exc).__name__}: {_clip(str(exc), 300)} (set {DEBUG_ENV}=1 to see the traceback)",
     )
     return 1
 
