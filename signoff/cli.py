@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from signoff.errors import (
+    AlreadyRecordedError,
     ConfigError,
     NotFoundError,
     RefusedError,
@@ -25,6 +30,7 @@ from signoff.errors import (
 )
 from signoff.model import (
     DEFAULT_TIMEOUT,
+    MAX_TIMEOUT,
     Approval,
     Decision,
     StartRequest,
@@ -38,6 +44,10 @@ from signoff.model import (
 
 if TYPE_CHECKING:
     from signoff.targets import Target
+
+P = ParamSpec("P")
+
+DEBUG_ENV = "SIGNOFF_DEBUG"
 
 EXIT_CODES = {
     Status.APPROVED: 0,
@@ -58,9 +68,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
-
 _state: dict[str, Any] = {}
 
 
@@ -87,9 +94,92 @@ def _target() -> Target:
     return LocalTarget(_state["local_url"])
 
 
-def _fail(exc: SignoffError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}", highlight=False)
-    return typer.Exit(2 if isinstance(exc, ValidationError) else 1)
+# Everything printed goes through these consoles with markup, emoji codes and highlighting
+# off: titles, reasons and ids are data, so `[prod]` or `:smile:` print as typed.
+out = Console(markup=False, highlight=False, emoji=False)
+err = Console(stderr=True, markup=False, highlight=False, emoji=False)
+
+# C0 and C1 control characters (not newline or tab) would drive the terminal: shown escaped.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_ERROR_LINE = 500
+
+Part = str | tuple[str, str]
+
+
+def _shown(value: object, one_line: bool = False) -> str:
+    """User text as printed: as typed, except control characters, shown as escapes."""
+    pattern = _CONTROL_OR_BREAK if one_line else _CONTROL
+    return pattern.sub(lambda m: repr(m.group())[1:-1], str(value))
+
+
+def _clip(value: str, limit: int = 40) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _text(*parts: Part, one_line: bool = False) -> Text:
+    """A line from plain strings (data) and (string, style) pairs; nothing is parsed."""
+    text = Text()
+    for part in parts:
+        if isinstance(part, tuple):
+            text.append(_shown(part[0], one_line), style=part[1])
+        else:
+            text.append(_shown(part, one_line))
+    return text
+
+
+def _say(*parts: Part) -> None:
+    out.print(_text(*parts), soft_wrap=True)
+
+
+def _complain(*parts: Part) -> None:
+    line = _text(*parts, one_line=True)
+    line.truncate(MAX_ERROR_LINE, overflow="ellipsis")
+    err.print(line, soft_wrap=True)
+
+
+def _report(exc: Exception) -> int:
+    """The one mapping from an error to what the user reads and the exit code."""
+    if isinstance(exc, AlreadyRecordedError):  # a repeated identical vote: it stands
+        _say(str(exc))
+        return 0
+    if isinstance(exc, RefusedError):
+        _complain(("refused: ", "red"), str(exc))
+        return 1
+    if isinstance(exc, SignoffError):
+        _complain(("error: ", "red"), str(exc))
+        return 2 if isinstance(exc, ValidationError) else 1
+    _complain(
+        ("internal error: ", "red"),
+        f"{type(exc).__name__}: {_clip(str(exc), 300)} (set {DEBUG_ENV}=1 to see the traceback)",
+    )
+    return 1
+
+
+def _reports_errors(command: Callable[P, None]) -> Callable[P, None]:
+    """Run a command; any error becomes one line on stderr and its exit code."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # the framework's own exits and usage errors
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV) and not isinstance(exc, SignoffError):
+                raise
+            raise typer.Exit(_report(exc)) from exc
+
+    return run
+
+
+def _timeout(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except (OverflowError, ValueError) as exc:  # past timedelta's range or int()'s digit limit
+        raise ValidationError(
+            f"the timeout '{_clip(text)}' is too long: at most {format_duration(MAX_TIMEOUT)}"
+        ) from exc
 
 
 def _approval_json(approval: Approval) -> dict[str, Any]:
@@ -129,14 +219,17 @@ def _wait(target: Target, approval_id: str, as_json: bool, interval: float = 1.0
     approval = target.approvals.get(approval_id)
     deadline = approval.expires_at.astimezone().strftime("%H:%M:%S %Z")
     err.print(
-        f"Waiting for a decision on [bold]{approval_id}[/bold] "
-        f"(approvers: {', '.join(approval.policy.approvers)}; deadline {deadline})",
-        highlight=False,
+        _text(
+            "Waiting for a decision on ",
+            (approval_id, "bold"),
+            f" (approvers: {', '.join(approval.policy.approvers)}; deadline {deadline})",
+        ),
+        soft_wrap=True,
     )
-    with err.status("waiting…") as spinner:
+    with err.status(Text("waiting…")) as spinner:
         while approval.status is Status.PENDING:
             left = approval.expires_at - datetime.now(UTC)
-            spinner.update(f"pending — {format_duration(left)} left")
+            spinner.update(Text(f"pending — {format_duration(left)} left"))
             time.sleep(interval)
             approval = target.approvals.get(approval_id)
             if datetime.now(UTC) > approval.expires_at + EXPIRY_GRACE:
@@ -147,11 +240,90 @@ def _wait(target: Target, approval_id: str, as_json: bool, interval: float = 1.0
     else:
         who = f" by {approval.decided_by}" if approval.decided_by else ""
         why = f": {approval.reason}" if approval.reason else ""
-        out.print(f"{approval_id} {approval.status.value}{who}{why}", highlight=False)
+        _say(f"{approval_id} {approval.status.value}{who}{why}")
     return code
 
 
+def _differences(approval: Approval, request: StartRequest, default_channel: str) -> list[str]:
+    """What `request` asks for that the recorded `approval` does not (empty: the same request)."""
+
+    def quoted(value: str) -> str:
+        return f"'{_clip(value)}'"
+
+    def fields(pairs: tuple[tuple[str, str], ...]) -> str:
+        return ", ".join(f"{k}={v}" for k, v in pairs)
+
+    def self_approval(allowed: bool) -> str:
+        return "allowed" if allowed else "not allowed"
+
+    recorded_timeout = round((approval.expires_at - approval.created_at).total_seconds())
+    channel = request.channel.strip() or default_channel
+    found: list[str] = []
+    for what, same, recorded, requested in (
+        ("title differs", approval.title == request.title, approval.title, request.title),
+        (
+            "description differs",
+            approval.description == request.description,
+            approval.description,
+            request.description,
+        ),
+        (
+            "fields differ",
+            approval.fields == request.fields,
+            fields(approval.fields),
+            fields(request.fields),
+        ),
+        (
+            "requester differs",
+            approval.requester == request.requester,
+            approval.requester,
+            request.requester,
+        ),
+        (
+            "approvers differ",
+            set(approval.policy.approvers) == set(request.approvers),
+            ", ".join(approval.policy.approvers),
+            ", ".join(request.approvers),
+        ),
+        ("channel differs", approval.channel == channel, approval.channel, channel),
+        (
+            "timeout differs",
+            recorded_timeout == round(request.timeout.total_seconds()),
+            format_duration(timedelta(seconds=recorded_timeout)),
+            format_duration(request.timeout),
+        ),
+        (
+            "self-approval differs",
+            approval.policy.allow_self_approval == request.allow_self_approval,
+            self_approval(approval.policy.allow_self_approval),
+            self_approval(request.allow_self_approval),
+        ),
+    ):
+        if not same:
+            found.append(f"{what} ({quoted(recorded)} vs {quoted(requested)})")
+    return found
+
+
+def _same_request(approval: Approval, request: StartRequest) -> None:
+    """Refuse (ValidationError) if the id's record was made from a different request."""
+    # The deployment's default channel is not known here; an empty --channel matches the
+    # channel the record was given.
+    differences = _differences(approval, request, default_channel=approval.channel)
+    if differences:
+        raise ValidationError(
+            f"id {request.id} is already used by a different request: {', '.join(differences)}"
+        )
+
+
+def _recorded(target: Target, approval_id: str) -> Approval | None:
+    try:
+        return target.approvals.get(approval_id)
+    except NotFoundError:
+        return None
+
+
 @app.command()
+@_reports_errors
 def start(
     title: Annotated[str, typer.Option(help="What needs a sign-off (one line).")],
     approver: Annotated[
@@ -179,7 +351,14 @@ def start(
         bool, typer.Option(help="Let the requester approve their own request.")
     ] = False,
     approval_id: Annotated[
-        str | None, typer.Option("--id", help="Use this id (starting twice starts once).")
+        str | None,
+        typer.Option(
+            "--id",
+            help=(
+                "Use this id. Starting the same request again starts nothing and reports it; "
+                "a different request with a used id is refused (exit 2)."
+            ),
+        ),
     ] = None,
     wait: Annotated[
         bool,
@@ -192,31 +371,34 @@ def start(
     ] = False,
 ) -> None:
     """Kick off an approval: record it, post it to Slack, and (with --wait) wait for it."""
-    try:
-        request = StartRequest(
-            id=approval_id or new_approval_id(),
-            title=title,
-            description=description,
-            requester=requester
-            or os.environ.get("SIGNOFF_REQUESTER")
-            or os.environ.get("USER", ""),
-            approvers=tuple(approver),
-            channel=channel,
-            timeout=parse_duration(timeout),
-            fields=parse_fields(field or []),
-            allow_self_approval=allow_self_approval,
-        )
-        target = _target()
+    request = StartRequest(
+        id=approval_id or new_approval_id(),
+        title=title,
+        description=description,
+        requester=requester or os.environ.get("SIGNOFF_REQUESTER") or os.environ.get("USER", ""),
+        approvers=tuple(approver),
+        channel=channel,
+        timeout=_timeout(timeout),
+        fields=parse_fields(field or []),
+        allow_self_approval=allow_self_approval,
+    )
+    target = _target()
+    existing = _recorded(target, request.id) if approval_id else None
+    if existing is None:
         target.start(request)
         approval = _await_record(target, request.id)
-        if as_json:
-            out.print_json(json.dumps({"id": request.id, "status": approval.status.value}))
-        else:
-            out.print(f"started {request.id}: {request.title}", highlight=False)
-        if wait:
-            raise typer.Exit(_wait(target, request.id, as_json))
-    except SignoffError as exc:
-        raise _fail(exc) from exc
+    else:
+        approval = existing
+    # Checked after the start too: a record made at the same moment may be someone else's.
+    _same_request(approval, request)
+    if as_json:
+        out.print_json(json.dumps({"id": request.id, "status": approval.status.value}))
+    elif existing is None:
+        _say(f"started {request.id}: {request.title}")
+    else:
+        _say(f"already started {request.id} ({approval.status.value}): {request.title}")
+    if wait:
+        raise typer.Exit(_wait(target, request.id, as_json))
 
 
 def _await_record(target: Target, approval_id: str, timeout: float = 30) -> Approval:
@@ -235,82 +417,91 @@ def _await_record(target: Target, approval_id: str, timeout: float = 30) -> Appr
 
 
 @app.command("wait")
+@_reports_errors
 def wait_cmd(
     approval_id: Annotated[str, typer.Argument(metavar="ID")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Wait for an approval started earlier; the exit code is its outcome."""
-    try:
-        raise typer.Exit(_wait(_target(), approval_id, as_json))
-    except SignoffError as exc:
-        raise _fail(exc) from exc
+    raise typer.Exit(_wait(_target(), approval_id, as_json))
+
+
+def _cell(value: str) -> Text:
+    return Text(_shown(value))
+
+
+def _table(*headers: str, title: str | None = None) -> Table:
+    """Long cells fold onto more lines rather than being cut short with an ellipsis."""
+    return Table(*(Column(h, overflow="fold") for h in headers), title=title)
 
 
 @app.command("list")
+@_reports_errors
 def list_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List pending approvals, soonest deadline first."""
-    try:
-        pending = _target().approvals.list_pending()
-    except SignoffError as exc:
-        raise _fail(exc) from exc
+    pending = _target().approvals.list_pending()
     if as_json:
         out.print_json(json.dumps([_approval_json(a) for a in pending]))
         return
     if not pending:
-        out.print("Nothing is waiting for a decision.")
+        _say("Nothing is waiting for a decision.")
         return
-    table = Table("id", "title", "requester", "approvers", "deadline")
+    table = _table("id", "title", "requester", "approvers", "deadline")
     for a in pending:
         table.add_row(
-            a.id,
-            a.title,
-            a.requester,
-            ", ".join(a.policy.approvers),
-            a.expires_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+            _cell(a.id),
+            _cell(a.title),
+            _cell(a.requester),
+            _cell(", ".join(a.policy.approvers)),
+            _cell(a.expires_at.astimezone().strftime("%Y-%m-%d %H:%M")),
         )
     out.print(table)
 
 
 @app.command()
+@_reports_errors
 def show(
     approval_id: Annotated[str, typer.Argument(metavar="ID")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one approval, its audit trail and its workflow's status."""
-    try:
-        target = _target()
-        approval = target.approvals.get(approval_id)
-        audit = target.approvals.audit(approval_id)
-        workflow = target.workflow(approval)
-    except SignoffError as exc:
-        raise _fail(exc) from exc
+    target = _target()
+    approval = target.approvals.get(approval_id)
+    audit = target.approvals.audit(approval_id)
+    workflow = target.workflow(approval)
     if as_json:
         out.print_json(
             json.dumps({**_approval_json(approval), "audit": audit, "workflow": workflow})
         )
         return
-    out.print(f"[bold]{approval.title}[/bold]  ({approval.id})", highlight=False)
+    _say((approval.title, "bold"), f"  ({approval.id})")
     for label, value in (
         ("status", approval.status.value),
         ("requester", approval.requester),
         ("approvers", ", ".join(approval.policy.approvers)),
+        ("channel", approval.channel),
         ("deadline", iso(approval.expires_at)),
+        ("description", approval.description),
+        *((f"field {k}", v) for k, v in approval.fields),
         ("decided by", approval.decided_by),
         ("reason", approval.reason),
-        ("workflow", workflow.get("status", "unknown")),
+        ("workflow", str(workflow.get("status", "unknown"))),
     ):
         if value:
-            out.print(f"  {label:<10} {value}", highlight=False)
-    table = Table("at", "event", "actor", "detail", title="audit trail")
+            _say(f"  {label:<11} {value}")
+    table = _table("at", "event", "actor", "detail", title="audit trail")
     for event in audit:
         detail = ", ".join(f"{k}={v}" for k, v in event["detail"].items())
-        table.add_row(event["at"], event["kind"], event["actor"], detail)
+        table.add_row(
+            _cell(event["at"]), _cell(event["kind"]), _cell(event["actor"]), _cell(detail)
+        )
     out.print(table)
 
 
 @app.command()
+@_reports_errors
 def decide(
     approval_id: Annotated[str, typer.Argument(metavar="ID")],
     decision: Annotated[Decision, typer.Argument(help="approve or reject")],
@@ -318,34 +509,24 @@ def decide(
     reason: Annotated[str, typer.Option(help="Why (required to reject).")] = "",
 ) -> None:
     """Approve or reject, under the same rules as a click in Slack."""
-    try:
-        approval = _target().approvals.decide(approval_id, as_user, decision, reason)
-    except RefusedError as exc:
-        err.print(f"[red]refused:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
-    except SignoffError as exc:
-        raise _fail(exc) from exc
-    out.print(f"{approval.id} {approval.status.value} by {as_user}", highlight=False)
+    approval = _target().approvals.decide(approval_id, as_user, decision, reason)
+    _say(f"{approval.id} {approval.status.value} by {as_user}")
 
 
 @app.command()
+@_reports_errors
 def cancel(
     approval_id: Annotated[str, typer.Argument(metavar="ID")],
     as_user: Annotated[str, typer.Option("--as", help="The requester or an approver.")],
     reason: Annotated[str, typer.Option(help="Why it is cancelled.")] = "",
 ) -> None:
     """Cancel a pending approval (the requester or an approver)."""
-    try:
-        approval = _target().approvals.cancel(approval_id, as_user, reason)
-    except RefusedError as exc:
-        err.print(f"[red]refused:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
-    except SignoffError as exc:
-        raise _fail(exc) from exc
-    out.print(f"{approval.id} cancelled by {as_user}", highlight=False)
+    approval = _target().approvals.cancel(approval_id, as_user, reason)
+    _say(f"{approval.id} cancelled by {as_user}")
 
 
 @app.command()
+@_reports_errors
 def dev(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 3000,
     home: Annotated[
@@ -361,8 +542,7 @@ def dev(
         stack.start()
     except (ConfigError, OSError) as exc:
         stack.stop()
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+        raise ConfigError(str(exc)) from exc
 
     def _stop(signum: int, frame: Any) -> None:
         # Ends serve_forever below; shutdown() waits for it, so it must not run on this thread.
@@ -371,14 +551,17 @@ def dev(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     err.print(
-        f"[green]ready[/green] on {stack.base_url}\n"
-        f"  Slack page     {stack.base_url}/\n"
-        f"  Bolt endpoint  {stack.base_url}/slack/events\n"
-        f"  conversation   {stack.base_url}/local/messages\n"
-        f"  state          {stack.home}  (recovered {stack.recovered} waiting workflow(s))\n"
-        f"try: signoff start --title 'Deploy api v2' --approver {DEMO_APPROVER} "
-        f"--requester {DEMO_REQUESTER} --wait",
-        highlight=False,
+        _text(
+            ("ready", "green"),
+            f" on {stack.base_url}\n"
+            f"  Slack page     {stack.base_url}/\n"
+            f"  Bolt endpoint  {stack.base_url}/slack/events\n"
+            f"  conversation   {stack.base_url}/local/messages\n"
+            f"  state          {stack.home}  (recovered {stack.recovered} waiting workflow(s))\n"
+            f"try: signoff start --title 'Deploy api v2' --approver {DEMO_APPROVER} "
+            f"--requester {DEMO_REQUESTER} --wait",
+        ),
+        soft_wrap=True,
     )
     sys.stderr.flush()
     stack.serve_forever()
@@ -387,7 +570,13 @@ def dev(
 
 
 def main() -> None:
-    app()
+    """The `signoff` entry point: no traceback reaches the user unless SIGNOFF_DEBUG is set."""
+    try:
+        app()
+    except Exception as exc:  # raised outside a command (commands report their own)
+        if os.environ.get(DEBUG_ENV):
+            raise
+        sys.exit(_report(exc))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -25,49 +26,90 @@ class Target(Protocol):
     def workflow(self, approval: Approval) -> dict[str, Any]: ...
 
 
+class UnreachableError(BackendError):
+    """Nothing answered at the address (refused, timed out, not a usable URL)."""
+
+
 def _http_json(url: str, payload: dict[str, Any] | None = None, timeout: float = 10) -> Any:
+    """GET (or POST `payload`) and parse the JSON answer; any failure is a BackendError."""
     data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(
-        url,
-        data=data,
-        headers={"Content-Type": "application/json"},
-        method="POST" if data else "GET",
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read().decode())
+    try:
+        request = urllib.request.Request(
+            url,
+            data=data,
+            headers={"Content-Type": "application/json"},
+            method="POST" if data else "GET",
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:  # it answered, with an error status
+        raise BackendError(f"{url} answered HTTP {exc.code}") from exc
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        # OSError: refused, reset, timed out; ValueError: not a usable URL;
+        # HTTPException: whatever answered does not speak HTTP.
+        raise UnreachableError(f"nothing usable answers at {url}: {exc}") from exc
+    try:
+        return json.loads(body.decode())
+    except ValueError as exc:  # not UTF-8, or not JSON
+        raise BackendError(f"{url} answered something that is not JSON") from exc
+
+
+CONFIG_KEYS = ("dynamodb_endpoint", "region", "table")
 
 
 class LocalTarget:
     def __init__(self, base_url: str = DEFAULT_LOCAL_URL):
         self.base_url = base_url.rstrip("/")
+        not_the_stack = (
+            f"{self.base_url} does not look like the signoff local stack (`signoff dev`); "
+            "point SIGNOFF_LOCAL_URL at it"
+        )
         try:
             config = _http_json(f"{self.base_url}/local/config", timeout=5)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except UnreachableError as exc:
             raise ConfigError(
                 f"the local stack is not answering at {self.base_url}: start it with "
                 "`signoff dev` (or `make dev`), or point SIGNOFF_LOCAL_URL at it"
             ) from exc
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=config["dynamodb_endpoint"],
-            region_name=config["region"],
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        except BackendError as exc:
+            raise ConfigError(f"{not_the_stack}: {exc}") from exc
+        if not isinstance(config, dict):
+            raise ConfigError(f"{not_the_stack}: /local/config is not a JSON object")
+        missing = [k for k in CONFIG_KEYS if not isinstance(config.get(k), str)]
+        if missing:
+            raise ConfigError(f"{not_the_stack}: /local/config lacks {', '.join(missing)}")
+        try:
+            client = boto3.client(
+                "dynamodb",
+                endpoint_url=config["dynamodb_endpoint"],
+                region_name=config["region"],
+                aws_access_key_id="local",
+                aws_secret_access_key="local",
+            )
+        except (BotoCoreError, ValueError) as exc:
+            raise ConfigError(
+                f"{not_the_stack}: its DynamoDB settings are unusable: {exc}"
+            ) from exc
         self.config = config
         self.approvals = Approvals(DynamoApprovalStore(client, config["table"]))
 
     def start(self, request: StartRequest) -> dict[str, Any]:
         try:
-            return dict(_http_json(f"{self.base_url}/local/workflows", request.to_payload()))
-        except (urllib.error.URLError, OSError) as exc:
+            answer = _http_json(f"{self.base_url}/local/workflows", request.to_payload())
+        except BackendError as exc:
             raise BackendError(f"the local stack refused the start: {exc}") from exc
+        if not isinstance(answer, dict):
+            raise BackendError("the local stack answered the start with something unexpected")
+        return answer
 
     def workflow(self, approval: Approval) -> dict[str, Any]:
         try:
-            return dict(_http_json(f"{self.base_url}/local/workflows/{approval.id}"))
-        except (urllib.error.URLError, OSError) as exc:
+            answer = _http_json(f"{self.base_url}/local/workflows/{approval.id}")
+        except BackendError as exc:
             return {"status": "unknown", "error": str(exc)}
+        if not isinstance(answer, dict):
+            return {"status": "unknown", "error": "the local stack answered something unexpected"}
+        return answer
 
 
 class AwsTarget:

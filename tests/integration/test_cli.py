@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from signoff import cli
-from signoff.model import Status
+from signoff.model import StartRequest, Status
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from tests.factories import start_request
@@ -75,3 +80,361 @@ def test_no_local_stack_says_how_to_start_it(monkeypatch: pytest.MonkeyPatch) ->
     result = runner.invoke(cli.app, ["list"])
     assert result.exit_code == 1
     assert "signoff dev" in result.output
+
+
+# --- in-process targets over DynamoDB Local --------------------------------------------------
+
+
+@dataclass
+class StoreTarget:
+    """The CLI's target in-process: `start` opens the approval as the workflow's first step does."""
+
+    approvals: Approvals
+    started: list[str] = field(default_factory=list)
+
+    def start(self, request: StartRequest) -> dict[str, Any]:
+        self.started.append(request.id)
+        self.approvals.open(request)
+        return {"id": request.id, "started": True}
+
+    def workflow(self, approval: Any) -> dict[str, str]:
+        return {"status": "running"}
+
+
+@pytest.fixture
+def target(approvals: Approvals, monkeypatch: pytest.MonkeyPatch) -> StoreTarget:
+    found = StoreTarget(approvals)
+    monkeypatch.setattr(cli, "_target", lambda: found)
+    return found
+
+
+def invoke(*args: str) -> Result:
+    # Wide enough that no table cell wraps: the text must come out in one piece.
+    return runner.invoke(cli.app, list(args), env={"COLUMNS": "400"})
+
+
+def as_json(result: Result) -> Any:
+    assert result.exit_code in (0, 3, 4, 5), result.output
+    return json.loads(result.stdout)
+
+
+MARKUP = ["Rollback [/api] v2", "[prod]", "[bold]x[/bold]", "[/]", ":smile: [red]"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("text", MARKUP)
+def test_user_text_prints_as_typed_through_a_rejection(target: StoreTarget, text: str) -> None:
+    started = invoke(
+        "start", "--id", "apr-markup", "--title", text, "--description", text,
+        "--field", f"{text}={text}", "--requester", text, "--approver", text,
+        "--allow-self-approval",
+    )  # fmt: skip
+    assert started.exit_code == 0, started.output
+    assert started.stdout == f"started apr-markup: {text}\n"
+
+    listed = invoke("list")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.count(text) == 3  # title, requester, approvers
+    assert as_json(invoke("list", "--json"))[0]["title"] == text
+
+    decided = invoke("decide", "apr-markup", "reject", "--as", text, "--reason", text)
+    assert decided.exit_code == 0, decided.output
+    assert decided.stdout == f"apr-markup rejected by {text}\n"
+
+    waited = invoke("wait", "apr-markup")
+    assert waited.exit_code == 3
+    assert waited.stdout == f"apr-markup rejected by {text}: {text}\n"
+    assert f"approvers: {text};" in waited.stderr
+    outcome = as_json(invoke("wait", "apr-markup", "--json"))
+    assert (outcome["decided_by"], outcome["reason"]) == (text, text)
+
+    shown = invoke("show", "apr-markup")
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert lines[0] == f"{text}  (apr-markup)"
+    for label in ("requester", "approvers", "description", f"field {text}", "decided by"):
+        assert f"  {label:<11} {text}" in lines
+    assert f"  {'reason':<11} {text}" in lines
+    assert f"  {'workflow':<11} running" in lines
+    assert f"title={text}" in shown.stdout  # the audit trail's detail cell
+    assert f"reason={text}" in shown.stdout
+    record = as_json(invoke("show", "apr-markup", "--json"))
+    assert (record["title"], record["description"], record["requester"]) == (text, text, text)
+    assert record["fields"] == {text: text}
+    assert record["audit"][0]["detail"]["title"] == text
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("text", MARKUP)
+def test_user_text_prints_as_typed_through_a_cancel(target: StoreTarget, text: str) -> None:
+    started = invoke(
+        "start", "--id", "apr-markup", "--title", text, "--requester", text,
+        "--approver", "U0A", "--json",
+    )  # fmt: skip
+    assert as_json(started) == {"id": "apr-markup", "status": "pending"}
+    cancelled = invoke("cancel", "apr-markup", "--as", text, "--reason", text)
+    assert cancelled.exit_code == 0, cancelled.output
+    assert cancelled.stdout == f"apr-markup cancelled by {text}\n"
+    waited = invoke("wait", "apr-markup")
+    assert (waited.exit_code, waited.stdout) == (5, f"apr-markup cancelled by {text}: {text}\n")
+    refused = invoke("decide", "apr-markup", "approve", "--as", "U0A")
+    assert refused.exit_code == 1
+    assert refused.stderr == "refused: this request is already cancelled\n"
+
+
+@pytest.mark.integration
+def test_control_characters_in_stored_text_are_shown_escaped(target: StoreTarget) -> None:
+    assert (
+        invoke(
+            "start", "--id", "apr-ctl", "--title", "t", "--approver", "U0A", "--requester", "U0R"
+        ).exit_code
+        == 0
+    )
+    reason = "\x1b[31mred\x07 \x9b2J"
+    assert invoke("cancel", "apr-ctl", "--as", "U0A", "--reason", reason).exit_code == 0
+    shown = invoke("show", "apr-ctl")
+    assert "\\x1b[31mred\\x07 \\x9b2J" in shown.stdout
+    assert "\x1b" not in shown.stdout and "\x9b" not in shown.stdout
+    assert as_json(invoke("show", "apr-ctl", "--json"))["reason"] == reason
+
+
+# --- one mapping from errors to exit codes ---------------------------------------------------
+
+
+@pytest.mark.integration
+def test_errors_map_to_exit_codes(target: StoreTarget) -> None:
+    assert (
+        invoke(
+            "start", "--id", "apr-codes", "--title", "t", "--approver", "U0A", "--requester", "U0R"
+        ).exit_code
+        == 0
+    )
+    missing = invoke("show", "apr-nope")
+    assert (missing.exit_code, missing.stderr) == (1, "error: no approval with id 'apr-nope'\n")
+    no_reason = invoke("decide", "apr-codes", "reject", "--as", "U0A")
+    assert (no_reason.exit_code, no_reason.stderr) == (2, "error: a rejection needs a reason\n")
+    stranger = invoke("decide", "apr-codes", "approve", "--as", "U0X")
+    assert stranger.exit_code == 1
+    assert stranger.stderr == "refused: you are not an approver of this request\n"
+    assert invoke("decide", "apr-codes", "approve", "--as", "U0A").exit_code == 0
+    again = invoke("decide", "apr-codes", "approve", "--as", "U0A")
+    assert again.exit_code == 0, again.output
+    assert "already recorded" in again.stdout
+    assert [e["kind"] for e in target.approvals.audit("apr-codes")] == [
+        "created", "vote_refused", "voted", "decided",
+    ]  # fmt: skip
+
+
+# --- reusing --id ----------------------------------------------------------------------------
+
+FIRST = ("start", "--id", "apr-reuse", "--title", "A", "--approver", "U0A", "--requester", "U0R")
+
+
+@pytest.mark.integration
+def test_a_used_id_with_a_different_request_is_refused_before_anything_starts(
+    target: StoreTarget,
+) -> None:
+    assert invoke(*FIRST).exit_code == 0
+    assert invoke("decide", "apr-reuse", "approve", "--as", "U0A").exit_code == 0
+    other = invoke(
+        "start", "--id", "apr-reuse", "--title", "DROP production database",
+        "--approver", "SOMEONE-ELSE", "--requester", "U0R", "--wait",
+    )  # fmt: skip
+    assert other.exit_code == 2, other.output
+    assert other.stdout == ""
+    assert other.stderr == (
+        "error: id apr-reuse is already used by a different request: "
+        "title differs ('A' vs 'DROP production database'), "
+        "approvers differ ('U0A' vs 'SOMEONE-ELSE')\n"
+    )
+    assert target.started == ["apr-reuse"]
+    assert target.approvals.get("apr-reuse").title == "A"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("extra", "difference"),
+    [
+        (["--description", "more"], "description differs ('' vs 'more')"),
+        (["--field", "k=v"], "fields differ ('' vs 'k=v')"),
+        (["--channel", "ops"], "channel differs ('approvals' vs 'ops')"),
+        (["--timeout", "2h"], "timeout differs ('1h' vs '2h')"),
+        (["--allow-self-approval"], "self-approval differs ('not allowed' vs 'allowed')"),
+    ],
+)
+def test_each_difference_is_named(target: StoreTarget, extra: list[str], difference: str) -> None:
+    assert invoke(*FIRST).exit_code == 0
+    other = invoke(*FIRST, *extra)
+    assert other.exit_code == 2
+    assert other.stderr.endswith(f"different request: {difference}\n")
+
+
+@pytest.mark.integration
+def test_the_same_request_again_starts_nothing_and_reports_it(target: StoreTarget) -> None:
+    assert invoke(*FIRST).exit_code == 0
+    again = invoke(*FIRST, "--channel", "approvals")  # the channel the record was given
+    assert (again.exit_code, again.stdout) == (0, "already started apr-reuse (pending): A\n")
+    assert as_json(invoke(*FIRST, "--json")) == {"id": "apr-reuse", "status": "pending"}
+    assert invoke("decide", "apr-reuse", "approve", "--as", "U0A").exit_code == 0
+    waited = invoke(*FIRST, "--wait")
+    assert waited.exit_code == 0
+    assert waited.stdout.splitlines() == [
+        "already started apr-reuse (approved): A",
+        "apr-reuse approved by U0A",
+    ]
+    assert target.started == ["apr-reuse"]
+
+
+@dataclass
+class RacingTarget(StoreTarget):
+    """Another kickoff with the same id and a different title records first."""
+
+    def start(self, request: StartRequest) -> dict[str, Any]:
+        self.approvals.open(replace(request, title="someone else's"))
+        return super().start(request)
+
+
+@pytest.mark.integration
+def test_a_record_made_concurrently_from_a_different_request_is_refused(
+    approvals: Approvals, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    racing = RacingTarget(approvals)
+    monkeypatch.setattr(cli, "_target", lambda: racing)
+    result = invoke(*FIRST)
+    assert result.exit_code == 2
+    assert "title differs ('someone else's' vs 'A')" in result.stderr
+    assert racing.started == ["apr-reuse"]
+
+
+# --- a SIGNOFF_LOCAL_URL that answers something else -----------------------------------------
+
+
+class Impostor:
+    """An HTTP server on loopback answering each path with a fixed status and body."""
+
+    def __init__(self, answers: dict[str, tuple[int, str]]):
+        def handle(request: BaseHTTPRequestHandler) -> None:
+            status, body = answers.get(request.path.rstrip("/"), (404, "<h1>Not Found</h1>"))
+            request.send_response(status)
+            request.send_header("Content-Type", "text/html")
+            request.end_headers()
+            request.wfile.write(body.encode())
+
+        handler = type(
+            "Handler",
+            (BaseHTTPRequestHandler,),
+            {"do_GET": handle, "do_POST": handle, "log_message": lambda *a: None},
+        )
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def impostor() -> Iterator[Callable[[dict[str, tuple[int, str]]], str]]:
+    servers: list[Impostor] = []
+
+    def serve(answers: dict[str, tuple[int, str]]) -> str:
+        servers.append(Impostor(answers))
+        return servers[-1].url
+
+    yield serve
+    for server in servers:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("answers", "says"),
+    [
+        ({"/local/config": (200, "<html>hello</html>")}, "answered something that is not JSON"),
+        ({"/local/config": (200, '{"hello": "world"}')}, "lacks dynamodb_endpoint, region, table"),
+        ({"/local/config": (200, "[1, 2]")}, "/local/config is not a JSON object"),
+        ({"/local/config": (500, "oops")}, "answered HTTP 500"),
+        ({}, "answered HTTP 404"),
+        (
+            {"/local/config": (200, '{"dynamodb_endpoint": "::", "region": "x", "table": "t"}')},
+            "DynamoDB settings are unusable",
+        ),
+    ],
+)
+def test_a_url_that_is_not_the_local_stack_is_one_line(
+    impostor: Callable[[dict[str, tuple[int, str]]], str],
+    answers: dict[str, tuple[int, str]],
+    says: str,
+) -> None:
+    url = impostor(answers)
+    start = ["start", "--title", "t", "--approver", "U0A", "--requester", "U0R"]
+    for args in (["list"], ["show", "apr-x"], start):
+        result = runner.invoke(cli.app, args, env={"SIGNOFF_LOCAL_URL": url})
+        assert result.exit_code == 1, result.output
+        assert result.output.count("\n") == 1
+        assert result.output.startswith(f"error: {url} does not look like the signoff local stack")
+        assert says in result.output
+
+
+@pytest.mark.integration
+def test_a_local_stack_whose_workflow_endpoint_answers_html(
+    impostor: Callable[[dict[str, tuple[int, str]]], str],
+    ddb_endpoint: str,
+    table: tuple[Any, str],
+    store: DynamoApprovalStore,
+) -> None:
+    config = {"dynamodb_endpoint": ddb_endpoint, "region": "us-east-1", "table": table[1]}
+    url = impostor({"/local/config": (200, json.dumps(config))})
+    env = {"SIGNOFF_LOCAL_URL": url}
+    start = ["start", "--title", "t", "--approver", "U0A", "--requester", "U0R"]
+    started = runner.invoke(cli.app, start, env=env)
+    assert started.exit_code == 1
+    assert started.output == (
+        f"error: the local stack refused the start: {url}/local/workflows answered HTTP 404\n"
+    )
+    Approvals(store).open(start_request("apr-html"))
+    shown = runner.invoke(cli.app, ["show", "apr-html"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert f"  {'workflow':<11} unknown" in shown.stdout.splitlines()
+
+
+def test_a_url_that_does_not_speak_http_is_one_line() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def answer_garbage() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(4096)
+                connection.sendall(b"SSH-2.0-OpenSSH\r\n")
+
+        thread = threading.Thread(target=answer_garbage, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        result = runner.invoke(cli.app, ["list"], env={"SIGNOFF_LOCAL_URL": url})
+        thread.join(5)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: the local stack is not answering at {url}")
+    assert result.output.count("\n") == 1
+
+
+@pytest.mark.integration
+def test_a_narrow_terminal_folds_table_cells_rather_than_cutting_them(target: StoreTarget) -> None:
+    title = "W" * 120
+    start = (
+        "start",
+        "--id",
+        "apr-wide",
+        "--title",
+        title,
+        "--approver",
+        "U0A",
+        "--requester",
+        "U0R",
+    )
+    assert invoke(*start).exit_code == 0
+    for args in (["list"], ["show", "apr-wide"]):
+        result = runner.invoke(cli.app, args, env={"COLUMNS": "60"})
+        assert result.exit_code == 0, result.output
+        assert "…" not in result.stdout
+        assert result.stdout.count("W") == 120 * (1 if args == ["list"] else 2)

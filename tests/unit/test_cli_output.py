@@ -1,0 +1,159 @@
+"""The CLI's input checks, error lines and comparison of a reused id, without servers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from signoff import cli
+from signoff.model import Approval
+from signoff.service import Approvals
+from tests.factories import start_request
+
+runner = CliRunner()
+START = ["start", "--title", "t", "--approver", "U0A", "--requester", "U0R"]
+UNREACHABLE = {"SIGNOFF_LOCAL_URL": "http://127.0.0.1:9"}
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [
+        "99999999999999999999d",  # past timedelta's range
+        "9" * 5000,  # past int()'s digit limit
+        "9" * 4300 + "s",
+        "999999999999d",
+    ],
+)
+def test_an_absurd_timeout_is_a_one_line_usage_error(timeout: str) -> None:
+    result = runner.invoke(cli.app, [*START, "--timeout", timeout], env=UNREACHABLE)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ")
+    assert "timeout" in result.output
+    assert result.output.count("\n") == 1
+    assert len(result.output) <= cli.MAX_ERROR_LINE + 1
+
+
+def test_an_error_quoting_input_shows_it_as_typed_on_one_line() -> None:
+    result = runner.invoke(
+        cli.app, [*START, "--timeout", "[red]soon[/red] :smile:\x1b[2J\nnext"], env=UNREACHABLE
+    )
+    assert result.exit_code == 2
+    assert result.output == (
+        "error: '[red]soon[/red] :smile:\\x1b[2J\\nnext' is not a duration: "
+        "use e.g. 90s, 30m, 2h or 1d\n"
+    )
+
+
+def test_a_refused_field_is_quoted_as_typed() -> None:
+    result = runner.invoke(cli.app, [*START, "--field", "[bold]oops[/]"], env=UNREACHABLE)
+    assert result.exit_code == 2
+    assert result.output == "error: field '[bold]oops[/]' must look like key=value\n"
+
+
+class BrokenStore:
+    """A store whose every read fails in a way no code path expects."""
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("boom\nsecond line [red]")
+
+        return fail
+
+
+class BrokenTarget:
+    approvals = Approvals(BrokenStore())
+
+    def start(self, request: Any) -> dict[str, Any]:
+        return {}
+
+    def workflow(self, approval: Any) -> dict[str, Any]:
+        return {}
+
+
+def test_an_unexpected_error_is_one_line_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_target", BrokenTarget)
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    for args in (["list"], ["show", "apr-x"], ["wait", "apr-x"], ["cancel", "apr-x", "--as", "U"]):
+        result = runner.invoke(cli.app, args)
+        assert result.exit_code == 1
+        assert result.output == (
+            "internal error: RuntimeError: boom\\nsecond line [red] "
+            "(set SIGNOFF_DEBUG=1 to see the traceback)\n"
+        )
+
+
+def test_signoff_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_target", BrokenTarget)
+    result = runner.invoke(cli.app, ["list"], env={cli.DEBUG_ENV: "1"})
+    assert isinstance(result.exception, RuntimeError)
+
+
+def test_main_exits_with_the_mapped_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "_target", BrokenTarget)
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    monkeypatch.setattr("sys.argv", ["signoff", "list"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.startswith("internal error: RuntimeError: boom")
+
+
+NOW = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def recorded(**overrides: Any) -> Approval:
+    return Approval.open(start_request("apr-same", **overrides), NOW, "approvals")[0]
+
+
+def test_the_same_request_has_no_differences() -> None:
+    request = start_request("apr-same", fields=(("k", "v"),), approvers=("U0A", "U0B"))
+    approval = recorded(fields=(("k", "v"),), approvers=("U0B", "U0A"))
+    assert cli._differences(approval, request, "approvals") == []
+    assert cli._differences(approval, replace(request, channel=""), "approvals") == []
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"title": "DROP production database"}, "title differs ('Deploy api' vs 'DROP production"),
+        ({"description": "x"}, "description differs ('' vs 'x')"),
+        ({"fields": (("k", "v"),)}, "fields differ ('' vs 'k=v')"),
+        ({"requester": "U0X"}, "requester differs ('U0REQ' vs 'U0X')"),
+        ({"approvers": ("U0A", "U0X")}, "approvers differ ('U0A' vs 'U0A, U0X')"),
+        ({"channel": "ops"}, "channel differs ('approvals' vs 'ops')"),
+        ({"timeout": timedelta(minutes=31)}, "timeout differs ('30m' vs '31m')"),
+        ({"allow_self_approval": True}, "self-approval differs ('not allowed' vs 'allowed')"),
+    ],
+)
+def test_each_difference_is_found(change: dict[str, Any], named: str) -> None:
+    found = cli._differences(recorded(), start_request("apr-same", **change), "approvals")
+    assert len(found) == 1
+    assert found[0].startswith(named)
+
+
+def test_an_empty_channel_means_the_default_one() -> None:
+    approval = recorded(channel="")
+    assert approval.channel == "approvals"
+    assert cli._differences(approval, start_request("apr-same", channel=""), "approvals") == []
+    assert cli._differences(approval, start_request("apr-same", channel=""), "ops") == [
+        "channel differs ('approvals' vs 'ops')"
+    ]
+
+
+def test_long_values_are_clipped_in_the_difference() -> None:
+    found = cli._differences(recorded(), start_request("apr-same", title="x" * 150), "approvals")
+    assert found == [f"title differs ('Deploy api' vs '{'x' * 39}…')"]
+
+
+@pytest.mark.parametrize("url", ["not a url", "http://127.0.0.1:99999", "ftp://127.0.0.1:9/"])
+def test_an_unusable_local_url_says_how_to_start_the_stack(url: str) -> None:
+    result = runner.invoke(cli.app, ["list"], env={"SIGNOFF_LOCAL_URL": url})
+    assert result.exit_code == 1
+    assert result.output.startswith("error: the local stack is not answering at ")
+    assert result.output.count("\n") == 1
