@@ -232,8 +232,8 @@ def _wait(target: Target, approval_id: str, as_json: bool, interval: float = 1.0
             spinner.update(Text(f"pending — {format_duration(left)} left"))
             time.sleep(interval)
             approval = target.approvals.get(approval_id)
-            if datetime.now(UTC) > approval.expires_at + EXPIRY_GRACE:
-                approval = target.approvals.expire_if_due(approval_id)
+            if approval.status is Status.PENDING:
+                approval = target.approvals.expire_if_abandoned(approval_id, EXPIRY_GRACE)
     code = EXIT_CODES[approval.status]
     if as_json:
         out.print_json(json.dumps(_approval_json(approval)))
@@ -244,74 +244,14 @@ def _wait(target: Target, approval_id: str, as_json: bool, interval: float = 1.0
     return code
 
 
-def _differences(approval: Approval, request: StartRequest, default_channel: str) -> list[str]:
-    """What `request` asks for that the recorded `approval` does not (empty: the same request)."""
-
-    def quoted(value: str) -> str:
-        return f"'{_clip(value)}'"
-
-    def fields(pairs: tuple[tuple[str, str], ...]) -> str:
-        return ", ".join(f"{k}={v}" for k, v in pairs)
-
-    def self_approval(allowed: bool) -> str:
-        return "allowed" if allowed else "not allowed"
-
-    recorded_timeout = round((approval.expires_at - approval.created_at).total_seconds())
-    channel = request.channel.strip() or default_channel
-    found: list[str] = []
-    for what, same, recorded, requested in (
-        ("title differs", approval.title == request.title, approval.title, request.title),
-        (
-            "description differs",
-            approval.description == request.description,
-            approval.description,
-            request.description,
-        ),
-        (
-            "fields differ",
-            approval.fields == request.fields,
-            fields(approval.fields),
-            fields(request.fields),
-        ),
-        (
-            "requester differs",
-            approval.requester == request.requester,
-            approval.requester,
-            request.requester,
-        ),
-        (
-            "approvers differ",
-            set(approval.policy.approvers) == set(request.approvers),
-            ", ".join(approval.policy.approvers),
-            ", ".join(request.approvers),
-        ),
-        ("channel differs", approval.channel == channel, approval.channel, channel),
-        (
-            "timeout differs",
-            recorded_timeout == round(request.timeout.total_seconds()),
-            format_duration(timedelta(seconds=recorded_timeout)),
-            format_duration(request.timeout),
-        ),
-        (
-            "self-approval differs",
-            approval.policy.allow_self_approval == request.allow_self_approval,
-            self_approval(approval.policy.allow_self_approval),
-            self_approval(request.allow_self_approval),
-        ),
-    ):
-        if not same:
-            found.append(f"{what} ({quoted(recorded)} vs {quoted(requested)})")
-    return found
-
-
 def _same_request(approval: Approval, request: StartRequest) -> None:
     """Refuse (ValidationError) if the id's record was made from a different request."""
     # The deployment's default channel is not known here; an empty --channel matches the
     # channel the record was given.
-    differences = _differences(approval, request, default_channel=approval.channel)
+    differences = approval.differences(request, default_channel=approval.channel)
     if differences:
         raise ValidationError(
-            f"id {request.id} is already used by a different request: {', '.join(differences)}"
+            f"id {request.id} is already used by a different request: {'; '.join(differences)}"
         )
 
 

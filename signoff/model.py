@@ -373,7 +373,7 @@ class Approval:
             ("description", self.description, request.description),
             ("fields", self.fields, request.fields),
             ("requester", self.requester, request.requester),
-            ("approvers", self.policy.approvers, request.approvers),
+            ("approvers", self.policy.approvers, request.approvers),  # compared as sets
             ("channel", self.channel, channel if channel is not None else self.channel),
             ("timeout", format_duration(timeout), format_duration(request.timeout)),
             (
@@ -385,7 +385,7 @@ class Approval:
         return [
             f"{name} was {_shown(_plain(old))}, now {_shown(_plain(new))}"
             for name, old, new in pairs
-            if old != new
+            if (set(old) != set(new) if name == "approvers" else old != new)  # type: ignore[call-overload]
         ]
 
     def is_due(self, now: datetime) -> bool:

@@ -244,8 +244,8 @@ def test_a_used_id_with_a_different_request_is_refused_before_anything_starts(
     assert other.stdout == ""
     assert other.stderr == (
         "error: id apr-reuse is already used by a different request: "
-        "title differs ('A' vs 'DROP production database'), "
-        "approvers differ ('U0A' vs 'SOMEONE-ELSE')\n"
+        "title was 'A', now 'DROP production database'; "
+        "approvers was 'U0A', now 'SOMEONE-ELSE'\n"
     )
     assert target.started == ["apr-reuse"]
     assert target.approvals.get("apr-reuse").title == "A"
@@ -255,11 +255,11 @@ def test_a_used_id_with_a_different_request_is_refused_before_anything_starts(
 @pytest.mark.parametrize(
     ("extra", "difference"),
     [
-        (["--description", "more"], "description differs ('' vs 'more')"),
-        (["--field", "k=v"], "fields differ ('' vs 'k=v')"),
-        (["--channel", "ops"], "channel differs ('approvals' vs 'ops')"),
-        (["--timeout", "2h"], "timeout differs ('1h' vs '2h')"),
-        (["--allow-self-approval"], "self-approval differs ('not allowed' vs 'allowed')"),
+        (["--description", "more"], "description was '', now 'more'"),
+        (["--field", "k=v"], "fields was '', now 'k=v'"),
+        (["--channel", "ops"], "channel was 'approvals', now 'ops'"),
+        (["--timeout", "2h"], "timeout was '1h', now '2h'"),
+        (["--allow-self-approval"], "self-approval was 'False', now 'True'"),
     ],
 )
 def test_each_difference_is_named(target: StoreTarget, extra: list[str], difference: str) -> None:

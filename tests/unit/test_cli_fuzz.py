@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from signoff import cli
+from signoff.text import BIDI_CONTROLS
 
 runner = CliRunner()
 # Without the "explain" phase a failure is reported in seconds rather than minutes.
@@ -18,8 +19,14 @@ text = st.text(max_size=60)
 # Sometimes the shape the CLI expects, so that input gets past the first check.
 timeouts = st.one_of(text, st.from_regex(r"\A\s*[0-9]{1,30}\s*[smhd]?\s*\Z"))
 ids = st.one_of(text, st.from_regex(r"\A[a-z0-9][a-z0-9-]{2,63}\Z"))
-# Arbitrary, but nothing a kickoff refuses: no control characters, within the size limits.
-printable = st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=60)
+# Arbitrary, but nothing a kickoff refuses: no control, separator or bidirectional
+# characters, no surrounding blanks, within the size limits.
+printable = st.text(
+    st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"), exclude_characters=BIDI_CONTROLS),
+    max_size=25,
+).map(str.strip)
+people = st.from_regex(r"\AA[A-Za-z0-9._@+-]{0,20}\Z")
+channels = st.one_of(st.just(""), st.from_regex(r"\A#?[A-Za-z0-9][A-Za-z0-9._-]{0,30}\Z"))
 fields = st.one_of(text, st.builds("{}={}".format, text, text))
 
 
@@ -78,13 +85,15 @@ def test_start_with_arbitrary_input(
     title=printable.filter(str.strip),
     description=printable,
     timeout=st.integers(1, 7 * 86400).map(str),
-    approvers=st.lists(printable, min_size=1, max_size=3),
+    approvers=st.lists(people, min_size=1, max_size=3, unique=True),
     field_values=st.lists(
-        st.builds("{}={}".format, printable.filter(str.strip), printable), max_size=3
+        st.builds("{}={}".format, printable.filter(lambda k: k and "=" not in k), printable),
+        max_size=3,
+        unique_by=lambda f: f.partition("=")[0],
     ),
-    requester=printable.filter(str.strip),
+    requester=st.just("U0REQUESTER"),
     approval_id=st.from_regex(r"\A[a-z0-9][a-z0-9-]{2,63}\Z"),
-    channel=printable,
+    channel=channels,
 )
 def test_well_formed_start_with_arbitrary_text_reaches_the_target(
     title: str,

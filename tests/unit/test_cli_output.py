@@ -114,25 +114,25 @@ def recorded(**overrides: Any) -> Approval:
 def test_the_same_request_has_no_differences() -> None:
     request = start_request("apr-same", fields=(("k", "v"),), approvers=("U0A", "U0B"))
     approval = recorded(fields=(("k", "v"),), approvers=("U0B", "U0A"))
-    assert cli._differences(approval, request, "approvals") == []
-    assert cli._differences(approval, replace(request, channel=""), "approvals") == []
+    assert approval.differences(request, "approvals") == []
+    assert approval.differences(replace(request, channel=""), "approvals") == []
 
 
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        ({"title": "DROP production database"}, "title differs ('Deploy api' vs 'DROP production"),
-        ({"description": "x"}, "description differs ('' vs 'x')"),
-        ({"fields": (("k", "v"),)}, "fields differ ('' vs 'k=v')"),
-        ({"requester": "U0X"}, "requester differs ('U0REQ' vs 'U0X')"),
-        ({"approvers": ("U0A", "U0X")}, "approvers differ ('U0A' vs 'U0A, U0X')"),
-        ({"channel": "ops"}, "channel differs ('approvals' vs 'ops')"),
-        ({"timeout": timedelta(minutes=31)}, "timeout differs ('30m' vs '31m')"),
-        ({"allow_self_approval": True}, "self-approval differs ('not allowed' vs 'allowed')"),
+        ({"title": "DROP production database"}, "title was 'Deploy api', now 'DROP production"),
+        ({"description": "x"}, "description was '', now 'x'"),
+        ({"fields": (("k", "v"),)}, "fields was '', now 'k=v'"),
+        ({"requester": "U0X"}, "requester was 'U0REQ', now 'U0X'"),
+        ({"approvers": ("U0A", "U0X")}, "approvers was 'U0A', now 'U0A, U0X'"),
+        ({"channel": "ops"}, "channel was 'approvals', now 'ops'"),
+        ({"timeout": timedelta(minutes=31)}, "timeout was '30m', now '31m'"),
+        ({"allow_self_approval": True}, "self-approval was 'False', now 'True'"),
     ],
 )
 def test_each_difference_is_found(change: dict[str, Any], named: str) -> None:
-    found = cli._differences(recorded(), start_request("apr-same", **change), "approvals")
+    found = recorded().differences(start_request("apr-same", **change), "approvals")
     assert len(found) == 1
     assert found[0].startswith(named)
 
@@ -140,15 +140,15 @@ def test_each_difference_is_found(change: dict[str, Any], named: str) -> None:
 def test_an_empty_channel_means_the_default_one() -> None:
     approval = recorded(channel="")
     assert approval.channel == "approvals"
-    assert cli._differences(approval, start_request("apr-same", channel=""), "approvals") == []
-    assert cli._differences(approval, start_request("apr-same", channel=""), "ops") == [
-        "channel differs ('approvals' vs 'ops')"
+    assert approval.differences(start_request("apr-same", channel=""), "approvals") == []
+    assert approval.differences(start_request("apr-same", channel=""), "ops") == [
+        "channel was 'approvals', now 'ops'"
     ]
 
 
-def test_long_values_are_clipped_in_the_difference() -> None:
-    found = cli._differences(recorded(), start_request("apr-same", title="x" * 150), "approvals")
-    assert found == [f"title differs ('Deploy api' vs '{'x' * 39}…')"]
+def test_long_values_are_shortened_in_the_difference() -> None:
+    found = recorded().differences(start_request("apr-same", title="x" * 150), "approvals")
+    assert found == [f"title was 'Deploy api', now '{'x' * 40}…'"]
 
 
 @pytest.mark.parametrize("url", ["not a url", "http://127.0.0.1:99999", "ftp://127.0.0.1:9/"])
