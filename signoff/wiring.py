@@ -20,9 +20,8 @@ from signoff.service import Approvals, system_clock
 from signoff.store import DynamoApprovalStore
 
 if TYPE_CHECKING:
-    from slack_bolt import App
-
     from signoff.notify import Notifier
+    from signoff.slack_app import SlackApp
     from signoff.workflow import WorkflowDeps
 
 # Fail fast inside Slack's 3-second budget rather than hang on a slow connection.
@@ -78,7 +77,7 @@ def build_notifier(settings: Settings) -> Notifier:
     return Notifier(build_store(settings), client, system_clock)
 
 
-def build_slack_app(settings: Settings) -> App:
+def build_slack_app(settings: Settings) -> SlackApp:
     from signoff.slack_app import build_app
 
     secrets = load_slack_secrets(settings.slack_secret_id)
@@ -100,7 +99,7 @@ def notifier_from_env() -> Notifier:
 
 
 @cache
-def slack_app_from_env() -> App:
+def slack_app_from_env() -> SlackApp:
     return build_slack_app(settings_from_env())
 
 
