@@ -57,7 +57,7 @@ class RequestSignature:
         self._secret = secret
         self._clock = clock or Clock()
 
-    def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
+    def verify(self, headers: Mapping[str, str], body: str) -> bool:
         timestamp = headers.get("x-slack-request-timestamp", "")
         signature = headers.get("x-slack-signature", "")
         # SignatureVerifier needs an integer timestamp and an ASCII signature.
@@ -156,6 +156,8 @@ def read_body(raw: str, content_type: str | None) -> dict[str, Any]:
         need(payload, "actions", 0, "action_id")
     else:
         need(payload, "view", "callback_id")
+        if need(payload, "view", "type") != "modal":  # Bolt reads other views as workflow steps
+            raise MalformedRequestError("only modal views are submitted here")
     return {k: v for k, v in payload.items() if k in fields}
 
 
@@ -176,9 +178,20 @@ def need(source: Any, *path: str | int, kind: type | tuple[type, ...] = str) -> 
         value = value[step]
     if not isinstance(value, kind):
         raise MalformedRequestError(f"the request's {_dotted(path)} has the wrong type")
+    if isinstance(value, str) and not _is_unicode(value):
+        raise MalformedRequestError(f"the request's {_dotted(path)} is not Unicode text")
     if kind is str and not 0 < len(value) <= _MAX_ID:
         raise MalformedRequestError(f"the request's {_dotted(path)} is empty or too long")
     return value
+
+
+def _is_unicode(text: str) -> bool:
+    """False for lone surrogates, which JSON escapes allow but no Slack text contains."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:
@@ -289,12 +302,13 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
     def on_reason(ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         approval_id = need(view, "private_metadata")
         user = need(body, "user", "id")
-        field = need(view, "state", "values", blocks.REASON_BLOCK, blocks.REASON_ACTION, kind=dict)
-        reason = field.get("value") or ""
-        if not isinstance(reason, str):
-            raise MalformedRequestError("the reason is not text")
+        reason = need(
+            view,
+            *("state", "values", blocks.REASON_BLOCK, blocks.REASON_ACTION, "value"),
+            kind=(str, type(None)),  # an empty input comes as null
+        )
         try:
-            approval = approvals.decide(approval_id, user, Decision.REJECT, reason)
+            approval = approvals.decide(approval_id, user, Decision.REJECT, reason or "")
         except AlreadyRecordedError:
             ack()  # a repeated submission: the rejection stands, the modal closes
             return
@@ -315,6 +329,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
     def on_command(ack: Any, command: dict[str, Any]) -> None:
         verb, _, rest = (command.get("text") or "").strip().partition(" ")
         verb = verb.lower()
+        approval_id = next(iter(rest.split()), "")
         try:
             if verb in ("", "list"):
                 pending = approvals.list_pending()
@@ -323,8 +338,13 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
                     text=f"{len(pending)} pending approval(s)",
                     blocks=blocks.pending_list(pending),
                 )
-            elif verb == "show" and rest.strip():
-                approval = approvals.get(rest.strip().split()[0])
+            elif verb == "show" and len(approval_id) > _MAX_ID:
+                ack(
+                    response_type="ephemeral",
+                    text="That is not an approval id. Try `/signoff list`.",
+                )
+            elif verb == "show" and approval_id:
+                approval = approvals.get(approval_id)
                 ack(
                     response_type="ephemeral",
                     text=blocks.fallback_text(approval),
@@ -333,7 +353,8 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
             else:
                 ack(response_type="ephemeral", text=blocks.HELP_TEXT)
         except NotFoundError as exc:
-            ack(response_type="ephemeral", text=f"{exc}. Try `/signoff list`.")
+            # The id is what the user typed: shown as text, never as markup.
+            ack(response_type="ephemeral", text=f"{blocks.escape(str(exc))}. Try `/signoff list`.")
         except SignoffError:
             log.exception("/signoff failed")
             ack(response_type="ephemeral", text="signoff could not answer just now; try again.")
@@ -364,14 +385,13 @@ def handle_function_url(slack: SlackApp, event: dict[str, Any], context: Any) ->
             "Slack retry %s (%s)", headers["x-slack-retry-num"], headers.get("x-slack-retry-reason")
         )
     try:
-        text = raw.decode("utf-8")
-        body = read_body(text, headers.get("content-type", "").split(";")[0].strip() or None)
-    except (UnicodeDecodeError, MalformedRequestError) as exc:
+        body = read_body(raw, headers.get("content-type", "").split(";")[0].strip() or None)
+    except MalformedRequestError as exc:
         log.warning("malformed Slack request: %s", exc)
         return {"statusCode": 400, "body": "malformed request"}
     bolt_headers: dict[str, str | Sequence[str]] = dict(headers)
     request = BoltRequest(body="", headers=bolt_headers)
-    request.raw_body = text
+    request.raw_body = raw
     request.body = body
     request.context = build_context(BoltContext({}), body)
     request.context["aws_lambda_function_name"] = getattr(context, "function_name", "")
@@ -379,14 +399,15 @@ def handle_function_url(slack: SlackApp, event: dict[str, Any], context: Any) ->
     return to_aws_response(slack.bolt.dispatch(request))
 
 
-def _raw_body(event: dict[str, Any]) -> bytes | None:
-    """The bytes Slack signed, or None when the event's body cannot be read."""
+def _raw_body(event: dict[str, Any]) -> str | None:
+    """The body Slack signed (UTF-8 text), or None when the event holds no such body."""
     body = event.get("body") or ""
     if not isinstance(body, str):
         return None
     try:
         if event.get("isBase64Encoded"):
-            return base64.b64decode(body, validate=True)
-        return body.encode("utf-8")
-    except (binascii.Error, UnicodeEncodeError):
+            return base64.b64decode(body, validate=True).decode("utf-8")
+        body.encode("utf-8")  # lone surrogates cannot have been signed
+    except (binascii.Error, UnicodeError):
         return None
+    return body

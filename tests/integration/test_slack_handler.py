@@ -296,6 +296,18 @@ MALFORMED_PAYLOADS: dict[str, Callable[[], str]] = {
     "approve-response-url-a-list": lambda: _mutate(
         _approve, lambda p: p.update(response_url=["x"])
     ),
+    "approve-value-a-lone-surrogate": lambda: _mutate(
+        _approve, lambda p: p["actions"][0].update(value="apr-\ud800")
+    ),
+    "approve-value-too-long": lambda: _mutate(
+        _approve, lambda p: p["actions"][0].update(value="a" * 5000)
+    ),
+    "reason-a-lone-surrogate": lambda: _mutate(
+        _reason, lambda p: p["view"]["state"]["values"]["reason"]["reason"].update(value="\udfff")
+    ),
+    "reason-a-number": lambda: _mutate(
+        _reason, lambda p: p["view"]["state"]["values"]["reason"]["reason"].update(value=5)
+    ),
     "reject-without-trigger-id": lambda: _mutate(_reject, lambda p: p.pop("trigger_id")),
     "reason-without-view-state": lambda: _mutate(_reason, lambda p: p["view"].pop("state")),
     "reason-state-values-a-list": lambda: _mutate(
@@ -303,6 +315,10 @@ MALFORMED_PAYLOADS: dict[str, Callable[[], str]] = {
     ),
     "reason-without-private-metadata": lambda: _mutate(
         _reason, lambda p: p["view"].pop("private_metadata")
+    ),
+    "reason-view-without-type": lambda: _mutate(_reason, lambda p: p["view"].pop("type")),
+    "reason-view-a-workflow-step": lambda: _mutate(
+        _reason, lambda p: p["view"].update(type="workflow_step")
     ),
     "reason-view-a-string": lambda: _mutate(_reason, lambda p: p.update(view="signoff")),
     "reason-without-user": lambda: _mutate(_reason, lambda p: p.pop("user")),
@@ -344,3 +360,14 @@ def test_a_command_with_fields_slack_never_sends_is_answered(
     result = call(body, lambda_context)
     assert result["statusCode"] == 200
     assert "apr-slack" in json.dumps(json.loads(result["body"])["blocks"])
+
+
+def test_show_with_an_id_too_long_to_be_one_is_answered_not_found(
+    lambda_env, approvals, store, slack, lambda_context
+) -> None:
+    open_approval(approvals, store, slack)
+    result = call(slash_command("U0X", "show " + "a" * 5000), lambda_context)
+    assert result["statusCode"] == 200
+    answer = json.loads(result["body"])
+    assert answer["text"].startswith("That is not an approval id.")
+    assert len(answer["text"]) < 200
