@@ -247,7 +247,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
     def on_error(error: Exception) -> BoltResponse | None:
         if isinstance(error, MalformedRequestError):
             log.warning("malformed Slack request: %s", error)
-            return BoltResponse(status=400, body=str(error))
+            return BoltResponse(status=400, body=f"malformed request: {error}")
         log.error("a Slack listener failed", exc_info=error)
         return None  # Bolt answers 500
 
@@ -255,7 +255,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
     def on_approve(ack: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
         approval_id = need(body, "actions", 0, "value")
         user = need(body, "user", "id")
-        need(body, "response_url")
+        need(body, "response_url")  # where a refusal is told, privately
         try:
             approval = approvals.decide(approval_id, user, Decision.APPROVE)
         except AlreadyRecordedError:
@@ -279,7 +279,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
         approval_id = need(body, "actions", 0, "value")
         user = need(body, "user", "id")
         trigger_id = need(body, "trigger_id")
-        need(body, "response_url")
+        need(body, "response_url")  # where a refusal is told, privately
         try:
             approval = approvals.check_vote(approval_id, user)
         except _REFUSALS as exc:
@@ -388,7 +388,7 @@ def handle_function_url(slack: SlackApp, event: dict[str, Any], context: Any) ->
         body = read_body(raw, headers.get("content-type", "").split(";")[0].strip() or None)
     except MalformedRequestError as exc:
         log.warning("malformed Slack request: %s", exc)
-        return {"statusCode": 400, "body": "malformed request"}
+        return {"statusCode": 400, "body": f"malformed request: {exc}"}
     bolt_headers: dict[str, str | Sequence[str]] = dict(headers)
     request = BoltRequest(body="", headers=bolt_headers)
     request.raw_body = raw

@@ -45,8 +45,12 @@ def open_approval(
     return posted["ts"]
 
 
-def response_url(slack: StandInServer, user: str, ts: str) -> str:
-    return slack.standin._response_url("approvals", user, ts)
+@pytest.fixture
+def responses() -> Iterator[ResponseRecorder]:
+    """Stands in for each click's response_url and records what was posted to it."""
+    recorder = ResponseRecorder()
+    yield recorder
+    recorder.stop()
 
 
 def call(
@@ -58,14 +62,15 @@ def call(
 
 
 def test_approve_click_decides_and_updates_the_message(
-    lambda_env, approvals, store, slack, lambda_context
+    lambda_env, approvals, store, slack, responses, lambda_context
 ) -> None:
     ts = open_approval(approvals, store, slack)
     result = call(
-        block_actions("U0A", "signoff.approve", "apr-slack", response_url(slack, "U0A", ts), ts=ts),
+        block_actions("U0A", "signoff.approve", "apr-slack", responses.url("c"), ts=ts),
         lambda_context,
     )
     assert result["statusCode"] == 200
+    assert not responses.responses()  # the winner sees the message change, nothing else
     approval = store.get("apr-slack")
     assert approval.status is Status.APPROVED and approval.decided_by == "U0A"
     message = slack.standin.conversation()["messages"][0]
@@ -75,31 +80,32 @@ def test_approve_click_decides_and_updates_the_message(
 
 
 def test_refused_click_gets_an_ephemeral_reason_and_changes_nothing(
-    lambda_env, approvals, store, slack, lambda_context
+    lambda_env, approvals, store, slack, responses, lambda_context
 ) -> None:
     ts = open_approval(approvals, store, slack)
     result = call(
-        block_actions("U0X", "signoff.approve", "apr-slack", response_url(slack, "U0X", ts), ts=ts),
+        block_actions("U0X", "signoff.approve", "apr-slack", responses.url("c"), ts=ts),
         lambda_context,
     )
     assert result["statusCode"] == 200
     assert store.get("apr-slack").status is Status.PENDING
-    ephemerals = slack.standin.conversation()["ephemerals"]
-    assert ephemerals[-1]["user"] == "U0X"
-    assert "not an approver" in ephemerals[-1]["text"]
+    [answer] = responses.responses("c")
+    assert answer["response_type"] == "ephemeral" and not answer["replace_original"]
+    assert "not an approver" in answer["text"]
     assert [e["kind"] for e in store.audit("apr-slack")][-1] == "vote_refused"
 
 
 def test_click_on_a_decided_request_is_refused(
-    lambda_env, approvals, store, slack, lambda_context
+    lambda_env, approvals, store, slack, responses, lambda_context
 ) -> None:
     ts = open_approval(approvals, store, slack)
     approvals.decide("apr-slack", "U0A", Decision.APPROVE)
     call(
-        block_actions("U0A", "signoff.reject", "apr-slack", response_url(slack, "U0A", ts), ts=ts),
+        block_actions("U0A", "signoff.reject", "apr-slack", responses.url("c"), ts=ts),
         lambda_context,
     )
-    assert "already approved" in slack.standin.conversation()["ephemerals"][-1]["text"]
+    [answer] = responses.responses("c")
+    assert "already approved" in answer["text"]
 
 
 @pytest.mark.parametrize(
@@ -108,23 +114,22 @@ def test_click_on_a_decided_request_is_refused(
     ids=["forged", "stale"],
 )
 def test_forged_or_stale_requests_get_401_and_change_nothing(
-    lambda_env, approvals, store, slack, lambda_context, secret, age
+    lambda_env, approvals, store, slack, responses, lambda_context, secret, age
 ) -> None:
     ts = open_approval(approvals, store, slack)
-    body = block_actions(
-        "U0A", "signoff.approve", "apr-slack", response_url(slack, "U0A", ts), ts=ts
-    )
+    body = block_actions("U0A", "signoff.approve", "apr-slack", responses.url("c"), ts=ts)
     result = call(body, lambda_context, secret=secret, timestamp=int(time.time()) - age)
     assert result["statusCode"] == 401
     assert store.get("apr-slack").status is Status.PENDING
     assert [e["kind"] for e in store.audit("apr-slack")] == ["created", "notified"]
+    assert not responses.responses()
 
 
-def test_tampered_body_gets_401(lambda_env, approvals, store, slack, lambda_context) -> None:
+def test_tampered_body_gets_401(
+    lambda_env, approvals, store, slack, responses, lambda_context
+) -> None:
     ts = open_approval(approvals, store, slack)
-    body = block_actions(
-        "U0X", "signoff.approve", "apr-slack", response_url(slack, "U0X", ts), ts=ts
-    )
+    body = block_actions("U0X", "signoff.approve", "apr-slack", responses.url("c"), ts=ts)
     event = signed_event(body, SIGNING_SECRET)
     event["body"] = body.replace("U0X", "U0A")  # signature was for U0X
     assert slack_handler.app.handler(event, lambda_context)["statusCode"] == 401
@@ -132,20 +137,20 @@ def test_tampered_body_gets_401(lambda_env, approvals, store, slack, lambda_cont
 
 
 def test_reject_opens_a_modal_and_the_reason_decides(
-    lambda_env, approvals, store, slack, lambda_context
+    lambda_env, approvals, store, slack, responses, lambda_context
 ) -> None:
     ts = open_approval(approvals, store, slack)
+    # views.open on the stand-in needs a trigger it issued; it has no public way to issue one.
     trigger = slack.standin._trigger("U0A")
-    body = block_actions(
-        "U0A", "signoff.reject", "apr-slack", response_url(slack, "U0A", ts), ts=ts
-    ).replace("trigger-1", trigger)
+    body = block_actions("U0A", "signoff.reject", "apr-slack", responses.url("c"), ts=ts).replace(
+        "trigger-1", trigger
+    )
     assert call(body, lambda_context)["statusCode"] == 200
     views = slack.standin.conversation()["views"]
     assert views and views[0]["view"]["callback_id"] == "signoff.reject_reason"
     assert store.get("apr-slack").status is Status.PENDING  # nothing decided until the reason
 
     # An empty reason is answered inside the modal, not recorded.
-    slack.standin._events_url = "unused"
     from urllib.parse import urlencode
 
     def submission(reason: str) -> str:
@@ -206,13 +211,6 @@ def test_slash_show_and_help(lambda_env, approvals, store, slack, lambda_context
     assert "no approval with id" in missing["text"]
     helped = json.loads(call(slash_command("U0X", "help"), lambda_context)["body"])
     assert "/signoff list" in helped["text"]
-
-
-@pytest.fixture
-def responses() -> Iterator[ResponseRecorder]:
-    recorder = ResponseRecorder()
-    yield recorder
-    recorder.stop()
 
 
 def test_a_replayed_click_is_answered_already_recorded_and_changes_nothing(
@@ -325,27 +323,26 @@ MALFORMED_PAYLOADS: dict[str, Callable[[], str]] = {
 }
 
 
-@pytest.mark.parametrize("body", GARBAGE_BODIES.values(), ids=GARBAGE_BODIES.keys())
-def test_unsigned_garbage_gets_401(lambda_env, approvals, store, slack, lambda_context, body):
+def test_unsigned_garbage_gets_401(lambda_env, approvals, store, slack, lambda_context) -> None:
     open_approval(approvals, store, slack)
-    event = signed_event(body, SIGNING_SECRET)
-    del event["headers"]["x-slack-signature"]
-    assert slack_handler.app.handler(event, lambda_context)["statusCode"] == 401
+    statuses = {}
+    for name, body in GARBAGE_BODIES.items():
+        event = signed_event(body, SIGNING_SECRET)
+        del event["headers"]["x-slack-signature"]
+        statuses[name] = slack_handler.app.handler(event, lambda_context)["statusCode"]
+    assert statuses == dict.fromkeys(GARBAGE_BODIES, 401)
     assert [e["kind"] for e in store.audit("apr-slack")] == ["created", "notified"]
 
 
-@pytest.mark.parametrize(
-    "body",
-    [*GARBAGE_BODIES.values(), *(make() for make in MALFORMED_PAYLOADS.values())],
-    ids=[*GARBAGE_BODIES.keys(), *MALFORMED_PAYLOADS.keys()],
-)
 def test_signed_malformed_requests_get_400_and_change_nothing(
-    lambda_env, approvals, store, slack, lambda_context, body
+    lambda_env, approvals, store, slack, lambda_context
 ) -> None:
+    """Each case, one by one; the assertion lists every case that was not a 400."""
     open_approval(approvals, store, slack)
     version = store.get("apr-slack").version
-    result = call(body, lambda_context)
-    assert result["statusCode"] == 400
+    cases = {**GARBAGE_BODIES, **{name: make() for name, make in MALFORMED_PAYLOADS.items()}}
+    statuses = {name: call(body, lambda_context)["statusCode"] for name, body in cases.items()}
+    assert statuses == dict.fromkeys(cases, 400)
     assert store.get("apr-slack").version == version
     assert [e["kind"] for e in store.audit("apr-slack")] == ["created", "notified"]
     assert not slack.standin.conversation()["views"]
