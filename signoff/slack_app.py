@@ -1,20 +1,27 @@
 """The Bolt app: button clicks, the reject-reason modal and `/signoff`.
 
-The ack path stays small: verify the signature (Bolt), one conditional write, answer.
-The Lambda adapter below is Bolt's own with one repair (see `handle_function_url`).
+The ack path stays small: check the signature, read the body, one conditional write, answer.
+Nothing is parsed before the signature holds (401 otherwise); a signed body that is not
+one Slack sends us is answered 400 and changes nothing (see `read_body` and `need`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from slack_bolt import App, BoltContext
-from slack_bolt.adapter.aws_lambda.handler import to_aws_response, to_bolt_request
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt.adapter.aws_lambda.handler import to_aws_response
 from slack_bolt.request.internals import build_context
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import Clock, SignatureVerifier
 
 from signoff import blocks
 from signoff.errors import (
@@ -29,13 +36,179 @@ from signoff.errors import (
 from signoff.messages import update_message
 from signoff.model import Approval, Decision
 from signoff.service import Approvals
+from signoff.text import escape
 
 log = logging.getLogger(__name__)
 
 _REFUSALS = (RefusedError, NotFoundError, ValidationError)
+_MAX_ID = 255  # Slack ids and ours are far shorter; longer is not a real request
 
 
-def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -> App:
+class MalformedRequestError(SignoffError):
+    """A signed request whose body is not one Slack sends us: answered 400, nothing changed."""
+
+
+class RequestSignature:
+    """Slack's `v0` request signature, checked on the raw body before anything is parsed.
+
+    The secret is read through a callable each time, so a caller can hand in one that
+    re-reads a rotated secret.
+    """
+
+    def __init__(self, secret: Callable[[], str], clock: Clock | None = None):
+        self._secret = secret
+        self._clock = clock or Clock()
+
+    def verify(self, headers: Mapping[str, str], body: str) -> bool:
+        timestamp = headers.get("x-slack-request-timestamp", "")
+        signature = headers.get("x-slack-signature", "")
+        # SignatureVerifier needs an integer timestamp and an ASCII signature.
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return False
+        if not signature.isascii():
+            return False
+        verifier = SignatureVerifier(self._secret(), clock=self._clock)
+        return verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+
+
+# What Slack sends in a slash-command form; other fields are dropped, not passed to Bolt.
+_COMMAND_FIELDS = frozenset(
+    {
+        "token",
+        "team_id",
+        "team_domain",
+        "enterprise_id",
+        "enterprise_name",
+        "channel_id",
+        "channel_name",
+        "user_id",
+        "user_name",
+        "command",
+        "text",
+        "response_url",
+        "trigger_id",
+        "api_app_id",
+        "is_enterprise_install",
+        "ssl_check",
+    }
+)
+
+# The interactivity payloads we listen to, their top-level fields and the types Slack gives
+# them. Bolt reads these to route and build its context; other fields are dropped.
+_NULLABLE_REF = (dict, str, type(None))
+_PAYLOAD_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "block_actions": {
+        "type": str,
+        "user": dict,
+        "team": _NULLABLE_REF,
+        "enterprise": _NULLABLE_REF,
+        "channel": _NULLABLE_REF,
+        "container": dict,
+        "message": dict,
+        "view": dict,
+        "state": dict,
+        "api_app_id": str,
+        "token": str,
+        "trigger_id": str,
+        "response_url": str,
+        "is_enterprise_install": (bool, str),
+        "actions": list,
+    },
+    "view_submission": {
+        "type": str,
+        "user": dict,
+        "team": _NULLABLE_REF,
+        "enterprise": _NULLABLE_REF,
+        "view": dict,
+        "api_app_id": str,
+        "token": str,
+        "trigger_id": str,
+        "is_enterprise_install": (bool, str),
+    },
+}
+
+
+def read_body(raw: str, content_type: str | None) -> dict[str, Any]:
+    """The body as Bolt should see it: a slash-command form or an interactivity payload.
+
+    Raises MalformedRequestError for anything else, so Bolt never parses a body itself.
+    """
+    if content_type == "application/json":
+        raise MalformedRequestError("JSON bodies (Events API) are not accepted here")
+    form = dict(parse_qsl(raw, keep_blank_values=True))
+    if "payload" not in form:
+        if "command" not in form and "ssl_check" not in form:
+            raise MalformedRequestError("neither a slash command nor an interactivity payload")
+        return {k: v for k, v in form.items() if k in _COMMAND_FIELDS}
+    try:
+        payload = json.loads(form["payload"])
+    except ValueError as exc:
+        raise MalformedRequestError(f"the payload is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise MalformedRequestError("the payload is not a JSON object")
+    kind = payload.get("type")
+    fields = _PAYLOAD_FIELDS.get(kind) if isinstance(kind, str) else None
+    if fields is None:
+        raise MalformedRequestError("unsupported payload type")
+    for key, types in fields.items():
+        if key in payload and not isinstance(payload[key], types):
+            raise MalformedRequestError(f"the payload's {key} has the wrong type")
+    # Bolt routes on these before a listener runs.
+    if kind == "block_actions":
+        need(payload, "actions", 0, "action_id")
+    else:
+        need(payload, "view", "callback_id")
+        if need(payload, "view", "type") != "modal":  # Bolt reads other views as workflow steps
+            raise MalformedRequestError("only modal views are submitted here")
+    return {k: v for k, v in payload.items() if k in fields}
+
+
+def need(source: Any, *path: str | int, kind: type | tuple[type, ...] = str) -> Any:
+    """The value at `path`, of `kind`; a string must be non-empty and id-sized.
+
+    The one place a listener reads the request: a missing or mistyped field raises
+    MalformedRequestError, which the app answers with 400.
+    """
+    value = source
+    for step in path:
+        if isinstance(step, int):
+            found = isinstance(value, list) and 0 <= step < len(value)
+        else:
+            found = isinstance(value, dict) and step in value
+        if not found:
+            raise MalformedRequestError(f"the request has no {_dotted(path)}")
+        value = value[step]
+    if not isinstance(value, kind):
+        raise MalformedRequestError(f"the request's {_dotted(path)} has the wrong type")
+    if isinstance(value, str) and not _is_unicode(value):
+        raise MalformedRequestError(f"the request's {_dotted(path)} is not Unicode text")
+    if kind is str and not 0 < len(value) <= _MAX_ID:
+        raise MalformedRequestError(f"the request's {_dotted(path)} is empty or too long")
+    return value
+
+
+def _is_unicode(text: str) -> bool:
+    """False for lone surrogates, which JSON escapes allow but no Slack text contains."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+@dataclass(frozen=True)
+class SlackApp:
+    """The Bolt app and the signature check that runs before Bolt sees a request."""
+
+    bolt: App
+    signature: RequestSignature
+
+
+def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -> SlackApp:
     app = App(
         signing_secret=signing_secret,
         client=client,
@@ -56,10 +229,19 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
             # The notifier re-renders on the outcome event; the decision already stands.
             log.warning("message update after a click failed", exc_info=True)
 
+    @app.error
+    def on_error(error: Exception) -> BoltResponse | None:
+        if isinstance(error, MalformedRequestError):
+            log.warning("malformed Slack request: %s", error)
+            return BoltResponse(status=400, body=f"malformed request: {error}")
+        log.error("a Slack listener failed", exc_info=error)
+        return None  # Bolt answers 500
+
     @app.action(blocks.APPROVE_ACTION)
     def on_approve(ack: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
-        approval_id = body["actions"][0]["value"]
-        user = body["user"]["id"]
+        approval_id = need(body, "actions", 0, "value")
+        user = need(body, "user", "id")
+        need(body, "response_url")  # where a refusal is told, privately
         try:
             approval = approvals.decide(approval_id, user, Decision.APPROVE)
         except AlreadyRecordedError:
@@ -80,29 +262,42 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
 
     @app.action(blocks.REJECT_ACTION)
     def on_reject(ack: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
-        approval_id = body["actions"][0]["value"]
-        user = body["user"]["id"]
+        approval_id = need(body, "actions", 0, "value")
+        user = need(body, "user", "id")
+        trigger_id = need(body, "trigger_id")
+        need(body, "response_url")  # where a refusal is told, privately
         try:
             approval = approvals.check_vote(approval_id, user)
         except _REFUSALS as exc:
             ack()
             tell(respond, f"You cannot reject this: {exc}.")
             return
+        except BackendError:
+            log.exception("reject check failed")
+            ack()
+            tell(respond, "The reason dialog could not be opened; please click Reject again.")
+            return
         ack()
         try:
-            client.views_open(trigger_id=body["trigger_id"], view=blocks.reject_modal(approval))
+            client.views_open(trigger_id=trigger_id, view=blocks.reject_modal(approval))
         except SlackApiError:
             log.exception("views.open failed")
             tell(respond, "The reason dialog could not be opened; please click Reject again.")
 
     @app.view(blocks.REJECT_VIEW)
     def on_reason(ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        approval_id = view["private_metadata"]
-        user = body["user"]["id"]
-        field = view["state"]["values"][blocks.REASON_BLOCK][blocks.REASON_ACTION]
-        reason = field.get("value") or ""
+        approval_id = need(view, "private_metadata")
+        user = need(body, "user", "id")
+        reason = need(
+            view,
+            *("state", "values", blocks.REASON_BLOCK, blocks.REASON_ACTION, "value"),
+            kind=(str, type(None)),  # an empty input comes as null
+        )
         try:
-            approval = approvals.decide(approval_id, user, Decision.REJECT, reason)
+            approval = approvals.decide(approval_id, user, Decision.REJECT, reason or "")
+        except AlreadyRecordedError:
+            ack()  # a repeated submission: the rejection stands, the modal closes
+            return
         except _REFUSALS as exc:
             ack(response_action="errors", errors={blocks.REASON_BLOCK: f"Not recorded: {exc}."})
             return
@@ -120,6 +315,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
     def on_command(ack: Any, command: dict[str, Any]) -> None:
         verb, _, rest = (command.get("text") or "").strip().partition(" ")
         verb = verb.lower()
+        approval_id = next(iter(rest.split()), "")
         try:
             if verb in ("", "list"):
                 pending = approvals.list_pending()
@@ -128,8 +324,13 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
                     text=f"{len(pending)} pending approval(s)",
                     blocks=blocks.pending_list(pending),
                 )
-            elif verb == "show" and rest.strip():
-                approval = approvals.get(rest.strip().split()[0])
+            elif verb == "show" and len(approval_id) > _MAX_ID:
+                ack(
+                    response_type="ephemeral",
+                    text="That is not an approval id. Try `/signoff list`.",
+                )
+            elif verb == "show" and approval_id:
+                approval = approvals.get(approval_id)
                 ack(
                     response_type="ephemeral",
                     text=blocks.fallback_text(approval),
@@ -138,30 +339,61 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
             else:
                 ack(response_type="ephemeral", text=blocks.HELP_TEXT)
         except NotFoundError as exc:
-            ack(response_type="ephemeral", text=f"{exc}. Try `/signoff list`.")
+            # The id is what the user typed: shown as text, never as markup.
+            ack(response_type="ephemeral", text=f"{escape(str(exc))}. Try `/signoff list`.")
         except SignoffError:
             log.exception("/signoff failed")
             ack(response_type="ephemeral", text="signoff could not answer just now; try again.")
 
-    return app
+    return SlackApp(app, RequestSignature(lambda: signing_secret))
 
 
-def handle_function_url(app: App, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Bolt's Lambda adapter, repaired for form bodies that contain the word 'payload'.
+def handle_function_url(slack: SlackApp, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A Lambda Function URL event in, a response out: signature, then body, then Bolt.
 
-    Bolt 1.30 treats any form body containing 'payload' as an interactivity payload
-    and parses `/signoff list payload` (or a channel named payload-x) as empty.
+    Unsigned, forged or stale requests get 401 before anything is parsed; signed bodies
+    that are not what Slack sends get 400. Bolt then verifies the signature again and
+    dispatches a body it did not have to parse (its own parser mistakes any form
+    containing the word 'payload' for an interactivity payload).
     """
     method = event.get("requestContext", {}).get("http", {}).get("method")
     if method != "POST":
         return {"statusCode": 404, "body": "Not Found"}
-    request = to_bolt_request(event)
-    raw = request.raw_body
-    if not request.body and raw and not raw.lstrip().startswith("{"):
-        params = dict(parse_qsl(raw, keep_blank_values=True))
-        if "payload" not in params:
-            request.body = params
-            request.context = build_context(BoltContext({}), params)
+    headers = {
+        str(k).lower(): v for k, v in (event.get("headers") or {}).items() if isinstance(v, str)
+    }
+    raw = _raw_body(event)
+    if raw is None or not slack.signature.verify(headers, raw):
+        return {"statusCode": 401, "body": ""}
+    if "x-slack-retry-num" in headers:
+        # A redelivery: every write below is conditional, so it changes nothing twice.
+        log.info(
+            "Slack retry %s (%s)", headers["x-slack-retry-num"], headers.get("x-slack-retry-reason")
+        )
+    try:
+        body = read_body(raw, headers.get("content-type", "").split(";")[0].strip() or None)
+    except MalformedRequestError as exc:
+        log.warning("malformed Slack request: %s", exc)
+        return {"statusCode": 400, "body": f"malformed request: {exc}"}
+    bolt_headers: dict[str, str | Sequence[str]] = dict(headers)
+    request = BoltRequest(body="", headers=bolt_headers)
+    request.raw_body = raw
+    request.body = body
+    request.context = build_context(BoltContext({}), body)
     request.context["aws_lambda_function_name"] = getattr(context, "function_name", "")
     request.context["lambda_request"] = event
-    return to_aws_response(app.dispatch(request))
+    return to_aws_response(slack.bolt.dispatch(request))
+
+
+def _raw_body(event: dict[str, Any]) -> str | None:
+    """The body Slack signed (UTF-8 text), or None when the event holds no such body."""
+    body = event.get("body") or ""
+    if not isinstance(body, str):
+        return None
+    try:
+        if event.get("isBase64Encoded"):
+            return base64.b64decode(body, validate=True).decode("utf-8")
+        body.encode("utf-8")  # lone surrogates cannot have been signed
+    except (binascii.Error, UnicodeError):
+        return None
+    return body

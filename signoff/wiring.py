@@ -22,10 +22,9 @@ from signoff.service import Approvals, system_clock
 from signoff.store import DynamoApprovalStore
 
 if TYPE_CHECKING:
-    from slack_bolt import App
-
     from signoff.doorbell import Doorbell
     from signoff.notify import Notifier
+    from signoff.slack_app import SlackApp
     from signoff.workflow import WorkflowDeps
 
 
@@ -204,7 +203,7 @@ def build_notifier(settings: Settings) -> Notifier:
     return Notifier(Approvals(build_store(settings), system_clock), client, lease)
 
 
-def build_slack_app(settings: Settings) -> App:
+def build_slack_app(settings: Settings) -> SlackApp:
     from signoff.slack_app import build_app
 
     secrets = load_slack_secrets(settings.slack_secret_id)
@@ -228,7 +227,7 @@ def notifier_from_env() -> Notifier:
 
 
 @cache
-def slack_app_from_env() -> App:
+def slack_app_from_env() -> SlackApp:
     return build_slack_app(settings_from_env())
 
 

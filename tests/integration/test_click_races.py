@@ -1,0 +1,165 @@
+"""100 signed requests on one approval at once, through slack_handler.app.handler.
+
+DynamoDB Local holds the record; the Slack stand-in answers the Web API; a loopback
+recorder stands in for each click's response_url. The conditional write in the store
+must let exactly one vote through; everyone else is told privately why not.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+import slack_handler.app
+from signoff.model import SlackRef, Status
+from tests.conftest import SIGNING_SECRET
+from tests.factories import start_request
+from tests.integration.slack_events import (
+    ResponseRecorder,
+    block_actions_payload,
+    payload_form,
+    signed_event,
+    slash_command,
+    view_submission_payload,
+)
+
+pytestmark = pytest.mark.integration
+
+APPROVAL = "apr-race"
+REQUESTER = "U0REQ"
+APPROVERS = tuple(f"U0APR{i:02d}" for i in range(20))
+NON_APPROVERS = tuple(f"U0OUT{i:02d}" for i in range(25))
+
+
+@pytest.fixture
+def responses() -> Iterator[ResponseRecorder]:
+    recorder = ResponseRecorder()
+    yield recorder
+    recorder.stop()
+
+
+def the_requests(responses: ResponseRecorder) -> list[tuple[str, str, str, str]]:
+    """(key, kind, user, form body): 40 approves and 30 reject reasons by approvers,
+    25 clicks by non-approvers, 5 approves by the requester (an approver, but not of
+    their own request) — 100 in all."""
+    found: list[tuple[str, str, str, str]] = []
+
+    def click(user: str, action: str) -> None:
+        key = f"r{len(found):03d}"
+        payload = block_actions_payload(user, action, APPROVAL, responses.url(key))
+        kind = "approve" if action == "signoff.approve" else "reject-click"
+        found.append((key, kind, user, payload_form(payload)))
+
+    for i in range(40):
+        click(APPROVERS[i % 20], "signoff.approve")
+    for i in range(30):
+        payload = view_submission_payload(APPROVERS[i % 20], APPROVAL, f"no, says #{i}")
+        found.append((f"r{len(found):03d}", "reason", APPROVERS[i % 20], payload_form(payload)))
+    for i, user in enumerate(NON_APPROVERS):
+        click(user, "signoff.approve" if i % 2 else "signoff.reject")
+    for _ in range(5):
+        click(REQUESTER, "signoff.approve")
+    return found
+
+
+def test_100_simultaneous_requests_decide_exactly_once(
+    lambda_env, approvals, store, slack, responses, lambda_context
+) -> None:
+    approvals.open(start_request(APPROVAL, requester=REQUESTER, approvers=(*APPROVERS, REQUESTER)))
+    posted = slack.standin.api("chat.postMessage", "xoxb-test-token", {"channel": "c", "text": "x"})
+    store.set_message(APPROVAL, SlackRef("c", posted["ts"]), datetime.now(UTC))
+    # Build the cached app (and Bolt's auth.test) before the race, as a warm Lambda has.
+    warm = slack_handler.app.handler(
+        signed_event(slash_command("U0X", "help"), SIGNING_SECRET), lambda_context
+    )
+    assert warm["statusCode"] == 200
+
+    requests = the_requests(responses)
+    assert len(requests) == 100
+    events = [signed_event(body, SIGNING_SECRET) for *_, body in requests]
+    barrier = threading.Barrier(len(events))
+    results: list[dict[str, Any] | None] = [None] * len(events)
+    failures: list[BaseException] = []
+
+    def send(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = slack_handler.app.handler(events[i], lambda_context)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(events))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not failures
+    assert [r["statusCode"] for r in results if r] == [200] * 100
+
+    # Each click's ephemeral answer is posted to its response_url; wait for the stragglers.
+    clicks = [key for key, kind, *_ in requests if kind != "reason"]
+    deadline = time.monotonic() + 10
+    while sum(len(responses.responses(k)) for k in clicks) < len(clicks) - 1:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+
+    approval = store.get(APPROVAL)
+    kinds = Counter(e["kind"] for e in store.audit(APPROVAL))
+    winning_kind = "approve" if approval.status is Status.APPROVED else "reason"
+    outcomes: Counter[str] = Counter()
+    for (key, kind, user, _), result in zip(requests, results, strict=True):
+        assert result is not None
+        if kind == "reason":
+            body = json.loads(result["body"]) if result.get("body") else {}
+            assert body.get("response_action", "errors") == "errors"
+            text = body.get("errors", {}).get("reason", "")
+        else:
+            answers = responses.responses(key)
+            assert len(answers) <= 1
+            assert all(a["response_type"] == "ephemeral" for a in answers)
+            text = answers[0]["text"] if answers else ""
+        outcome = classify(text)
+        if outcome in ("silent", "already recorded"):
+            # Only the winner's own requests for the winning decision may end like this.
+            assert (user, kind) == (approval.decided_by, winning_kind), (key, text)
+        outcomes[outcome] += 1
+    print(f"\n100 simultaneous requests: {dict(outcomes)}; audit {dict(kinds)}")
+
+    assert approval.status in (Status.APPROVED, Status.REJECTED)
+    assert approval.decided_by in APPROVERS
+    assert len(approval.votes) == 1
+    assert kinds["decided"] == 1 and kinds["voted"] == 1
+    winners_requests = sum(
+        1 for _, kind, user, _ in requests if (user, kind) == (approval.decided_by, winning_kind)
+    )
+    if approval.status is Status.APPROVED:
+        # One click won silently; the winner's other click was told "already recorded".
+        assert (outcomes["silent"], outcomes["already recorded"]) == (1, winners_requests - 1)
+    else:
+        # A repeated identical reason just closes the modal.
+        assert (outcomes["silent"], outcomes["already recorded"]) == (winners_requests, 0)
+    assert outcomes["refused"] + outcomes["busy"] == 100 - winners_requests
+    assert kinds["vote_refused"] == outcomes["refused"]
+    message = slack.standin.conversation()["messages"][0]
+    assert message["edits"] >= 1  # the winning request re-rendered the message
+
+
+def classify(text: str) -> str:
+    """What a private answer (an ephemeral text or a modal error) says happened."""
+    if not text:
+        return "silent"
+    if "already recorded" in text:
+        return "already recorded"
+    if "just now" in text:
+        return "busy"
+    if "not recorded" in text.lower() or "cannot reject" in text:
+        return "refused"
+    raise AssertionError(f"unexpected answer: {text!r}")
