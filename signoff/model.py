@@ -100,7 +100,10 @@ def parse_duration(text: str) -> timedelta:
     """'90s', '30m', '2h', '1d' or plain seconds → timedelta."""
     match = _DURATION_RE.match(text)
     if not match:
-        raise ValidationError(f"{_shown(text)} is not a duration: use e.g. 90s, 30m, 2h or 1d")
+        raise ValidationError(
+            f"{_shown(text)} is not a duration: use e.g. 90s, 30m, 2h or 1d "
+            f"(a timeout is at most {format_duration(MAX_TIMEOUT)})"
+        )
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
