@@ -102,7 +102,13 @@ class LocalStack:
         self._stops: list[Any] = []  # how to stop each part started so far, in order
 
     def _check_port(self) -> None:
+        """Refuse a port something listens on; not one a killed run left in TIME_WAIT.
+
+        The probe binds as the server will (werkzeug sets SO_REUSEADDR): without it a
+        restart right after a kill -9 with a client connected is refused for a minute.
+        """
         with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((self.host, self.port))
             except OSError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,9 +31,9 @@ SIGNOFF = [sys.executable, "-m", "signoff.cli"]
 
 
 class Dev:
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, port: int | None = None):
         self.home = home
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "SLACK_SIGNING_SECRET": SECRET, "SIGNOFF_LOCAL_URL": self.url}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -302,6 +303,35 @@ def test_kill_and_restart_while_waiting_loses_nothing(tmp_path: Path) -> None:
         assert "message_updated" in [e["kind"] for e in shown["audit"]]
     finally:
         second.stop()
+
+
+def test_restart_at_once_on_the_same_port_after_a_kill_with_a_client_connected(
+    tmp_path: Path,
+) -> None:
+    first = Dev(tmp_path / "state")
+    first.start()
+    client = socket.create_connection(("127.0.0.1", first.port))
+    try:
+        time.sleep(0.3)  # accepted: the server side of it outlives the kill (FIN_WAIT/TIME_WAIT)
+        first.kill()
+        second = Dev(tmp_path / "state", port=first.port)
+        second.start()
+        try:
+            assert second.get("/local/health")["ok"] is True
+        finally:
+            second.stop()
+    finally:
+        client.close()
+        first.stop()
+
+    # A port something really listens on is still refused, with a clear message.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = Dev(tmp_path / "other", port=busy.getsockname()[1])
+        refused = taken.cli("dev", "--port", str(taken.port), "--home", str(taken.home))
+        assert refused.returncode == 1
+        assert "is in use" in refused.stderr
 
 
 def test_cli_bad_input_is_a_usage_error(dev: Dev) -> None:
