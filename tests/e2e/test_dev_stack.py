@@ -38,10 +38,11 @@ class Dev:
         self.env = {**os.environ, "SLACK_SIGNING_SECRET": SECRET, "SIGNOFF_LOCAL_URL": self.url}
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, **extra_env: str) -> None:
+        """Start `signoff dev`; `extra_env` is for this run of it only (not the CLI's)."""
         self.proc = subprocess.Popen(
             [*SIGNOFF, "dev", "--port", str(self.port), "--home", str(self.home)],
-            env=self.env,
+            env={**self.env, **extra_env},
             stdout=subprocess.DEVNULL,
             stderr=open(self.home.parent / f"dev-{self.port}.log", "ab"),  # noqa: SIM115
         )
