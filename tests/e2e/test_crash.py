@@ -58,6 +58,9 @@ POINTS = [
     Point("after-create", "after-call.dynamodb.TransactWriteItems#1", click=False),
     # "requested" is on the topic; the in-memory queue loses it with the process.
     Point("after-requested", "after-call.sns.Publish#1", click=False),
+    # The notifier took "requested" off the queue and read the record, and dies before
+    # its post claim: the workflow is past its publish, the queue's copy is gone.
+    Point("notifier-received", "before-call.dynamodb.UpdateItem#1", click=False),
     # Slack has the message, the notifier never hears its ts (its post claim stays).
     Point("mid-post", "slack.chat.postMessage#1", click=False),
     # The message's ts is stored (post claim = UpdateItem #1, set_message = #2).
