@@ -7,7 +7,8 @@
 - Slack: Bolt at POST /slack/events (signed requests only) and the stand-in under
   /api/ and /local/, with a page at /
 
-A restart after a crash re-drives what the last run left unfinished (see `_recover`).
+A restart after a crash re-drives what the last run left unfinished: the workflows
+(`LocalDurable.recover`) and the notices its in-memory queue lost (`_redrive_notices`).
 `SIGNOFF_DEV_CRASH_AT` (signoff/local/faults.py) makes a run die at a chosen point.
 """
 
@@ -41,8 +42,8 @@ STATIC = Path(__file__).parent / "static"
 DEMO_REQUESTER = "U0REQUESTER"
 DEMO_APPROVER = "U0APPROVER"
 # Closed approvals whose outcome may not have reached Slack are looked for among the
-# workflows that finished last: the table has no index of closed approvals, and a
-# crash loses at most what was in flight, which is the newest.
+# workflows that finished last: the table has no index of closed approvals, and what a
+# crash can lose was in flight when it came, so it finished last.
 RECENTLY_FINISHED = 50
 
 

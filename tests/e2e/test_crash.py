@@ -83,6 +83,7 @@ EXPECTED = {"approve": "approved", "cancel": "cancelled", "expire": "expired"}
 # Per point: (seconds to start `signoff dev`, seconds from then until all settled),
 # printed at the end of the module (seen with pytest -s).
 FIGURES: dict[str, list[tuple[float, float]]] = defaultdict(list)
+FAILED: dict[str, int] = defaultdict(int)
 
 # Until the notifier adopts a message already posted when it takes over a stale post
 # claim (and the lease is a setting), a mid-post kill leaves two messages.
@@ -92,16 +93,20 @@ ADOPTS_POSTED = "post_claim_lease_seconds" in Settings.__dataclass_fields__
 @pytest.fixture(scope="module", autouse=True)
 def report() -> Iterator[None]:
     yield
-    if FIGURES:
-        print(f"\ncrash rounds ({ROUNDS} per point): restart, then settled after it (s)")
-        for name, figures in FIGURES.items():
+    if not FIGURES and not FAILED:
+        return
+    print(f"\ncrash rounds ({ROUNDS} per point): seconds to restart, then until all settled")
+    for point in POINTS:
+        figures = FIGURES.get(point.name, [])
+        line = f"  {point.name:22} {len(figures):3} ok {FAILED.get(point.name, 0):3} failed"
+        if figures:
             starts = sorted(f[0] for f in figures)
             settles = sorted(f[1] for f in figures)
-            print(
-                f"  {name:22} {len(figures):3} ok  "
-                f"start median {starts[len(starts) // 2]:5.1f} max {starts[-1]:5.1f}  "
-                f"settle median {settles[len(settles) // 2]:5.1f} max {settles[-1]:5.1f}"
+            line += (
+                f"  restart median {starts[len(starts) // 2]:5.1f} max {starts[-1]:5.1f}"
+                f"  settle median {settles[len(settles) // 2]:5.1f} max {settles[-1]:5.1f}"
             )
+        print(line)
 
 
 def decision_for(point: Point, round_no: int) -> str:
@@ -268,6 +273,7 @@ def test_killed_at_every_point_each_approval_still_ends_exactly_once(tmp_path: P
                     check(dev, last_id, last_decision, settle(dev, last_id, last_decision))
                     FIGURES[last_point.name].append((up - restarted, time.monotonic() - up))
                 except AssertionError as exc:
+                    FAILED[last_point.name] += 1
                     failures.append(f"{last_point.name} ({last_id}): {exc}")
             if step is None:
                 break
@@ -275,6 +281,7 @@ def test_killed_at_every_point_each_approval_still_ends_exactly_once(tmp_path: P
             drive_until_killed(dev, approval_id, decision)
             assert dev.proc is not None
             if dev.proc.poll() != -signal.SIGKILL:
+                FAILED[point.name] += 1
                 failures.append(f"{point.name}: {point.spec} was never reached")
             previous = (point, approval_id, decision)
         finally:
