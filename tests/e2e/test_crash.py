@@ -97,6 +97,8 @@ def report() -> Iterator[None]:
         return
     print(f"\ncrash rounds ({ROUNDS} per point): seconds to restart, then until all settled")
     for point in POINTS:
+        if point.name not in FIGURES and point.name not in FAILED:
+            continue
         figures = FIGURES.get(point.name, [])
         line = f"  {point.name:22} {len(figures):3} ok {FAILED.get(point.name, 0):3} failed"
         if figures:
