@@ -2,18 +2,21 @@
 same home, and check that the approval still ends exactly once.
 
 Each round starts `signoff dev` with SIGNOFF_DEV_CRASH_AT (signoff/local/faults.py) set
-to one point, drives an approval through it like a user would (the CLI, a click through
-the Slack stand-in), waits for the process to die by SIGKILL, restarts it without the
-crash point, finishes the approval if it is still open, and then asserts:
+to one point and that round's approval id (only calls about it count), drives the
+approval through it like a user would (the CLI, a click through the Slack stand-in),
+waits for the process to die by SIGKILL, restarts it on the same home (armed for the
+next round; the last restart is not), finishes the approval if it is still open, and
+then asserts:
 
 - one outcome: the record's status, and ONE decided/expired/cancelled audit event;
 - the workflow "succeeded";
 - ONE Slack message for the approval, re-rendered after the outcome (a
   `message_updated` audit event after it), showing the outcome and no buttons.
 
-SIGNOFF_CRASH_ROUNDS (default 1) rounds per point; `make soak` runs more and prints
-the counts (pytest -s). One `signoff dev` process recovers the last round's approval
-and is killed in the next round: each start of it costs seconds (DynamoDB Local's JVM).
+SIGNOFF_CRASH_ROUNDS (default 1) rounds per point, SIGNOFF_CRASH_POINTS (names,
+comma-separated) to run some points only; `make soak` runs more rounds and prints the
+counts (pytest -s). One `signoff dev` process recovers the last round's approval and
+is killed in the next round, as each start costs seconds (DynamoDB Local's JVM).
 """
 
 from __future__ import annotations
