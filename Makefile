@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 
-.PHONY: setup run dev test check lint typecheck clean build-WorkflowFunction build-SlackFunction build-NotifierFunction
+.PHONY: setup run dev test check soak lint typecheck clean build-WorkflowFunction build-SlackFunction build-NotifierFunction
 
 setup: $(BIN)/signoff node_modules/.installed $(SAM_VENV)/bin/sam
 
@@ -37,6 +37,11 @@ test: setup
 	$(BIN)/python -m pytest
 
 check: lint typecheck test
+
+## soak: the crash-at-every-point test, many rounds (SIGNOFF_CRASH_ROUNDS, default 10), with counts
+SIGNOFF_CRASH_ROUNDS ?= 10
+soak: setup
+	SIGNOFF_CRASH_ROUNDS=$(SIGNOFF_CRASH_ROUNDS) $(BIN)/python -m pytest tests/e2e/test_crash.py -s -q -p no:cacheprovider
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,17 +1,23 @@
 """The durable execution emulator from the SDK's testing package, kept on disk.
 
-Execution state lives in a SQLite file. Timers (waits, polls) live only in memory, so
-`recover()` re-arms them at start-up for every execution still running.
+Execution state lives in a SQLite file. Timers (waits, polls) and the handler
+invocations in flight live only in memory, so at start-up `recover()` drives every
+execution still running again: it re-arms its pending timer, or invokes the handler.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from aws_durable_execution_sdk_python.lambda_service import OperationStatus, OperationType
+from aws_durable_execution_sdk_python_testing.execution import Execution, ExecutionStatus
+from aws_durable_execution_sdk_python_testing.executor import Executor
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from aws_durable_execution_sdk_python_testing.stores.sqlite import SQLiteExecutionStore
 
@@ -25,6 +31,7 @@ EXECUTION_TIMEOUT = 8 * 24 * 3600
 class LocalDurable:
     def __init__(self, handler: Any, db_path: Path):
         db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._db_path = db_path
         self._store = SQLiteExecutionStore.create_and_initialize(db_path)
         self.runner = DurableFunctionTestRunner(
             handler=handler,
@@ -70,15 +77,66 @@ class LocalDurable:
                 result = execution.result.result
         return {"status": status, "arn": execution.durable_execution_arn, "result": result}
 
+    def running(self) -> list[str]:
+        """The names (approval ids) of the executions not finished yet."""
+        return [e.start_input.execution_name for e in self._query(ExecutionStatus.RUNNING)]
+
+    def recently_finished(self, limit: int) -> list[str]:
+        """The names of the `limit` executions that finished last, newest first.
+
+        Read from the store's table (the pinned testing package's schema): its query
+        orders by start time only, and a long wait may have started long ago.
+        """
+        with closing(sqlite3.connect(self._db_path)) as db:
+            rows = db.execute(
+                "SELECT execution_name FROM executions"
+                " WHERE function_name = ? AND status != ? AND end_timestamp IS NOT NULL"
+                " ORDER BY end_timestamp DESC LIMIT ?",
+                (FUNCTION_NAME, ExecutionStatus.RUNNING.value, limit),
+            ).fetchall()
+        return [str(name) for (name,) in rows]
+
+    def _query(self, status: ExecutionStatus) -> list[Execution]:
+        executions, _ = self._store.query(function_name=FUNCTION_NAME, status_filter=status.value)
+        return list(executions)
+
     def recover(self) -> int:
-        """Re-arm the pending timer of every running execution; returns how many.
+        """Drive every running execution again after a restart; returns how many.
+
+        The last run may have died anywhere: in a wait (its timer is gone), inside a
+        step (STARTED, never finished) or between two operations (nothing pending).
+        Each running execution gets its earliest pending timer re-armed, and a fresh
+        invocation unless that timer or an outside completion (a callback, a chained
+        invoke) will invoke it anyway. On that invocation the SDK replays what finished
+        and runs a STARTED step again: steps are at least once, and ours are idempotent.
+        No invocation of this process is in flight yet, so none is duplicated.
 
         Leans on the emulator's executor (pinned testing package, covered by a test).
         """
-        count = 0
-        for execution in self._store.list_all():
-            if execution.is_complete:
-                continue
-            self.runner._executor._schedule_earliest_pending(execution.durable_execution_arn)
-            count += 1
-        return count
+        executor = self.runner._executor
+        executions = self._query(ExecutionStatus.RUNNING)
+        for execution in executions:
+            arn = execution.durable_execution_arn
+            if _needs_invocation(execution):
+                executor._invoke_execution(arn)
+            executor._schedule_earliest_pending(arn)
+        return len(executions)
+
+
+def _needs_invocation(execution: Execution) -> bool:
+    """Whether nothing already armed or awaited would invoke the handler again."""
+    operations = execution.operations
+    if any(
+        op.operation_type is OperationType.STEP and op.status is OperationStatus.STARTED
+        for op in operations
+    ):
+        return True  # killed inside a step
+    if any(
+        op.operation_type in (OperationType.CALLBACK, OperationType.CHAINED_INVOKE)
+        and op.status is OperationStatus.STARTED
+        for op in operations
+    ):
+        return False  # its completion invokes the handler
+    # A wait or a retry due later has a timer (the one the executor arms); without one
+    # the handler died between two operations, or after a timer fired and before it ran.
+    return Executor._earliest_pending_timestamp(execution) is None

@@ -4,7 +4,12 @@ Web API calls (`/api/<method>`) are answered like Slack answers them and recorde
 A person (the page at `/`) or a test drives the other direction: a click, a modal
 submission or a slash command becomes a real, signed request to the Bolt endpoint,
 exactly as Slack would send it. The conversation is kept in a JSON file so it
-survives a restart, and served at `GET /local/messages`.
+survives a restart (written whole to a temporary file, then renamed over the old one,
+so a kill mid-write leaves the previous version), and served at `GET /local/messages`.
+
+For tests: `POST /local/faults` makes the next calls of a Web API method fail the way
+Slack fails them; `POST /local/response_urls` and `POST /local/triggers` mint the
+response_url and trigger_id Slack would put in a request.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -61,7 +68,46 @@ def blueprint(standin: SlackStandIn) -> Any:
         if request.is_json:
             args.update(request.get_json(silent=True) or {})
         token = token or str(args.pop("token", ""))
-        return jsonify(standin.api(method, token, args))
+        body, status, headers = standin.call(method, token, args)
+        return jsonify(body), status, headers
+
+    @bp.post("/local/faults")
+    def add_fault() -> Any:
+        data = request.get_json(silent=True) or {}
+        try:
+            fault = standin.fault(
+                str(data["method"]),
+                str(data["error"]),
+                int(data.get("count", 1)),
+                status=int(data["status"]) if data.get("status") else None,
+                retry_after=int(data["retry_after"]) if data.get("retry_after") else None,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            return jsonify({"error": f"bad fault: {exc}"}), 400
+        return jsonify({"ok": True, "fault": fault.__dict__})
+
+    @bp.delete("/local/faults")
+    def clear_faults() -> Any:
+        standin.clear_faults()
+        return jsonify({"ok": True})
+
+    @bp.post("/local/response_urls")
+    def new_response_url() -> Any:
+        data = request.get_json(silent=True) or {}
+        try:
+            url = standin.response_url(
+                str(data["channel"]), str(data["user"]), data.get("ts") and str(data["ts"])
+            )
+        except KeyError as exc:
+            return jsonify({"error": f"bad response_url request: missing {exc}"}), 400
+        return jsonify({"url": url})
+
+    @bp.post("/local/triggers")
+    def new_trigger() -> Any:
+        data = request.get_json(silent=True) or {}
+        if not data.get("user"):
+            return jsonify({"error": "bad trigger request: missing 'user'"}), 400
+        return jsonify({"trigger_id": standin.trigger(str(data["user"]))})
 
     @bp.get("/local/messages")
     def messages() -> Any:
@@ -118,6 +164,21 @@ class StandInError(Exception):
     pass
 
 
+@dataclass
+class Fault:
+    """The next `count` calls of `method` answer `{"ok": false, "error": error}`."""
+
+    method: str
+    error: str
+    count: int
+    status: int
+    retry_after: int | None
+
+    def answer(self) -> tuple[dict[str, Any], int, dict[str, str]]:
+        headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+        return {"ok": False, "error": self.error}, self.status, headers
+
+
 class SlackStandIn:
     def __init__(
         self,
@@ -127,8 +188,12 @@ class SlackStandIn:
         signing_secret: str,
         events_url: str,
         base_url: str,
+        on_answer: Callable[[str, dict[str, Any]], None] | None = None,
     ):
+        """`on_answer(method, args)` runs once a Web API call is recorded, before its answer."""
         self._file = state_file
+        self._on_answer = on_answer
+        self._faults: list[Fault] = []
         self._bot_token = bot_token
         self._signing_secret = signing_secret
         self._events_url = events_url
@@ -167,18 +232,75 @@ class SlackStandIn:
     # -- the Web API ---------------------------------------------------------------
 
     def api(self, method: str, token: str, args: dict[str, Any]) -> dict[str, Any]:
-        for key in ("blocks", "view", "attachments"):
+        return self.call(method, token, args)[0]
+
+    def call(
+        self, method: str, token: str, args: dict[str, Any]
+    ) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """One Web API call: (the JSON answer, the HTTP status, extra headers)."""
+        for key in ("blocks", "view", "attachments", "metadata"):
             if isinstance(args.get(key), str):
-                args[key] = json.loads(args[key])
+                try:
+                    args[key] = json.loads(args[key])
+                except ValueError:
+                    return {"ok": False, "error": f"invalid_{key}"}, 200, {}
         with self._lock:
-            self._state["calls"].append({"method": method, "args": args, "at": time.time()})
-            if token != self._bot_token:
-                self._save()
-                return {"ok": False, "error": "invalid_auth"}
-            handler = getattr(self, "_api_" + method.replace(".", "_"), None)
-            result = handler(args) if handler else {"ok": False, "error": "unknown_method"}
+            call: dict[str, Any] = {"method": method, "args": args, "at": time.time()}
+            self._state["calls"].append(call)
+            fault = self._take_fault(method)
+            answer: tuple[dict[str, Any], int, dict[str, str]]
+            if fault is not None:
+                call["fault"] = fault.error
+                answer = fault.answer()
+            elif token != self._bot_token:
+                answer = {"ok": False, "error": "invalid_auth"}, 200, {}
+            else:
+                handler = getattr(self, "_api_" + method.replace(".", "_"), None)
+                result = handler(args) if handler else {"ok": False, "error": "unknown_method"}
+                answer = result, 200, {}
             self._save()
-            return result
+        if self._on_answer is not None:
+            self._on_answer(method, args)
+        return answer
+
+    # -- faults (tests) --------------------------------------------------------------
+
+    def fault(
+        self,
+        method: str,
+        error: str,
+        count: int = 1,
+        *,
+        status: int | None = None,
+        retry_after: int | None = None,
+    ) -> Fault:
+        """Fail the next `count` calls of `method` with `error`.
+
+        "ratelimited" answers HTTP 429 with a Retry-After header (1 s unless given),
+        as Slack does; any other error answers HTTP `status` (default 200).
+        """
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        if error == "ratelimited":
+            status = status or 429
+            retry_after = 1 if retry_after is None else retry_after
+        fault = Fault(method, error, count, status or 200, retry_after)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _take_fault(self, method: str) -> Fault | None:
+        for fault in self._faults:
+            if fault.method == method and fault.count > 0:
+                fault.count -= 1
+                if fault.count == 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
 
     def _new_ts(self) -> str:
         last = max((float(m["ts"]) for m in self._state["messages"]), default=0.0)
@@ -200,10 +322,33 @@ class SlackStandIn:
             "user": BOT_USER,
             "text": args.get("text", ""),
             "blocks": args.get("blocks", []),
+            "metadata": args.get("metadata"),
             "edits": 0,
         }
         self._state["messages"].append(message)
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    def _api_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        try:
+            limit = min(max(int(args.get("limit") or 100), 1), 999)
+        except ValueError:
+            return {"ok": False, "error": "invalid_limit"}
+        # Top-level messages (thread replies are not history), newest first.
+        found = sorted(
+            (
+                m
+                for m in self._state["messages"]
+                if m["channel"] == channel and m.get("thread_ts") in (None, m["ts"])
+            ),
+            key=lambda m: float(m["ts"]),
+            reverse=True,
+        )
+        keys = ("ts", "user", "text", "blocks", "metadata", "thread_ts")
+        page = [{"type": "message", **{k: m.get(k) for k in keys}} for m in found[:limit]]
+        return {"ok": True, "messages": page, "has_more": len(found) > limit}
 
     def _api_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self._find_message(str(args.get("channel")), str(args.get("ts")))
@@ -261,6 +406,20 @@ class SlackStandIn:
                 )
             self._save()
             return True
+
+    def response_url(self, channel: str, user: str, ts: str | None = None) -> str:
+        """A response_url as Slack puts in a request: `ts` is the message it may replace."""
+        with self._lock:
+            url = self._response_url(channel, user, ts)
+            self._save()
+            return url
+
+    def trigger(self, user: str) -> str:
+        """A trigger_id for `user`, as Slack puts in a click or a command (opens one view)."""
+        with self._lock:
+            trigger = self._trigger(user)
+            self._save()
+            return trigger
 
     def _response_url(self, channel: str, user: str, ts: str | None) -> str:
         token = secrets.token_hex(8)

@@ -3,9 +3,13 @@
 - the table: DynamoDB Local (data under .signoff/dynamodb)
 - SNS/SQS/Secrets Manager: moto's server in this process; SNS reaches the notifier
   handler through an SQS queue as an SNS Lambda event (at least once)
-- the workflow: the durable emulator (state in .signoff/durable.sqlite), re-armed at start
+- the workflow: the durable emulator (state in .signoff/durable.sqlite)
 - Slack: Bolt at POST /slack/events (signed requests only) and the stand-in under
   /api/ and /local/, with a page at /
+
+A restart after a crash re-drives what the last run left unfinished: the workflows
+(`LocalDurable.recover`) and the notices its in-memory queue lost (`_redrive_notices`).
+`SIGNOFF_DEV_CRASH_AT` (signoff/local/faults.py) makes a run die at a chosen point.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from werkzeug.serving import make_server
 from signoff.errors import ConfigError
 from signoff.local import aws, slack_standin
 from signoff.local.dynamodb import DynamoDBLocal, local_client
+from signoff.local.faults import CrashPoint
 from signoff.local.slack_standin import SlackStandIn
 from signoff.schema import create_table
 
@@ -36,6 +41,10 @@ TABLE = "signoff-local"
 STATIC = Path(__file__).parent / "static"
 DEMO_REQUESTER = "U0REQUESTER"
 DEMO_APPROVER = "U0APPROVER"
+# Closed approvals whose outcome may not have reached Slack are looked for among the
+# workflows that finished last: the table has no index of closed approvals, and what a
+# crash can lose was in flight when it came, so it finished last.
+RECENTLY_FINISHED = 50
 
 
 @dataclass
@@ -102,7 +111,13 @@ class LocalStack:
         self._stops: list[Any] = []  # how to stop each part started so far, in order
 
     def _check_port(self) -> None:
+        """Refuse a port something listens on; not one a killed run left in TIME_WAIT.
+
+        The probe binds as the server will (werkzeug sets SO_REUSEADDR): without it a
+        restart right after a kill -9 with a client connected is refused for a minute.
+        """
         with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((self.host, self.port))
             except OSError as exc:
@@ -113,6 +128,9 @@ class LocalStack:
 
     def start(self) -> None:
         self._check_port()
+        crash = CrashPoint.from_env(os.environ)
+        if crash is not None:
+            crash.arm_botocore()  # before any client is made
         self.home.mkdir(parents=True, exist_ok=True)
         keys = _local_secrets(self.home)
         self.ddb = DynamoDBLocal(self.home / "dynamodb")
@@ -143,7 +161,11 @@ class LocalStack:
             signing_secret=keys["signing_secret"],
             events_url=f"{self.base_url}/slack/events",
             base_url=self.base_url,
+            on_answer=_slack_crash(crash),
         )
+        # Listening from here on: what recovery sets going may call the stand-in at once.
+        self.server = make_server(self.host, self.port, self._flask(), threaded=True)
+        self._stops.append(self.server.server_close)
         from signoff.local.durable import LocalDurable
         from signoff.local.sns_bridge import SnsBridge
 
@@ -159,8 +181,7 @@ class LocalStack:
         self.bridge.start()
         self._stops.append(self.bridge.stop)
         self.recovered = self.durable.recover()
-        self.reposted = self._repost_unannounced()
-        self.server = make_server(self.host, self.port, self._flask(), threaded=True)
+        self.reposted = self._redrive_notices()
         self._stops.append(self.server.shutdown)
 
     def _configure_handlers(self, moto_url: str) -> None:
@@ -180,21 +201,46 @@ class LocalStack:
                 "SIGNOFF_POLL_INITIAL_SECONDS": "1",
                 "SIGNOFF_POLL_MAX_SECONDS": "2",
                 "SIGNOFF_DEFAULT_CHANNEL": "approvals",
+                # A post claim left by a notifier killed mid-post is taken over soon.
+                "SIGNOFF_POST_CLAIM_LEASE_SECONDS": "5",
                 "POWERTOOLS_SERVICE_NAME": "signoff",
             }
         )
 
-    def _repost_unannounced(self) -> int:
-        """Pending approvals whose "requested" message was lost with the last run's queue."""
+    def _redrive_notices(self) -> int:
+        """Publish again what the last run's in-memory queue may have lost; returns how many.
+
+        - an approval without a Slack message: "requested" (the post renders the
+          outcome when it is already closed);
+        - a closed approval whose message was not re-rendered after the outcome (no
+          `message_updated` after it): "decided".
+        Looked at: every pending approval (the pending index), every running workflow,
+        and the RECENTLY_FINISHED workflows that finished last. Both notices are safe
+        to repeat: the notifier posts once and re-renders from the record.
+        """
+        from signoff.errors import NotFoundError
         from signoff.events import SnsPublisher, Topic
         from signoff.store import DynamoApprovalStore
 
         store = DynamoApprovalStore(local_client(self.ddb.endpoint), TABLE)
         publisher = SnsPublisher(aws.client(self.aws.endpoint, "sns"), self.aws.topic_arn)
+        pending = store.list_pending(limit=1000)
+        ids = dict.fromkeys(
+            [a.id for a in pending]
+            + self.durable.running()
+            + self.durable.recently_finished(RECENTLY_FINISHED)
+        )
         count = 0
-        for approval in store.list_pending(limit=1000):
+        for approval_id in ids:
+            try:
+                approval = store.get(approval_id)
+            except NotFoundError:
+                continue  # the workflow has not created it yet; it will, then publish
             if approval.message is None:
                 publisher.publish(Topic.REQUESTED, approval.id)
+                count += 1
+            elif approval.status.is_closed and not _outcome_shown(store.audit(approval.id)):
+                publisher.publish(Topic.DECIDED, approval.id)
                 count += 1
         return count
 
@@ -274,3 +320,26 @@ class LocalStack:
             return send_from_directory(STATIC, "index.html")
 
         return app
+
+
+_OUTCOMES = {"decided", "expired", "cancelled"}
+
+
+def _outcome_shown(audit: list[dict[str, Any]]) -> bool:
+    """Whether the message was re-rendered after the outcome (the audit is in order)."""
+    kinds = [event["kind"] for event in audit]
+    outcome = max((i for i, kind in enumerate(kinds) if kind in _OUTCOMES), default=-1)
+    return "message_updated" in kinds[outcome + 1 :]
+
+
+def _slack_crash(crash: CrashPoint | None) -> Any:
+    """The stand-in's hook for a `slack.<method>` crash point: die before answering."""
+    if crash is None or crash.slack_method is None:
+        return None
+    method = crash.slack_method
+
+    def on_answer(called: str, args: dict[str, Any]) -> None:
+        if called == method and crash.concerns(args):
+            crash.passed()
+
+    return on_answer

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,17 +33,18 @@ SIGNOFF = [sys.executable, "-m", "signoff.cli"]
 
 
 class Dev:
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, port: int | None = None):
         self.home = home
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "SLACK_SIGNING_SECRET": SECRET, "SIGNOFF_LOCAL_URL": self.url}
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, **extra_env: str) -> None:
+        """Start `signoff dev`; `extra_env` is for this run of it only (not the CLI's)."""
         self.proc = subprocess.Popen(
             [*SIGNOFF, "dev", "--port", str(self.port), "--home", str(self.home)],
-            env=self.env,
+            env={**self.env, **extra_env},
             stdout=subprocess.DEVNULL,
             stderr=open(self.home.parent / f"dev-{self.port}.log", "ab"),  # noqa: SIM115
         )
@@ -302,6 +306,104 @@ def test_kill_and_restart_while_waiting_loses_nothing(tmp_path: Path) -> None:
         assert "message_updated" in [e["kind"] for e in shown["audit"]]
     finally:
         second.stop()
+
+
+def test_restart_at_once_on_the_same_port_after_a_kill_with_a_client_connected(
+    tmp_path: Path,
+) -> None:
+    first = Dev(tmp_path / "state")
+    first.start()
+    client = socket.create_connection(("127.0.0.1", first.port))
+    try:
+        time.sleep(0.3)  # accepted: the server side of it outlives the kill (FIN_WAIT/TIME_WAIT)
+        first.kill()
+        second = Dev(tmp_path / "state", port=first.port)
+        second.start()
+        try:
+            assert second.get("/local/health")["ok"] is True
+        finally:
+            second.stop()
+    finally:
+        client.close()
+        first.stop()
+
+    # A port something really listens on is still refused, with a clear message.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = Dev(tmp_path / "other", port=busy.getsockname()[1])
+        refused = taken.cli("dev", "--port", str(taken.port), "--home", str(taken.home))
+        assert refused.returncode == 1
+        assert "is in use" in refused.stderr
+
+
+def test_standin_faults_history_metadata_and_minted_urls(dev: Dev) -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    token = json.loads((dev.home / "local-secrets.json").read_text())["bot_token"]
+    slack = WebClient(token=token, base_url=f"{dev.url}/api/")
+
+    def form_call(method: str, **form: str) -> tuple[int, dict[str, str], Any]:
+        request = urllib.request.Request(
+            f"{dev.url}/api/{method}",
+            data=urllib.parse.urlencode(form).encode(),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, dict(response.headers), json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), json.loads(exc.read())
+
+    # Metadata as JSON (what slack_sdk sends) and as a JSON string in form data.
+    mark = {"event_type": "signoff_request", "event_payload": {"id": "apr-1"}}
+    first = slack.chat_postMessage(channel="C1", text="one", metadata=mark)["ts"]
+    _, _, second = form_call("chat.postMessage", channel="C1", text="two", metadata="{}")
+    slack.chat_postMessage(channel="C1", text="a reply", thread_ts=first)
+    slack.chat_postMessage(channel="C2", text="elsewhere")
+
+    newest = slack.conversations_history(channel="C1", limit=1)
+    assert [m["text"] for m in newest["messages"]] == ["two"] and newest["has_more"]
+    history = slack.conversations_history(channel="C1", limit=100)["messages"]
+    assert [(m["text"], m["ts"], m["metadata"]) for m in history] == [
+        ("two", second["ts"], {}),
+        ("one", first, mark),
+    ]
+
+    # The next two posts are rate limited, the way Slack does it; then all is well.
+    dev.post(
+        "/local/faults",
+        {"method": "chat.postMessage", "error": "ratelimited", "count": 2, "retry_after": 3},
+    )
+    for _ in range(2):
+        status, headers, body = form_call("chat.postMessage", channel="C1", text="x")
+        assert (status, headers.get("Retry-After"), body) == (
+            429,
+            "3",
+            {"ok": False, "error": "ratelimited"},
+        )
+    assert form_call("chat.postMessage", channel="C1", text="x")[2]["ok"] is True
+    dev.post("/local/faults", {"method": "chat.update", "error": "msg_too_long", "count": 9})
+    with pytest.raises(SlackApiError) as failed:
+        slack.chat_update(channel="C1", ts=first, text="edited")
+    assert failed.value.response.status_code == 200
+    assert failed.value.response["error"] == "msg_too_long"
+    request = urllib.request.Request(f"{dev.url}/local/faults", method="DELETE")
+    urllib.request.urlopen(request, timeout=10).close()
+    assert slack.chat_update(channel="C1", ts=first, text="edited")["ok"] is True
+
+    # A response_url and a trigger_id minted for a test work like Slack's.
+    url = dev.post("/local/response_urls", {"channel": "C1", "user": "U0A", "ts": first})["url"]
+    dev.post(url.removeprefix(dev.url), {"replace_original": True, "text": "replaced"})
+    assert [m["text"] for m in dev.get("/local/messages")["messages"] if m["ts"] == first] == [
+        "replaced"
+    ]
+    trigger = dev.post("/local/triggers", {"user": "U0A"})["trigger_id"]
+    view = {"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": []}
+    assert slack.views_open(trigger_id=trigger, view=view)["ok"] is True
+    with pytest.raises(SlackApiError):
+        slack.views_open(trigger_id=trigger, view=view)  # a trigger opens one view
 
 
 def test_cli_bad_input_is_a_usage_error(dev: Dev) -> None:
