@@ -9,8 +9,10 @@ import urllib.request
 from typing import Any, Protocol
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from signoff.doorbell import LambdaDoorbell
 from signoff.errors import BackendError, ConfigError
 from signoff.model import Approval, StartRequest
 from signoff.service import Approvals
@@ -91,7 +93,18 @@ class LocalTarget:
                 f"{not_the_stack}: its DynamoDB settings are unusable: {exc}"
             ) from exc
         self.config = config
-        self.approvals = Approvals(DynamoApprovalStore(client, config["table"]))
+        # The stack serves the Lambda callback API: a decision here rings the workflow.
+        lambda_client = boto3.client(
+            "lambda",
+            endpoint_url=self.base_url,
+            region_name=config["region"],
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            config=Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1}),
+        )
+        self.approvals = Approvals(
+            DynamoApprovalStore(client, config["table"]), doorbell=LambdaDoorbell(lambda_client)
+        )
 
     def start(self, request: StartRequest) -> dict[str, Any]:
         try:
@@ -128,7 +141,8 @@ class AwsTarget:
         self.outputs = outputs
         self._lambda = session.client("lambda")
         self.approvals = Approvals(
-            DynamoApprovalStore(session.client("dynamodb"), outputs["TableName"])
+            DynamoApprovalStore(session.client("dynamodb"), outputs["TableName"]),
+            doorbell=LambdaDoorbell(self._lambda),
         )
 
     def start(self, request: StartRequest) -> dict[str, Any]:

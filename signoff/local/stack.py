@@ -198,11 +198,16 @@ class LocalStack:
                 "SIGNOFF_TOPIC_ARN": self.aws.topic_arn,
                 "SIGNOFF_SLACK_SECRET_ID": self.aws.secret_id,
                 "SIGNOFF_SLACK_API_URL": f"{self.base_url}/api/",
-                "SIGNOFF_POLL_INITIAL_SECONDS": "1",
-                "SIGNOFF_POLL_MAX_SECONDS": "2",
+                # The stack serves the Lambda callback API the doorbell rings (below).
+                "AWS_ENDPOINT_URL_LAMBDA": self.base_url,
                 "SIGNOFF_DEFAULT_CHANNEL": "approvals",
                 # A post claim left by a notifier killed mid-post is taken over soon.
                 "SIGNOFF_POST_CLAIM_LEASE_SECONDS": "5",
+                # The safety poll behind the doorbell: short on a laptop, where a crash
+                # between a decision and its ring is something people try. The caller's
+                # environment wins (to compare designs: SIGNOFF_DOORBELL=off, ...).
+                "SIGNOFF_POLL_INITIAL_SECONDS": os.environ.get("SIGNOFF_POLL_INITIAL_SECONDS", "1"),
+                "SIGNOFF_POLL_MAX_SECONDS": os.environ.get("SIGNOFF_POLL_MAX_SECONDS", "5"),
                 "POWERTOOLS_SERVICE_NAME": "signoff",
             }
         )
@@ -310,6 +315,16 @@ class LocalStack:
                 return jsonify({"error": "expected a JSON start payload with an id"}), 400
             arn, started = self.durable.start(str(payload["id"]), payload)
             return jsonify({"id": payload["id"], "execution_arn": arn, "started": started})
+
+        @app.post("/2025-12-01/durable-execution-callbacks/<path:callback_id>/succeed")
+        def callback_succeeded(callback_id: str) -> Response | tuple[Response, int]:
+            """Lambda's SendDurableExecutionCallbackSuccess, as boto3 calls it."""
+            try:
+                self.durable.runner.send_callback_success(callback_id, request.get_data())
+            except Exception as exc:  # the emulator raises its own not-found for a late ring
+                body = {"__type": "ResourceNotFoundException", "message": str(exc)[:300]}
+                return jsonify(body), 404
+            return jsonify({})
 
         @app.get("/local/workflows/<name>")
         def describe_workflow(name: str) -> Response:
