@@ -151,3 +151,38 @@ def test_cancel_and_unknown_ids(approvals: Approvals, store: DynamoApprovalStore
         approvals.decide("apr-cancel", "U0A", Decision.APPROVE)
     with pytest.raises(NotFoundError):
         approvals.decide("apr-missing", "U0A", Decision.APPROVE)
+
+
+def test_cancel_racing_an_approve_leaves_one_outcome(
+    approvals: Approvals, store: DynamoApprovalStore
+) -> None:
+    """The requester cancels while the approver approves, released together, 20 rounds."""
+    outcomes: Counter[str] = Counter()
+    for n in range(20):
+        approval_id = f"apr-cancel-race-{n}"
+        approvals.open(make_request(approval_id))
+        barrier = threading.Barrier(2)
+
+        def approve(approval_id: str = approval_id) -> None:
+            barrier.wait()
+            with contextlib.suppress(RefusedError):
+                approvals.decide(approval_id, "U0A", Decision.APPROVE)
+
+        def cancel(approval_id: str = approval_id) -> None:
+            barrier.wait()
+            with contextlib.suppress(RefusedError):
+                approvals.cancel(approval_id, "U0REQ", "wrong ticket")
+
+        threads = [threading.Thread(target=approve), threading.Thread(target=cancel)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        final = store.get(approval_id)
+        kinds = Counter(e["kind"] for e in store.audit(approval_id))
+        assert kinds["decided"] + kinds["cancelled"] == 1, kinds
+        assert final.status in (Status.APPROVED, Status.CANCELLED)
+        # The loser was refused and audited as such.
+        assert kinds["vote_refused"] + kinds["cancel_refused"] == 1, kinds
+        outcomes[final.status.value] += 1
+    print(f"cancel vs approve, 20 rounds: {dict(outcomes)}")
