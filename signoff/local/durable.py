@@ -75,7 +75,21 @@ class LocalDurable:
                 result = json.loads(execution.result.result)
             except ValueError:
                 result = execution.result.result
-        return {"status": status, "arn": execution.durable_execution_arn, "result": result}
+        return {
+            "status": status,
+            "arn": execution.durable_execution_arn,
+            "result": result,
+            "ended_at": self._ended_at(name),
+        }
+
+    def _ended_at(self, name: str) -> float | None:
+        """When the execution finished (epoch seconds), from the store's table."""
+        with closing(sqlite3.connect(self._db_path)) as db:
+            row = db.execute(
+                "SELECT end_timestamp FROM executions WHERE function_name = ? AND execution_name = ?",
+                (FUNCTION_NAME, name),
+            ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
 
     def running(self) -> list[str]:
         """The names (approval ids) of the executions not finished yet."""
