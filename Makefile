@@ -48,7 +48,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy signoff workflow_fn slack_handler notifier
+	$(BIN)/mypy signoff workflow_fn slack_handler notifier tests benchmarks
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) node_modules .signoff .pytest_cache

@@ -23,6 +23,7 @@ import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from signoff.local.dynamodb import free_port
 
@@ -263,11 +264,11 @@ def click_to_resume(resumes: int) -> dict[str, float]:
         stderr=subprocess.DEVNULL,
     )
 
-    def get(path: str) -> dict:
+    def get(path: str) -> Any:
         with urllib.request.urlopen(url + path, timeout=10) as r:
             return json.loads(r.read())
 
-    def post(path: str, data: dict) -> dict:
+    def post(path: str, data: dict[str, Any]) -> Any:
         req = urllib.request.Request(
             url + path, json.dumps(data).encode(), {"Content-Type": "application/json"}
         )

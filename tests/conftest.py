@@ -111,7 +111,8 @@ class StandInServer:
 
         from signoff.local.slack_standin import SlackStandIn, blueprint
 
-        self.server = make_server("127.0.0.1", 0, Flask("standin"), threaded=True)
+        app = Flask("standin")
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.base_url = f"http://127.0.0.1:{self.server.server_port}"
         self.standin = SlackStandIn(
             tmp / "slack.json",
@@ -120,7 +121,7 @@ class StandInServer:
             events_url=events_url,
             base_url=self.base_url,
         )
-        self.server.app.register_blueprint(blueprint(self.standin))
+        app.register_blueprint(blueprint(self.standin))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -172,4 +173,4 @@ def _forget_cached_secrets() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     parameters.clear_caches()
-    parameters.base.DEFAULT_PROVIDERS.clear()
+    parameters.base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]

@@ -44,7 +44,7 @@ class DebugDev(Dev):
         self.stdout = home.parent / "dev.stdout"
         self.stderr = home.parent / "dev.stderr"
 
-    def start(self) -> None:
+    def start(self, **extra_env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env["SIGNOFF_LOCAL_URL"] = self.url

@@ -29,6 +29,9 @@ class StoreOnlyTarget:
 
     approvals: Approvals
 
+    def start(self, request: Any) -> dict[str, Any]:
+        raise AssertionError("nothing starts here")
+
     def workflow(self, approval: Any) -> dict[str, str]:
         return {"status": "failed"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from tests.factories import start_request
 pytestmark = pytest.mark.integration
 
 
-def sns_event(kind: Topic, approval_id: str, message_id: str = "m-1") -> dict:
+def sns_event(kind: Topic, approval_id: str, message_id: str = "m-1") -> dict[str, Any]:
     envelope = {
         "Type": "Notification",
         "MessageId": message_id,
@@ -31,7 +32,7 @@ def open_approval(approvals: Approvals, approval_id: str = "apr-n1") -> None:
     approvals.open(start_request(approval_id, title="Drop <!channel> table", channel="C0DB"))
 
 
-def posts(slack: StandInServer) -> list[dict]:
+def posts(slack: StandInServer) -> list[dict[str, Any]]:
     return [c for c in slack.standin.conversation()["calls"] if c["method"] == "chat.postMessage"]
 
 

@@ -125,9 +125,11 @@ def draw_body(data: st.DataObject, approval_id: str, reply_to: str) -> tuple[str
     if shape == "command":
         return shape, slash_command(data.draw(users), data.draw(command_texts(approval_id)))
     if shape == "random-payload":
-        kind = st.sampled_from(["block_actions", "view_submission", "shortcut"]) | json_values
+        kind = st.one_of(
+            st.sampled_from(["block_actions", "view_submission", "shortcut"]), json_values
+        )
         payload = data.draw(st.fixed_dictionaries({"type": kind}, optional={"x": json_values}))
-        payload = data.draw(st.just(payload) | json_values)
+        payload = data.draw(st.one_of(st.just(payload), json_values))
         return shape, payload_form(payload)
     body = data.draw(
         st.text(max_size=300)

@@ -42,7 +42,7 @@ def open_approval(
     from datetime import UTC, datetime
 
     store.set_message(approval_id, SlackRef("approvals", posted["ts"]), datetime.now(UTC))
-    return posted["ts"]
+    return str(posted["ts"])
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import contextlib
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -125,7 +126,7 @@ def test_expiry_racing_a_vote_leaves_one_outcome(store: DynamoApprovalStore) -> 
 
 
 def test_pending_list_reads_the_sparse_index(
-    approvals: Approvals, store: DynamoApprovalStore, table: tuple
+    approvals: Approvals, store: DynamoApprovalStore, table: tuple[Any, str]
 ) -> None:
     client, name = table
     for n in range(3):
@@ -163,12 +164,12 @@ def test_cancel_racing_an_approve_leaves_one_outcome(
         approvals.open(make_request(approval_id))
         barrier = threading.Barrier(2)
 
-        def approve(approval_id: str = approval_id) -> None:
+        def approve(approval_id: str = approval_id, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             with contextlib.suppress(RefusedError):
                 approvals.decide(approval_id, "U0A", Decision.APPROVE)
 
-        def cancel(approval_id: str = approval_id) -> None:
+        def cancel(approval_id: str = approval_id, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             with contextlib.suppress(RefusedError):
                 approvals.cancel(approval_id, "U0REQ", "wrong ticket")

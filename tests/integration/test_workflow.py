@@ -83,7 +83,7 @@ def decide_when_created(
 def test_replays_create_one_record_and_one_notification_each(
     lambda_env, approvals: Approvals, store: DynamoApprovalStore, local_aws
 ) -> None:
-    invocations = Counter()
+    invocations: Counter[str] = Counter()
 
     def counted(event, context):  # every invocation replays the workflow from the top
         invocations["n"] += 1
@@ -135,9 +135,9 @@ def test_a_store_outage_during_the_wait_does_not_fail_the_workflow(
     lambda_env, approvals, store, local_aws, monkeypatch
 ) -> None:
     """The condition check's read fails (throttling): reported, polled again, not fatal."""
-    deps = workflow_fn.app.workflow_deps_from_env()
+    deps = wiring.workflow_deps_from_env()
     real_check = deps.approvals.expire_if_due
-    calls = Counter()
+    calls: Counter[str] = Counter()
 
     def throttled_twice(approval_id: str):
         calls["check"] += 1
@@ -265,7 +265,7 @@ def test_a_decision_between_the_look_and_the_arming_is_seen_at_once(
     lambda_env, store: DynamoApprovalStore, monkeypatch: pytest.MonkeyPatch, local_aws
 ) -> None:
     long_safety_poll(monkeypatch, 600)
-    deps = workflow_fn.app.workflow_deps_from_env()
+    deps = wiring.workflow_deps_from_env()
     racing = DecidesBeforeArming(store)
     monkeypatch.setattr(deps.approvals, "store", racing)
     with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=False) as runner:

@@ -6,6 +6,7 @@ from slack_sdk.models.views import View
 
 from signoff import blocks, model
 from signoff.model import Approval, Decision, StartRequest
+from signoff.text import escape
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 HOSTILE = "<!channel> <https://evil.example|click> & co"
@@ -125,7 +126,7 @@ def test_the_longest_accepted_request_fits_every_slack_limit_unclipped() -> None
         rendered = all_text(message)
         # Nothing was clipped: every piece of text is there whole, escaped.
         for piece in (request.title, request.description, *(v for _, v in request.fields)):
-            assert json.dumps(blocks.escape(piece))[1:-1] in rendered
+            assert json.dumps(escape(piece))[1:-1] in rendered
     View(**blocks.reject_modal(pending)).validate_json()
     for block in blocks.pending_list([pending]) + blocks.show_blocks(rejected):
         Block.parse(block).validate_json()  # type: ignore[union-attr]
