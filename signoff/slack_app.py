@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.adapter.aws_lambda.handler import to_aws_response
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.internals import build_context
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -33,8 +34,7 @@ from signoff.errors import (
     SignoffError,
     ValidationError,
 )
-from signoff.messages import update_message
-from signoff.model import Approval, Decision
+from signoff.model import Decision
 from signoff.service import Approvals
 from signoff.text import escape
 
@@ -209,11 +209,20 @@ class SlackApp:
 
 
 def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -> SlackApp:
+    bot_token = client.token or ""
+
+    def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> Any:
+        # One workspace, one bot token: no auth.test round trip on the first request of a
+        # sandbox (Bolt's single-team default makes one, on the click path).
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=bot_token
+        )
+
     app = App(
         signing_secret=signing_secret,
         client=client,
+        authorize=authorize,
         process_before_response=True,  # Lambda: finish the work before answering
-        token_verification_enabled=False,  # no auth.test round trip on a cold start
     )
 
     def tell(respond: Any, text: str) -> None:
@@ -221,13 +230,6 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
             respond(text=text, response_type="ephemeral", replace_original=False)
         except Exception:
             log.warning("could not send an ephemeral notice", exc_info=True)
-
-    def refresh(client: WebClient, approval: Approval) -> None:
-        try:
-            update_message(client, approval)
-        except BackendError:
-            # The notifier re-renders on the outcome event; the decision already stands.
-            log.warning("message update after a click failed", exc_info=True)
 
     @app.error
     def on_error(error: Exception) -> BoltResponse | None:
@@ -243,7 +245,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
         user = need(body, "user", "id")
         need(body, "response_url")  # where a refusal is told, privately
         try:
-            approval = approvals.decide(approval_id, user, Decision.APPROVE)
+            approvals.decide(approval_id, user, Decision.APPROVE)
         except AlreadyRecordedError:
             ack()
             tell(respond, "Your approval is already recorded.")
@@ -257,8 +259,10 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
             ack()
             tell(respond, "Your approval could not be recorded just now; please try again.")
             return
+        # The click path ends here: verify, one conditional write, the doorbell, answer.
+        # The message is re-rendered by the notifier on the workflow's "decided" event,
+        # a moment later, outside Slack's 3 s and retried by SNS if Slack fails.
         ack()
-        refresh(client, approval)
 
     @app.action(blocks.REJECT_ACTION)
     def on_reject(ack: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
@@ -280,7 +284,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
         ack()
         try:
             client.views_open(trigger_id=trigger_id, view=blocks.reject_modal(approval))
-        except SlackApiError:
+        except (SlackApiError, OSError):  # OSError: a timeout or a dropped connection
             log.exception("views.open failed")
             tell(respond, "The reason dialog could not be opened; please click Reject again.")
 
@@ -294,7 +298,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
             kind=(str, type(None)),  # an empty input comes as null
         )
         try:
-            approval = approvals.decide(approval_id, user, Decision.REJECT, reason or "")
+            approvals.decide(approval_id, user, Decision.REJECT, reason or "")
         except AlreadyRecordedError:
             ack()  # a repeated submission: the rejection stands, the modal closes
             return
@@ -308,8 +312,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
                 errors={blocks.REASON_BLOCK: "Could not be recorded just now; try again."},
             )
             return
-        ack()
-        refresh(client, approval)
+        ack()  # as for Approve: the notifier re-renders the message
 
     @app.command("/signoff")
     def on_command(ack: Any, command: dict[str, Any]) -> None:

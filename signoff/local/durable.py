@@ -134,7 +134,25 @@ class LocalDurable:
             if _needs_invocation(execution):
                 executor._invoke_execution(arn)
             executor._schedule_earliest_pending(arn)
+            # A callback's timeout is a timer too, kept in memory and not re-armed by the
+            # emulator (nor is its length stored): wake the workflow now instead. Its
+            # doorbell only ever means "look at the record", so an early wake is safe.
+            for callback_id in _pending_callbacks(execution):
+                try:
+                    self.runner.send_callback_success(callback_id, b'{"recovered": true}')
+                except Exception:
+                    log.warning("could not wake %s at recovery", arn, exc_info=True)
         return len(executions)
+
+
+def _pending_callbacks(execution: Execution) -> list[str]:
+    return [
+        op.callback_details.callback_id
+        for op in execution.operations
+        if op.operation_type is OperationType.CALLBACK
+        and op.status is OperationStatus.STARTED
+        and op.callback_details is not None
+    ]
 
 
 def _needs_invocation(execution: Execution) -> bool:

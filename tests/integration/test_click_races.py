@@ -148,8 +148,9 @@ def test_100_simultaneous_requests_decide_exactly_once(
         assert (outcomes["silent"], outcomes["already recorded"]) == (winners_requests, 0)
     assert outcomes["refused"] + outcomes["busy"] == 100 - winners_requests
     assert kinds["vote_refused"] == outcomes["refused"]
-    message = slack.standin.conversation()["messages"][0]
-    assert message["edits"] >= 1  # the winning request re-rendered the message
+    # The click path ends at the write (and the doorbell): the notifier re-renders the
+    # message on the workflow's "decided" event, not the 100 clicks.
+    assert slack.standin.conversation()["messages"][0]["edits"] == 0
 
 
 def classify(text: str) -> str:
@@ -158,8 +159,8 @@ def classify(text: str) -> str:
         return "silent"
     if "already recorded" in text:
         return "already recorded"
-    if "just now" in text:
-        return "busy"
+    if "just now" in text or "could not be opened" in text:
+        return "busy"  # a read timed out under the load: told to try again
     if "not recorded" in text.lower() or "cannot reject" in text:
         return "refused"
     raise AssertionError(f"unexpected answer: {text!r}")

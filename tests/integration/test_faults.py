@@ -7,6 +7,7 @@ Each test counts what crossed the wire and what the user and the record ended wi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import Counter
@@ -179,9 +180,10 @@ def test_notifier_lost_answers_can_duplicate_a_post(
     """A post that reached Slack but whose answer was lost: counted, not hidden.
 
     Slack's chat.postMessage has no idempotency key. A dropped answer is retried at once
-    (one duplicate); a timed-out answer fails the delivery and keeps the claim for
-    CLAIM_LEASE, so SNS redeliveries within the lease post nothing, and the first one
-    after it posts again (one duplicate).
+    by slack-sdk (one duplicate: the price of recovering from stale connections quickly);
+    a timed-out answer fails the delivery and keeps the claim for CLAIM_LEASE, so SNS
+    redeliveries within the lease post nothing, and the first one after it takes the claim
+    over, finds the post by its metadata and adopts it (no duplicate).
     """
     approvals.open(start_request("apr-f"))
     slack_proxy.fail(POST, drop=True, forward=True)
@@ -203,11 +205,13 @@ def test_notifier_lost_answers_can_duplicate_a_post(
     later = datetime.now(UTC) + CLAIM_LEASE + timedelta(seconds=1)
     client = wiring.build_slack_client(wiring.settings_from_env(), "xoxb-test-token")
     Notifier(Approvals(store, clock=lambda: later), client).handle(Topic.REQUESTED, "apr-g")
-    assert posts(slack) == before + 2
-    assert len([m for m in slack.standin.conversation()["messages"]]) == before + 2
+    assert posts(slack) == before + 1  # adopted, not posted again
+    adopted = store.get("apr-g").message
+    assert adopted is not None
+    assert adopted.ts == slack.standin.conversation()["messages"][-1]["ts"]
 
 
-# -- a click while Slack fails: the decision stands ------------------------------------
+# -- Slack failing around a click: the click never waits on it -------------------------
 
 
 @pytest.mark.parametrize(
@@ -215,11 +219,11 @@ def test_notifier_lost_answers_can_duplicate_a_post(
     [
         {"status": 429, "headers": {"Retry-After": "1"}, "body": RATELIMITED},
         {"status": 503, "body": b"", "times": 2},
-        {"delay": wiring.CLICK.slack_timeout + 0.5, "status": 200, "body": b"{}"},
+        {"delay": wiring.BACKGROUND.slack_timeout + 0.5, "status": 200, "body": b"{}"},
     ],
     ids=["429", "503-twice", "timeout"],
 )
-def test_click_stands_when_chat_update_fails_and_the_notifier_repairs_the_message(
+def test_a_click_does_not_wait_on_slack_and_the_notifier_renders_the_outcome(
     slack_proxy: FaultProxy, approvals, store, slack, lambda_context, fault, record_property
 ) -> None:
     ts = open_posted(approvals, store, slack)
@@ -229,13 +233,21 @@ def test_click_stands_when_chat_update_fails_and_the_notifier_repairs_the_messag
     record_property("click_seconds", round(took, 3))
     assert status == 200
     assert store.get("apr-f").status is Status.APPROVED
-    assert slack.standin.conversation()["messages"][0]["edits"] == 0
-    assert slack_proxy.count(UPDATE) == fault.get("times", 1)
+    assert slack_proxy.count(UPDATE) == 0  # verify, write, ring, answer: no Slack call
 
-    notifier.app.handler(sns_event(Topic.DECIDED, "apr-f"), lambda_context)
+    # The workflow's "decided" reaches the notifier; a failure there is retried by
+    # slack-sdk within its budget, or fails the delivery so that SNS delivers it again.
+    deliveries = 0
+    while slack.standin.conversation()["messages"][0]["edits"] == 0:
+        deliveries += 1
+        assert deliveries <= 3, "the outcome never reached the message"
+        with contextlib.suppress(Exception):
+            notifier.app.handler(sns_event(Topic.DECIDED, "apr-f"), lambda_context)
+    record_property("deliveries", deliveries)
     message = slack.standin.conversation()["messages"][0]
     assert message["edits"] == 1
     assert "Approved" in json.dumps(message["blocks"])
+    assert slack_proxy.count(UPDATE) == fault.get("times", 1) + 1
     assert audit_kinds(store, "apr-f")["decided"] == 1
 
 
