@@ -49,16 +49,20 @@ class Budget:
 
 # The click path (slack_handler): Slack wants the HTTP answer within 3 s, and with
 # process_before_response the answer waits for the whole listener. A click is one
-# GetItem, one TransactWriteItems and one chat.update (views.open for Reject).
-# With one failing dependency at a time, the worst cases add up to:
+# GetItem, one TransactWriteItems and one doorbell ring (Lambda's callback API); a
+# refusal adds one POST to the response_url, a Reject click one views.open. The
+# message itself is re-rendered later by the notifier. With one failing dependency
+# at a time, the worst cases add up to:
 #   DynamoDB failing: a call that times out twice = 2 attempts x (0.25 connect +
 #     0.5 read) = 1.5 s (+ 25 ms backoff); throttled twice = 2 fast answers + <= 1 s
-#     jittered backoff. The click is then answered "try again" (no chat.update).
-#   Slack failing: DynamoDB ~0.05 s + chat.update 2 attempts x 1 s + <= 0.5 s
-#     backoff = 2.55 s. A read timeout ends the call at 1 s (slack-sdk does not
-#     retry it); a 429 is not retried here, since Retry-After is >= 1 s.
-# Both stay below 3 s. A failed chat.update leaves the decision standing: the
-# notifier re-renders the message from the record on the "decided" event.
+#     jittered backoff. The click is then answered "try again".
+#   The doorbell failing: one attempt, 1 s connect + 1 s read at most
+#     (build_doorbell); DynamoDB answering takes ~0.05 s: about 2.1 s. A lost ring
+#     only delays the workflow to its safety poll.
+#   Slack failing (views.open after Reject): 2 attempts x 1 s + <= 0.5 s backoff
+#     after ~0.05 s of DynamoDB = 2.55 s. A read timeout ends the call at 1 s
+#     (slack-sdk does not retry it); a 429 is not retried here (Retry-After >= 1 s).
+# All stay below 3 s.
 CLICK = Budget(
     ddb_connect=0.25,
     ddb_read=0.5,
@@ -190,7 +194,7 @@ def build_doorbell(settings: Settings) -> Doorbell:
     if not settings.doorbell:
         return NoDoorbell()
     # On the click path: one quick try. A lost ring costs at most one safety-poll interval.
-    config = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})
+    config = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})  # CLICK
     return LambdaDoorbell(boto3.client("lambda", config=config))
 
 

@@ -91,7 +91,7 @@ def warm(context: Any) -> None:
 
 def click(slack: StandInServer, ts: str, context: Any, user: str = "U0A") -> tuple[int, float]:
     """An Approve click through slack_handler; returns the HTTP status and the seconds taken."""
-    url = slack.standin._response_url("approvals", user, ts)
+    url = slack.standin.response_url("approvals", user, ts)
     body = block_actions(user, "signoff.approve", "apr-f", url, ts=ts)
     started = time.monotonic()
     result = slack_handler.app.handler(signed_event(body, SIGNING_SECRET), context)

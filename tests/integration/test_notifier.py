@@ -87,10 +87,9 @@ def test_slack_failure_raises_so_sns_retries_and_releases_the_claim(
     lambda_env, approvals, store, slack, lambda_context, monkeypatch
 ) -> None:
     open_approval(approvals)
-    monkeypatch.setattr(slack.standin, "_bot_token", "xoxb-rotated")  # Slack now says invalid_auth
+    slack.standin.fault("chat.postMessage", "invalid_auth")  # Slack says no, once
     with pytest.raises(Exception, match="invalid_auth"):
         notifier.app.handler(sns_event(Topic.REQUESTED, "apr-n1"), lambda_context)
-    monkeypatch.setattr(slack.standin, "_bot_token", "xoxb-test-token")
     notifier.app.handler(sns_event(Topic.REQUESTED, "apr-n1"), lambda_context)  # the retry
     assert len([p for p in posts(slack)]) == 2  # one refused, one accepted
     assert store.get("apr-n1").message is not None

@@ -140,7 +140,7 @@ def test_reject_opens_a_modal_and_the_reason_decides(
 ) -> None:
     ts = open_approval(approvals, store, slack)
     # views.open on the stand-in needs a trigger it issued; it has no public way to issue one.
-    trigger = slack.standin._trigger("U0A")
+    trigger = slack.standin.trigger("U0A")
     body = block_actions("U0A", "signoff.reject", "apr-slack", responses.url("c"), ts=ts).replace(
         "trigger-1", trigger
     )

@@ -248,25 +248,26 @@ class DecidesBeforeArming(DynamoApprovalStore):
     """The real store, where the approver's click lands just before the workflow arms its
     doorbell: between two of the workflow's looks, with no doorbell on the record to ring."""
 
-    def __init__(self, store: DynamoApprovalStore) -> None:
-        super().__init__(store._client, store._table)
+    def __init__(self, client: Any, table: str) -> None:
+        super().__init__(client, table)
+        self.where = (client, table)
         self.clicked = 0
 
     def arm_doorbell(self, approval_id: str, callback_id: str) -> Any:
         if not self.clicked:
             self.clicked += 1
-            Approvals(DynamoApprovalStore(self._client, self._table)).decide(
+            Approvals(DynamoApprovalStore(*self.where)).decide(
                 approval_id, "U0A", Decision.REJECT, "between two looks"
             )
         return super().arm_doorbell(approval_id, callback_id)
 
 
 def test_a_decision_between_the_look_and_the_arming_is_seen_at_once(
-    lambda_env, store: DynamoApprovalStore, monkeypatch: pytest.MonkeyPatch, local_aws
+    lambda_env, store: DynamoApprovalStore, table, monkeypatch: pytest.MonkeyPatch, local_aws
 ) -> None:
     long_safety_poll(monkeypatch, 600)
     deps = wiring.workflow_deps_from_env()
-    racing = DecidesBeforeArming(store)
+    racing = DecidesBeforeArming(*table)
     monkeypatch.setattr(deps.approvals, "store", racing)
     with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=False) as runner:
         result = runner.run(
