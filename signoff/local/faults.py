@@ -1,8 +1,9 @@
 """Crash points for `signoff dev`: die by SIGKILL at a chosen moment, to test recovery.
 
-`SIGNOFF_DEV_CRASH_AT=<point>#<n>[@<text>]` kills the process the n-th time (n >= 1,
-default 1) `<point>` happens, counting only the calls whose parameters contain `<text>`
-when it is given (an approval id: the other approvals' traffic does not count).
+`SIGNOFF_DEV_CRASH_AT=<point>#<n>[@<text>]...` kills the process the n-th time (n >= 1,
+default 1) `<point>` happens, counting only the calls whose parameters contain every
+`<text>` given (an approval id, so that other approvals' traffic does not count; a piece
+of an expression, such as `SET post_claim`, to tell one UpdateItem from another).
 `<point>` is
 
 - a botocore event `<stage>.<service>.<Operation>`, e.g.
@@ -44,13 +45,13 @@ def die() -> None:
 class CrashPoint:
     point: str
     nth: int = 1
-    about: str = ""
+    about: tuple[str, ...] = ()
     _seen: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def parse(cls, spec: str) -> CrashPoint:
-        rest, _, about = spec.strip().partition("@")
+        rest, *about = spec.strip().split("@")
         point, _, count = rest.partition("#")
         try:
             nth = int(count) if count else 1
@@ -62,7 +63,7 @@ class CrashPoint:
                 f"{CRASH_ENV} must be <stage>.<service>.<Operation> or slack.<method>, "
                 f"then #<n> with n >= 1 and optionally @<text>; not '{spec}'"
             )
-        return cls(point, nth, about)
+        return cls(point, nth, tuple(about))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CrashPoint | None:
@@ -78,7 +79,8 @@ class CrashPoint:
 
     def concerns(self, params: Any) -> bool:
         """Whether a call with these parameters counts (it mentions `about`)."""
-        return not self.about or self.about in json.dumps(params, default=str)
+        text = json.dumps(params, default=str)
+        return all(term in text for term in self.about)
 
     def reached(self) -> bool:
         """Count one passage; True on the n-th (and only then)."""

@@ -63,21 +63,21 @@ POINTS = [
     Point("after-requested", "after-call.sns.Publish#1", click=False),
     # The notifier took "requested" off the queue and read the record, and dies before
     # its post claim: the workflow is past its publish, the queue's copy is gone.
-    Point("notifier-received", "before-call.dynamodb.UpdateItem#1", click=False),
+    Point("notifier-received", "before-call.dynamodb.UpdateItem#1@SET post_claim", click=False),
     # Slack has the message, the notifier never hears its ts (its post claim stays).
     Point("mid-post", "slack.chat.postMessage#1", click=False),
-    # The message's ts is stored (post claim = UpdateItem #1, set_message = #2).
-    Point("after-post", "after-call.dynamodb.UpdateItem#2", click=False),
+    # The message's ts is stored (set_message's UpdateItem).
+    Point("after-post", "after-call.dynamodb.UpdateItem#1@message_channel", click=False),
     # The vote's write is done; the clicker gets no answer.
     Point("mid-click", "after-call.dynamodb.TransactWriteItems#2", click=True),
-    # The click re-renders the message (chat.update #1), killed before the answer.
-    Point("mid-click-update", "slack.chat.update#1", click=True),
+    # The workflow armed its doorbell; the vote will ring it after a restart.
+    Point("after-arming", "after-call.dynamodb.UpdateItem#1@SET doorbell", click=False),
     # The workflow saw the outcome and is about to publish it.
     Point("after-decision", "before-call.sns.Publish#2", click=False),
     # "decided" is on the topic, not delivered.
     Point("mid-outcome-published", "after-call.sns.Publish#2", click=False),
     # The notifier's re-render reached Slack; message_updated is not recorded.
-    Point("mid-outcome-update", "slack.chat.update#2", click=True),
+    Point("mid-outcome-update", "slack.chat.update#1", click=True),
 ]
 # How a round ends when the point does not need a click: cycled over rounds and points.
 DECISIONS = ["approve", "cancel", "expire"]
