@@ -35,9 +35,12 @@ class LambdaDoorbell:
     """
 
     def __init__(self, client: Any):
+        # A client, or a function that makes one: made on the first ring, not on a cold start.
         self._client = client
 
     def ring(self, callback_id: str) -> bool:
+        if callable(self._client) and not hasattr(self._client, "meta"):
+            self._client = self._client()
         try:
             self._client.send_durable_execution_callback_success(
                 CallbackId=callback_id, Result=json.dumps({"rung": True}).encode()

@@ -123,10 +123,15 @@ def quiet_wire_logs() -> None:
 
 
 def load_slack_secrets(secret_id: str) -> SlackSecrets:
-    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
     quiet_wire_logs()
-    value = parameters.get_secret(secret_id, transform="json", max_age=300)
+    # A client from boto3's default session shares its loaded service models with the
+    # handler's other clients (Powertools' own session would load them again, cold).
+    provider = SecretsProvider(
+        boto3_client=boto3.client("secretsmanager", config=BACKGROUND.boto_config())
+    )
+    value = provider.get(secret_id, transform="json", max_age=300)
     if not isinstance(value, dict) or not value.get("bot_token") or not value.get("signing_secret"):
         raise ConfigError(f"secret {secret_id} must be JSON with bot_token and signing_secret")
     return SlackSecrets(str(value["bot_token"]), str(value["signing_secret"]))
@@ -195,7 +200,7 @@ def build_doorbell(settings: Settings) -> Doorbell:
         return NoDoorbell()
     # On the click path: one quick try. A lost ring costs at most one safety-poll interval.
     config = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})  # CLICK
-    return LambdaDoorbell(boto3.client("lambda", config=config))
+    return LambdaDoorbell(lambda: boto3.client("lambda", config=config))
 
 
 def build_notifier(settings: Settings) -> Notifier:
