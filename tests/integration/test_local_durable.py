@@ -111,11 +111,14 @@ def test_an_execution_killed_inside_a_step_is_driven_to_the_end(
         approvals.decide(name, "U0A", Decision.APPROVE)
         while time.monotonic() < deadline and durable.describe(name)["status"] == "running":
             time.sleep(0.2)
-        assert durable.describe(name) == {
+        described = durable.describe(name)
+        assert described == {
             "status": "succeeded",
-            "arn": durable.describe(name)["arn"],
+            "arn": described["arn"],
             "result": {"id": name, "status": "approved"},
+            "ended_at": described["ended_at"],
         }
+        assert isinstance(described["ended_at"], float)
         assert durable.running() == []
         assert durable.recently_finished(10) == [name]
     finally:

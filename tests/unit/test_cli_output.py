@@ -44,7 +44,7 @@ def test_an_error_quoting_input_shows_it_as_typed_on_one_line() -> None:
     assert result.exit_code == 2
     assert result.output == (
         "error: '[red]soon[/red] :smile:\\x1b[2J\\nnext' is not a duration: "
-        "use e.g. 90s, 30m, 2h or 1d\n"
+        "use e.g. 90s, 30m, 2h or 1d (a timeout is at most 7d)\n"
     )
 
 
