@@ -56,6 +56,7 @@ class CallbackEndpoint:
 
         rung: list[str] = []
         self.rung = rung
+
         class Server(ThreadingHTTPServer):
             request_queue_size = 128  # 20 clicks at once ring at once
 
