@@ -231,9 +231,8 @@ def _wait(target: Target, approval_id: str, as_json: bool, interval: float = 1.0
             left = approval.expires_at - datetime.now(UTC)
             spinner.update(Text(f"pending — {format_duration(left)} left"))
             time.sleep(interval)
-            approval = target.approvals.get(approval_id)
-            if approval.status is Status.PENDING:
-                approval = target.approvals.expire_if_abandoned(approval_id, EXPIRY_GRACE)
+            # One read: the approval as it stands, expired if its workflow abandoned it.
+            approval = target.approvals.expire_if_abandoned(approval_id, EXPIRY_GRACE)
     code = EXIT_CODES[approval.status]
     if as_json:
         out.print_json(json.dumps(_approval_json(approval)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -34,13 +35,14 @@ class LambdaDoorbell:
     The same call reaches AWS and the local stack (which serves that API path).
     """
 
-    def __init__(self, client: Any):
-        # A client, or a function that makes one: made on the first ring, not on a cold start.
-        self._client = client
+    def __init__(self, make_client: Callable[[], Any]):
+        # The client is made on the first ring, not on a cold start.
+        self._make_client = make_client
+        self._client: Any = None
 
     def ring(self, callback_id: str) -> bool:
-        if callable(self._client) and not hasattr(self._client, "meta"):
-            self._client = self._client()
+        if self._client is None:
+            self._client = self._make_client()
         try:
             self._client.send_durable_execution_callback_success(
                 CallbackId=callback_id, Result=json.dumps({"rung": True}).encode()

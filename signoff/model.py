@@ -376,7 +376,12 @@ class Approval:
             ("description", self.description, request.description),
             ("fields", self.fields, request.fields),
             ("requester", self.requester, request.requester),
-            ("approvers", self.policy.approvers, request.approvers),  # compared as sets
+            # Approvers are a set: the order they were named in does not matter.
+            (
+                "approvers",
+                self.policy.approvers,
+                _same_order(request.approvers, self.policy.approvers),
+            ),
             ("channel", self.channel, channel if channel is not None else self.channel),
             ("timeout", format_duration(timeout), format_duration(request.timeout)),
             (
@@ -388,7 +393,7 @@ class Approval:
         return [
             f"{name} was {_shown(_plain(old))}, now {_shown(_plain(new))}"
             for name, old, new in pairs
-            if (set(old) != set(new) if name == "approvers" else old != new)  # type: ignore[call-overload]
+            if old != new
         ]
 
     def is_due(self, now: datetime) -> bool:
@@ -468,6 +473,11 @@ class Approval:
         return new, [AuditEvent(AuditKind.CANCELLED, now, user, detail)]
 
 
+def _same_order(names: tuple[str, ...], like: tuple[str, ...]) -> tuple[str, ...]:
+    """`names` in the order of `like` when they are the same set (else as given)."""
+    return like if set(names) == set(like) else names
+
+
 def _plain(value: object) -> str:
     if isinstance(value, tuple):
         return ", ".join("=".join(v) if isinstance(v, tuple) else str(v) for v in value)
@@ -475,12 +485,13 @@ def _plain(value: object) -> str:
 
 
 def _checked_reason(reason: str) -> str:
+    # Counted as typed (the reject dialog's own limit); escaped it still fits its block.
     reason = reason.strip()
-    problems = _text_problems("the reason", reason, MAX_REASON * 5, multiline=True)
     if len(reason) > MAX_REASON:
-        problems.insert(0, f"the reason is longer than {MAX_REASON} characters")
-    if problems:
-        raise ValidationError("; ".join(problems))
+        raise ValidationError(f"the reason is longer than {MAX_REASON} characters")
+    unsafe = unsafe_characters(reason, multiline=True)
+    if unsafe:
+        raise ValidationError(f"the reason contains {unsafe}")
     return reason
 
 

@@ -103,7 +103,8 @@ class LocalTarget:
             config=Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1}),
         )
         self.approvals = Approvals(
-            DynamoApprovalStore(client, config["table"]), doorbell=LambdaDoorbell(lambda_client)
+            DynamoApprovalStore(client, config["table"]),
+            doorbell=LambdaDoorbell(lambda: lambda_client),
         )
 
     def start(self, request: StartRequest) -> dict[str, Any]:
@@ -142,7 +143,7 @@ class AwsTarget:
         self._lambda = session.client("lambda")
         self.approvals = Approvals(
             DynamoApprovalStore(session.client("dynamodb"), outputs["TableName"]),
-            doorbell=LambdaDoorbell(self._lambda),
+            doorbell=LambdaDoorbell(lambda: self._lambda),
         )
 
     def start(self, request: StartRequest) -> dict[str, Any]:

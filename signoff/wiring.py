@@ -199,7 +199,7 @@ def build_doorbell(settings: Settings) -> Doorbell:
     if not settings.doorbell:
         return NoDoorbell()
     # On the click path: one quick try. A lost ring costs at most one safety-poll interval.
-    config = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})  # CLICK
+    config = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})
     return LambdaDoorbell(lambda: boto3.client("lambda", config=config))
 
 

@@ -20,3 +20,14 @@ def start_request(approval_id: str = "apr-test", **overrides: Any) -> StartReque
     }
     values.update(overrides)
     return StartRequest(**values)
+
+
+class Bell:
+    """A doorbell that records what was rung (a fake of the port, for the service's tests)."""
+
+    def __init__(self) -> None:
+        self.rung: list[str] = []
+
+    def ring(self, callback_id: str) -> bool:
+        self.rung.append(callback_id)
+        return True

@@ -18,17 +18,8 @@ from signoff.model import Status
 from signoff.service import Approvals
 from signoff.slack_app import SlackApp, build_app, handle_function_url
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, StandInServer
-from tests.factories import start_request
+from tests.factories import Bell, start_request
 from tests.integration.slack_events import block_actions, signed_event, slash_command
-
-
-class Bell:
-    def __init__(self) -> None:
-        self.rung: list[str] = []
-
-    def ring(self, callback_id: str) -> bool:
-        self.rung.append(callback_id)
-        return True
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from signoff.errors import AlreadyRecordedError, ConflictError, RefusedError
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import Approval, Decision, Status
 from signoff.service import Approvals
-from tests.factories import start_request
+from tests.factories import Bell, start_request
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -108,15 +108,6 @@ def test_a_write_that_keeps_losing_gives_up_with_a_conflict() -> None:
     with pytest.raises(ConflictError, match="kept changing"):
         service.cancel("apr-s1", "U0REQ")
     assert store.times == 100 - 8  # MAX_ATTEMPTS tries, then it stops
-
-
-class Bell:
-    def __init__(self) -> None:
-        self.rung: list[str] = []
-
-    def ring(self, callback_id: str) -> bool:
-        self.rung.append(callback_id)
-        return True
 
 
 def test_a_closing_commit_rings_the_doorbell_the_workflow_armed(
