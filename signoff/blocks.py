@@ -8,9 +8,10 @@ kickoff (`StartRequest`) refuses text that would not fit Slack's limits once esc
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from signoff.model import Approval, Status
+from signoff.model import Approval, Decision, Status, Vote
 from signoff.text import escape
 
 APPROVE_ACTION = "signoff.approve"
@@ -31,9 +32,14 @@ _OUTCOME_ICON = {
 }
 
 
+def is_slack_user(user: str) -> bool:
+    """A Slack user id (which can be mentioned and messaged), not a plain name."""
+    return bool(_SLACK_ID.match(user))
+
+
 def who(user: str) -> str:
     """A Slack user id becomes a mention; anything else is shown as escaped text."""
-    return f"<@{user}>" if _SLACK_ID.match(user) else escape(user)
+    return f"<@{user}>" if is_slack_user(user) else escape(user)
 
 
 def when(epoch: float, fallback: str) -> str:
@@ -190,3 +196,94 @@ HELP_TEXT = (
     "• `/signoff show ID` — one request and its outcome\n"
     "• `/signoff help` — this help"
 )
+
+
+# -- notices: thread replies and direct messages ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message signoff sends besides the request: its fallback text and its blocks."""
+
+    text: str
+    blocks: Blocks
+
+
+def _notice(text: str, fallback: str) -> Notice:
+    return Notice(fallback, [{"type": "section", "text": _mrkdwn(text)}])
+
+
+def _link(url: str, label: str) -> str:
+    # The URL comes from Slack (chat.getPermalink); escaped all the same, as Slack asks.
+    return f"<{escape(url)}|{label}>"
+
+
+def _request_ref(approval: Approval, link: str | None) -> str:
+    opened = f" · {_link(link, 'Open the request')}" if link else ""
+    return f"*{escape(approval.title)}* · `{approval.id}`{opened}"
+
+
+def vote_notice(vote: Vote) -> Notice:
+    """The thread reply for an accepted vote."""
+    if vote.decision is Decision.APPROVE:
+        return _notice(f":white_check_mark: {who(vote.user)} approved", "A vote: approve")
+    reason = f"\n>{escape(vote.reason)}" if vote.reason else ""
+    return _notice(f":x: {who(vote.user)} rejected{reason}", "A vote: reject")
+
+
+def outcome_notice(approval: Approval) -> Notice:
+    """The thread reply for the outcome: what, who, when, why."""
+    return _notice(outcome_line(approval), fallback_text(approval))
+
+
+def requested_dm(approval: Approval, link: str | None) -> Notice:
+    """To the requester, once the request is posted."""
+    approvers = ", ".join(who(a) for a in approval.policy.approvers)
+    deadline = when(
+        approval.expires_at.timestamp(), approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    )
+    text = (
+        f"Your request is posted: {_request_ref(approval, link)}\n"
+        f"Waiting for {approvers} · deadline {deadline}"
+    )
+    return _notice(text, f"Your request is posted: {escape(approval.title)}")
+
+
+def outcome_dm(approval: Approval, link: str | None) -> Notice:
+    """To the requester, once the request has ended: the outcome, who, why."""
+    text = f"{outcome_line(approval)}\nYour request {_request_ref(approval, link)}"
+    return _notice(text, f"Your request ended: {fallback_text(approval)}")
+
+
+def slack_failure_dm(approval: Approval, error: str, advice: str) -> Notice:
+    """To the requester, when Slack refused something for good and a person must act."""
+    text = (
+        f":warning: signoff could not reach Slack for your request "
+        f"{_request_ref(approval, None)}: Slack said `{escape(error)}`.\n{escape(advice)}"
+    )
+    return _notice(text, f"signoff could not reach Slack for {escape(approval.title)}")
+
+
+def failure_advice(approval: Approval, error: str) -> str:
+    """What a person should do about a permanent Slack error (plain text, for the audit)."""
+    channel = approval.channel
+    fix = {
+        "not_in_channel": f"Invite the signoff app to {channel} (/invite @signoff there).",
+        "channel_not_found": (
+            f"Slack knows no channel {channel} that the app can see: invite the app to it, "
+            "or start the request again with --channel naming a channel it is in."
+        ),
+        "is_archived": (
+            f"The channel {channel} is archived: unarchive it, or start the request again "
+            "with --channel naming another channel."
+        ),
+        "missing_scope": "The Slack app lacks a scope: update it from manifest.yaml and reinstall.",
+    }.get(
+        error,
+        "The bot token no longer works (revoked, expired, or the app was uninstalled or "
+        "deactivated): reinstall the app and put its bot token in the stack's secret.",
+    )
+    return (
+        f"{fix} Until then the request can be decided from the CLI: "
+        f"signoff decide {approval.id} approve|reject --as USER."
+    )

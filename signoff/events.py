@@ -12,8 +12,11 @@ from signoff.errors import BackendError
 
 
 class Topic(StrEnum):
-    REQUESTED = "requested"
-    DECIDED = "decided"
+    REQUESTED = "requested"  # the request exists: post its message, tell the requester
+    DECIDED = "decided"  # it ended: re-render the message, reply in its thread, tell them
+    # A vote was accepted and the request is still open (a quorum): reply in the thread
+    # and re-render the message. Anything that records such a vote may publish it.
+    VOTED = "voted"
 
 
 class Publisher(Protocol):

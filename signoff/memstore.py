@@ -19,6 +19,7 @@ from signoff.model import (
     Approval,
     AuditEvent,
     AuditKind,
+    OnceClaim,
     PostClaim,
     SlackRef,
     Status,
@@ -32,6 +33,7 @@ class InMemoryApprovalStore:
         self._lock = threading.Lock()
         self._approvals: dict[str, Approval] = {}
         self._claims: dict[str, int] = {}
+        self._once: dict[tuple[str, str], tuple[int, bool]] = {}  # (id, key) → (claimed, done)
         self._audit: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
         self._seq = itertools.count()
 
@@ -127,6 +129,30 @@ class InMemoryApprovalStore:
                 ],
             )
             return approval
+
+    def claim_once(self, approval_id: str, key: str, now: datetime, lease: timedelta) -> OnceClaim:
+        now_epoch = int(utc(now).timestamp())
+        with self._lock:
+            found = self._once.get((approval_id, key))
+            if found is not None:
+                claimed, done = found
+                if done:
+                    return OnceClaim.DONE
+                if claimed >= now_epoch - int(lease.total_seconds()):
+                    return OnceClaim.BUSY
+            self._once[(approval_id, key)] = (now_epoch, False)
+            return OnceClaim.FIRST if found is None else OnceClaim.TAKEOVER
+
+    def finish_once(self, approval_id: str, key: str, now: datetime) -> None:
+        with self._lock:
+            claimed, _ = self._once.get((approval_id, key), (int(utc(now).timestamp()), False))
+            self._once[(approval_id, key)] = (claimed, True)
+
+    def release_once(self, approval_id: str, key: str) -> None:
+        with self._lock:
+            found = self._once.get((approval_id, key))
+            if found is not None and not found[1]:
+                del self._once[(approval_id, key)]
 
     def _get(self, approval_id: str) -> Approval:
         try:

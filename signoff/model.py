@@ -70,6 +70,19 @@ class PostClaim(StrEnum):
     TAKEOVER = "takeover"  # an earlier claim lapsed: that post may or may not have happened
 
 
+class OnceClaim(StrEnum):
+    """The answer to asking for the right to do a once-only side effect (a reply, a DM)."""
+
+    DONE = "done"  # it was done (or given up for good): never again
+    BUSY = "busy"  # another delivery holds a live claim and may be doing it right now
+    FIRST = "first"  # nobody tried before
+    TAKEOVER = "takeover"  # an earlier claim lapsed unfinished: it may or may not have happened
+
+    @property
+    def granted(self) -> bool:
+        return self in (OnceClaim.FIRST, OnceClaim.TAKEOVER)
+
+
 class AuditKind(StrEnum):
     CREATED = "created"
     NOTIFIED = "notified"
@@ -80,6 +93,7 @@ class AuditKind(StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     MESSAGE_UPDATED = "message_updated"
+    SLACK_FAILED = "slack_failed"  # Slack refused for good (bot not in channel, bad token...)
 
 
 def utc(value: datetime) -> datetime:

@@ -1,23 +1,33 @@
 """The notifier use case: SNS messages → Slack messages.
 
-SNS delivers at least once. A "requested" message posts the interactive message once
-(a claim on the record guards it); "decided" re-renders the message from the record,
-which is safe to repeat.
+SNS delivers at least once and the workflow may replay, so everything here is safe to
+repeat. A "requested" message posts the interactive message once (a claim on the record
+guards it) and tells the requester by DM; "decided" and "voted" reply in the message's
+thread (one reply per accepted vote and one for the outcome), tell the requester the
+outcome by DM, and re-render the message from the record. Each reply and DM is sent
+once per key (`messages.once`).
+
+Slack errors that a retry may fix raise, so SNS delivers again. Errors no retry fixes
+(the bot is not in the channel, the channel is archived, the token is revoked) do not
+raise: they are recorded in the audit trail once, the requester is told by DM where
+Slack still lets us, and the request stays decidable from the CLI.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 
-from signoff import messages
+from signoff import blocks, messages
 from signoff.errors import BackendError, NotFoundError
 from signoff.events import Topic, decode
-from signoff.model import AuditKind, PostClaim
+from signoff.messages import PermanentSlackError, SlackRefusedError
+from signoff.model import Approval, AuditKind, PostClaim
 from signoff.service import Approvals
 
 log = logging.getLogger(__name__)
@@ -59,38 +69,134 @@ class Notifier:
         if kind is Topic.REQUESTED:
             self._post(approval_id)
         else:
-            self._finish(approval_id)
+            self._follow_up(approval_id)
+
+    # -- the thread and the requester's DMs: for others to build on --------------------
+
+    def reply_in_thread(self, approval: Approval, notice: blocks.Notice, key: str) -> bool:
+        """Reply once per key in the request's thread (False: done before, or no thread).
+
+        A permanent Slack error is recorded and told, not raised.
+        """
+        return self._permanent_told(
+            approval,
+            lambda: messages.reply_in_thread(
+                self._client, self._approvals, approval, notice, key, self._lease
+            ),
+        )
+
+    def tell_requester(self, approval: Approval, notice: blocks.Notice, key: str) -> bool:
+        """DM the requester once per key (False: done before, or not a Slack user)."""
+        return self._permanent_told(
+            approval,
+            lambda: messages.direct_message(
+                self._client,
+                self._approvals,
+                approval,
+                approval.requester,
+                notice,
+                "dm:" + key,
+                self._lease,
+            ),
+            dm=True,
+        )
+
+    # -- internals ---------------------------------------------------------------------
 
     def _post(self, approval_id: str) -> None:
         approval = self._approvals.get(approval_id)
+        if approval.message is None:
+            posted = self._post_message(approval)
+            if posted is None:
+                return
+            approval = posted
         if approval.message is not None:
-            return  # a duplicate delivery: already posted
+            link = self._permalink(approval)
+            self.tell_requester(approval, blocks.requested_dm(approval, link), "requested")
+        if approval.status.is_closed:
+            # Decided before the message existed: the "decided" delivery found no message
+            # to update or reply to, so render the outcome here.
+            self._follow_up(approval_id)
+
+    def _post_message(self, approval: Approval) -> Approval | None:
+        """Post the request's message once; the approval as it stands after, or None."""
+        approval_id = approval.id
         claim = self._approvals.claim_post(approval_id, self._lease)
         if claim is PostClaim.DENIED:
             if self._approvals.get(approval_id).message is not None:
-                return
+                return self._approvals.get(approval_id)
             # Another delivery is posting right now; fail so this one is retried later.
             raise BackendError(f"{approval_id}: another notifier holds the post claim")
         ref = messages.find_request(self._client, approval) if claim is PostClaim.TAKEOVER else None
         if ref is None:
             try:
                 ref = messages.post_request(self._client, approval)
-            except BackendError:
+            except PermanentSlackError as exc:
+                self._approvals.release_post(approval_id)  # a later delivery may post
+                self._failed(approval, exc)
+                if approval.status.is_closed:
+                    self._follow_up(approval_id)
+                return None
+            except SlackRefusedError:
                 # Slack said no, so nothing was posted: let the retry claim at once. (A lost
                 # answer is not a "no": the claim then lapses, and the retry looks first.)
                 self._approvals.release_post(approval_id)
                 raise
-        stored = self._approvals.posted(approval_id, ref)
-        if stored.status.is_closed:
-            # Decided before the message existed: the "decided" delivery found no message
-            # to update, so render the outcome here.
-            self._finish(approval_id)
+        return self._approvals.posted(approval_id, ref)
 
-    def _finish(self, approval_id: str) -> None:
+    def _follow_up(self, approval_id: str) -> None:
+        """After a vote or the outcome: thread replies, the requester's DM, the message.
+
+        The message is re-rendered last: its `message_updated` audit event marks the
+        outcome as shown (the local stack re-drives closed requests without one).
+        """
         approval = self._approvals.get(approval_id)
-        if messages.update_message(self._client, approval):
+        for vote in approval.votes:
+            self.reply_in_thread(approval, blocks.vote_notice(vote), f"vote:{vote.user}")
+        if approval.status.is_closed:
+            self.reply_in_thread(approval, blocks.outcome_notice(approval), "outcome")
+            link = self._permalink(approval) if approval.message else None
+            self.tell_requester(approval, blocks.outcome_dm(approval, link), "outcome")
+        if approval.message is None:
+            log.info("no message yet for %s; the post will render the outcome", approval_id)
+            return
+        updated = self._permanent_told(
+            approval, lambda: messages.update_message(self._client, approval)
+        )
+        if updated and approval.status.is_closed:
             self._approvals.note(
                 approval_id, AuditKind.MESSAGE_UPDATED, {"status": approval.status.value}
             )
-        else:
-            log.info("no message yet for %s; the post will render the outcome", approval_id)
+
+    def _permalink(self, approval: Approval) -> str | None:
+        if approval.message is None:
+            return None
+        try:
+            return messages.permalink(self._client, approval.message)
+        except PermanentSlackError as exc:
+            self._failed(approval, exc)
+            return None
+
+    def _permanent_told(
+        self, approval: Approval, act: Callable[[], bool], *, dm: bool = False
+    ) -> bool:
+        try:
+            return act()
+        except PermanentSlackError as exc:
+            self._failed(approval, exc, tell=not dm)
+            return False
+
+    def _failed(self, approval: Approval, exc: PermanentSlackError, *, tell: bool = True) -> None:
+        """Slack refused for good: audit it once, and tell the requester what to do."""
+        advice = blocks.failure_advice(approval, exc.error)
+        key = f"slack-failed:{exc.error}"
+        log.warning("%s: %s (%s)", approval.id, exc, advice)
+        if self._approvals.claim_once(approval.id, key, self._lease).granted:
+            self._approvals.note(
+                approval.id,
+                AuditKind.SLACK_FAILED,
+                {"call": exc.method, "error": exc.error, "what_to_do": advice},
+            )
+            self._approvals.finish_once(approval.id, key)
+        if tell and exc.error not in messages.TOKEN_ERRORS:
+            self.tell_requester(approval, blocks.slack_failure_dm(approval, exc.error, advice), key)

@@ -14,6 +14,7 @@ from signoff.model import (
     AuditEvent,
     AuditKind,
     Decision,
+    OnceClaim,
     PostClaim,
     SlackRef,
     StartRequest,
@@ -53,6 +54,11 @@ class ApprovalStore(Protocol):
     def release_claim(self, approval_id: str) -> None: ...
     def set_message(self, approval_id: str, ref: SlackRef, now: datetime) -> Approval: ...
     def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval: ...
+    def claim_once(
+        self, approval_id: str, key: str, now: datetime, lease: timedelta
+    ) -> OnceClaim: ...
+    def finish_once(self, approval_id: str, key: str, now: datetime) -> None: ...
+    def release_once(self, approval_id: str, key: str) -> None: ...
 
 
 class Approvals:
@@ -147,6 +153,16 @@ class Approvals:
     def posted(self, approval_id: str, ref: SlackRef) -> Approval:
         """Keep the posted message's channel+ts (audited); returns the approval as it stands."""
         return self.store.set_message(approval_id, ref, self.clock())
+
+    def claim_once(self, approval_id: str, key: str, lease: timedelta) -> OnceClaim:
+        """The right to do one side effect named `key` once (see the store's claim_once)."""
+        return self.store.claim_once(approval_id, key, self.clock(), lease)
+
+    def finish_once(self, approval_id: str, key: str) -> None:
+        self.store.finish_once(approval_id, key, self.clock())
+
+    def release_once(self, approval_id: str, key: str) -> None:
+        self.store.release_once(approval_id, key)
 
     def note(self, approval_id: str, kind: AuditKind, detail: dict[str, str]) -> None:
         """Audit something signoff did that changes no state (a message update, a notice)."""

@@ -23,6 +23,7 @@ from signoff.model import (
     AuditEvent,
     AuditKind,
     Decision,
+    OnceClaim,
     Policy,
     PostClaim,
     SlackRef,
@@ -36,6 +37,10 @@ from signoff.schema import PENDING_INDEX, TTL_ATTRIBUTE
 
 META = "META"
 PENDING_KEY = "PENDING"
+ONCE_PREFIX = "ONCE#"
+# Once-claims outlive the approval's own retention by the longest timeout, so no claim is
+# forgotten while its approval can still produce events.
+_ONCE_RETENTION_EXTRA = timedelta(days=8)
 # Attributes `_to_item` writes only in some states; a commit removes them when absent.
 _OPTIONAL_ATTRIBUTES = ("pending_pk", "pending_sk", TTL_ATTRIBUTE, "decided_at")
 _ser = TypeSerializer()
@@ -354,6 +359,67 @@ class DynamoApprovalStore:
             AuditEvent(AuditKind.NOTIFIED, now, "signoff", {"channel": ref.channel, "ts": ref.ts}),
         )
         return _from_item(_deserialize(response["Attributes"]))
+
+    # -- once-only side effects (a thread reply, a DM): one item per key ------------------
+
+    def claim_once(self, approval_id: str, key: str, now: datetime, lease: timedelta) -> OnceClaim:
+        """Claim the right to do the one thing `key` names for this approval.
+
+        One item under the approval's partition, written with a condition: the first
+        caller gets FIRST; while the claim is live or done, others get DENIED; a claim
+        older than `lease` that was never finished (its holder died) can be taken over
+        (TAKEOVER: the thing may or may not have happened).
+        """
+        now_epoch = int(utc(now).timestamp())
+        ttl = int((utc(now) + self._retention + _ONCE_RETENTION_EXTRA).timestamp())
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=_serialize({"pk": _pk(approval_id), "sk": ONCE_PREFIX + key}),
+                UpdateExpression="SET claimed = :now, #ttl = :ttl",
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR "
+                    "(attribute_not_exists(done_at) AND claimed < :stale)"
+                ),
+                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues=_serialize(
+                    {
+                        ":now": now_epoch,
+                        ":stale": now_epoch - int(lease.total_seconds()),
+                        ":ttl": ttl,
+                    }
+                ),
+                ReturnValues="UPDATED_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise BackendError(f"DynamoDB update_item failed: {exc}") from exc
+            held = exc.response.get("Item") or {}
+            return OnceClaim.DONE if "done_at" in held else OnceClaim.BUSY
+        except BotoCoreError as exc:
+            raise BackendError(f"DynamoDB update_item failed: {exc}") from exc
+        return (
+            OnceClaim.TAKEOVER if "claimed" in response.get("Attributes", {}) else OnceClaim.FIRST
+        )
+
+    def finish_once(self, approval_id: str, key: str, now: datetime) -> None:
+        """Mark the claimed thing done: nobody claims `key` again, lease or not."""
+        self._call(
+            "update_item",
+            Key=_serialize({"pk": _pk(approval_id), "sk": ONCE_PREFIX + key}),
+            UpdateExpression="SET done_at = :now",
+            ExpressionAttributeValues=_serialize({":now": iso(now)}),
+        )
+
+    def release_once(self, approval_id: str, key: str) -> None:
+        """Give an unfinished claim back (the thing failed): the next caller gets FIRST."""
+        with contextlib.suppress(ConflictError):
+            self._call(
+                "delete_item",
+                Key=_serialize({"pk": _pk(approval_id), "sk": ONCE_PREFIX + key}),
+                ConditionExpression="attribute_not_exists(done_at)",
+            )
 
     def _audit_put(self, approval_id: str, events: list[AuditEvent]) -> list[dict[str, Any]]:
         return [

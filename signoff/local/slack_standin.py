@@ -160,6 +160,11 @@ def blueprint(standin: SlackStandIn) -> Any:
     return bp
 
 
+def dm_channel(user: str) -> str:
+    """The id of the direct-message channel between the bot and `user`."""
+    return f"D{user}"
+
+
 class StandInError(Exception):
     pass
 
@@ -349,6 +354,37 @@ class SlackStandIn:
         keys = ("ts", "user", "text", "blocks", "metadata", "thread_ts")
         page = [{"type": "message", **{k: m.get(k) for k in keys}} for m in found[:limit]]
         return {"ok": True, "messages": page, "has_more": len(found) > limit}
+
+    def _api_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args.get("channel") or ""), str(args.get("ts") or "")
+        parent = self._find_message(channel, ts)
+        if parent is None:
+            return {"ok": False, "error": "thread_not_found"}
+        # The parent first, then its replies, oldest first (as Slack answers).
+        replies = sorted(
+            (
+                m
+                for m in self._state["messages"]
+                if m["channel"] == channel and m.get("thread_ts") == ts
+            ),
+            key=lambda m: float(m["ts"]),
+        )
+        keys = ("ts", "user", "text", "blocks", "metadata", "thread_ts")
+        page = [{"type": "message", **{k: m.get(k) for k in keys}} for m in [parent, *replies]]
+        return {"ok": True, "messages": page, "has_more": False}
+
+    def _api_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        users = [u for u in str(args.get("users") or "").split(",") if u]
+        if len(users) != 1:
+            return {"ok": False, "error": "users_list_not_supplied"}
+        return {"ok": True, "channel": {"id": dm_channel(users[0])}}
+
+    def _api_chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args.get("channel") or ""), str(args.get("message_ts") or "")
+        if self._find_message(channel, ts) is None:
+            return {"ok": False, "error": "message_not_found"}
+        link = f"{self._base_url}/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": link}
 
     def _api_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self._find_message(str(args.get("channel")), str(args.get("ts")))

@@ -19,6 +19,7 @@ from signoff.model import (
     AuditEvent,
     AuditKind,
     Decision,
+    OnceClaim,
     PostClaim,
     SlackRef,
     Status,
@@ -215,3 +216,52 @@ def test_a_commit_from_a_read_before_the_workflow_rearmed_conflicts(
     any_store.commit(fresh, after, events, now=T0, voter="U0A")
     stored = any_store.get("apr-c1")
     assert stored.status is Status.APPROVED and stored.doorbell == "cb-2"
+
+
+ONCE = OnceClaim
+
+
+def test_claim_once_grants_one_claim_per_key(any_store: ApprovalStore, opened: Opener) -> None:
+    approval = opened()
+    assert any_store.claim_once(approval.id, "reply:outcome", T0, LEASE) is ONCE.FIRST
+    # A second delivery while the first is at work is told so, not granted.
+    assert any_store.claim_once(approval.id, "reply:outcome", T0, LEASE) is ONCE.BUSY
+    # Keys are independent, and so are approvals.
+    assert any_store.claim_once(approval.id, "dm:outcome", T0, LEASE) is ONCE.FIRST
+    assert any_store.claim_once("apr-other", "reply:outcome", T0, LEASE) is ONCE.FIRST
+    any_store.finish_once(approval.id, "reply:outcome", T0)
+    later = T0 + timedelta(days=30)
+    assert any_store.claim_once(approval.id, "reply:outcome", later, LEASE) is ONCE.DONE
+    # The claims are not audit events and not approvals.
+    assert [e["kind"] for e in any_store.audit(approval.id)] == ["created"]
+    assert [a.id for a in any_store.list_pending()] == [approval.id]
+    with pytest.raises(NotFoundError):
+        any_store.get("apr-other")
+
+
+def test_an_unfinished_claim_lapses_after_the_lease(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    approval = opened()
+    assert any_store.claim_once(approval.id, "k", T0, LEASE) is ONCE.FIRST
+    assert any_store.claim_once(approval.id, "k", T0 + timedelta(seconds=60), LEASE) is ONCE.BUSY
+    # Its holder died: the next caller takes it over, and is told it may have happened.
+    assert (
+        any_store.claim_once(approval.id, "k", T0 + timedelta(seconds=61), LEASE) is ONCE.TAKEOVER
+    )
+    assert any_store.claim_once(approval.id, "k", T0 + timedelta(seconds=62), LEASE) is ONCE.BUSY
+    any_store.finish_once(approval.id, "k", T0 + timedelta(seconds=62))
+    assert any_store.claim_once(approval.id, "k", T0 + timedelta(hours=1), LEASE) is ONCE.DONE
+
+
+def test_a_released_claim_is_granted_again_but_a_done_one_is_not(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    approval = opened()
+    assert any_store.claim_once(approval.id, "k", T0, LEASE) is ONCE.FIRST
+    any_store.release_once(approval.id, "k")
+    assert any_store.claim_once(approval.id, "k", T0, LEASE) is ONCE.FIRST
+    any_store.finish_once(approval.id, "k", T0)
+    any_store.release_once(approval.id, "k")  # too late: it is done
+    assert any_store.claim_once(approval.id, "k", T0, LEASE) is ONCE.DONE
+    any_store.release_once(approval.id, "never-claimed")  # nothing to release: no error

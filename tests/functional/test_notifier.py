@@ -42,10 +42,12 @@ def sns(kind: Topic | str, approval_id: str) -> dict[str, Any]:
 
 
 def posts_for(slack: StandInServer, approval_id: str) -> list[dict[str, Any]]:
+    """The request messages posted for `approval_id` (not thread replies, not DMs)."""
     return [
         m
         for m in slack.standin.conversation()["messages"]
-        if f"`{approval_id}`" in json.dumps(m["blocks"])
+        if (m.get("metadata") or {}).get("event_type") == "signoff_request"
+        and f"`{approval_id}`" in json.dumps(m["blocks"])
     ]
 
 

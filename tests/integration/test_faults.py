@@ -37,6 +37,8 @@ RATELIMITED = json.dumps({"ok": False, "error": "ratelimited"}).encode()
 POST = path_is("/api/chat.postMessage")
 UPDATE = path_is("/api/chat.update")
 VOTE = amz_target("TransactWriteItems")
+# A requester who is a plain name gets no DM: these tests count the request's posts alone.
+NO_DM = "ci-bot"
 
 
 @pytest.fixture
@@ -62,8 +64,12 @@ def ddb_proxy(
 
 
 def posts(slack: StandInServer) -> int:
+    """Attempts to post a request's message (not thread replies, not DMs)."""
     return sum(
-        1 for c in slack.standin.conversation()["calls"] if c["method"] == "chat.postMessage"
+        1
+        for c in slack.standin.conversation()["calls"]
+        if c["method"] == "chat.postMessage"
+        and (c["args"].get("metadata") or {}).get("event_type") == "signoff_request"
     )
 
 
@@ -109,7 +115,7 @@ def last_ephemeral(slack: StandInServer) -> str:
 def test_notifier_waits_out_a_429_and_posts_once(
     slack_proxy: FaultProxy, approvals, store, slack, lambda_context
 ) -> None:
-    approvals.open(start_request("apr-f"))
+    approvals.open(start_request("apr-f", requester=NO_DM))
     slack_proxy.fail(POST, status=429, headers={"Retry-After": "1"}, body=RATELIMITED)
     started = time.monotonic()
     notifier.app.handler(sns_event(Topic.REQUESTED, "apr-f"), lambda_context)
@@ -127,7 +133,7 @@ def test_notifier_waits_out_a_429_and_posts_once(
 def test_notifier_429_beyond_the_budget_fails_fast_and_releases_the_claim(
     slack_proxy: FaultProxy, approvals, store, slack, lambda_context
 ) -> None:
-    approvals.open(start_request("apr-f"))
+    approvals.open(start_request("apr-f", requester=NO_DM))
     slack_proxy.fail(POST, status=429, headers={"Retry-After": "30"}, body=RATELIMITED)
     started = time.monotonic()
     with pytest.raises(Exception, match="ratelimited"):
@@ -144,7 +150,7 @@ def test_notifier_429_beyond_the_budget_fails_fast_and_releases_the_claim(
 def test_notifier_5xx_then_ok_posts_once(
     slack_proxy: FaultProxy, approvals, store, slack, lambda_context, status, times
 ) -> None:
-    approvals.open(start_request("apr-f"))
+    approvals.open(start_request("apr-f", requester=NO_DM))
     slack_proxy.fail(POST, times=times, status=status, body=b"upstream error")
     notifier.app.handler(sns_event(Topic.REQUESTED, "apr-f"), lambda_context)
     assert slack_proxy.count(POST, "answered") == times
@@ -155,7 +161,7 @@ def test_notifier_5xx_then_ok_posts_once(
 def test_notifier_5xx_on_every_attempt_raises_for_sns_and_releases_the_claim(
     slack_proxy: FaultProxy, approvals, store, slack, lambda_context
 ) -> None:
-    approvals.open(start_request("apr-f"))
+    approvals.open(start_request("apr-f", requester=NO_DM))
     slack_proxy.fail(POST, times=3, status=503, body=b"")
     with pytest.raises(Exception, match=r"chat\.postMessage failed"):
         notifier.app.handler(sns_event(Topic.REQUESTED, "apr-f"), lambda_context)
@@ -167,7 +173,7 @@ def test_notifier_5xx_on_every_attempt_raises_for_sns_and_releases_the_claim(
 def test_notifier_dropped_connection_before_slack_is_retried_and_posts_once(
     slack_proxy: FaultProxy, approvals, store, slack, lambda_context
 ) -> None:
-    approvals.open(start_request("apr-f"))
+    approvals.open(start_request("apr-f", requester=NO_DM))
     slack_proxy.fail(POST, drop=True)
     notifier.app.handler(sns_event(Topic.REQUESTED, "apr-f"), lambda_context)
     assert slack_proxy.count(POST, "dropped") == 1
@@ -185,12 +191,12 @@ def test_notifier_lost_answers_can_duplicate_a_post(
     redeliveries within the lease post nothing, and the first one after it takes the claim
     over, finds the post by its metadata and adopts it (no duplicate).
     """
-    approvals.open(start_request("apr-f"))
+    approvals.open(start_request("apr-f", requester=NO_DM))
     slack_proxy.fail(POST, drop=True, forward=True)
     notifier.app.handler(sns_event(Topic.REQUESTED, "apr-f"), lambda_context)
     assert posts(slack) == 2  # the dropped answer's post, and the retry's
 
-    approvals.open(start_request("apr-g"))
+    approvals.open(start_request("apr-g", requester=NO_DM))
     before = posts(slack)
     slack_proxy.fail(POST, delay=wiring.BACKGROUND.slack_timeout + 1, forward=True)
     with pytest.raises(TimeoutError):

@@ -33,7 +33,13 @@ def open_approval(approvals: Approvals, approval_id: str = "apr-n1") -> None:
 
 
 def posts(slack: StandInServer) -> list[dict[str, Any]]:
-    return [c for c in slack.standin.conversation()["calls"] if c["method"] == "chat.postMessage"]
+    """Attempts to post a request's message (not thread replies, not DMs)."""
+    return [
+        c
+        for c in slack.standin.conversation()["calls"]
+        if c["method"] == "chat.postMessage"
+        and (c["args"].get("metadata") or {}).get("event_type") == "signoff_request"
+    ]
 
 
 def test_requested_posts_the_message_once_even_when_delivered_twice(
@@ -87,8 +93,8 @@ def test_slack_failure_raises_so_sns_retries_and_releases_the_claim(
     lambda_env, approvals, store, slack, lambda_context, monkeypatch
 ) -> None:
     open_approval(approvals)
-    slack.standin.fault("chat.postMessage", "invalid_auth")  # Slack says no, once
-    with pytest.raises(Exception, match="invalid_auth"):
+    slack.standin.fault("chat.postMessage", "internal_error")  # Slack says no, once
+    with pytest.raises(Exception, match="internal_error"):
         notifier.app.handler(sns_event(Topic.REQUESTED, "apr-n1"), lambda_context)
     notifier.app.handler(sns_event(Topic.REQUESTED, "apr-n1"), lambda_context)  # the retry
     assert len([p for p in posts(slack)]) == 2  # one refused, one accepted

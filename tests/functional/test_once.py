@@ -1,0 +1,65 @@
+"""Once-only notices across a crash between the send and the claim's finish.
+
+The in-memory store stands in for DynamoDB (the contract tests hold both to the same
+rules); a subclass makes one `finish_once` fail, as a process killed right after the
+send would leave it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from slack_sdk import WebClient
+
+from signoff.errors import BackendError
+from signoff.events import Topic
+from signoff.memstore import InMemoryApprovalStore
+from signoff.model import Decision
+from signoff.notify import Notifier
+from signoff.service import Approvals
+from tests.conftest import BOT_TOKEN, StandInServer
+from tests.factories import start_request
+
+LEASE = timedelta(seconds=60)
+
+
+class FinishFailsOnce(InMemoryApprovalStore):
+    """Loses the first `finish_once` of a key: the send happened, its record did not."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self._lose = key
+
+    def finish_once(self, approval_id: str, key: str, now: datetime) -> None:
+        if key == self._lose:
+            self._lose = ""
+            raise BackendError("the process died here")
+        super().finish_once(approval_id, key, now)
+
+
+def test_a_reply_sent_before_a_crash_is_found_not_sent_again(slack: StandInServer) -> None:
+    now = [datetime.now(UTC)]
+    approvals = Approvals(FinishFailsOnce("vote:U0A"), clock=lambda: now[0])
+    client = WebClient(token=BOT_TOKEN, base_url=f"{slack.base_url}/api/")
+    notifier = Notifier(approvals, client, LEASE)
+    approvals.open(start_request("apr-o1"))
+    notifier.handle(Topic.REQUESTED, "apr-o1")
+    approvals.decide("apr-o1", "U0A", Decision.APPROVE)
+
+    with pytest.raises(BackendError, match="died"):
+        notifier.handle(Topic.DECIDED, "apr-o1")
+    # Redelivered at once: the claim is still live, so this delivery fails to be retried.
+    with pytest.raises(BackendError, match="another delivery"):
+        notifier.handle(Topic.DECIDED, "apr-o1")
+    # After the lease, the next delivery takes the claim over and looks in the thread.
+    now[0] += LEASE + timedelta(seconds=1)
+    notifier.handle(Topic.DECIDED, "apr-o1")
+    notifier.handle(Topic.DECIDED, "apr-o1")
+
+    ts = approvals.get("apr-o1").message.ts  # type: ignore[union-attr]
+    thread = [m for m in slack.standin.conversation()["messages"] if m.get("thread_ts") == ts]
+    keys = [m["metadata"]["event_payload"]["key"] for m in thread]
+    assert keys == ["vote:U0A", "outcome"]
+    calls = [c["method"] for c in slack.standin.conversation()["calls"]]
+    assert "conversations.replies" in calls  # the takeover looked before sending
