@@ -104,37 +104,40 @@ def approval_message(approval: Approval) -> Blocks:
         }
     )
     if approval.status is Status.PENDING:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "signoff.decide",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": APPROVE_ACTION,
-                        "text": {"type": "plain_text", "text": "Approve"},
-                        "style": "primary",
-                        "value": approval.id,
-                        "confirm": {
-                            "title": {"type": "plain_text", "text": "Approve this request?"},
-                            "text": _mrkdwn(f"*{escape(approval.title)}*"),
-                            "confirm": {"type": "plain_text", "text": "Approve"},
-                            "deny": {"type": "plain_text", "text": "Cancel"},
-                        },
-                    },
-                    {
-                        "type": "button",
-                        "action_id": REJECT_ACTION,
-                        "text": {"type": "plain_text", "text": "Reject…"},
-                        "style": "danger",
-                        "value": approval.id,
-                    },
-                ],
-            }
-        )
+        blocks.append(decide_actions(approval))
     else:
         blocks.append({"type": "section", "text": _mrkdwn(outcome_line(approval))})
     return blocks
+
+
+def decide_actions(approval: Approval, block_id: str = "signoff.decide") -> dict[str, Any]:
+    """The Approve (with a confirmation) and Reject… buttons, carrying the approval's id."""
+    return {
+        "type": "actions",
+        "block_id": block_id,
+        "elements": [
+            {
+                "type": "button",
+                "action_id": APPROVE_ACTION,
+                "text": {"type": "plain_text", "text": "Approve"},
+                "style": "primary",
+                "value": approval.id,
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Approve this request?"},
+                    "text": _mrkdwn(f"*{escape(approval.title)}*"),
+                    "confirm": {"type": "plain_text", "text": "Approve"},
+                    "deny": {"type": "plain_text", "text": "Cancel"},
+                },
+            },
+            {
+                "type": "button",
+                "action_id": REJECT_ACTION,
+                "text": {"type": "plain_text", "text": "Reject…"},
+                "style": "danger",
+                "value": approval.id,
+            },
+        ],
+    }
 
 
 def reject_modal(approval: Approval) -> dict[str, Any]:
@@ -192,10 +195,112 @@ def show_blocks(approval: Approval) -> Blocks:
 
 HELP_TEXT = (
     "*/signoff* — approvals in Slack\n"
-    "• `/signoff list` — what is waiting for a decision\n"
+    "• `/signoff list` — what is waiting for a decision (a page at a time)\n"
+    "• `/signoff mine` — what is waiting for your vote, with its buttons\n"
     "• `/signoff show ID` — one request and its outcome\n"
-    "• `/signoff help` — this help"
+    "• `/signoff help` — this help\n"
+    "The app's Home tab shows what waits for your vote and what you asked for."
 )
+
+NEXT_PAGE_ACTION = "signoff.list_next"
+PAGE_SIZE = 10  # requests per /signoff list page
+MINE_SHOWN = 10  # requests, with their buttons, in /signoff mine
+HOME_SHOWN = 15  # requests per Home tab section (a Home view holds 100 blocks)
+
+
+def summary(approval: Approval) -> dict[str, Any]:
+    """One request in a list: title, id, requester and deadline (or its outcome)."""
+    deadline = when(
+        approval.expires_at.timestamp(), approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    )
+    state = (
+        f"deadline {deadline}"
+        if approval.status is Status.PENDING
+        else outcome_line(approval).split("\n")[0]
+    )
+    return {
+        "type": "section",
+        "text": _mrkdwn(
+            f"*{escape(approval.title)}* `{approval.id}`\n"
+            f"Requested by {who(approval.requester)} · {state}"
+        ),
+    }
+
+
+def pending_page(page: list[Approval], next_cursor: str | None, first: bool = True) -> Blocks:
+    """One page of `/signoff list`; a "Next page" button when more follow."""
+    if not page:
+        text = "Nothing is waiting for a decision." if first else "No more pending requests."
+        return [{"type": "section", "text": _mrkdwn(text)}]
+    heading = "*Pending approvals*" if first else "*Pending approvals, continued*"
+    blocks: Blocks = [{"type": "section", "text": _mrkdwn(heading)}]
+    blocks += [summary(a) for a in page]
+    if next_cursor:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "signoff.list",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": NEXT_PAGE_ACTION,
+                        "text": {"type": "plain_text", "text": "Next page"},
+                        "value": next_cursor,
+                    }
+                ],
+            }
+        )
+    return blocks
+
+
+def _with_buttons(approvals: list[Approval]) -> Blocks:
+    blocks: Blocks = []
+    for approval in approvals:
+        blocks += [summary(approval), decide_actions(approval, f"signoff.decide.{approval.id}")]
+    return blocks
+
+
+def _more(count: int, shown: int, where: str) -> Blocks:
+    if count <= shown:
+        return []
+    return [{"type": "context", "elements": [_mrkdwn(f"…and {count - shown} more {where}.")]}]
+
+
+def mine_list(waiting: list[Approval]) -> Blocks:
+    """`/signoff mine`: what waits for the caller's vote, each with its buttons."""
+    if not waiting:
+        return [{"type": "section", "text": _mrkdwn("Nothing is waiting for your vote.")}]
+    blocks: Blocks = [
+        {"type": "section", "text": _mrkdwn(f"*Waiting for your vote ({len(waiting)})*")}
+    ]
+    blocks += _with_buttons(waiting[:MINE_SHOWN])
+    return blocks + _more(len(waiting), MINE_SHOWN, "(see the app's Home tab or /signoff list)")
+
+
+def home_view(waiting: list[Approval], asked: list[Approval], notice: str = "") -> dict[str, Any]:
+    """The App Home tab: what waits for my vote (with buttons) and what I asked for.
+
+    `notice` is signoff's own sentence (already Slack text), e.g. why a click was refused.
+    """
+    blocks: Blocks = []
+    if notice:
+        blocks.append({"type": "section", "text": _mrkdwn(notice)})
+    blocks.append(
+        {"type": "header", "text": {"type": "plain_text", "text": "Waiting for your vote"}}
+    )
+    blocks += _with_buttons(waiting[:HOME_SHOWN]) or [
+        {"type": "section", "text": _mrkdwn("Nothing is waiting for your vote.")}
+    ]
+    blocks += _more(len(waiting), HOME_SHOWN, "(see /signoff list)")
+    blocks += [
+        {"type": "divider"},
+        {"type": "header", "text": {"type": "plain_text", "text": "What you asked for"}},
+    ]
+    blocks += [summary(a) for a in asked[:HOME_SHOWN]] or [
+        {"type": "section", "text": _mrkdwn("None of your requests is pending.")}
+    ]
+    blocks += _more(len(asked), HOME_SHOWN, "(see /signoff list)")
+    return {"type": "home", "callback_id": "signoff.home", "blocks": blocks}
 
 
 # -- notices: thread replies and direct messages ---------------------------------------

@@ -26,6 +26,7 @@ from signoff.model import (
     iso,
     utc,
 )
+from signoff.schema import pending_cursor
 
 
 class InMemoryApprovalStore:
@@ -49,10 +50,14 @@ class InMemoryApprovalStore:
         with self._lock:
             return self._get(approval_id)
 
-    def list_pending(self, limit: int = 100) -> list[Approval]:
+    def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]:
         with self._lock:
-            pending = [a for a in self._approvals.values() if a.status is Status.PENDING]
-        pending.sort(key=lambda a: (iso(a.expires_at), a.id))
+            pending = [
+                a
+                for a in self._approvals.values()
+                if a.status is Status.PENDING and pending_cursor(a) > after
+            ]
+        pending.sort(key=pending_cursor)
         return pending[:limit]
 
     def audit(self, approval_id: str) -> list[dict[str, Any]]:

@@ -304,3 +304,22 @@ def _find_notice(
         if metadata.get("event_type") == NOTICE_TYPE and metadata.get("event_payload") == wanted:
             return True
     return False
+
+
+# -- App Home ------------------------------------------------------------------------
+
+
+def publish_home(client: WebClient, approvals: Approvals, user: str, notice: str = "") -> bool:
+    """Render `user`'s Home tab from the pending index. Best effort: False if it failed.
+
+    `notice` is signoff's own Slack text shown on top (user text in it must be escaped).
+    """
+    if not blocks.is_slack_user(user):
+        return False
+    try:
+        waiting, asked = approvals.pending_for(user)
+        client.views_publish(user_id=user, view=blocks.home_view(waiting, asked, notice))
+    except (SlackApiError, OSError, BackendError):
+        log.warning("could not publish the Home tab of %s", user, exc_info=True)
+        return False
+    return True

@@ -113,6 +113,7 @@ class Notifier:
         if approval.message is not None:
             link = self._permalink(approval)
             self.tell_requester(approval, blocks.requested_dm(approval, link), "requested")
+        self._refresh_homes(approval)
         if approval.status.is_closed:
             # Decided before the message existed: the "decided" delivery found no message
             # to update or reply to, so render the outcome here.
@@ -157,6 +158,7 @@ class Notifier:
             self.reply_in_thread(approval, blocks.outcome_notice(approval), "outcome")
             link = self._permalink(approval) if approval.message else None
             self.tell_requester(approval, blocks.outcome_dm(approval, link), "outcome")
+        self._refresh_homes(approval)
         if approval.message is None:
             log.info("no message yet for %s; the post will render the outcome", approval_id)
             return
@@ -167,6 +169,11 @@ class Notifier:
             self._approvals.note(
                 approval_id, AuditKind.MESSAGE_UPDATED, {"status": approval.status.value}
             )
+
+    def _refresh_homes(self, approval: Approval) -> None:
+        """The Home tabs this request shows in: its requester's and its approvers'."""
+        for user in dict.fromkeys((approval.requester, *approval.policy.approvers)):
+            messages.publish_home(self._client, self._approvals, user)
 
     def _permalink(self, approval: Approval) -> str | None:
         if approval.message is None:

@@ -6,7 +6,10 @@ template.yaml so the two cannot drift.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from signoff.model import Approval
 
 PENDING_INDEX = "pending"
 TTL_ATTRIBUTE = "ttl"
@@ -42,3 +45,10 @@ def create_table(client: Any, table_name: str) -> None:
     """Create the table (and wait for it) with a boto3 DynamoDB client."""
     client.create_table(TableName=table_name, **TABLE_SCHEMA)
     client.get_waiter("table_exists").wait(TableName=table_name)
+
+
+def pending_cursor(approval: Approval) -> str:
+    """Where `approval` sits in the pending index (its sort key there): a page's cursor."""
+    from signoff.model import iso
+
+    return f"{iso(approval.expires_at)}#{approval.id}"

@@ -20,6 +20,7 @@ from signoff.model import (
     StartRequest,
     utc,
 )
+from signoff.schema import pending_cursor
 
 Clock = Callable[[], datetime]
 # A change computed from the approval as read: the new approval and its audit events, or
@@ -38,7 +39,7 @@ class ApprovalStore(Protocol):
 
     def create(self, approval: Approval, event: AuditEvent) -> bool: ...
     def get(self, approval_id: str) -> Approval: ...
-    def list_pending(self, limit: int = 100) -> list[Approval]: ...
+    def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
     def audit(self, approval_id: str) -> list[dict[str, Any]]: ...
     def commit(
         self,
@@ -85,8 +86,30 @@ class Approvals:
     def get(self, approval_id: str) -> Approval:
         return self.store.get(approval_id)
 
-    def list_pending(self, limit: int = 100) -> list[Approval]:
-        return self.store.list_pending(limit)
+    def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]:
+        return self.store.list_pending(limit, after)
+
+    def pending_for(self, user: str, limit: int = 1000) -> tuple[list[Approval], list[Approval]]:
+        """What waits for `user`'s vote, and what `user` asked for that is still pending.
+
+        Read page by page from the pending index (at most `limit` pending requests).
+        """
+        now = self.clock()
+        waiting: list[Approval] = []
+        asked: list[Approval] = []
+        after = ""
+        while limit > 0:
+            page = self.store.list_pending(min(100, limit), after)
+            for approval in page:
+                if approval.requester == user:
+                    asked.append(approval)
+                if approval.vote_refusal(user, now) is None:
+                    waiting.append(approval)
+            if len(page) < min(100, limit):
+                break
+            limit -= len(page)
+            after = pending_cursor(page[-1])
+        return waiting, asked
 
     def audit(self, approval_id: str) -> list[dict[str, Any]]:
         return self.store.audit(approval_id)

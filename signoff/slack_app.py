@@ -24,7 +24,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from signoff import blocks
+from signoff import blocks, messages
 from signoff.errors import (
     AlreadyRecordedError,
     BackendError,
@@ -35,6 +35,7 @@ from signoff.errors import (
     ValidationError,
 )
 from signoff.model import Decision
+from signoff.schema import pending_cursor
 from signoff.service import Approvals
 from signoff.text import escape
 
@@ -134,7 +135,7 @@ def read_body(raw: str, content_type: str | None) -> dict[str, Any]:
     Raises MalformedRequestError for anything else, so Bolt never parses a body itself.
     """
     if content_type == "application/json":
-        raise MalformedRequestError("JSON bodies (Events API) are not accepted here")
+        return read_event(raw)
     form = dict(parse_qsl(raw, keep_blank_values=True))
     if "payload" not in form:
         if "command" not in form and "ssl_check" not in form:
@@ -161,6 +162,47 @@ def read_body(raw: str, content_type: str | None) -> dict[str, Any]:
         if need(payload, "view", "type") != "modal":  # Bolt reads other views as workflow steps
             raise MalformedRequestError("only modal views are submitted here")
     return {k: v for k, v in payload.items() if k in fields}
+
+
+# The Events API bodies we accept, their top-level fields and types; others are dropped.
+_EVENT_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "type": str,
+    "token": str,
+    "challenge": str,
+    "team_id": str,
+    "enterprise_id": (str, type(None)),
+    "api_app_id": str,
+    "event": dict,
+    "event_id": str,
+    "event_time": int,
+    "authorizations": list,
+    "is_ext_shared_channel": bool,
+    "event_context": str,
+}
+EVENTS = frozenset({"app_home_opened"})  # the events the app subscribes to
+
+
+def read_event(raw: str) -> dict[str, Any]:
+    """An Events API body: the URL check, or one of the events we subscribe to."""
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise MalformedRequestError(f"the body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise MalformedRequestError("the body is not a JSON object")
+    for key, types in _EVENT_FIELDS.items():
+        if key in body and not isinstance(body[key], types):
+            raise MalformedRequestError(f"the body's {key} has the wrong type")
+    kind = body.get("type")
+    if kind == "url_verification":
+        need(body, "challenge")
+    elif kind == "event_callback":
+        if need(body, "event", "type") not in EVENTS:
+            raise MalformedRequestError("an event the app does not subscribe to")
+        need(body, "event", "user")
+    else:
+        raise MalformedRequestError("unsupported Events API body type")
+    return {k: v for k, v in body.items() if k in _EVENT_FIELDS}
 
 
 def need(source: Any, *path: str | int, kind: type | tuple[type, ...] = str) -> Any:
@@ -232,6 +274,17 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
         except Exception:
             log.warning("could not send an ephemeral notice", exc_info=True)
 
+    def teller(body: dict[str, Any], respond: Any, user: str) -> Callable[[str], object]:
+        """How to tell the clicker something privately: where they clicked.
+
+        A click on the Home tab has no response_url: its answer is the tab re-rendered
+        with the sentence on top. Any other click answers through its response_url.
+        """
+        if _from_home(body):
+            return lambda text: messages.publish_home(client, approvals, user, text)
+        need(body, "response_url")
+        return lambda text: tell(respond, text)
+
     @app.error
     def on_error(error: Exception) -> BoltResponse | None:
         if isinstance(error, MalformedRequestError):
@@ -244,50 +297,52 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
     def on_approve(ack: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
         approval_id = need(body, "actions", 0, "value")
         user = need(body, "user", "id")
-        need(body, "response_url")  # where a refusal is told, privately
+        say = teller(body, respond, user)  # where a refusal is told, privately
         try:
             approvals.decide(approval_id, user, Decision.APPROVE)
         except AlreadyRecordedError:
             ack()
-            tell(respond, "Your approval is already recorded.")
+            say("Your approval is already recorded.")
             return
         except _REFUSALS as exc:
             ack()
-            tell(respond, f"Your approval was not recorded: {exc}.")
+            say(f"Your approval was not recorded: {escape(str(exc))}.")
             return
         except (ConflictError, BackendError):
             log.exception("approve failed")
             ack()
-            tell(respond, "Your approval could not be recorded just now; please try again.")
+            say("Your approval could not be recorded just now; please try again.")
             return
         # The click path ends here: verify, one conditional write, the doorbell, answer.
         # The message is re-rendered by the notifier on the workflow's "decided" event,
         # a moment later, outside Slack's 3 s and retried by SNS if Slack fails.
         ack()
+        if _from_home(body):
+            messages.publish_home(client, approvals, user)  # my action: my tab at once
 
     @app.action(blocks.REJECT_ACTION)
     def on_reject(ack: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
         approval_id = need(body, "actions", 0, "value")
         user = need(body, "user", "id")
         trigger_id = need(body, "trigger_id")
-        need(body, "response_url")  # where a refusal is told, privately
+        say = teller(body, respond, user)  # where a refusal is told, privately
         try:
             approval = approvals.check_vote(approval_id, user)
         except _REFUSALS as exc:
             ack()
-            tell(respond, f"You cannot reject this: {exc}.")
+            say(f"You cannot reject this: {escape(str(exc))}.")
             return
         except BackendError:
             log.exception("reject check failed")
             ack()
-            tell(respond, "The reason dialog could not be opened; please click Reject again.")
+            say("The reason dialog could not be opened; please click Reject again.")
             return
         ack()
         try:
             client.views_open(trigger_id=trigger_id, view=blocks.reject_modal(approval))
         except (SlackApiError, OSError):  # OSError: a timeout or a dropped connection
             log.exception("views.open failed")
-            tell(respond, "The reason dialog could not be opened; please click Reject again.")
+            say("The reason dialog could not be opened; please click Reject again.")
 
     @app.view(blocks.REJECT_VIEW)
     def on_reason(ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
@@ -315,18 +370,31 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
             return
         ack()  # as for Approve: the notifier re-renders the message
 
+    def pending_page(after: str) -> tuple[list[Any], str | None]:
+        found = approvals.list_pending(blocks.PAGE_SIZE + 1, after)
+        page = found[: blocks.PAGE_SIZE]
+        return page, pending_cursor(page[-1]) if len(found) > blocks.PAGE_SIZE else None
+
     @app.command("/signoff")
     def on_command(ack: Any, command: dict[str, Any]) -> None:
         verb, _, rest = (command.get("text") or "").strip().partition(" ")
         verb = verb.lower()
         approval_id = next(iter(rest.split()), "")
+        user = need(command, "user_id")
         try:
             if verb in ("", "list"):
-                pending = approvals.list_pending()
+                page, cursor = pending_page("")
                 ack(
                     response_type="ephemeral",
-                    text=f"{len(pending)} pending approval(s)",
-                    blocks=blocks.pending_list(pending),
+                    text=f"{len(page)} pending approval(s)",
+                    blocks=blocks.pending_page(page, cursor),
+                )
+            elif verb == "mine":
+                waiting, _ = approvals.pending_for(user)
+                ack(
+                    response_type="ephemeral",
+                    text=f"{len(waiting)} request(s) waiting for your vote",
+                    blocks=blocks.mine_list(waiting),
                 )
             elif verb == "show" and len(approval_id) > _MAX_ID:
                 ack(
@@ -349,7 +417,39 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
             log.exception("/signoff failed")
             ack(response_type="ephemeral", text="signoff could not answer just now; try again.")
 
+    @app.action(blocks.NEXT_PAGE_ACTION)
+    def on_next_page(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        after = need(body, "actions", 0, "value")
+        need(body, "response_url")  # the list was an ephemeral answer: it is replaced
+        ack()
+        try:
+            page, cursor = pending_page(after)
+        except SignoffError:
+            log.exception("/signoff list: next page failed")
+            tell(respond, "signoff could not answer just now; try again.")
+            return
+        try:
+            respond(
+                text=f"{len(page)} more pending approval(s)",
+                blocks=blocks.pending_page(page, cursor, first=False),
+                response_type="ephemeral",
+                replace_original=True,
+            )
+        except Exception:
+            log.warning("could not show the next page", exc_info=True)
+
+    @app.event("app_home_opened")
+    def on_home_opened(event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home":
+            messages.publish_home(client, approvals, need(event, "user"))
+
     return SlackApp(app, RequestSignature(lambda: signing_secret))
+
+
+def _from_home(body: dict[str, Any]) -> bool:
+    """Whether a click came from the App Home tab (it then has no response_url)."""
+    view = body.get("view")
+    return isinstance(view, dict) and view.get("type") == "home"
 
 
 def handle_function_url(slack: SlackApp, event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from signoff.model import (
     parse_iso,
     utc,
 )
-from signoff.schema import PENDING_INDEX, TTL_ATTRIBUTE
+from signoff.schema import PENDING_INDEX, TTL_ATTRIBUTE, pending_cursor
 
 META = "META"
 PENDING_KEY = "PENDING"
@@ -83,7 +83,7 @@ def _to_item(approval: Approval, retention: timedelta) -> dict[str, Any]:
         item["message_ts"] = approval.message.ts
     if approval.status is Status.PENDING:
         item["pending_pk"] = PENDING_KEY
-        item["pending_sk"] = f"{iso(approval.expires_at)}#{approval.id}"
+        item["pending_sk"] = pending_cursor(approval)
     else:
         closed_at = approval.decided_at or approval.expires_at
         item[TTL_ATTRIBUTE] = int((closed_at + retention).timestamp())
@@ -189,13 +189,18 @@ class DynamoApprovalStore:
             raise NotFoundError(f"no approval with id '{approval_id}'")
         return _from_item(_deserialize(response["Item"]))
 
-    def list_pending(self, limit: int = 100) -> list[Approval]:
-        """Pending approvals, soonest deadline first, read from the sparse index."""
+    def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]:
+        """Pending approvals, soonest deadline first, read from the sparse index.
+
+        `after` is a `pending_cursor` of the last approval of the previous page.
+        """
+        condition = "pending_pk = :p" + (" AND pending_sk > :after" if after else "")
+        values = {":p": {"S": PENDING_KEY}, **({":after": {"S": after}} if after else {})}
         response = self._call(
             "query",
             IndexName=PENDING_INDEX,
-            KeyConditionExpression="pending_pk = :p",
-            ExpressionAttributeValues={":p": {"S": PENDING_KEY}},
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
             Limit=limit,
         )
         return [_from_item(_deserialize(i)) for i in response.get("Items", [])]

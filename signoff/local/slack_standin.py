@@ -211,6 +211,7 @@ class SlackStandIn:
             "calls": [],
             "triggers": {},
             "responses": {},
+            "homes": {},
         }
         if state_file.exists():
             self._state.update(json.loads(state_file.read_text()))
@@ -221,7 +222,7 @@ class SlackStandIn:
         with self._lock:
             return {
                 key: json.loads(json.dumps(self._state[key]))
-                for key in ("messages", "ephemerals", "views", "calls")
+                for key in ("messages", "ephemerals", "views", "calls", "homes")
             }
 
     def _save(self) -> None:
@@ -372,6 +373,16 @@ class SlackStandIn:
         keys = ("ts", "user", "text", "blocks", "metadata", "thread_ts")
         page = [{"type": "message", **{k: m.get(k) for k in keys}} for m in [parent, *replies]]
         return {"ok": True, "messages": page, "has_more": False}
+
+    def _api_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        user, view = str(args.get("user_id") or ""), args.get("view")
+        if not user:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        view = {**view, "id": "VHOME" + user}
+        self._state["homes"][user] = view  # each user's Home tab, as last published
+        return {"ok": True, "view": view}
 
     def _api_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         users = [u for u in str(args.get("users") or "").split(",") if u]
