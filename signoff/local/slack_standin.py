@@ -81,6 +81,7 @@ def blueprint(standin: SlackStandIn) -> Any:
                 int(data.get("count", 1)),
                 status=int(data["status"]) if data.get("status") else None,
                 retry_after=int(data["retry_after"]) if data.get("retry_after") else None,
+                channel=str(data["channel"]) if data.get("channel") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             return jsonify({"error": f"bad fault: {exc}"}), 400
@@ -171,13 +172,15 @@ class StandInError(Exception):
 
 @dataclass
 class Fault:
-    """The next `count` calls of `method` answer `{"ok": false, "error": error}`."""
+    """The next `count` calls of `method` (in `channel`, if given) answer
+    `{"ok": false, "error": error}`."""
 
     method: str
     error: str
     count: int
     status: int
     retry_after: int | None
+    channel: str | None = None
 
     def answer(self) -> tuple[dict[str, Any], int, dict[str, str]]:
         headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
@@ -253,7 +256,7 @@ class SlackStandIn:
         with self._lock:
             call: dict[str, Any] = {"method": method, "args": args, "at": time.time()}
             self._state["calls"].append(call)
-            fault = self._take_fault(method)
+            fault = self._take_fault(method, args)
             answer: tuple[dict[str, Any], int, dict[str, str]]
             if fault is not None:
                 call["fault"] = fault.error
@@ -279,8 +282,10 @@ class SlackStandIn:
         *,
         status: int | None = None,
         retry_after: int | None = None,
+        channel: str | None = None,
     ) -> Fault:
-        """Fail the next `count` calls of `method` with `error`.
+        """Fail the next `count` calls of `method` with `error` (only those naming
+        `channel` when it is given: e.g. `not_in_channel` for one channel, DMs still work).
 
         "ratelimited" answers HTTP 429 with a Retry-After header (1 s unless given),
         as Slack does; any other error answers HTTP `status` (default 200).
@@ -290,7 +295,7 @@ class SlackStandIn:
         if error == "ratelimited":
             status = status or 429
             retry_after = 1 if retry_after is None else retry_after
-        fault = Fault(method, error, count, status or 200, retry_after)
+        fault = Fault(method, error, count, status or 200, retry_after, channel)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -299,8 +304,10 @@ class SlackStandIn:
         with self._lock:
             self._faults.clear()
 
-    def _take_fault(self, method: str) -> Fault | None:
+    def _take_fault(self, method: str, args: dict[str, Any]) -> Fault | None:
         for fault in self._faults:
+            if fault.channel is not None and str(args.get("channel")) != fault.channel:
+                continue
             if fault.method == method and fault.count > 0:
                 fault.count -= 1
                 if fault.count == 0:
