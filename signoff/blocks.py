@@ -15,6 +15,7 @@ from signoff.text import escape
 
 APPROVE_ACTION = "signoff.approve"
 REJECT_ACTION = "signoff.reject"
+CANCEL_ACTION = "signoff.cancel"
 REJECT_VIEW = "signoff.reject_reason"
 REASON_BLOCK = "reason"
 REASON_ACTION = "reason"
@@ -43,6 +44,36 @@ def when(epoch: float, fallback: str) -> str:
 
 def _mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text}
+
+
+def group(group_id: str) -> str:
+    """A user group mention (Slack shows its handle, e.g. @dba-team)."""
+    return f"<!subteam^{group_id}>"
+
+
+def rule_line(approval: Approval) -> str:
+    """Who may approve, in words, with the progress of a quorum.
+
+    "Approvers: @alice, @bob" when any one of the people named decides alone; otherwise
+    "2 of @dba-team — 1 approved (@alice), waiting for 1 more".
+    """
+    policy = approval.policy
+    who_may = ", ".join([*(group(g) for g in policy.groups), *map(who, policy.named_users)])
+    if policy.min_approvals == 1 and not policy.groups:
+        line = f"Approvers: {who_may}"
+    else:
+        line = f"{policy.min_approvals} of {who_may}"
+        if approval.status is Status.PENDING:
+            approved = approval.approved_by
+            done = (
+                f"{len(approved)} approved ({', '.join(map(who, approved))}), "
+                if approved
+                else "none approved yet, "
+            )
+            line += f" — {done}waiting for {approval.approvals_missing} more"
+    if policy.name:
+        line += f" (policy `{escape(policy.name)}`)"
+    return line
 
 
 def fallback_text(approval: Approval) -> str:
@@ -82,7 +113,6 @@ def approval_message(approval: Approval) -> Blocks:
                 "fields": [_mrkdwn(f"*{escape(k)}*\n{escape(v)}") for k, v in approval.fields],
             }
         )
-    approvers = ", ".join(who(a) for a in approval.policy.approvers)
     deadline = when(
         approval.expires_at.timestamp(), approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")
     )
@@ -91,7 +121,7 @@ def approval_message(approval: Approval) -> Blocks:
             "type": "context",
             "elements": [
                 _mrkdwn(
-                    f"Requested by {who(approval.requester)} · Approvers: {approvers} · "
+                    f"Requested by {who(approval.requester)} · {rule_line(approval)} · "
                     f"Deadline {deadline} · `{approval.id}`"
                 )
             ],
@@ -122,6 +152,21 @@ def approval_message(approval: Approval) -> Blocks:
                         "text": {"type": "plain_text", "text": "Reject…"},
                         "style": "danger",
                         "value": approval.id,
+                    },
+                    {
+                        "type": "button",
+                        "action_id": CANCEL_ACTION,
+                        "text": {"type": "plain_text", "text": "Cancel request"},
+                        "value": approval.id,
+                        "confirm": {
+                            "title": {"type": "plain_text", "text": "Cancel this request?"},
+                            "text": _mrkdwn(
+                                "Only the requester or an admin can cancel it. Nobody will be "
+                                "able to approve it afterwards."
+                            ),
+                            "confirm": {"type": "plain_text", "text": "Cancel request"},
+                            "deny": {"type": "plain_text", "text": "Keep it"},
+                        },
                     },
                 ],
             }

@@ -14,6 +14,7 @@ from signoff.errors import BackendError
 class Topic(StrEnum):
     REQUESTED = "requested"
     DECIDED = "decided"
+    PROGRESS = "progress"  # a vote short of the quorum: the message shows the count
 
 
 class Publisher(Protocol):
