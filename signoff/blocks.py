@@ -16,6 +16,7 @@ from signoff.text import escape
 
 APPROVE_ACTION = "signoff.approve"
 REJECT_ACTION = "signoff.reject"
+CANCEL_ACTION = "signoff.cancel"
 REJECT_VIEW = "signoff.reject_reason"
 REASON_BLOCK = "reason"
 REASON_ACTION = "reason"
@@ -49,6 +50,36 @@ def when(epoch: float, fallback: str) -> str:
 
 def _mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text}
+
+
+def group(group_id: str) -> str:
+    """A user group mention (Slack shows its handle, e.g. @dba-team)."""
+    return f"<!subteam^{group_id}>"
+
+
+def rule_line(approval: Approval) -> str:
+    """Who may approve, in words, with the progress of a quorum.
+
+    "Approvers: @alice, @bob" when any one of the people named decides alone; otherwise
+    "2 of @dba-team — 1 approved (@alice), waiting for 1 more".
+    """
+    policy = approval.policy
+    who_may = ", ".join([*(group(g) for g in policy.groups), *map(who, policy.named_users)])
+    if policy.min_approvals == 1 and not policy.groups:
+        line = f"Approvers: {who_may}"
+    else:
+        line = f"{policy.min_approvals} of {who_may}"
+        if approval.status is Status.PENDING:
+            approved = approval.approved_by
+            done = (
+                f"{len(approved)} approved ({', '.join(map(who, approved))}), "
+                if approved
+                else "none approved yet, "
+            )
+            line += f" — {done}waiting for {approval.approvals_missing} more"
+    if policy.name:
+        line += f" (policy `{escape(policy.name)}`)"
+    return line
 
 
 def fallback_text(approval: Approval) -> str:
@@ -88,7 +119,6 @@ def approval_message(approval: Approval) -> Blocks:
                 "fields": [_mrkdwn(f"*{escape(k)}*\n{escape(v)}") for k, v in approval.fields],
             }
         )
-    approvers = ", ".join(who(a) for a in approval.policy.approvers)
     deadline = when(
         approval.expires_at.timestamp(), approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")
     )
@@ -97,22 +127,25 @@ def approval_message(approval: Approval) -> Blocks:
             "type": "context",
             "elements": [
                 _mrkdwn(
-                    f"Requested by {who(approval.requester)} · Approvers: {approvers} · "
+                    f"Requested by {who(approval.requester)} · {rule_line(approval)} · "
                     f"Deadline {deadline} · `{approval.id}`"
                 )
             ],
         }
     )
     if approval.status is Status.PENDING:
-        blocks.append(decide_actions(approval))
+        blocks.append(decide_actions(approval, cancel=True))
     else:
         blocks.append({"type": "section", "text": _mrkdwn(outcome_line(approval))})
     return blocks
 
 
-def decide_actions(approval: Approval, block_id: str = "signoff.decide") -> dict[str, Any]:
-    """The Approve (with a confirmation) and Reject… buttons, carrying the approval's id."""
-    return {
+def decide_actions(
+    approval: Approval, block_id: str = "signoff.decide", *, cancel: bool = False
+) -> dict[str, Any]:
+    """The Approve (with a confirmation) and Reject… buttons, carrying the approval's id;
+    with `cancel`, also the Cancel button (the channel message: the requester is there)."""
+    actions: dict[str, Any] = {
         "type": "actions",
         "block_id": block_id,
         "elements": [
@@ -137,6 +170,27 @@ def decide_actions(approval: Approval, block_id: str = "signoff.decide") -> dict
                 "value": approval.id,
             },
         ],
+    }
+    if cancel:
+        actions["elements"].append(cancel_button(approval))
+    return actions
+
+
+def cancel_button(approval: Approval) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": CANCEL_ACTION,
+        "text": {"type": "plain_text", "text": "Cancel request"},
+        "value": approval.id,
+        "confirm": {
+            "title": {"type": "plain_text", "text": "Cancel this request?"},
+            "text": _mrkdwn(
+                "Only the requester or an admin can cancel it. Nobody will be "
+                "able to approve it afterwards."
+            ),
+            "confirm": {"type": "plain_text", "text": "Cancel request"},
+            "deny": {"type": "plain_text", "text": "Keep it"},
+        },
     }
 
 

@@ -191,6 +191,10 @@ def _approval_json(approval: Approval) -> dict[str, Any]:
         "fields": dict(approval.fields),
         "requester": approval.requester,
         "approvers": list(approval.policy.approvers),
+        "policy": approval.policy.name or None,
+        "approver_groups": list(approval.policy.groups),
+        "min_approvals": approval.policy.min_approvals,
+        "allow_self_approval": approval.policy.allow_self_approval,
         "channel": approval.channel,
         "created_at": iso(approval.created_at),
         "expires_at": iso(approval.expires_at),
@@ -265,9 +269,39 @@ def _recorded(target: Target, approval_id: str) -> Approval | None:
 @_reports_errors
 def start(
     title: Annotated[str, typer.Option(help="What needs a sign-off (one line).")],
+    policy: Annotated[
+        str,
+        typer.Option(
+            help=(
+                "A policy of the deployment (see `signoff policies`): it sets who may "
+                "approve, how many must, and whether the requester may."
+            )
+        ),
+    ] = "",
     approver: Annotated[
-        list[str], typer.Option(help="Slack user id allowed to decide (repeatable).")
-    ],
+        list[str] | None,
+        typer.Option(
+            help=(
+                "Ad hoc: a Slack user id allowed to decide (repeatable), where the deployment "
+                "allows ad-hoc approvers. The requester may not approve an ad-hoc request."
+            )
+        ),
+    ] = None,
+    approver_group: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=(
+                "Ad hoc: a Slack user group id (S…) whose members may decide (repeatable); "
+                "its members are looked up once, at kickoff."
+            )
+        ),
+    ] = None,
+    min_approvals: Annotated[
+        int,
+        typer.Option(
+            help="Ad hoc: how many distinct approvers must approve (one reject rejects).",
+        ),
+    ] = 1,
     description: Annotated[str, typer.Option(help="More detail for the approvers.")] = "",
     requester: Annotated[
         str | None,
@@ -286,9 +320,6 @@ def start(
     field: Annotated[
         list[str] | None, typer.Option(help="Extra key=value shown in the message (repeatable).")
     ] = None,
-    allow_self_approval: Annotated[
-        bool, typer.Option(help="Let the requester approve their own request.")
-    ] = False,
     approval_id: Annotated[
         str | None,
         typer.Option(
@@ -309,19 +340,31 @@ def start(
         bool, typer.Option("--json", help="Print JSON (one object per line).")
     ] = False,
 ) -> None:
-    """Kick off an approval: record it, post it to Slack, and (with --wait) wait for it."""
+    """Kick off an approval: record it, post it to Slack, and (with --wait) wait for it.
+
+    Name a deployment policy with --policy, or list approvers ad hoc with --approver and
+    --approver-group. An unknown policy, forbidden ad-hoc approvers or a user group that
+    cannot be resolved is refused with exit 2, and nothing is recorded.
+    """
+    if not (policy or approver or approver_group):
+        raise ValidationError("name a --policy, or at least one --approver or --approver-group")
     request = StartRequest(
         id=approval_id or new_approval_id(),
         title=title,
         description=description,
         requester=requester or os.environ.get("SIGNOFF_REQUESTER") or os.environ.get("USER", ""),
-        approvers=tuple(approver),
+        approvers=tuple(approver or ()),
         channel=channel,
         timeout=_timeout(timeout),
         fields=parse_fields(field or []),
-        allow_self_approval=allow_self_approval,
+        policy=policy,
+        approver_groups=tuple(approver_group or ()),
+        min_approvals=min_approvals,
     )
     target = _target()
+    # What needs no lookup is refused here; the workflow resolves the groups (and checks
+    # again) before it writes anything.
+    target.policies().check(request)
     existing = _recorded(target, request.id) if approval_id else None
     if existing is None:
         target.start(request)
@@ -341,12 +384,22 @@ def start(
 
 
 def _await_record(target: Target, approval_id: str, timeout: float = 30) -> Approval:
-    """The workflow writes the record in its first step; wait until it is there."""
+    """The workflow writes the record once kickoff is resolved; wait until it is there.
+
+    A kickoff the policies refuse writes nothing: the workflow says why, and that is a
+    usage error (exit 2).
+    """
     give_up = time.monotonic() + timeout
+    attempts = 0
     while True:
         try:
             return target.approvals.get(approval_id)
         except NotFoundError as exc:
+            attempts += 1
+            if attempts % 3 == 0:
+                refusal = target.kickoff_refusal(approval_id)
+                if refusal:
+                    raise ValidationError(f"refused at kickoff: {refusal}") from None
             if time.monotonic() > give_up:
                 raise NotFoundError(
                     f"the workflow has not recorded {approval_id} after {timeout:.0f}s; "
@@ -449,19 +502,72 @@ def decide(
 ) -> None:
     """Approve or reject, under the same rules as a click in Slack."""
     approval = _target().approvals.decide(approval_id, as_user, decision, reason)
-    _say(f"{approval.id} {approval.status.value} by {as_user}")
+    if approval.status.is_closed:
+        _say(f"{approval.id} {approval.status.value} by {as_user}")
+    else:
+        rule = approval.policy.min_approvals
+        _say(
+            f"{approval.id}: approval by {as_user} recorded "
+            f"({len(approval.approved_by)} of {rule}); waiting for "
+            f"{approval.approvals_missing} more"
+        )
 
 
 @app.command()
 @_reports_errors
 def cancel(
     approval_id: Annotated[str, typer.Argument(metavar="ID")],
-    as_user: Annotated[str, typer.Option("--as", help="The requester or an approver.")],
+    as_user: Annotated[
+        str,
+        typer.Option("--as", help="The requester, or an admin named in the policy document."),
+    ],
     reason: Annotated[str, typer.Option(help="Why it is cancelled.")] = "",
 ) -> None:
-    """Cancel a pending approval (the requester or an approver)."""
+    """Cancel a pending approval (the requester, or an admin of the deployment)."""
     approval = _target().approvals.cancel(approval_id, as_user, reason)
     _say(f"{approval.id} cancelled by {as_user}")
+
+
+@app.command()
+@_reports_errors
+def policies(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the document as JSON (the format it is read in).")
+    ] = False,
+) -> None:
+    """List the deployment's named policies, whether ad-hoc approvers are allowed, and admins."""
+    book = _target().policies()
+    if as_json:
+        out.print_json(json.dumps(book.to_json()))
+        return
+    _say(
+        "ad-hoc approvers: ",
+        "allowed" if book.allow_ad_hoc else "not allowed (name a policy)",
+    )
+    _say("admins: ", ", ".join(book.admins) or "none")
+    if not book.policies:
+        _say("No named policies.")
+        return
+    table = _table("policy", "approvers", "groups", "needs", "self", "reminders", "description")
+    for name in book.names():
+        rule = book.rule(name)
+        reminders = []
+        if rule.remind_every:
+            reminders.append(f"every {format_duration(rule.remind_every)}")
+        if rule.escalate_after:
+            reminders.append(
+                f"escalate to {rule.escalate_to} after {format_duration(rule.escalate_after)}"
+            )
+        table.add_row(
+            _cell(name),
+            _cell(", ".join(rule.approvers)),
+            _cell(", ".join(rule.approver_groups)),
+            _cell(str(rule.min_approvals)),
+            _cell("allowed" if rule.allow_self_approval else "no"),
+            _cell("; ".join(reminders)),
+            _cell(rule.description),
+        )
+    out.print(table)
 
 
 @app.command()
@@ -471,11 +577,20 @@ def dev(
     home: Annotated[
         Path, typer.Option(help="Where the local state lives (survives restarts).")
     ] = Path(".signoff"),
+    policies_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--policies",
+            help="The policy document (YAML or JSON). Default: policies.yaml in --home, if any.",
+        ),
+    ] = None,
 ) -> None:
     """Run the embedded local stack in the foreground (Ctrl-C stops it)."""
     from signoff.local.stack import DEMO_APPROVER, DEMO_REQUESTER, LocalStack
 
-    stack = LocalStack(home.resolve(), port=port)
+    stack = LocalStack(
+        home.resolve(), port=port, policies=policies_file.resolve() if policies_file else None
+    )
     err.print("starting DynamoDB Local, the durable emulator, SNS and the Slack stand-in…")
     try:
         stack.start()

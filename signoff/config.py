@@ -26,6 +26,9 @@ class Settings:
     poll_backoff: float = 2.0
     retention: timedelta = timedelta(days=90)
     post_claim_lease_seconds: int = 60
+    # The deployment's policy document: an SSM parameter (AWS) or a file (the local stack).
+    policies_parameter: str = ""
+    policies_file: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -69,4 +72,6 @@ class Settings:
             poll_backoff=backoff,
             retention=timedelta(days=retention_days),
             post_claim_lease_seconds=lease,
+            policies_parameter=env.get("SIGNOFF_POLICIES_PARAMETER", ""),
+            policies_file=env.get("SIGNOFF_POLICIES_FILE", ""),
         )

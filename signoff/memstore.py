@@ -86,6 +86,7 @@ class InMemoryApprovalStore:
             if voter is not None and (
                 int(stored.expires_at.timestamp()) <= int(utc(now).timestamp())
                 or any(v.user == voter for v in stored.votes)
+                or voter not in stored.policy.approvers
             ):
                 raise ConflictError("the approval changed while it was being written")
             self._approvals[after.id] = replace(after, doorbell=stored.doorbell)

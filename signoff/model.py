@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -25,6 +25,8 @@ MAX_FIELDS = 10  # a section block holds 10 fields
 MAX_FIELD_KEY = 50
 MAX_FIELD_VALUE = 1900  # a field's text, `*key*\nvalue`, must stay within 2,000
 MAX_APPROVERS = 25
+MAX_GROUPS = 10
+MAX_MEMBERS = 500  # everyone who may approve once groups are resolved (kept on the record)
 MAX_REASON = 500
 MIN_TIMEOUT = timedelta(seconds=1)
 MAX_TIMEOUT = timedelta(days=7)
@@ -34,6 +36,8 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 # Who: Slack user ids (U…/W…) or plain names; no characters that Slack escapes, so the
 # approver line stays within its block (25 of 64 characters).
 _PERSON_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$", re.ASCII)
+# Slack user group ids (S…), as usergroups.users.list takes them.
+_GROUP_RE = re.compile(r"^S[A-Z0-9]{2,20}$", re.ASCII)
 _CHANNEL_RE = re.compile(r"^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$", re.ASCII)
 # ASCII digits only (`\d` would take other scripts' digits), and few enough to stay a number.
 _DURATION_RE = re.compile(r"^\s*([0-9]{1,9})\s*([smhd]?)\s*$", re.ASCII)
@@ -133,12 +137,42 @@ def new_approval_id() -> str:
     return f"apr-{secrets.token_hex(5)}"
 
 
+def person_problem(what: str, value: str) -> str | None:
+    """Why `value` cannot name a person (a Slack user id or a plain name), or None."""
+    if _PERSON_RE.match(value):
+        return None
+    return (
+        f"{what} {_shown(value)} must be a Slack user id or a name of "
+        "up to 64 letters, digits or . _ @ + -"
+    )
+
+
+def group_problem(what: str, value: str) -> str | None:
+    """Why `value` cannot name a Slack user group (an id like S0123ABCD), or None."""
+    if _GROUP_RE.match(value):
+        return None
+    return f"{what} {_shown(value)} must be a Slack user group id (S followed by capitals/digits)"
+
+
 @dataclass(frozen=True)
 class Policy:
-    """Who may decide. For now any listed approver decides alone."""
+    """Who may decide, and how many must approve: fixed on the record at kickoff.
+
+    `approvers` is everyone allowed — the users named and the members of `groups` as
+    they were when the request started (a snapshot: the vote is checked against the
+    record inside the conditional write, never against a later Slack lookup).
+    """
 
     approvers: tuple[str, ...]
     allow_self_approval: bool = False
+    min_approvals: int = 1
+    groups: tuple[str, ...] = ()
+    named: tuple[str, ...] = ()  # the users named directly; empty: all of `approvers`
+    name: str = ""  # the deployment's named policy; empty for an ad-hoc request
+
+    @property
+    def named_users(self) -> tuple[str, ...]:
+        return self.named if (self.named or self.groups) else self.approvers
 
     def refusal(self, user: str, requester: str) -> str | None:
         if user not in self.approvers:
@@ -183,6 +217,12 @@ class StartRequest:
     description: str = ""
     fields: tuple[tuple[str, str], ...] = ()
     allow_self_approval: bool = False
+    # A named policy (its rules come from the deployment), or ad-hoc groups and quorum.
+    policy: str = ""
+    approver_groups: tuple[str, ...] = ()
+    min_approvals: int = 1
+    # The groups' members, filled in when the request is resolved at kickoff.
+    members: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -216,27 +256,62 @@ class StartRequest:
         problems += self._field_problems()
         return problems
 
+    @property
+    def resolved(self) -> bool:
+        """Whether the approvers are all known (no group waits to be looked up)."""
+        return not self.approver_groups or bool(self.members)
+
     def _approver_problems(self) -> list[str]:
-        if not self.approvers:
-            return ["name at least one approver"]
+        if not self.approvers and not self.approver_groups and not self.policy:
+            return ["name a policy, at least one approver, or an approver group"]
         problems: list[str] = []
+        if self.policy and not _ID_RE.match(self.policy):
+            problems.append(
+                f"policy {_shown(self.policy)} must be 3-64 lowercase letters, digits or '-'"
+            )
         if len(self.approvers) > MAX_APPROVERS:
             problems.append(f"at most {MAX_APPROVERS} approvers (got {len(self.approvers)})")
-        for approver in self.approvers:
-            if not _PERSON_RE.match(approver):
-                problems.append(
-                    f"approver {_shown(approver)} must be a Slack user id or a name of "
-                    "up to 64 letters, digits or . _ @ + -"
-                )
+        problems += [p for a in self.approvers if (p := person_problem("approver", a)) is not None]
         repeated = sorted({a for a in self.approvers if self.approvers.count(a) > 1})
         if repeated:
             problems.append(f"approvers named more than once: {', '.join(repeated)}")
-        if not self.allow_self_approval and not set(self.approvers) - {self.requester}:
+        if len(self.approver_groups) > MAX_GROUPS:
             problems.append(
+                f"at most {MAX_GROUPS} approver groups (got {len(self.approver_groups)})"
+            )
+        problems += [
+            p for g in self.approver_groups if (p := group_problem("approver group", g)) is not None
+        ]
+        if len(set(self.approver_groups)) != len(self.approver_groups):
+            problems.append("an approver group is named more than once")
+        if len(self.members) > MAX_MEMBERS:
+            problems.append(f"at most {MAX_MEMBERS} people may approve (got {len(self.members)})")
+        problems += [p for m in self.members if (p := person_problem("member", m)) is not None]
+        if not 1 <= self.min_approvals <= MAX_APPROVERS:
+            problems.append(f"the minimum number of approvals must be 1 to {MAX_APPROVERS}")
+        elif self.resolved and (self.approvers or self.approver_groups):
+            problems += self._quorum_problems()
+        return problems
+
+    def _quorum_problems(self) -> list[str]:
+        possible = set(self.approvers) | set(self.members)
+        if not self.allow_self_approval:
+            possible.discard(self.requester)
+        if not possible:
+            return [
                 "the requester is the only approver and self-approval is off: nobody could "
                 "decide; name another approver"
-            )
-        return problems
+            ]
+        if self.min_approvals > len(possible):
+            return [
+                f"{self.min_approvals} approvals are needed but only {len(possible)} "
+                f"{'person' if len(possible) == 1 else 'people'} other than the requester "
+                "may approve"
+                if not self.allow_self_approval
+                else f"{self.min_approvals} approvals are needed but only {len(possible)} "
+                "may approve"
+            ]
+        return []
 
     def _field_problems(self) -> list[str]:
         problems: list[str] = []
@@ -266,6 +341,10 @@ class StartRequest:
             "timeout_seconds": int(self.timeout.total_seconds()),
             "fields": [[k, v] for k, v in self.fields],
             "allow_self_approval": self.allow_self_approval,
+            "policy": self.policy,
+            "approver_groups": list(self.approver_groups),
+            "min_approvals": self.min_approvals,
+            "members": list(self.members),
         }
 
     @classmethod
@@ -295,6 +374,17 @@ class StartRequest:
             allow_self = payload.get("allow_self_approval", False)
             if not isinstance(allow_self, bool):
                 raise TypeError("allow_self_approval must be true or false")
+            groups = payload.get("approver_groups", [])
+            members = payload.get("members", [])
+            for name, value in (("approver_groups", groups), ("members", members)):
+                if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+                    raise TypeError(f"{name} must be a list of strings")
+            policy = payload.get("policy", "")
+            if not isinstance(policy, str):
+                raise TypeError("policy must be a string")
+            quorum = payload.get("min_approvals", 1)
+            if isinstance(quorum, bool) or not isinstance(quorum, int):
+                raise TypeError("min_approvals must be a whole number")
             return cls(
                 id=strings["id"],
                 title=strings["title"],
@@ -305,6 +395,10 @@ class StartRequest:
                 timeout=timedelta(seconds=timeout),
                 fields=tuple((k, v) for k, v in fields),
                 allow_self_approval=allow_self,
+                policy=policy,
+                approver_groups=tuple(groups),
+                min_approvals=quorum,
+                members=tuple(members),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ValidationError(f"the start payload is malformed: {exc}") from exc
@@ -362,7 +456,14 @@ class Approval:
             description=request.description,
             fields=request.fields,
             requester=request.requester,
-            policy=Policy(request.approvers, request.allow_self_approval),
+            policy=Policy(
+                tuple(dict.fromkeys((*request.approvers, *request.members))),
+                request.allow_self_approval,
+                request.min_approvals,
+                request.approver_groups,
+                request.approvers if request.approver_groups else (),
+                request.policy,
+            ),
             channel=request.channel.strip() or default_channel,
             status=Status.PENDING,
             created_at=now,
@@ -390,20 +491,28 @@ class Approval:
             ("description", self.description, request.description),
             ("fields", self.fields, request.fields),
             ("requester", self.requester, request.requester),
-            # Approvers are a set: the order they were named in does not matter.
-            (
-                "approvers",
-                self.policy.approvers,
-                _same_order(request.approvers, self.policy.approvers),
-            ),
+            ("policy", self.policy.name, request.policy),
+        ]
+        if not request.policy:  # a named policy's rules are the deployment's, not the request's
+            named = self.policy.named_users
+            pairs += [
+                # Approvers are a set: the order they were named in does not matter.
+                ("approvers", named, _same_order(request.approvers, named)),
+                (
+                    "approver groups",
+                    self.policy.groups,
+                    _same_order(request.approver_groups, self.policy.groups),
+                ),
+                ("minimum approvals", self.policy.min_approvals, request.min_approvals),
+            ]
+        pairs += [
             ("channel", self.channel, channel if channel is not None else self.channel),
             ("timeout", format_duration(timeout), format_duration(request.timeout)),
-            (
-                "self-approval",
-                self.policy.allow_self_approval,
-                request.allow_self_approval,
-            ),
         ]
+        if not request.policy:
+            pairs.append(
+                ("self-approval", self.policy.allow_self_approval, request.allow_self_approval)
+            )
         return [
             f"{name} was {_shown(_plain(old))}, now {_shown(_plain(new))}"
             for name, old, new in pairs
@@ -422,14 +531,28 @@ class Approval:
         refusal = self.policy.refusal(user, self.requester)
         if refusal:
             return refusal
-        if any(v.user == user for v in self.votes):
-            return "you have already voted on this request"
+        earlier = next((v for v in self.votes if v.user == user), None)
+        if earlier is not None:
+            said = "approved" if earlier.decision is Decision.APPROVE else "rejected"
+            return f"you already {said} this request, and a vote cannot be changed"
         return None
+
+    @property
+    def approved_by(self) -> tuple[str, ...]:
+        """Who approved so far, in the order they did (each person once)."""
+        return tuple(v.user for v in self.votes if v.decision is Decision.APPROVE)
+
+    @property
+    def approvals_missing(self) -> int:
+        return max(0, self.policy.min_approvals - len(self.approved_by))
 
     def vote(
         self, user: str, decision: Decision, now: datetime, reason: str = ""
     ) -> tuple[Approval, list[AuditEvent]]:
-        """Record a vote; one approval or one rejection decides."""
+        """Record a vote: one rejection decides; so does the approval that makes the quorum.
+
+        An approval short of the quorum is recorded and the request stays pending.
+        """
         refusal = self.vote_refusal(user, now)
         if refusal:
             raise RefusedError(refusal)
@@ -438,6 +561,13 @@ class Approval:
             raise ValidationError("a rejection needs a reason")
         now = utc(now)
         vote = Vote(user, decision, now, reason)
+        detail = {"decision": decision.value, **({"reason": reason} if reason else {})}
+        if decision is Decision.APPROVE:
+            approved = len(self.approved_by) + 1
+            detail["approvals"] = f"{approved} of {self.policy.min_approvals}"
+            if approved < self.policy.min_approvals:
+                waiting = replace(self, votes=(*self.votes, vote), version=self.version + 1)
+                return waiting, [AuditEvent(AuditKind.VOTED, now, user, detail)]
         status = Status.APPROVED if decision is Decision.APPROVE else Status.REJECTED
         new = replace(
             self,
@@ -448,7 +578,6 @@ class Approval:
             reason=reason,
             version=self.version + 1,
         )
-        detail = {"decision": decision.value, **({"reason": reason} if reason else {})}
         events = [
             AuditEvent(AuditKind.VOTED, now, user, detail),
             AuditEvent(AuditKind.DECIDED, now, user, {"outcome": status.value}),
@@ -467,12 +596,13 @@ class Approval:
         ]
 
     def cancel(
-        self, user: str, now: datetime, reason: str = ""
+        self, user: str, now: datetime, reason: str = "", admins: Collection[str] = ()
     ) -> tuple[Approval, list[AuditEvent]]:
+        """The requester, or an admin of the deployment, calls the request off."""
         if self.status is not Status.PENDING:
             raise RefusedError(f"this request is already {self.status.value}")
-        if user != self.requester and user not in self.policy.approvers:
-            raise RefusedError("only the requester or an approver can cancel this request")
+        if user != self.requester and user not in admins:
+            raise RefusedError("only the requester or an admin can cancel this request")
         now = utc(now)
         reason = _checked_reason(reason)
         new = replace(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -69,11 +69,15 @@ class Approvals:
         clock: Clock = system_clock,
         default_channel: str = "approvals",
         doorbell: Doorbell | None = None,
+        admins: Callable[[], Collection[str]] = tuple,
     ):
         self.store = store
         self.clock = clock
         self.default_channel = default_channel
         self.doorbell = doorbell or NoDoorbell()
+        # The deployment's admins (its policy document), read only when someone other
+        # than the requester cancels.
+        self.admins = admins
 
     def open(self, request: StartRequest, execution_id: str = "") -> Approval:
         """Create the record once; a second call returns the stored one unchanged."""
@@ -135,11 +139,13 @@ class Approvals:
         return self._change(approval_id, vote, refused=(user, AuditKind.VOTE_REFUSED), voter=user)
 
     def cancel(self, approval_id: str, user: str, reason: str = "") -> Approval:
-        return self._change(
-            approval_id,
-            lambda before, now: before.cancel(user, now, reason),
-            refused=(user, AuditKind.CANCEL_REFUSED),
-        )
+        """The requester or an admin calls the request off; anyone else is refused (audited)."""
+
+        def cancel(before: Approval, now: datetime) -> tuple[Approval, list[AuditEvent]]:
+            admins = () if user == before.requester else self.admins()
+            return before.cancel(user, now, reason, admins)
+
+        return self._change(approval_id, cancel, refused=(user, AuditKind.CANCEL_REFUSED))
 
     def expire_if_due(self, approval_id: str) -> Approval:
         """Expire a pending approval past its deadline; otherwise return it as it is."""
@@ -221,7 +227,9 @@ class Approvals:
                 self.store.commit(before, after, events, now=now, voter=voter)
             except ConflictError:
                 continue  # someone else wrote first: re-read and apply the rules again
-            if after.status.is_closed and after.doorbell:
+            # A vote short of the quorum rings too: the workflow wakes to have the
+            # message show the progress, then waits on.
+            if after.doorbell and (after.status.is_closed or voter is not None):
                 self.doorbell.ring(after.doorbell)
             return after
         raise ConflictError("the approval kept changing; try again")

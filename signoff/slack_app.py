@@ -344,6 +344,24 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
             log.exception("views.open failed")
             say("The reason dialog could not be opened; please click Reject again.")
 
+    @app.action(blocks.CANCEL_ACTION)
+    def on_cancel(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        approval_id = need(body, "actions", 0, "value")
+        user = need(body, "user", "id")
+        need(body, "response_url")  # where a refusal is told, privately
+        try:
+            approvals.cancel(approval_id, user)
+        except _REFUSALS as exc:  # audited as cancel_refused by the service
+            ack()
+            tell(respond, f"The request was not cancelled: {exc}.")
+            return
+        except (ConflictError, BackendError):
+            log.exception("cancel failed")
+            ack()
+            tell(respond, "The request could not be cancelled just now; please try again.")
+            return
+        ack()  # the workflow ends and the notifier re-renders the message
+
     @app.view(blocks.REJECT_VIEW)
     def on_reason(ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         approval_id = need(view, "private_metadata")

@@ -62,6 +62,10 @@ def _to_item(approval: Approval, retention: timedelta) -> dict[str, Any]:
         "requester": approval.requester,
         "approvers": list(approval.policy.approvers),
         "allow_self_approval": approval.policy.allow_self_approval,
+        "min_approvals": approval.policy.min_approvals,
+        "approver_groups": list(approval.policy.groups),
+        "named_approvers": list(approval.policy.named),
+        "policy_name": approval.policy.name,
         "channel": approval.channel,
         "status": approval.status.value,
         "created_at": iso(approval.created_at),
@@ -107,7 +111,14 @@ def _from_item(item: dict[str, Any]) -> Approval:
         description=item.get("description", ""),
         fields=tuple((f["k"], f["v"]) for f in item.get("fields", [])),
         requester=item["requester"],
-        policy=Policy(tuple(item["approvers"]), bool(item.get("allow_self_approval", False))),
+        policy=Policy(
+            tuple(item["approvers"]),
+            bool(item.get("allow_self_approval", False)),
+            int(item.get("min_approvals", 1)),
+            tuple(item.get("approver_groups", ())),
+            tuple(item.get("named_approvers", ())),
+            str(item.get("policy_name", "")),
+        ),
         channel=item["channel"],
         status=Status(item["status"]),
         created_at=parse_iso(item["created_at"]),
@@ -238,8 +249,10 @@ class DynamoApprovalStore:
     ) -> None:
         """Write `after` iff the stored approval is still `before` and still pending.
 
-        For a vote, the condition also holds the deadline and "has not voted" so the
-        rules stand inside the write itself, not only in the read before it.
+        For a vote, the condition also holds the deadline, "is an approver" and "has not
+        voted", so the rules stand inside the write itself, not only in the read before it.
+        An approval short of the quorum is committed the same way: the version guard makes
+        each count of votes the one it was computed from.
         Raises ConflictError when another writer got there first.
         """
         # The doorbell as read, too: if the workflow armed a new one since, the writer
@@ -252,8 +265,12 @@ class DynamoApprovalStore:
             values[":bell"] = before.doorbell
         names = {"#s": "status"}
         if voter is not None:
-            condition += " AND expires_epoch > :now AND attribute_not_exists(votes.#voter)"
+            condition += (
+                " AND expires_epoch > :now AND attribute_not_exists(votes.#voter)"
+                " AND contains(approvers, :voter)"
+            )
             values[":now"] = int(utc(now).timestamp())
+            values[":voter"] = voter
             names["#voter"] = voter
         # An update, not a Put of the whole item: attributes the domain does not own (the
         # notifier's post claim) survive the commit.

@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from signoff.doorbell import LambdaDoorbell
 from signoff.errors import BackendError, ConfigError
 from signoff.model import Approval, StartRequest
+from signoff.policy import PolicyBook, SsmPolicies
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 
@@ -26,10 +27,29 @@ class Target(Protocol):
 
     def start(self, request: StartRequest) -> dict[str, Any]: ...
     def workflow(self, approval: Approval) -> dict[str, Any]: ...
+    def policies(self) -> PolicyBook: ...
+    def kickoff_refusal(self, approval_id: str) -> str | None:
+        """Why the workflow refused this kickoff (and wrote nothing), if it did."""
+        ...
+
+
+def _refusal(result: Any) -> str | None:
+    """The workflow's answer to a kickoff its policies refused (signoff.workflow)."""
+    if isinstance(result, dict) and result.get("status") == "refused":
+        return str(result.get("error") or "the request was refused at kickoff")
+    return None
 
 
 class UnreachableError(BackendError):
     """Nothing answered at the address (refused, timed out, not a usable URL)."""
+
+
+class HttpStatusError(BackendError):
+    """It answered, with an error status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 def _http_json(url: str, payload: dict[str, Any] | None = None, timeout: float = 10) -> Any:
@@ -45,7 +65,7 @@ def _http_json(url: str, payload: dict[str, Any] | None = None, timeout: float =
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:  # it answered, with an error status
-        raise BackendError(f"{url} answered HTTP {exc.code}") from exc
+        raise HttpStatusError(f"{url} answered HTTP {exc.code}", exc.code) from exc
     except (OSError, ValueError, http.client.HTTPException) as exc:
         # OSError: refused, reset, timed out; ValueError: not a usable URL;
         # HTTPException: whatever answered does not speak HTTP.
@@ -105,7 +125,26 @@ class LocalTarget:
         self.approvals = Approvals(
             DynamoApprovalStore(client, config["table"]),
             doorbell=LambdaDoorbell(lambda: lambda_client),
+            admins=lambda: self.policies().admins,
         )
+
+    def policies(self) -> PolicyBook:
+        """The stack's policy document (`signoff dev --policies`, or .signoff/policies.yaml)."""
+        url = f"{self.base_url}/local/policies"
+        try:
+            answer = _http_json(url)
+        except HttpStatusError as exc:
+            if exc.status == 404:  # a stack that serves no policies has none
+                return PolicyBook()
+            raise BackendError(f"the local stack could not give its policies: {exc}") from exc
+        return PolicyBook.from_data(answer, source=url)
+
+    def kickoff_refusal(self, approval_id: str) -> str | None:
+        try:
+            answer = _http_json(f"{self.base_url}/local/workflows/{approval_id}")
+        except BackendError:
+            return None
+        return _refusal(answer.get("result")) if isinstance(answer, dict) else None
 
     def start(self, request: StartRequest) -> dict[str, Any]:
         try:
@@ -141,16 +180,39 @@ class AwsTarget:
             raise ConfigError(f"stack {stack_name} lacks outputs: {', '.join(missing)}")
         self.outputs = outputs
         self._lambda = session.client("lambda")
+        self._executions: dict[str, str] = {}
+        parameter = outputs.get("PoliciesParameterName", "")
+        self._policies = (
+            SsmPolicies(parameter, lambda: session.client("ssm"), max_age=0) if parameter else None
+        )
         self.approvals = Approvals(
             DynamoApprovalStore(session.client("dynamodb"), outputs["TableName"]),
             doorbell=LambdaDoorbell(lambda: self._lambda),
+            admins=lambda: self.policies().admins,
         )
+
+    def policies(self) -> PolicyBook:
+        """The stack's policy document, from the SSM parameter its outputs name."""
+        return self._policies.load() if self._policies else PolicyBook()
+
+    def kickoff_refusal(self, approval_id: str) -> str | None:
+        arn = self._executions.get(approval_id)
+        if not arn:
+            return None
+        try:
+            response = self._lambda.get_durable_execution(DurableExecutionArn=arn)
+        except (ClientError, BotoCoreError):
+            return None
+        try:
+            return _refusal(json.loads(response.get("Result") or "null"))
+        except ValueError:
+            return None
 
     def start(self, request: StartRequest) -> dict[str, Any]:
         try:
             # Asynchronous, alias-qualified, named after the approval: starting twice
             # with the same id does not start a second workflow.
-            self._lambda.invoke(
+            response = self._lambda.invoke(
                 FunctionName=self.outputs["WorkflowFunctionArn"],
                 InvocationType="Event",
                 DurableExecutionName=request.id,
@@ -158,6 +220,8 @@ class AwsTarget:
             )
         except (ClientError, BotoCoreError) as exc:
             raise BackendError(f"starting the workflow failed: {exc}") from exc
+        if response.get("DurableExecutionArn"):
+            self._executions[request.id] = str(response["DurableExecutionArn"])
         return {"id": request.id, "started": True}
 
     def workflow(self, approval: Approval) -> dict[str, Any]:

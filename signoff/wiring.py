@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -23,7 +24,9 @@ from signoff.store import DynamoApprovalStore
 
 if TYPE_CHECKING:
     from signoff.doorbell import Doorbell
+    from signoff.model import StartRequest
     from signoff.notify import Notifier
+    from signoff.policy import PolicySource
     from signoff.slack_app import SlackApp
     from signoff.workflow import WorkflowDeps
 
@@ -176,6 +179,36 @@ def build_slack_client(settings: Settings, token: str, budget: Budget = BACKGROU
     )
 
 
+def build_policies(settings: Settings, budget: Budget = BACKGROUND) -> PolicySource:
+    """The deployment's policy document: a file locally, an SSM parameter on AWS, or none."""
+    from pathlib import Path
+
+    from signoff.policy import FilePolicies, NoPolicies, SsmPolicies
+
+    if settings.policies_file:
+        return FilePolicies(Path(settings.policies_file))
+    if settings.policies_parameter:
+        return SsmPolicies(
+            settings.policies_parameter,
+            lambda: boto3.client("ssm", config=budget.boto_config()),
+        )
+    return NoPolicies()
+
+
+def build_kickoff(settings: Settings) -> Callable[[StartRequest], StartRequest]:
+    """Kickoff's rules: the policy document, and user groups looked up in Slack."""
+    from signoff.policy import SlackGroups, resolve
+
+    policies = build_policies(settings)
+
+    @cache
+    def slack() -> Any:  # only a request that names a group needs the token
+        return build_slack_client(settings, load_slack_secrets(settings.slack_secret_id).bot_token)
+
+    groups = SlackGroups(slack)
+    return lambda request: resolve(request, policies.load(), groups)
+
+
 def build_workflow_deps(settings: Settings) -> WorkflowDeps:
     from signoff.events import SnsPublisher
     from signoff.workflow import PollSchedule, WorkflowDeps
@@ -189,6 +222,7 @@ def build_workflow_deps(settings: Settings) -> WorkflowDeps:
             settings.poll_initial_seconds, settings.poll_max_seconds, settings.poll_backoff
         ),
         doorbell=settings.doorbell,
+        kickoff=build_kickoff(settings),
     )
 
 
@@ -216,9 +250,13 @@ def build_slack_app(settings: Settings) -> SlackApp:
     from signoff.slack_app import build_app
 
     secrets = load_slack_secrets(settings.slack_secret_id)
+    policies = build_policies(settings, CLICK)
     return build_app(
         Approvals(
-            build_store(settings, budget=CLICK), system_clock, doorbell=build_doorbell(settings)
+            build_store(settings, budget=CLICK),
+            system_clock,
+            doorbell=build_doorbell(settings),
+            admins=lambda: policies.load().admins,
         ),
         signing_secret=secrets.signing_secret,
         client=build_slack_client(settings, secrets.bot_token, CLICK),

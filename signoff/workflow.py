@@ -10,6 +10,12 @@ create a durable callback — the doorbell — keep its id on the record, look o
 out. Whoever commits a decision rings it, so the workflow resumes at once; the timeout is
 the safety poll, growing from minutes to hours, never past the deadline. The record stays
 the one source of truth: a ring only wakes the workflow to read it.
+
+Kickoff comes first: the request is resolved against the deployment's policies in a
+step (`resolve-request`), so the groups' members are looked up once and a replay keeps
+what that lookup found. A request the policies refuse ends the workflow with nothing
+written. A vote short of the quorum rings the doorbell too: the workflow publishes
+"progress" (the notifier re-renders the message) and waits on.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +31,7 @@ from aws_durable_execution_sdk_python.config import CallbackConfig, Duration
 from aws_durable_execution_sdk_python.exceptions import CallbackTimeoutError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from signoff.errors import SignoffError
+from signoff.errors import SignoffError, ValidationError
 from signoff.events import Publisher, Topic
 from signoff.model import Approval, StartRequest, Status
 from signoff.service import Approvals
@@ -59,11 +66,37 @@ class WorkflowDeps:
     publisher: Publisher
     schedule: PollSchedule
     doorbell: bool = True  # off: no callback, the workflow resumes on its poll alone
+    # The deployment's policies applied and groups resolved (signoff.policy.resolve);
+    # None: ad-hoc requests only, no groups.
+    kickoff: Callable[[StartRequest], StartRequest] | None = None
+
+    def resolve(self, request: StartRequest) -> StartRequest:
+        if self.kickoff is not None:
+            return self.kickoff(request)
+        from signoff.policy import PolicyBook, resolve
+
+        return resolve(request, PolicyBook(), _NoGroups())
+
+
+class _NoGroups:
+    def members(self, group_id: str) -> tuple[str, ...]:
+        raise ValidationError(f"the user group {group_id} cannot be resolved here")
 
 
 def run_approval(event: dict[str, Any], context: Any, deps: WorkflowDeps) -> dict[str, Any]:
-    request = StartRequest.from_payload(event)
+    asked = StartRequest.from_payload(event)
     execution_id = str(getattr(context.state, "durable_execution_arn", ""))
+
+    def resolve(_: Any) -> dict[str, Any]:
+        try:
+            return {"request": deps.resolve(asked).to_payload()}
+        except ValidationError as exc:
+            return {"refused": str(exc)}
+
+    resolved = context.step(resolve, name="resolve-request")
+    if "refused" in resolved:
+        return {"id": asked.id, "status": "refused", "error": resolved["refused"]}
+    request = StartRequest.from_payload(resolved["request"])
 
     def create(_: Any) -> dict[str, Any]:
         approval = deps.approvals.open(request, execution_id)
@@ -82,6 +115,7 @@ def run_approval(event: dict[str, Any], context: Any, deps: WorkflowDeps) -> dic
 
 def await_outcome(context: Any, deps: WorkflowDeps, approval_id: str, expires_epoch: float) -> str:
     """Wait until the record is closed; returns its status."""
+    shown = 0  # votes the message was last asked to show
     for n in itertools.count():
         look = context.step(
             lambda _: _observe(deps, lambda: deps.approvals.expire_if_due(approval_id)),
@@ -89,6 +123,12 @@ def await_outcome(context: Any, deps: WorkflowDeps, approval_id: str, expires_ep
         )
         if look["status"] != PENDING:
             return str(look["status"])
+        if look.get("votes", shown) > shown:
+            context.step(
+                lambda _: deps.publisher.publish(Topic.VOTED, approval_id),
+                name=f"publish-progress-{n}",
+            )
+            shown = look["votes"]
         sleep = Duration(seconds=deps.schedule.delay(n + 1, expires_epoch - look["now"]))
         if not deps.doorbell:
             context.wait(sleep, name=f"poll-{n}")
@@ -101,6 +141,8 @@ def await_outcome(context: Any, deps: WorkflowDeps, approval_id: str, expires_ep
         armed = context.step(arm, name=f"arm-{n}")
         if armed["status"] != PENDING:
             return str(armed["status"])  # decided between the look and the arming
+        if armed.get("votes", shown) != shown:
+            continue  # a vote landed before the arming: show it, then wait
         # Suspends until rung, or until the sleep is over (then: look again, the safety poll).
         with contextlib.suppress(CallbackTimeoutError):
             bell.result()
@@ -118,4 +160,9 @@ def _observe(deps: WorkflowDeps, read: Any) -> dict[str, Any]:
         approval: Approval = read()
     except (SignoffError, ClientError, BotoCoreError) as exc:
         return {"status": PENDING, "now": now, "error": str(exc)[:300]}
-    return {"status": approval.status.value, "now": now, "error": ""}
+    return {
+        "status": approval.status.value,
+        "now": now,
+        "error": "",
+        "votes": len(approval.votes),
+    }

@@ -61,6 +61,20 @@ def blueprint(standin: SlackStandIn) -> Any:
 
     bp = Blueprint("slack_standin", __name__)
 
+    @bp.post("/local/usergroups")
+    def define_group() -> Any:
+        """Define a user group: {"id": "S0DBA", "users": ["U0ALICE", ...]}."""
+        body = request.get_json(silent=True)
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("id"), str)
+            or not isinstance(body.get("users"), list)
+            or not all(isinstance(u, str) for u in body["users"])
+        ):
+            return jsonify({"error": 'expected {"id": "S…", "users": ["U…", ...]}'}), 400
+        standin.define_group(body["id"], body["users"])
+        return jsonify({"ok": True})
+
     @bp.post("/api/<method>")
     def web_api(method: str) -> Any:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -207,6 +221,7 @@ class SlackStandIn:
         self._events_url = events_url
         self._base_url = base_url.rstrip("/")
         self._lock = threading.RLock()
+        self._groups: dict[str, list[str]] = {}
         self._state: dict[str, Any] = {
             "messages": [],
             "ephemerals": [],
@@ -318,6 +333,19 @@ class SlackStandIn:
     def _new_ts(self) -> str:
         last = max((float(m["ts"]) for m in self._state["messages"]), default=0.0)
         return f"{max(time.time(), last + 0.000001):.6f}"
+
+    # -- user groups (kept in memory: defined at each start from the policy file) ----
+
+    def define_group(self, group_id: str, users: tuple[str, ...] | list[str]) -> None:
+        """Make `usergroups.users.list` answer `users` for `group_id`."""
+        with self._lock:
+            self._groups[group_id] = [str(u) for u in users]
+
+    def _api_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        group_id = str(args.get("usergroup") or "")
+        if group_id not in self._groups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self._groups[group_id])}
 
     def _api_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "user_id": BOT_USER, "team_id": TEAM["id"], "bot_id": "B0SIGNOFF"}

@@ -6,6 +6,8 @@
 - the workflow: the durable emulator (state in .signoff/durable.sqlite)
 - Slack: Bolt at POST /slack/events (signed requests only) and the stand-in under
   /api/ and /local/, with a page at /
+- policies: the document at `--policies FILE` or .signoff/policies.yaml (none: ad-hoc
+  approvers only); its `groups` section defines the user groups the stand-in serves
 
 A restart after a crash re-drives what the last run left unfinished: the workflows
 (`LocalDurable.recover`) and the notices its in-memory queue lost (`_redrive_notices`).
@@ -102,8 +104,11 @@ def function_url_event(
 
 
 class LocalStack:
-    def __init__(self, home: Path, port: int = 3000, host: str = "127.0.0.1"):
+    def __init__(
+        self, home: Path, port: int = 3000, host: str = "127.0.0.1", policies: Path | None = None
+    ):
         self.home = home
+        self.policies_path = policies or home / "policies.yaml"
         self.host = host
         self.port = port
         self.base_url = f"http://{host}:{port}"
@@ -132,6 +137,10 @@ class LocalStack:
         if crash is not None:
             crash.arm_botocore()  # before any client is made
         self.home.mkdir(parents=True, exist_ok=True)
+        from signoff.policy import FilePolicies
+
+        # A bad document stops the start with its problems listed, before anything runs.
+        book = FilePolicies(self.policies_path).load()
         keys = _local_secrets(self.home)
         self.ddb = DynamoDBLocal(self.home / "dynamodb")
         self.ddb.start()
@@ -163,6 +172,8 @@ class LocalStack:
             base_url=self.base_url,
             on_answer=_slack_crash(crash),
         )
+        for group_id, members in book.groups.items():
+            self.standin.define_group(group_id, members)
         # Listening from here on: what recovery sets going may call the stand-in at once.
         self.server = make_server(self.host, self.port, self._flask(), threaded=True)
         self._stops.append(self.server.server_close)
@@ -209,6 +220,7 @@ class LocalStack:
                 "SIGNOFF_POLL_INITIAL_SECONDS": os.environ.get("SIGNOFF_POLL_INITIAL_SECONDS", "1"),
                 "SIGNOFF_POLL_MAX_SECONDS": os.environ.get("SIGNOFF_POLL_MAX_SECONDS", "5"),
                 "POWERTOOLS_SERVICE_NAME": "signoff",
+                "SIGNOFF_POLICIES_FILE": str(self.policies_path),
             }
         )
 
@@ -295,6 +307,17 @@ class LocalStack:
         @app.get("/local/config")
         def config() -> Response:
             return jsonify(self.config())
+
+        @app.get("/local/policies")
+        def policies() -> Response | tuple[Response, int]:
+            """The deployment's policy document as JSON (what `signoff policies` prints)."""
+            from signoff.errors import ConfigError
+            from signoff.policy import FilePolicies
+
+            try:
+                return jsonify(FilePolicies(self.policies_path).load().to_json())
+            except ConfigError as exc:
+                return jsonify({"error": str(exc)}), 500
 
         @app.get("/local/health")
         def health() -> Response:

@@ -15,7 +15,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from signoff import cli
+from signoff.errors import ValidationError
 from signoff.model import StartRequest, Status
+from signoff.policy import PolicyBook, resolve
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from tests.factories import start_request
@@ -34,6 +36,12 @@ class StoreOnlyTarget:
 
     def workflow(self, approval: Any) -> dict[str, str]:
         return {"status": "failed"}
+
+    def policies(self) -> PolicyBook:
+        return PolicyBook()
+
+    def kickoff_refusal(self, approval_id: str) -> str | None:
+        return None
 
 
 @pytest.mark.integration
@@ -89,24 +97,52 @@ def test_no_local_stack_says_how_to_start_it(monkeypatch: pytest.MonkeyPatch) ->
 
 
 @dataclass
+class Groups:
+    """User groups as Slack would answer usergroups.users.list (a fake of the port)."""
+
+    known: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def members(self, group_id: str) -> tuple[str, ...]:
+        if group_id not in self.known:
+            raise ValidationError(f"the user group {group_id} cannot be resolved")
+        return self.known[group_id]
+
+
+@dataclass
 class StoreTarget:
-    """The CLI's target in-process: `start` opens the approval as the workflow's first step does."""
+    """The CLI's target in-process: `start` resolves the request against the policies and
+    opens the approval, as the workflow's first steps do (a refusal writes nothing)."""
 
     approvals: Approvals
     started: list[str] = field(default_factory=list)
+    book: PolicyBook = field(default_factory=PolicyBook)
+    groups: Groups = field(default_factory=Groups)
+    refused: dict[str, str] = field(default_factory=dict)
 
     def start(self, request: StartRequest) -> dict[str, Any]:
         self.started.append(request.id)
-        self.approvals.open(request)
+        try:
+            resolved = resolve(request, self.book, self.groups)
+        except ValidationError as exc:
+            self.refused[request.id] = str(exc)
+            return {"id": request.id, "started": True}
+        self.approvals.open(resolved)
         return {"id": request.id, "started": True}
 
     def workflow(self, approval: Any) -> dict[str, str]:
         return {"status": "running"}
 
+    def policies(self) -> PolicyBook:
+        return self.book
+
+    def kickoff_refusal(self, approval_id: str) -> str | None:
+        return self.refused.get(approval_id)
+
 
 @pytest.fixture
 def target(approvals: Approvals, monkeypatch: pytest.MonkeyPatch) -> StoreTarget:
     found = StoreTarget(approvals)
+    approvals.admins = lambda: found.book.admins
     monkeypatch.setattr(cli, "_target", lambda: found)
     return found
 
@@ -194,7 +230,7 @@ def test_control_characters_in_stored_text_are_shown_escaped(target: StoreTarget
     reason = "\x1b[31mred\x07 \x9b2J"
     # Kickoff and the rules refuse control characters now; a record may still hold them
     # (written before, or by other tools): the CLI must not let them drive the terminal.
-    refused = invoke("cancel", "apr-ctl", "--as", "U0A", "--reason", reason)
+    refused = invoke("cancel", "apr-ctl", "--as", "U0R", "--reason", reason)
     assert refused.exit_code == 2 and "control character" in refused.stderr
     before = target.approvals.get("apr-ctl")
     after = replace(
@@ -268,7 +304,7 @@ def test_a_used_id_with_a_different_request_is_refused_before_anything_starts(
         (["--field", "k=v"], "fields was '', now 'k=v'"),
         (["--channel", "ops"], "channel was 'approvals', now 'ops'"),
         (["--timeout", "2h"], "timeout was '1h', now '2h'"),
-        (["--allow-self-approval"], "self-approval was 'False', now 'True'"),
+        (["--approver-group", "S0OPS"], "approver groups was '', now 'S0OPS'"),
     ],
 )
 def test_each_difference_is_named(target: StoreTarget, extra: list[str], difference: str) -> None:

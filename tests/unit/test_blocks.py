@@ -40,12 +40,18 @@ def test_user_text_is_escaped_everywhere() -> None:
     assert "&amp; co" in rendered
 
 
-def test_pending_message_has_the_two_buttons_carrying_the_id() -> None:
+def test_pending_message_has_the_three_buttons_carrying_the_id() -> None:
     message = blocks.approval_message(approval())
     actions = [b for b in message if b["type"] == "actions"]
     assert len(actions) == 1
     buttons = {e["action_id"]: e["value"] for e in actions[0]["elements"]}
-    assert buttons == {"signoff.approve": "apr-abc123", "signoff.reject": "apr-abc123"}
+    assert buttons == {
+        "signoff.approve": "apr-abc123",
+        "signoff.reject": "apr-abc123",
+        "signoff.cancel": "apr-abc123",
+    }
+    cancel = actions[0]["elements"][2]
+    assert cancel["confirm"]["title"]["text"] == "Cancel this request?"
 
 
 def test_closed_message_has_no_buttons_and_says_who_and_why() -> None:
