@@ -316,7 +316,7 @@ def test_audit_history_holds_every_event_oldest_first_with_its_approval(
     ]
     assert page.items[-1]["actor"] == "U0X" and page.items[-1]["detail"] == {"why": "no"}
     # Page by page, across both months, nothing lost or repeated.
-    seen: list[tuple[str, str]] = []
+    seen: list[tuple[str, str, str]] = []
     after = None
     while True:
         part = any_store.audit_history(T0 - timedelta(days=60), T0, 3, after)
