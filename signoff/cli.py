@@ -10,8 +10,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
 
@@ -427,29 +428,152 @@ def _table(*headers: str, title: str | None = None) -> Table:
     return Table(*(Column(h, overflow="fold") for h in headers), title=title)
 
 
+class ListStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    ALL = "all"
+
+
+def _since(text: str | None) -> timedelta | None:
+    from signoff.history import parse_since
+
+    return parse_since(text) if text is not None else None
+
+
+def _local_time(value: datetime | None) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else ""
+
+
 @app.command("list")
 @_reports_errors
 def list_cmd(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    status: Annotated[
+        ListStatus,
+        typer.Option(
+            help=(
+                "Which approvals: pending (the default: soonest deadline first), one outcome, "
+                "or all. Anything but pending without --since lists the last 7 days."
+            )
+        ),
+    ] = ListStatus.PENDING,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only approvals requested in the last 30m, 12h, 7d… (at most 366d); newest first."
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, help="At most this many approvals per page.")
+    ] = 100,
+    page: Annotated[
+        str | None,
+        typer.Option(help="Continue a listing: the `next page` token it printed (same --status)."),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help=(
+                "Print a JSON array; when more remain, a second object "
+                '{"next_page": TOKEN} follows.'
+            ),
+        ),
+    ] = False,
 ) -> None:
-    """List pending approvals, soonest deadline first."""
-    pending = _target().approvals.list_pending()
+    """List approvals: pending ones by default, or past ones by outcome and age."""
+    chosen = None if status is ListStatus.ALL else Status(status.value)
+    span = _since(since)  # a bad --since is a usage error before anything is reached
+    listing = _target().approvals.listing(chosen, span, limit, page)
     if as_json:
-        out.print_json(json.dumps([_approval_json(a) for a in pending]))
+        out.print_json(json.dumps([_approval_json(a) for a in listing.approvals]))
+        if listing.next_page:
+            out.print_json(json.dumps({"next_page": listing.next_page}))
         return
-    if not pending:
-        _say("Nothing is waiting for a decision.")
-        return
-    table = _table("id", "title", "requester", "approvers", "deadline")
-    for a in pending:
-        table.add_row(
-            _cell(a.id),
-            _cell(a.title),
-            _cell(a.requester),
-            _cell(", ".join(a.policy.approvers)),
-            _cell(a.expires_at.astimezone().strftime("%Y-%m-%d %H:%M")),
+    if not listing.approvals:
+        _say(
+            "Nothing is waiting for a decision."
+            if chosen is Status.PENDING and since is None and page is None
+            else "No approvals match."
         )
+        return
+    if chosen is Status.PENDING and since is None:
+        table = _table("id", "title", "requester", "approvers", "deadline")
+        for a in listing.approvals:
+            table.add_row(
+                _cell(a.id),
+                _cell(a.title),
+                _cell(a.requester),
+                _cell(", ".join(a.policy.approvers)),
+                _cell(a.expires_at.astimezone().strftime("%Y-%m-%d %H:%M")),
+            )
+    else:
+        table = _table("id", "status", "title", "requester", "requested", "decided by", "decided")
+        for a in listing.approvals:
+            table.add_row(
+                _cell(a.id),
+                _cell(a.status.value),
+                _cell(a.title),
+                _cell(a.requester),
+                _cell(_local_time(a.created_at)),
+                _cell(a.decided_by),
+                _cell(_local_time(a.decided_at)),
+            )
     out.print(table)
+    if listing.next_page:
+        _say("next page: --page ", listing.next_page)
+
+
+@app.command()
+@_reports_errors
+def audit(
+    approval_id: Annotated[
+        str | None,
+        typer.Argument(metavar="[ID]", help="One approval; without it, every approval's events."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only events in the last 30m, 12h, 7d… (at most 366d; without an ID: 7d)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON lines: one event per line, oldest first.")
+    ] = False,
+) -> None:
+    """Every audit event, refused attempts included: of one approval or of all since a time."""
+    from signoff.history import DEFAULT_SINCE
+
+    span = _since(since)
+    approvals = _target().approvals
+    events: Iterable[dict[str, Any]] = (
+        approvals.audit_trail(approval_id, span)
+        if approval_id is not None
+        else approvals.audit_events(span or DEFAULT_SINCE)
+    )
+    if as_json:
+        for event in events:
+            # ASCII-only JSON: one line per event, whatever the text holds.
+            typer.echo(json.dumps(event, separators=(",", ":")))
+        return
+    table = _table("at", "id", "event", "actor", "detail")
+    rows = 0
+    for event in events:
+        detail = ", ".join(f"{k}={v}" for k, v in event["detail"].items())
+        table.add_row(
+            _cell(event["at"]),
+            _cell(event["id"]),
+            _cell(event["kind"]),
+            _cell(event["actor"]),
+            _cell(detail),
+        )
+        rows += 1
+    if rows:
+        out.print(table)
+    else:
+        _say("No events match.")
 
 
 @app.command()

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from signoff.errors import ConflictError, NotFoundError
+from signoff.history import Page, approval_key
 from signoff.model import (
     Approval,
     AuditEvent,
@@ -60,10 +61,54 @@ class InMemoryApprovalStore:
         pending.sort(key=pending_cursor)
         return pending[:limit]
 
-    def audit(self, approval_id: str) -> list[dict[str, Any]]:
+    def audit(self, approval_id: str, since: datetime | None = None) -> list[dict[str, Any]]:
         with self._lock:
             entries = sorted(self._audit.get(approval_id, []), key=lambda e: (e[0], e[1]))
-        return [{**e[2], "detail": dict(e[2]["detail"])} for e in entries]
+        return [
+            {**e[2], "detail": dict(e[2]["detail"])}
+            for e in entries
+            if since is None or e[0] >= iso(since)
+        ]
+
+    def list_history(
+        self,
+        status: Status | None,
+        since: datetime,
+        until: datetime,
+        limit: int,
+        after: str | None = None,
+    ) -> Page[Approval]:
+        low, high = iso(since), iso(until) + "#~"
+        with self._lock:
+            keyed = sorted(
+                (
+                    (approval_key(a.created_at, a.id), a)
+                    for a in self._approvals.values()
+                    if status is None or a.status is status
+                ),
+                reverse=True,
+            )
+        found = [
+            (key, a) for key, a in keyed if low <= key <= high and (after is None or key < after)
+        ][:limit]
+        return Page(tuple(a for _, a in found), found[-1][0] if len(found) == limit else None)
+
+    def audit_history(
+        self, since: datetime, until: datetime, limit: int, after: str | None = None
+    ) -> Page[dict[str, Any]]:
+        low, high = iso(since), iso(until) + "#~"
+        with self._lock:
+            keyed = sorted(
+                (f"{at}#{approval_id}#{seq:08d}", {"id": approval_id, **event})
+                for approval_id, entries in self._audit.items()
+                for at, seq, event in entries
+            )
+        found = [
+            (key, {**event, "detail": dict(event["detail"])})
+            for key, event in keyed
+            if low <= key <= high and (after is None or key > after)
+        ][:limit]
+        return Page(tuple(e for _, e in found), found[-1][0] if len(found) == limit else None)
 
     def commit(
         self,
@@ -98,7 +143,9 @@ class InMemoryApprovalStore:
             self._approvals[approval_id] = approval
             return approval
 
-    def record(self, approval_id: str, event: AuditEvent) -> None:
+    def record(
+        self, approval_id: str, event: AuditEvent, expires_at: datetime | None = None
+    ) -> None:
         with self._lock:
             self._append(approval_id, [event])
 

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from signoff.model import Approval
 
 PENDING_INDEX = "pending"
+# Every approval (by the month it was created) and every audit event (by its month).
+HISTORY_INDEX = "history"
+# Approvals by status and the month they were created.
+STATUS_INDEX = "status_history"
 TTL_ATTRIBUTE = "ttl"
 
 TABLE_SCHEMA: dict[str, Any] = {
@@ -20,6 +24,9 @@ TABLE_SCHEMA: dict[str, Any] = {
         {"AttributeName": "sk", "AttributeType": "S"},
         {"AttributeName": "pending_pk", "AttributeType": "S"},
         {"AttributeName": "pending_sk", "AttributeType": "S"},
+        {"AttributeName": "hist_pk", "AttributeType": "S"},
+        {"AttributeName": "hist_sk", "AttributeType": "S"},
+        {"AttributeName": "status_pk", "AttributeType": "S"},
     ],
     "KeySchema": [
         {"AttributeName": "pk", "KeyType": "HASH"},
@@ -35,7 +42,26 @@ TABLE_SCHEMA: dict[str, Any] = {
                 {"AttributeName": "pending_sk", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            # Month buckets: hist_pk is APPROVALS#YYYY-MM or EVENTS#YYYY-MM, hist_sk the
+            # creation (event) time and id, so a time window is one Query per month.
+            "IndexName": HISTORY_INDEX,
+            "KeySchema": [
+                {"AttributeName": "hist_pk", "KeyType": "HASH"},
+                {"AttributeName": "hist_sk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
+        {
+            # Sparse: only approval items carry status_pk (STATUS#YYYY-MM).
+            "IndexName": STATUS_INDEX,
+            "KeySchema": [
+                {"AttributeName": "status_pk", "KeyType": "HASH"},
+                {"AttributeName": "hist_sk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }
@@ -52,3 +78,21 @@ def pending_cursor(approval: Approval) -> str:
     from signoff.model import iso
 
     return f"{iso(approval.expires_at)}#{approval.id}"
+
+
+def add_missing_indexes(client: Any, table_name: str) -> list[str]:
+    """Create the schema's indexes that an existing table lacks (one per UpdateTable, as
+    DynamoDB allows); returns their names. Items written before carry no history keys."""
+    described = client.describe_table(TableName=table_name)["Table"]
+    present = {i["IndexName"] for i in described.get("GlobalSecondaryIndexes", [])}
+    added = []
+    for index in TABLE_SCHEMA["GlobalSecondaryIndexes"]:
+        if index["IndexName"] in present:
+            continue
+        client.update_table(
+            TableName=table_name,
+            AttributeDefinitions=TABLE_SCHEMA["AttributeDefinitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": index}],
+        )
+        added.append(index["IndexName"])
+    return added

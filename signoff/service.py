@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import replace
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from signoff.doorbell import Doorbell, NoDoorbell
-from signoff.errors import AlreadyRecordedError, ConflictError, RefusedError
+from signoff.errors import (
+    AlreadyRecordedError,
+    ConflictError,
+    RefusedError,
+    ValidationError,
+)
+from signoff.history import DEFAULT_SINCE, Page, Window
 from signoff.model import (
     Approval,
     AuditEvent,
@@ -18,6 +24,7 @@ from signoff.model import (
     PostClaim,
     SlackRef,
     StartRequest,
+    Status,
     utc,
 )
 from signoff.schema import pending_cursor
@@ -40,7 +47,18 @@ class ApprovalStore(Protocol):
     def create(self, approval: Approval, event: AuditEvent) -> bool: ...
     def get(self, approval_id: str) -> Approval: ...
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
-    def audit(self, approval_id: str) -> list[dict[str, Any]]: ...
+    def audit(self, approval_id: str, since: datetime | None = None) -> list[dict[str, Any]]: ...
+    def list_history(
+        self,
+        status: Status | None,
+        since: datetime,
+        until: datetime,
+        limit: int,
+        after: str | None = None,
+    ) -> Page[Approval]: ...
+    def audit_history(
+        self, since: datetime, until: datetime, limit: int, after: str | None = None
+    ) -> Page[dict[str, Any]]: ...
     def commit(
         self,
         before: Approval,
@@ -50,7 +68,9 @@ class ApprovalStore(Protocol):
         now: datetime,
         voter: str | None = None,
     ) -> None: ...
-    def record(self, approval_id: str, event: AuditEvent) -> None: ...
+    def record(
+        self, approval_id: str, event: AuditEvent, expires_at: datetime | None = None
+    ) -> None: ...
     def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> PostClaim: ...
     def release_claim(self, approval_id: str) -> None: ...
     def set_message(self, approval_id: str, ref: SlackRef, now: datetime) -> Approval: ...
@@ -60,6 +80,17 @@ class ApprovalStore(Protocol):
     ) -> OnceClaim: ...
     def finish_once(self, approval_id: str, key: str, now: datetime) -> None: ...
     def release_once(self, approval_id: str, key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a listing, and the token that reads the next (None: this was the last)."""
+
+    approvals: list[Approval]
+    next_page: str | None
+
+
+AUDIT_PAGE = 500
 
 
 class Approvals:
@@ -117,6 +148,57 @@ class Approvals:
 
     def audit(self, approval_id: str) -> list[dict[str, Any]]:
         return self.store.audit(approval_id)
+
+    def listing(
+        self,
+        status: Status | None,
+        since: timedelta | None = None,
+        limit: int = 100,
+        page: str | None = None,
+    ) -> Listing:
+        """Approvals of one status (None: every status), created in the last `since`, newest
+        first; pending without `since` is the pending list, soonest deadline first. `page`
+        (a token an earlier page returned) continues that listing, over the same window."""
+        wanted = status.value if status else "all"
+        after = None
+        if page is not None:
+            window, after = Window.from_token(page)
+            if window.status != wanted:
+                raise ValidationError(
+                    f"that page token continues a listing of --status {window.status}, "
+                    f"not --status {wanted}"
+                )
+        elif status is Status.PENDING and since is None:
+            window = Window(wanted)
+        else:
+            now = utc(self.clock())
+            window = Window(wanted, now - (since or DEFAULT_SINCE), now)
+        if window.since is None or window.until is None:
+            pending = self.store.list_pending(limit, after or "")
+            last = pending_cursor(pending[-1]) if pending else ""
+            return Listing(pending, window.token(last) if len(pending) == limit else None)
+        found = self.store.list_history(status, window.since, window.until, limit, after)
+        return Listing(
+            list(found.items), window.token(found.after) if found.after is not None else None
+        )
+
+    def audit_trail(self, approval_id: str, since: timedelta | None = None) -> list[dict[str, Any]]:
+        """One approval's audit events (in the last `since`); NotFoundError for an unknown id."""
+        events = self.store.audit(approval_id, utc(self.clock()) - since if since else None)
+        if not events:
+            self.store.get(approval_id)  # raises NotFoundError when there is no such approval
+        return [{"id": approval_id, **event} for event in events]
+
+    def audit_events(self, since: timedelta) -> Iterator[dict[str, Any]]:
+        """Every approval's audit events in the last `since`, oldest first, page by page."""
+        until = utc(self.clock())
+        after = None
+        while True:
+            page = self.store.audit_history(until - since, until, AUDIT_PAGE, after)
+            yield from page.items
+            if page.after is None:
+                return
+            after = page.after
 
     def check_vote(self, approval_id: str, user: str) -> Approval:
         """Raise RefusedError (and audit it) if `user` may not vote now."""

@@ -18,6 +18,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from signoff.errors import BackendError, ConflictError, NotFoundError
+from signoff.history import KEY_CEILING, Page, approval_key, key_id, month, months
 from signoff.model import (
     Approval,
     AuditEvent,
@@ -33,7 +34,7 @@ from signoff.model import (
     parse_iso,
     utc,
 )
-from signoff.schema import PENDING_INDEX, TTL_ATTRIBUTE, pending_cursor
+from signoff.schema import HISTORY_INDEX, PENDING_INDEX, STATUS_INDEX, TTL_ATTRIBUTE, pending_cursor
 
 META = "META"
 PENDING_KEY = "PENDING"
@@ -49,6 +50,25 @@ _de = TypeDeserializer()
 
 def _pk(approval_id: str) -> str:
     return f"APPROVAL#{approval_id}"
+
+
+def _expiry(expires_at: datetime, retention: timedelta) -> int:
+    """The TTL of an approval and of every one of its audit events: `retention` after its
+    deadline, which is known from the first write, so an event written while the request is
+    pending gets the same value the approval keeps when it closes."""
+    return int((expires_at + retention).timestamp())
+
+
+def _approvals_pk(bucket: str) -> str:
+    return f"APPROVALS#{bucket}"
+
+
+def _events_pk(bucket: str) -> str:
+    return f"EVENTS#{bucket}"
+
+
+def _status_pk(status: str, bucket: str) -> str:
+    return f"{status}#{bucket}"
 
 
 def _to_item(approval: Approval, retention: timedelta) -> dict[str, Any]:
@@ -88,9 +108,11 @@ def _to_item(approval: Approval, retention: timedelta) -> dict[str, Any]:
     if approval.status is Status.PENDING:
         item["pending_pk"] = PENDING_KEY
         item["pending_sk"] = pending_cursor(approval)
-    else:
-        closed_at = approval.decided_at or approval.expires_at
-        item[TTL_ATTRIBUTE] = int((closed_at + retention).timestamp())
+    item[TTL_ATTRIBUTE] = _expiry(approval.expires_at, retention)
+    # The history indexes: every approval by the month it was created, and by status.
+    item["hist_pk"] = _approvals_pk(month(approval.created_at))
+    item["hist_sk"] = approval_key(approval.created_at, approval.id)
+    item["status_pk"] = _status_pk(approval.status.value, month(approval.created_at))
     return item
 
 
@@ -142,16 +164,39 @@ def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _de.deserialize(v) for k, v in item.items()}
 
 
-def _audit_item(approval_id: str, event: AuditEvent, seq: int) -> dict[str, Any]:
+def _audit_item(approval_id: str, event: AuditEvent, seq: int, expiry: int) -> dict[str, Any]:
     # The random suffix keeps two events in the same millisecond apart.
-    sk = f"AUDIT#{iso(event.at)}#{seq:02d}#{secrets.token_hex(3)}"
+    order = f"{seq:02d}#{secrets.token_hex(3)}"
     return {
         "pk": _pk(approval_id),
-        "sk": sk,
+        "sk": f"AUDIT#{iso(event.at)}#{order}",
         "kind": event.kind.value,
         "at": iso(event.at),
         "actor": event.actor,
         "detail": dict(event.detail),
+        TTL_ATTRIBUTE: expiry,
+        "hist_pk": _events_pk(month(event.at)),
+        "hist_sk": f"{iso(event.at)}#{approval_id}#{order}",
+    }
+
+
+def _event(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": item["kind"],
+        "at": item["at"],
+        "actor": item["actor"],
+        "detail": dict(item.get("detail", {})),
+    }
+
+
+def _event_key(after: str) -> dict[str, Any]:
+    """The table and index key of the audit event whose history sort key is `after`."""
+    at, approval_id, order = after.split("#", 2)
+    return {
+        "pk": _pk(approval_id),
+        "sk": f"AUDIT#{at}#{order}",
+        "hist_pk": _events_pk(at[:7]),
+        "hist_sk": after,
     }
 
 
@@ -185,7 +230,7 @@ class DynamoApprovalStore:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                    self._audit_put(approval.id, [event])[0],
+                    self._audit_put(approval.id, [event], approval.expires_at)[0],
                 ]
             )
         except ConflictError:
@@ -216,27 +261,126 @@ class DynamoApprovalStore:
         )
         return [_from_item(_deserialize(i)) for i in response.get("Items", [])]
 
-    def audit(self, approval_id: str) -> list[dict[str, Any]]:
+    def audit(self, approval_id: str, since: datetime | None = None) -> list[dict[str, Any]]:
+        """The approval's audit events in the order written (those at or after `since`)."""
         items: list[dict[str, Any]] = []
+        low = f"AUDIT#{iso(since)}" if since else "AUDIT#"
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :a)",
-            "ExpressionAttributeValues": _serialize({":pk": _pk(approval_id), ":a": "AUDIT#"}),
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": _serialize(
+                {":pk": _pk(approval_id), ":low": low, ":high": "AUDIT#~"}
+            ),
         }
         while True:
             response = self._call("query", **kwargs)
-            for raw in response.get("Items", []):
-                item = _deserialize(raw)
-                items.append(
-                    {
-                        "kind": item["kind"],
-                        "at": item["at"],
-                        "actor": item["actor"],
-                        "detail": dict(item.get("detail", {})),
-                    }
-                )
+            items += [_event(_deserialize(raw)) for raw in response.get("Items", [])]
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def list_history(
+        self,
+        status: Status | None,
+        since: datetime,
+        until: datetime,
+        limit: int,
+        after: str | None = None,
+    ) -> Page[Approval]:
+        """Approvals created in [since, until], newest first; one status or (None) all.
+
+        One Query per month, newest month first, each asking for what the page still lacks:
+        no filter, so every item read is returned.
+        """
+        buckets = months(since, until)
+        if after is not None:
+            buckets = [b for b in buckets if b <= after[:7]]
+        found: list[Approval] = []
+        for bucket in reversed(buckets):
+            if status is None:
+                index, key_name, key = HISTORY_INDEX, "hist_pk", _approvals_pk(bucket)
+            else:
+                index, key_name, key = STATUS_INDEX, "status_pk", _status_pk(status.value, bucket)
+            start = None
+            if after is not None and bucket == after[:7]:
+                start = {
+                    "pk": _pk(key_id(after)),
+                    "sk": META,
+                    key_name: key,
+                    "hist_sk": after,
+                }
+            items = self._query_index(
+                index, key_name, key, since, until, limit - len(found), start, newest_first=True
+            )
+            found += [_from_item(i) for i in items]
+            if len(found) == limit:
+                break
+        return Page(
+            tuple(found),
+            approval_key(found[-1].created_at, found[-1].id) if len(found) == limit else None,
+        )
+
+    def audit_history(
+        self, since: datetime, until: datetime, limit: int, after: str | None = None
+    ) -> Page[dict[str, Any]]:
+        """Audit events of every approval in [since, until], oldest first, each with its
+        approval's `id`: one Query per month, oldest month first."""
+        buckets = months(since, until)
+        if after is not None:
+            buckets = [b for b in buckets if b >= after[:7]]
+        found: list[dict[str, Any]] = []
+        last = None
+        for bucket in buckets:
+            start = _event_key(after) if after is not None and bucket == after[:7] else None
+            items = self._query_index(
+                HISTORY_INDEX,
+                "hist_pk",
+                _events_pk(bucket),
+                since,
+                until,
+                limit - len(found),
+                start,
+                newest_first=False,
+            )
+            for item in items:
+                found.append({"id": item["pk"].removeprefix("APPROVAL#"), **_event(item)})
+                last = item["hist_sk"]
+            if len(found) == limit:
+                break
+        return Page(tuple(found), last if len(found) == limit else None)
+
+    def _query_index(
+        self,
+        index: str,
+        key_name: str,
+        key: str,
+        since: datetime,
+        until: datetime,
+        limit: int,
+        start: dict[str, Any] | None,
+        *,
+        newest_first: bool,
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` items of one index partition with hist_sk in [since, until]."""
+        kwargs: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": "#k = :k AND hist_sk BETWEEN :low AND :high",
+            "ExpressionAttributeNames": {"#k": key_name},
+            "ExpressionAttributeValues": _serialize(
+                {":k": key, ":low": iso(since), ":high": iso(until) + KEY_CEILING}
+            ),
+            "ScanIndexForward": not newest_first,
+        }
+        if start is not None:
+            kwargs["ExclusiveStartKey"] = _serialize(start)
+        items: list[dict[str, Any]] = []
+        while len(items) < limit:
+            # Limit caps the items DynamoDB reads, and with no filter each one read is returned.
+            response = self._call("query", Limit=limit - len(items), **kwargs)
+            items += [_deserialize(raw) for raw in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return items
 
     def commit(
         self,
@@ -302,7 +446,7 @@ class DynamoApprovalStore:
                         "ExpressionAttributeValues": _serialize(values),
                     }
                 },
-                *self._audit_put(after.id, list(events)),
+                *self._audit_put(after.id, list(events), after.expires_at),
             ]
         )
 
@@ -321,9 +465,28 @@ class DynamoApprovalStore:
             raise NotFoundError(f"no approval with id '{approval_id}'") from None
         return _from_item(_deserialize(response["Attributes"]))
 
-    def record(self, approval_id: str, event: AuditEvent) -> None:
-        """Append one audit event that changes nothing else (a refused vote, a notice)."""
-        self._call("put_item", Item=_serialize(_audit_item(approval_id, event, 0)))
+    def record(
+        self, approval_id: str, event: AuditEvent, expires_at: datetime | None = None
+    ) -> None:
+        """Append one audit event that changes nothing else (a refused vote, a notice).
+
+        `expires_at` is the approval's deadline (its TTL follows from it); a caller that has
+        not read the approval leaves it out and the store reads it (no approval: no expiry).
+        """
+        if expires_at is None:
+            response = self._call(
+                "get_item",
+                Key=_serialize({"pk": _pk(approval_id), "sk": META}),
+                ProjectionExpression="expires_at",
+            )
+            if "Item" in response:
+                expires_at = parse_iso(_deserialize(response["Item"])["expires_at"])
+        item = _audit_item(approval_id, event, 0, 0)
+        if expires_at is None:
+            del item[TTL_ATTRIBUTE]
+        else:
+            item[TTL_ATTRIBUTE] = _expiry(expires_at, self._retention)
+        self._call("put_item", Item=_serialize(item))
 
     def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> PostClaim:
         """Claim the right to post the Slack message.
@@ -376,11 +539,13 @@ class DynamoApprovalStore:
             ExpressionAttributeValues=_serialize({":c": ref.channel, ":ts": ref.ts, ":one": 1}),
             ReturnValues="ALL_NEW",
         )
+        approval = _from_item(_deserialize(response["Attributes"]))
         self.record(
             approval_id,
             AuditEvent(AuditKind.NOTIFIED, now, "signoff", {"channel": ref.channel, "ts": ref.ts}),
+            approval.expires_at,
         )
-        return _from_item(_deserialize(response["Attributes"]))
+        return approval
 
     # -- once-only side effects (a thread reply, a DM): one item per key ------------------
 
@@ -443,12 +608,15 @@ class DynamoApprovalStore:
                 ConditionExpression="attribute_not_exists(done_at)",
             )
 
-    def _audit_put(self, approval_id: str, events: list[AuditEvent]) -> list[dict[str, Any]]:
+    def _audit_put(
+        self, approval_id: str, events: list[AuditEvent], expires_at: datetime
+    ) -> list[dict[str, Any]]:
+        expiry = _expiry(expires_at, self._retention)
         return [
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": _serialize(_audit_item(approval_id, event, seq)),
+                    "Item": _serialize(_audit_item(approval_id, event, seq, expiry)),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }

@@ -35,7 +35,7 @@ from signoff.local import aws, slack_standin
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.faults import CrashPoint
 from signoff.local.slack_standin import SlackStandIn
-from signoff.schema import create_table
+from signoff.schema import add_missing_indexes, create_table
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,8 @@ class LocalStack:
         ddb_client = local_client(self.ddb.endpoint)
         if TABLE not in ddb_client.list_tables()["TableNames"]:
             create_table(ddb_client, TABLE)
+        else:  # a home made by an earlier version: give its table the indexes it lacks
+            add_missing_indexes(ddb_client, TABLE)
 
         self.moto, moto_url = aws.start_moto()
         self._stops.append(self.moto.stop)

@@ -265,3 +265,139 @@ def test_a_released_claim_is_granted_again_but_a_done_one_is_not(
     any_store.release_once(approval.id, "k")  # too late: it is done
     assert any_store.claim_once(approval.id, "k", T0, LEASE) is ONCE.DONE
     any_store.release_once(approval.id, "never-claimed")  # nothing to release: no error
+
+
+# --- history: listings by status and time, audit events across approvals ---------------------
+
+
+def _history(any_store: ApprovalStore) -> dict[str, Approval]:
+    """Six approvals created over 40 days (two months), in every status."""
+    made: dict[str, Approval] = {}
+    for name, age in (
+        ("apr-h-old", timedelta(days=40)),  # October: outside a 30-day window
+        ("apr-h-approved", timedelta(days=20)),
+        ("apr-h-rejected", timedelta(days=3)),
+        ("apr-h-cancelled", timedelta(days=2)),
+        ("apr-h-expired", timedelta(days=1)),
+        ("apr-h-pending", timedelta(minutes=5)),
+    ):
+        created = T0 - age
+        approval, event = Approval.open(start_request(name), created)
+        assert any_store.create(approval, event)
+        step = created + timedelta(minutes=1)
+        if name in ("apr-h-old", "apr-h-approved"):
+            after, events = approval.vote("U0A", Decision.APPROVE, step)
+        elif name == "apr-h-rejected":
+            after, events = approval.vote("U0A", Decision.REJECT, step, "no")
+        elif name == "apr-h-cancelled":
+            after, events = approval.cancel("U0REQ", step)
+        elif name == "apr-h-expired":
+            step = approval.expires_at
+            after, events = approval.expire(step)
+        else:
+            after, events = approval, []
+        if events:
+            any_store.commit(approval, after, events, now=step)
+        made[name] = after
+    return made
+
+
+def test_history_lists_a_status_or_all_newest_first_within_the_window(
+    any_store: ApprovalStore,
+) -> None:
+    _history(any_store)
+    month_ago = T0 - timedelta(days=30)
+    every = any_store.list_history(None, month_ago, T0, 100)
+    assert [a.id for a in every.items] == [
+        "apr-h-pending",
+        "apr-h-expired",
+        "apr-h-cancelled",
+        "apr-h-rejected",
+        "apr-h-approved",
+    ]
+    assert every.after is None  # fewer than the limit: nothing more
+    assert [a.status for a in every.items][:2] == [Status.PENDING, Status.EXPIRED]
+    approved = any_store.list_history(Status.APPROVED, month_ago, T0, 100)
+    assert [a.id for a in approved.items] == ["apr-h-approved"]
+    two_months = any_store.list_history(Status.APPROVED, T0 - timedelta(days=60), T0, 100)
+    assert [a.id for a in two_months.items] == ["apr-h-approved", "apr-h-old"]
+    pending = any_store.list_history(Status.PENDING, T0 - timedelta(hours=1), T0, 100)
+    assert [a.id for a in pending.items] == ["apr-h-pending"]
+    # The window's end bounds it too.
+    earlier = any_store.list_history(None, month_ago, T0 - timedelta(days=2), 100)
+    assert [a.id for a in earlier.items] == ["apr-h-cancelled", "apr-h-rejected", "apr-h-approved"]
+
+
+def test_history_pages_continue_after_the_last_item(any_store: ApprovalStore) -> None:
+    _history(any_store)
+    since = T0 - timedelta(days=60)
+    seen: list[str] = []
+    after = None
+    pages = 0
+    while True:
+        page = any_store.list_history(None, since, T0, 2, after)
+        pages += 1
+        seen += [a.id for a in page.items]
+        if page.after is None:
+            break
+        assert len(page.items) == 2
+        after = page.after
+    # A full last page cannot know it is the last (that would cost a read): one empty page.
+    assert pages == 4 and len(seen) == 6 and len(set(seen)) == 6
+    assert seen[0] == "apr-h-pending" and seen[-1] == "apr-h-old"  # across the two months
+
+
+def test_audit_history_holds_every_event_oldest_first_with_its_approval(
+    any_store: ApprovalStore,
+) -> None:
+    made = _history(any_store)
+    refused = AuditEvent(AuditKind.VOTE_REFUSED, T0 - timedelta(minutes=1), "U0X", {"why": "no"})
+    any_store.record("apr-h-pending", refused, made["apr-h-pending"].expires_at)
+    since = T0 - timedelta(days=2, minutes=30)
+    page = any_store.audit_history(since, T0, 100)
+    assert page.after is None
+    assert [(e["id"], e["kind"]) for e in page.items] == [
+        ("apr-h-cancelled", "created"),
+        ("apr-h-cancelled", "cancelled"),
+        ("apr-h-expired", "created"),
+        ("apr-h-expired", "expired"),
+        ("apr-h-pending", "created"),
+        ("apr-h-pending", "vote_refused"),
+    ]
+    assert page.items[-1]["actor"] == "U0X" and page.items[-1]["detail"] == {"why": "no"}
+    # Page by page, across both months, nothing lost or repeated.
+    seen: list[tuple[str, str, str]] = []
+    after = None
+    while True:
+        part = any_store.audit_history(T0 - timedelta(days=60), T0, 3, after)
+        seen += [(e["at"], e["id"], e["kind"]) for e in part.items]
+        if part.after is None:
+            break
+        after = part.after
+    # 6 created; voted + decided for 3 votes; cancelled, expired; 1 refusal.
+    assert len(seen) == 15 and len(set(seen)) == 15
+    assert seen == sorted(seen, key=lambda e: e[0])
+
+
+def test_audit_of_one_approval_since_a_time(any_store: ApprovalStore, opened: Opener) -> None:
+    approval = opened()
+    for n in range(3):
+        any_store.record(
+            approval.id,
+            AuditEvent(AuditKind.VOTE_REFUSED, T0 + timedelta(minutes=n + 1), f"U0X{n}", {}),
+        )
+    recent = any_store.audit(approval.id, T0 + timedelta(minutes=2))
+    assert [e["actor"] for e in recent] == ["U0X1", "U0X2"]
+    assert len(any_store.audit(approval.id)) == 4
+    assert any_store.audit("apr-missing", T0) == []
+
+
+def test_pending_list_continues_after_a_key(any_store: ApprovalStore, opened: Opener) -> None:
+    for n in range(3):
+        opened(f"apr-p{n}", timeout=timedelta(minutes=10 + n))
+    first = any_store.list_pending(limit=2)
+    assert [a.id for a in first] == ["apr-p0", "apr-p1"]
+    from signoff.model import iso
+
+    rest = any_store.list_pending(2, f"{iso(first[-1].expires_at)}#{first[-1].id}")
+    assert [a.id for a in rest] == ["apr-p2"]
