@@ -19,6 +19,13 @@ from signoff.model import (
     StartRequest,
     utc,
 )
+from signoff.observability import (
+    CLICKS_REFUSED,
+    WRITE_CONFLICTS,
+    NoTelemetry,
+    Telemetry,
+    refusal_code,
+)
 
 Clock = Callable[[], datetime]
 # A change computed from the approval as read: the new approval and its audit events, or
@@ -62,11 +69,13 @@ class Approvals:
         clock: Clock = system_clock,
         default_channel: str = "approvals",
         doorbell: Doorbell | None = None,
+        telemetry: Telemetry | None = None,
     ):
         self.store = store
         self.clock = clock
         self.default_channel = default_channel
         self.doorbell = doorbell or NoDoorbell()
+        self.telemetry = telemetry or NoTelemetry()
 
     def open(self, request: StartRequest, execution_id: str = "") -> Approval:
         """Create the record once; a second call returns the stored one unchanged."""
@@ -181,6 +190,7 @@ class Approvals:
             try:
                 self.store.commit(before, after, events, now=now, voter=voter)
             except ConflictError:
+                self.telemetry.count(WRITE_CONFLICTS)
                 continue  # someone else wrote first: re-read and apply the rules again
             if after.status.is_closed and after.doorbell:
                 self.doorbell.ring(after.doorbell)
@@ -190,3 +200,5 @@ class Approvals:
     def _refused(self, approval_id: str, user: str, kind: AuditKind, why: str) -> None:
         event = AuditEvent(kind, utc(self.clock()), user, {"why": why})
         self.store.record(approval_id, event)
+        if kind is AuditKind.VOTE_REFUSED:
+            self.telemetry.count(CLICKS_REFUSED, Reason=refusal_code(why))
