@@ -75,6 +75,8 @@ def run_approval(event: dict[str, Any], context: Any, deps: WorkflowDeps) -> dic
     execution_id = str(getattr(context.state, "durable_execution_arn", ""))
     # context.logger is replay-aware: a line already written by an earlier invocation of
     # this execution is not written again when the replay passes it.
+    # The correlation id: the execution's ARN, the same on every invocation of it.
+    deps.telemetry.correlate(execution_id)
     deps.telemetry.tag(approval_id=request.id)
 
     def create(_: Any) -> dict[str, Any]:

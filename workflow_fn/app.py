@@ -12,8 +12,7 @@ logger = observability.logger()
 metrics = observability.metrics()
 
 
-# The correlation id is the durable execution's ARN: the same on every invocation of it.
-@logger.inject_lambda_context(correlation_id_path="DurableExecutionArn", clear_state=True)
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @durable_execution
 def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
