@@ -29,6 +29,10 @@ class Settings:
     # The deployment's policy document: an SSM parameter (AWS) or a file (the local stack).
     policies_parameter: str = ""
     policies_file: str = ""
+    # The Slack secret is read again after this long, so a rotation needs no redeploy;
+    # and at once after a failed signature, at most once per refresh interval.
+    secret_max_age_seconds: int = 300
+    secret_refresh_seconds: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -48,6 +52,8 @@ class Settings:
             backoff = float(env.get("SIGNOFF_POLL_BACKOFF", str(cls.poll_backoff)))
             retention_days = int(env.get("SIGNOFF_RETENTION_DAYS", "90"))
             lease = int(env.get("SIGNOFF_POST_CLAIM_LEASE_SECONDS", "60"))
+            secret_max_age = int(env.get("SIGNOFF_SECRET_MAX_AGE_SECONDS", "300"))
+            secret_refresh = int(env.get("SIGNOFF_SECRET_REFRESH_SECONDS", "30"))
         except ValueError as exc:
             raise ConfigError(f"a numeric setting is not a number: {exc}") from exc
         if not 1 <= poll_initial <= poll_max:
@@ -59,6 +65,10 @@ class Settings:
             raise ConfigError("SIGNOFF_DOORBELL must be on or off")
         if lease < 1:
             raise ConfigError("SIGNOFF_POST_CLAIM_LEASE_SECONDS must be at least 1")
+        if secret_max_age < 1 or secret_refresh < 0:
+            raise ConfigError(
+                "need SIGNOFF_SECRET_MAX_AGE_SECONDS >= 1 and SIGNOFF_SECRET_REFRESH_SECONDS >= 0"
+            )
         api_url = env.get("SIGNOFF_SLACK_API_URL") or SLACK_API_DEFAULT
         return cls(
             table=env["SIGNOFF_TABLE"],
@@ -74,4 +84,6 @@ class Settings:
             post_claim_lease_seconds=lease,
             policies_parameter=env.get("SIGNOFF_POLICIES_PARAMETER", ""),
             policies_file=env.get("SIGNOFF_POLICIES_FILE", ""),
+            secret_max_age_seconds=secret_max_age,
+            secret_refresh_seconds=secret_refresh,
         )

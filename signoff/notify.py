@@ -28,6 +28,7 @@ from signoff.errors import BackendError, NotFoundError
 from signoff.events import Topic, decode
 from signoff.messages import PermanentSlackError, SlackRefusedError
 from signoff.model import Approval, AuditKind, PostClaim
+from signoff.observability import NoTelemetry, Telemetry
 from signoff.service import Approvals
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,16 @@ CLAIM_LEASE = timedelta(seconds=60)
 
 class Notifier:
     def __init__(
-        self, approvals: Approvals, client: WebClient, claim_lease: timedelta = CLAIM_LEASE
+        self,
+        approvals: Approvals,
+        client: WebClient,
+        claim_lease: timedelta = CLAIM_LEASE,
+        telemetry: Telemetry | None = None,
     ):
         self._approvals = approvals
         self._client = client
         self._lease = claim_lease
+        self._telemetry = telemetry or NoTelemetry()
 
     def handle_sns_event(self, event: dict[str, Any]) -> int:
         """Handle every record of an SNS Lambda event; returns how many were handled.
@@ -52,11 +58,15 @@ class Notifier:
         """
         handled = 0
         for record in event.get("Records", []):
+            sns = record.get("Sns") if isinstance(record, dict) else None
+            self._telemetry.correlate(str((sns or {}).get("MessageId", "")))
             try:
                 kind, approval_id = decode(record["Sns"]["Message"])
             except (KeyError, TypeError, ValueError, json.JSONDecodeError):
                 log.warning("skipped an SNS record that is not a signoff message")
                 continue
+            self._telemetry.tag(approval_id=approval_id)
+            log.info("handling %s", kind.value)
             try:
                 self.handle(kind, approval_id)
             except NotFoundError:

@@ -27,6 +27,13 @@ from signoff.model import (
     Status,
     utc,
 )
+from signoff.observability import (
+    CLICKS_REFUSED,
+    WRITE_CONFLICTS,
+    NoTelemetry,
+    Telemetry,
+    refusal_code,
+)
 from signoff.schema import pending_cursor
 
 Clock = Callable[[], datetime]
@@ -101,6 +108,7 @@ class Approvals:
         default_channel: str = "approvals",
         doorbell: Doorbell | None = None,
         admins: Callable[[], Collection[str]] = tuple,
+        telemetry: Telemetry | None = None,
     ):
         self.store = store
         self.clock = clock
@@ -109,6 +117,7 @@ class Approvals:
         # The deployment's admins (its policy document), read only when someone other
         # than the requester cancels.
         self.admins = admins
+        self.telemetry = telemetry or NoTelemetry()
 
     def open(self, request: StartRequest, execution_id: str = "") -> Approval:
         """Create the record once; a second call returns the stored one unchanged."""
@@ -308,6 +317,7 @@ class Approvals:
             try:
                 self.store.commit(before, after, events, now=now, voter=voter)
             except ConflictError:
+                self.telemetry.count(WRITE_CONFLICTS)
                 continue  # someone else wrote first: re-read and apply the rules again
             # A vote short of the quorum rings too: the workflow wakes to have the
             # message show the progress, then waits on.
@@ -319,3 +329,5 @@ class Approvals:
     def _refused(self, approval_id: str, user: str, kind: AuditKind, why: str) -> None:
         event = AuditEvent(kind, utc(self.clock()), user, {"why": why})
         self.store.record(approval_id, event)
+        if kind is AuditKind.VOTE_REFUSED:
+            self.telemetry.count(CLICKS_REFUSED, Reason=refusal_code(why))

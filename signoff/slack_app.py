@@ -35,6 +35,7 @@ from signoff.errors import (
     ValidationError,
 )
 from signoff.model import Decision
+from signoff.observability import NoTelemetry, Telemetry
 from signoff.schema import pending_cursor
 from signoff.service import Approvals
 from signoff.text import escape
@@ -56,9 +57,16 @@ class RequestSignature:
     re-reads a rotated secret.
     """
 
-    def __init__(self, secret: Callable[[], str], clock: Clock | None = None):
+    def __init__(
+        self,
+        secret: Callable[[], str],
+        clock: Clock | None = None,
+        refresh: Callable[[], bool] | None = None,
+    ):
         self._secret = secret
         self._clock = clock or Clock()
+        # Read the secret again; True when it changed (then a failed check is tried once more).
+        self._refresh = refresh or (lambda: False)
 
     def verify(self, headers: Mapping[str, str], body: str) -> bool:
         timestamp = headers.get("x-slack-request-timestamp", "")
@@ -68,8 +76,20 @@ class RequestSignature:
             return False
         if not signature.isascii():
             return False
+        if self._valid(body, timestamp, signature):
+            return True
+        # Signed with a secret rotated since it was read? Only a fresh, well-formed
+        # request is worth a read (the refresh itself is rate-limited).
+        return (
+            self._fresh(timestamp) and self._refresh() and self._valid(body, timestamp, signature)
+        )
+
+    def _valid(self, body: str, timestamp: str, signature: str) -> bool:
         verifier = SignatureVerifier(self._secret(), clock=self._clock)
         return verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+
+    def _fresh(self, timestamp: str) -> bool:
+        return abs(self._clock.now() - int(timestamp)) <= 60 * 5
 
 
 # What Slack sends in a slash-command form; other fields are dropped, not passed to Bolt.
@@ -250,23 +270,54 @@ class SlackApp:
     signature: RequestSignature
 
 
-def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -> SlackApp:
-    bot_token = client.token or ""
+def build_app(
+    approvals: Approvals,
+    *,
+    signing_secret: str | Callable[[], str],
+    client: WebClient,
+    bot_token: Callable[[], str] | None = None,
+    refresh_secret: Callable[[], bool] | None = None,
+    telemetry: Telemetry | None = None,
+) -> SlackApp:
+    """The app. `signing_secret` and `bot_token` may be callables, asked on every request,
+    so a rotated secret or token is used as soon as it has been read; `refresh_secret`
+    reads them again (rate-limited) when a signature fails, before the request is refused.
+    """
+    secret = signing_secret if callable(signing_secret) else (lambda: signing_secret)
+    token = bot_token or (lambda: client.token or "")
+    signature = RequestSignature(secret, refresh=refresh_secret)
+    observe = telemetry or NoTelemetry()
 
     def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> Any:
         # One workspace, one bot token: no auth.test round trip on the first request of a
-        # sandbox (Bolt's single-team default makes one, on the click path).
+        # sandbox (Bolt's single-team default makes one, on the click path). The token and
+        # the client are the current ones, so a rotated token is used on the next call.
         return AuthorizeResult(
-            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=bot_token
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_id=user_id,
+            bot_token=token(),
         )
 
     app = App(
-        name="signoff",  # without it, Bolt names the app from inspect.stack(): ~0.1 s cold
-        signing_secret=signing_secret,
+        # Without a name Bolt names the app from inspect.stack() (~0.1 s cold). Bolt sets its
+        # app logger (this name) to the root logger's level: a child of the core's logger,
+        # not the core's own, whose level is POWERTOOLS_LOG_LEVEL.
+        name="signoff.bolt",
+        # Bolt's own check holds one secret for the app's life; the same check runs below
+        # as a middleware, with the secret as it stands now.
+        request_verification_enabled=False,
         client=client,
         authorize=authorize,
         process_before_response=True,  # Lambda: finish the work before answering
     )
+
+    @app.middleware
+    def verify_again(req: BoltRequest, resp: BoltResponse, next: Callable[[], Any]) -> Any:
+        headers = {k: v[0] for k, v in req.headers.items() if v}
+        if not signature.verify(headers, req.raw_body):
+            return BoltResponse(status=401, body="")
+        return next()
 
     def tell(respond: Any, text: str) -> None:
         try:
@@ -297,6 +348,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
     def on_approve(ack: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
         approval_id = need(body, "actions", 0, "value")
         user = need(body, "user", "id")
+        observe.tag(approval_id=approval_id, slack_user=user)
         say = teller(body, respond, user)  # where a refusal is told, privately
         try:
             approvals.decide(approval_id, user, Decision.APPROVE)
@@ -305,6 +357,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
             say("Your approval is already recorded.")
             return
         except _REFUSALS as exc:
+            log.info("approval refused: %s", exc)
             ack()
             say(f"Your approval was not recorded: {escape(str(exc))}.")
             return
@@ -313,6 +366,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
             ack()
             say("Your approval could not be recorded just now; please try again.")
             return
+        log.info("approval recorded")
         # The click path ends here: verify, one conditional write, the doorbell, answer.
         # The message is re-rendered by the notifier on the workflow's "decided" event,
         # a moment later, outside Slack's 3 s and retried by SNS if Slack fails.
@@ -324,6 +378,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
     def on_reject(ack: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
         approval_id = need(body, "actions", 0, "value")
         user = need(body, "user", "id")
+        observe.tag(approval_id=approval_id, slack_user=user)
         trigger_id = need(body, "trigger_id")
         say = teller(body, respond, user)  # where a refusal is told, privately
         try:
@@ -366,6 +421,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
     def on_reason(ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         approval_id = need(view, "private_metadata")
         user = need(body, "user", "id")
+        observe.tag(approval_id=approval_id, slack_user=user)
         reason = need(
             view,
             *("state", "values", blocks.REASON_BLOCK, blocks.REASON_ACTION, "value"),
@@ -386,6 +442,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
                 errors={blocks.REASON_BLOCK: "Could not be recorded just now; try again."},
             )
             return
+        log.info("rejection recorded")
         ack()  # as for Approve: the notifier re-renders the message
 
     def pending_page(after: str) -> tuple[list[Any], str | None]:
@@ -395,6 +452,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
 
     @app.command("/signoff")
     def on_command(ack: Any, command: dict[str, Any]) -> None:
+        observe.tag(slack_user=str(command.get("user_id", "")))
         verb, _, rest = (command.get("text") or "").strip().partition(" ")
         verb = verb.lower()
         approval_id = next(iter(rest.split()), "")
@@ -461,7 +519,7 @@ def build_app(approvals: Approvals, *, signing_secret: str, client: WebClient) -
         if event.get("tab", "home") == "home":
             messages.publish_home(client, approvals, need(event, "user"))
 
-    return SlackApp(app, RequestSignature(lambda: signing_secret))
+    return SlackApp(app, signature)
 
 
 def _from_home(body: dict[str, Any]) -> bool:

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 
 from signoff.config import Settings
 from signoff.errors import ConfigError
+from signoff.observability import SLACK_API_ERRORS, NoTelemetry, Telemetry
 from signoff.service import Approvals, system_clock
 from signoff.store import DynamoApprovalStore
 
 if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
     from signoff.doorbell import Doorbell
     from signoff.model import StartRequest
     from signoff.notify import Notifier
@@ -104,10 +108,25 @@ def settings_from_env() -> Settings:
     return Settings.from_env(os.environ)
 
 
+def _client(service: str, config: Config) -> Any:
+    """A client from botocore's default session: importing boto3 as well costs a cold start
+    ~0.1 s (s3transfer, resources) and adds nothing here. Endpoints, region and credentials
+    come from the same environment variables and files as boto3's."""
+    return _botocore_session().create_client(service, config=config)
+
+
+@cache
+def _botocore_session() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session()
+
+
 def build_store(
     settings: Settings, session: Any = None, budget: Budget = BACKGROUND
 ) -> DynamoApprovalStore:
-    client = (session or boto3).client("dynamodb", config=budget.boto_config())
+    config = budget.boto_config()
+    client = session.client("dynamodb", config=config) if session else _client("dynamodb", config)
     return DynamoApprovalStore(client, settings.table, settings.retention)
 
 
@@ -125,28 +144,104 @@ def quiet_wire_logs() -> None:
             logger.setLevel(logging.INFO)
 
 
-def load_slack_secrets(secret_id: str) -> SlackSecrets:
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-    quiet_wire_logs()
-    # A client from boto3's default session shares its loaded service models with the
-    # handler's other clients (Powertools' own session would load them again, cold).
-    provider = SecretsProvider(
-        boto3_client=boto3.client("secretsmanager", config=BACKGROUND.boto_config())
-    )
-    value = provider.get(secret_id, transform="json", max_age=300)
+def _checked_secrets(secret_id: str, value: Any) -> SlackSecrets:
     if not isinstance(value, dict) or not value.get("bot_token") or not value.get("signing_secret"):
         raise ConfigError(f"secret {secret_id} must be JSON with bot_token and signing_secret")
     return SlackSecrets(str(value["bot_token"]), str(value["signing_secret"]))
 
 
-def build_slack_client(settings: Settings, token: str, budget: Budget = BACKGROUND) -> Any:
+class SlackSecretSource:
+    """The Slack secret as Secrets Manager has it now, so a rotation needs no redeploy.
+
+    Read through Powertools Parameters, cached for `max_age` seconds and then read again.
+    `refresh()` reads it at once (a signature that fails may have been made with a secret
+    rotated since the last read) but at most once every `refresh_interval` seconds, so a
+    stream of forged requests costs at most one GetSecretValue per interval.
+    """
+
+    def __init__(
+        self,
+        secret_id: str,
+        max_age: int = 300,
+        refresh_interval: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        quiet_wire_logs()
+        self.secret_id = secret_id
+        self._max_age = max_age
+        self._refresh_interval = refresh_interval
+        self._clock = clock
+        self._last_refresh: float | None = None
+        self._lock = threading.Lock()
+        # A client from the default session shares its loaded service models with the
+        # handler's other clients (Powertools' own session would load them again, cold).
+        self._provider = SecretsProvider(
+            boto3_client=_client("secretsmanager", BACKGROUND.boto_config())
+        )
+
+    def current(self) -> SlackSecrets:
+        value = self._provider.get(self.secret_id, transform="json", max_age=self._max_age)
+        return _checked_secrets(self.secret_id, value)
+
+    def refresh(self) -> bool:
+        """Read the secret again now, unless that was done less than an interval ago.
+
+        Returns whether a different value was read.
+        """
+        with self._lock:
+            now = self._clock()
+            if self._last_refresh is not None and now - self._last_refresh < self._refresh_interval:
+                return False
+            self._last_refresh = now
+            before = self.current()
+            value = self._provider.get(
+                self.secret_id, transform="json", max_age=self._max_age, force_fetch=True
+            )
+            return _checked_secrets(self.secret_id, value) != before
+
+
+def load_slack_secrets(secret_id: str) -> SlackSecrets:
+    """The Slack secret, read once (the CLI and tools that need it once)."""
+    return SlackSecretSource(secret_id).current()
+
+
+def build_slack_client(
+    settings: Settings,
+    token: str,
+    budget: Budget = BACKGROUND,
+    telemetry: Telemetry | None = None,
+) -> WebClient:
     from slack_sdk import WebClient
     from slack_sdk.http_retry.builtin_handlers import (
         ConnectionErrorRetryHandler,
         RateLimitErrorRetryHandler,
         ServerErrorRetryHandler,
     )
+    from slack_sdk.http_retry.handler import RetryHandler
+
+    observe = telemetry or NoTelemetry()
+
+    class SlackErrorCounter(RetryHandler):
+        """Counts every failed Web API attempt by method and Slack's error code; never retries.
+
+        slack-sdk shows each answer to the retry handlers (an `ok: false` one too), and Bolt
+        copies them into the client it makes per request: one place sees every call.
+        """
+
+        def can_retry(
+            self, *, state: Any, request: Any, response: Any = None, error: Any = None
+        ) -> bool:
+            method = str(getattr(request, "url", "")).rsplit("/", 1)[-1].split("?")[0]
+            if error is not None:
+                observe.count(SLACK_API_ERRORS, Method=method, Code=type(error).__name__)
+            elif response is not None:
+                body = response.body if isinstance(response.body, dict) else {}
+                if response.status_code != 200 or not body.get("ok", False):
+                    code = str(body.get("error") or f"http_{response.status_code}")
+                    observe.count(SLACK_API_ERRORS, Method=method, Code=code[:64])
+            return False
 
     class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         """Retries a 429 only when its Retry-After fits the budget (it sleeps that long)."""
@@ -166,6 +261,7 @@ def build_slack_client(settings: Settings, token: str, budget: Budget = BACKGROU
 
     # All handlers share one attempt counter: slack_retries bounds the retries in total.
     handlers = [
+        SlackErrorCounter(max_retry_count=0),  # first: it sees every answer, then declines
         ConnectionErrorRetryHandler(max_retry_count=budget.slack_retries),
         ServerErrorRetryHandler(max_retry_count=budget.slack_retries),
     ]
@@ -190,7 +286,7 @@ def build_policies(settings: Settings, budget: Budget = BACKGROUND) -> PolicySou
     if settings.policies_parameter:
         return SsmPolicies(
             settings.policies_parameter,
-            lambda: boto3.client("ssm", config=budget.boto_config()),
+            lambda: _client("ssm", budget.boto_config()),
         )
     return NoPolicies()
 
@@ -209,20 +305,22 @@ def build_kickoff(settings: Settings) -> Callable[[StartRequest], StartRequest]:
     return lambda request: resolve(request, policies.load(), groups)
 
 
-def build_workflow_deps(settings: Settings) -> WorkflowDeps:
+def build_workflow_deps(settings: Settings, telemetry: Telemetry | None = None) -> WorkflowDeps:
     from signoff.events import SnsPublisher
     from signoff.workflow import PollSchedule, WorkflowDeps
 
+    observe = telemetry or NoTelemetry()
     return WorkflowDeps(
-        approvals=Approvals(build_store(settings), system_clock, settings.default_channel),
-        publisher=SnsPublisher(
-            boto3.client("sns", config=BACKGROUND.boto_config()), settings.topic_arn
+        approvals=Approvals(
+            build_store(settings), system_clock, settings.default_channel, telemetry=observe
         ),
+        publisher=SnsPublisher(_client("sns", BACKGROUND.boto_config()), settings.topic_arn),
         schedule=PollSchedule(
             settings.poll_initial_seconds, settings.poll_max_seconds, settings.poll_backoff
         ),
         doorbell=settings.doorbell,
         kickoff=build_kickoff(settings),
+        telemetry=observe,
     )
 
 
@@ -234,52 +332,93 @@ def build_doorbell(settings: Settings) -> Doorbell:
         return NoDoorbell()
     # On the click path: one quick try. A lost ring costs at most one safety-poll interval.
     config = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})
-    return LambdaDoorbell(lambda: boto3.client("lambda", config=config))
+    return LambdaDoorbell(lambda: _client("lambda", config))
 
 
-def build_notifier(settings: Settings) -> Notifier:
-    from signoff.notify import Notifier
+def secret_source(settings: Settings) -> SlackSecretSource:
+    return SlackSecretSource(
+        settings.slack_secret_id,
+        max_age=settings.secret_max_age_seconds,
+        refresh_interval=settings.secret_refresh_seconds,
+    )
 
-    secrets = load_slack_secrets(settings.slack_secret_id)
-    client = build_slack_client(settings, secrets.bot_token)
-    lease = timedelta(seconds=settings.post_claim_lease_seconds)
-    return Notifier(Approvals(build_store(settings), system_clock), client, lease)
+
+class Notifiers:
+    """The notifier for the bot token the secret holds now (a new client when it rotates)."""
+
+    def __init__(self, settings: Settings, telemetry: Telemetry | None = None):
+        self._settings = settings
+        self._telemetry = telemetry or NoTelemetry()
+        self._secrets = secret_source(settings)
+        self._approvals = Approvals(build_store(settings), system_clock, telemetry=self._telemetry)
+        self._current: tuple[str, Notifier] | None = None
+
+    def current(self) -> Notifier:
+        from signoff.notify import Notifier
+
+        token = self._secrets.current().bot_token
+        if self._current is None or self._current[0] != token:
+            client = build_slack_client(self._settings, token, telemetry=self._telemetry)
+            lease = timedelta(seconds=self._settings.post_claim_lease_seconds)
+            self._current = (token, Notifier(self._approvals, client, lease, self._telemetry))
+        return self._current[1]
 
 
-def build_slack_app(settings: Settings) -> SlackApp:
+def build_notifier(settings: Settings, telemetry: Telemetry | None = None) -> Notifier:
+    return Notifiers(settings, telemetry).current()
+
+
+def build_slack_app(settings: Settings, telemetry: Telemetry | None = None) -> SlackApp:
     from signoff.slack_app import build_app
 
-    secrets = load_slack_secrets(settings.slack_secret_id)
+    observe = telemetry or NoTelemetry()
+    secrets = secret_source(settings)
     policies = build_policies(settings, CLICK)
+    first = secrets.current()
     return build_app(
         Approvals(
             build_store(settings, budget=CLICK),
             system_clock,
             doorbell=build_doorbell(settings),
             admins=lambda: policies.load().admins,
+            telemetry=observe,
         ),
-        signing_secret=secrets.signing_secret,
-        client=build_slack_client(settings, secrets.bot_token, CLICK),
+        signing_secret=lambda: secrets.current().signing_secret,
+        bot_token=lambda: secrets.current().bot_token,
+        refresh_secret=secrets.refresh,
+        client=build_slack_client(settings, first.bot_token, CLICK, observe),
+        telemetry=observe,
     )
+
+
+def _telemetry() -> Telemetry:
+    from signoff.observability import telemetry
+
+    return telemetry()
 
 
 @cache
 def workflow_deps_from_env() -> WorkflowDeps:
-    return build_workflow_deps(settings_from_env())
+    return build_workflow_deps(settings_from_env(), _telemetry())
 
 
 @cache
+def _notifiers_from_env() -> Notifiers:
+    return Notifiers(settings_from_env(), _telemetry())
+
+
 def notifier_from_env() -> Notifier:
-    return build_notifier(settings_from_env())
+    return _notifiers_from_env().current()
 
 
 @cache
 def slack_app_from_env() -> SlackApp:
-    return build_slack_app(settings_from_env())
+    return build_slack_app(settings_from_env(), _telemetry())
 
 
 def reset() -> None:
     """Forget the per-process graphs (after the environment changed: tests, restarts)."""
     workflow_deps_from_env.cache_clear()
-    notifier_from_env.cache_clear()
+    _notifiers_from_env.cache_clear()
+    _botocore_session.cache_clear()
     slack_app_from_env.cache_clear()

@@ -24,7 +24,7 @@ import contextlib
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_durable_execution_sdk_python.config import CallbackConfig, Duration
@@ -34,6 +34,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from signoff.errors import SignoffError, ValidationError
 from signoff.events import Publisher, Topic
 from signoff.model import Approval, StartRequest, Status
+from signoff.observability import (
+    APPROVALS_DECIDED,
+    APPROVALS_STARTED,
+    DECISION_TO_RESUME,
+    REQUEST_TO_DECISION,
+    NoTelemetry,
+    Telemetry,
+)
 from signoff.service import Approvals
 
 PENDING = Status.PENDING.value
@@ -69,6 +77,7 @@ class WorkflowDeps:
     # The deployment's policies applied and groups resolved (signoff.policy.resolve);
     # None: ad-hoc requests only, no groups.
     kickoff: Callable[[StartRequest], StartRequest] | None = None
+    telemetry: Telemetry = field(default_factory=NoTelemetry)
 
     def resolve(self, request: StartRequest) -> StartRequest:
         if self.kickoff is not None:
@@ -86,6 +95,11 @@ class _NoGroups:
 def run_approval(event: dict[str, Any], context: Any, deps: WorkflowDeps) -> dict[str, Any]:
     asked = StartRequest.from_payload(event)
     execution_id = str(getattr(context.state, "durable_execution_arn", ""))
+    # context.logger is replay-aware: a line already written by an earlier invocation of
+    # this execution is not written again when the replay passes it.
+    # The correlation id: the execution's ARN, the same on every invocation of it.
+    deps.telemetry.correlate(execution_id)
+    deps.telemetry.tag(approval_id=asked.id)
 
     def resolve(_: Any) -> dict[str, Any]:
         try:
@@ -100,17 +114,41 @@ def run_approval(event: dict[str, Any], context: Any, deps: WorkflowDeps) -> dic
 
     def create(_: Any) -> dict[str, Any]:
         approval = deps.approvals.open(request, execution_id)
+        deps.telemetry.count(APPROVALS_STARTED)
         return {"id": approval.id, "expires_epoch": approval.expires_at.timestamp()}
 
     created = context.step(create, name="create-record")
+    context.logger.info("approval opened", extra={"approval_id": request.id})
     context.step(
         lambda _: deps.publisher.publish(Topic.REQUESTED, request.id), name="publish-requested"
     )
     status = await_outcome(context, deps, request.id, float(created["expires_epoch"]))
-    context.step(
-        lambda _: deps.publisher.publish(Topic.DECIDED, request.id), name="publish-outcome"
-    )
+    context.logger.info("approval closed", extra={"approval_id": request.id, "status": status})
+
+    def publish_outcome(_: Any) -> str:
+        _report_outcome(deps, request.id)
+        return deps.publisher.publish(Topic.DECIDED, request.id)
+
+    context.step(publish_outcome, name="publish-outcome")
     return {"id": request.id, "status": status}
+
+
+def _report_outcome(deps: WorkflowDeps, approval_id: str) -> None:
+    """The outcome's metrics, once per execution (inside the step that follows the wait):
+    the outcome, request → decision, and decision → this resume."""
+    try:
+        approval = deps.approvals.get(approval_id)
+    except (SignoffError, ClientError, BotoCoreError):
+        return  # metrics never fail the workflow
+    outcome = approval.status.value
+    deps.telemetry.count(APPROVALS_DECIDED, Outcome=outcome)
+    if approval.decided_at is not None:
+        waited = (approval.decided_at - approval.created_at).total_seconds()
+        deps.telemetry.measure(REQUEST_TO_DECISION, waited, "Seconds", Outcome=outcome)
+        resumed = deps.approvals.clock() - approval.decided_at
+        deps.telemetry.measure(
+            DECISION_TO_RESUME, resumed.total_seconds() * 1000, "Milliseconds", Outcome=outcome
+        )
 
 
 def await_outcome(context: Any, deps: WorkflowDeps, approval_id: str, expires_epoch: float) -> str:
