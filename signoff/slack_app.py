@@ -134,7 +134,7 @@ def read_body(raw: str, content_type: str | None) -> dict[str, Any]:
     Raises MalformedRequestError for anything else, so Bolt never parses a body itself.
     """
     if content_type == "application/json":
-        raise MalformedRequestError("JSON bodies (Events API) are not accepted here")
+        return _url_verification(raw)
     form = dict(parse_qsl(raw, keep_blank_values=True))
     if "payload" not in form:
         if "command" not in form and "ssl_check" not in form:
@@ -161,6 +161,22 @@ def read_body(raw: str, content_type: str | None) -> dict[str, Any]:
         if need(payload, "view", "type") != "modal":  # Bolt reads other views as workflow steps
             raise MalformedRequestError("only modal views are submitted here")
     return {k: v for k, v in payload.items() if k in fields}
+
+
+def _url_verification(raw: str) -> dict[str, Any]:
+    """The Events API's handshake, signed like every request: Bolt answers the challenge.
+
+    Slack sends it when a request URL is set; `signoff doctor` sends it to check the URL
+    and the signing secret. Any other JSON body (Events API) is not accepted here.
+    """
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or body.get("type") != "url_verification":
+        raise MalformedRequestError("JSON bodies (Events API) are not accepted here")
+    challenge = need(body, "challenge")
+    return {"type": "url_verification", "challenge": challenge}
 
 
 def need(source: Any, *path: str | int, kind: type | tuple[type, ...] = str) -> Any:
