@@ -43,6 +43,7 @@ from signoff.model import (
 )
 
 if TYPE_CHECKING:
+    from signoff.doctor import Deployment
     from signoff.targets import Target
 
 P = ParamSpec("P")
@@ -526,7 +527,7 @@ def doctor(
     raise typer.Exit(0 if healthy else 1)
 
 
-def _deployment(stack: str | None) -> Any:
+def _deployment(stack: str | None) -> Deployment:
     """What doctor checks: a deployed stack by name, or the local stack."""
     from botocore.exceptions import BotoCoreError, ClientError
 
