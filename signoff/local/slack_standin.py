@@ -9,7 +9,8 @@ so a kill mid-write leaves the previous version), and served at `GET /local/mess
 
 For tests: `POST /local/faults` makes the next calls of a Web API method fail the way
 Slack fails them; `POST /local/response_urls` and `POST /local/triggers` mint the
-response_url and trigger_id Slack would put in a request.
+response_url and trigger_id Slack would put in a request; `POST /local/channels/C/leave`
+(and `/join`) takes the bot out of a channel (and back), as `conversations.info` reports.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from slack_sdk.signature import SignatureVerifier
 TEAM = {"id": "T0LOCAL", "domain": "signoff-local"}
 APP_ID = "A0SIGNOFF"
 BOT_USER = "U0SIGNOFFBOT"
+DEFAULT_CHANNEL = "approvals"  # the local stack's default channel
 
 
 def signed_headers(signing_secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
@@ -138,6 +140,13 @@ def blueprint(standin: SlackStandIn) -> Any:
         status, body = result
         return jsonify({"status": status, "body": body})
 
+    @bp.post("/local/channels/<channel>/<change>")
+    def membership(channel: str, change: str) -> Any:
+        if change not in ("join", "leave"):
+            return jsonify({"error": "expected join or leave"}), 404
+        standin.set_member(channel, change == "join")
+        return jsonify({"ok": True, "channel": channel, "is_member": change == "join"})
+
     @bp.post("/local/click")
     def click() -> Any:
         data = request.get_json(silent=True) or {}
@@ -222,6 +231,8 @@ class SlackStandIn:
         self._base_url = base_url.rstrip("/")
         self._lock = threading.RLock()
         self._groups: dict[str, list[str]] = {}
+        # Channels the bot was removed from (POST /local/channels/C/leave); in memory only.
+        self._left: set[str] = set()
         self._state: dict[str, Any] = {
             "messages": [],
             "ephemerals": [],
@@ -349,6 +360,38 @@ class SlackStandIn:
 
     def _api_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "user_id": BOT_USER, "team_id": TEAM["id"], "bot_id": "B0SIGNOFF"}
+
+    # -- channel membership (what `signoff doctor` checks) ---------------------------
+
+    def set_member(self, channel: str, member: bool) -> None:
+        """Put the bot in `channel` or take it out (it starts in every channel)."""
+        with self._lock:
+            (self._left.discard if member else self._left.add)(channel)
+
+    def _channels(self) -> list[str]:
+        known = {DEFAULT_CHANNEL, *self._left}
+        known.update(m["channel"] for m in self._state["messages"])
+        # Direct messages go to user ids: those are not channels.
+        return sorted(c for c in known if not c.startswith(("U", "W", "D")))
+
+    def _channel(self, channel: str) -> dict[str, Any]:
+        return {
+            "id": channel,
+            "name": channel,
+            "is_channel": True,
+            "is_archived": False,
+            "is_member": channel not in self._left,
+        }
+
+    def _api_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel") or "")
+        if channel not in self._channels():
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True, "channel": self._channel(channel)}
+
+    def _api_conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        channels = [self._channel(c) for c in self._channels()]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
     def _api_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel") or "")

@@ -271,6 +271,11 @@ class LocalStack:
             "topic_arn": self.aws.topic_arn,
             "slack_events_url": f"{self.base_url}/slack/events",
             "users": {"requester": DEMO_REQUESTER, "approver": DEMO_APPROVER},
+            # What `signoff doctor` checks: SNS/SQS/Secrets Manager, the secret, Slack.
+            "aws_endpoint": self.aws.endpoint,
+            "secret_id": self.aws.secret_id,
+            "slack_api_url": f"{self.base_url}/api/",
+            "default_channel": os.environ.get("SIGNOFF_DEFAULT_CHANNEL", "approvals"),
         }
 
     def serve_forever(self) -> None:
