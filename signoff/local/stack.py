@@ -291,6 +291,7 @@ class LocalStack:
             )
 
         app.register_blueprint(slack_standin.blueprint(self.standin))
+        app.register_blueprint(slack_standin.page_blueprint(self.standin))
 
         @app.get("/local/config")
         def config() -> Response:
@@ -333,6 +334,12 @@ class LocalStack:
         @app.get("/")
         def page() -> Response:
             return send_from_directory(STATIC, "index.html")
+
+        @app.get("/assets/<name>")
+        def asset(name: str) -> Response:
+            # The page's own script and style sheet; send_from_directory refuses paths
+            # that leave the folder.
+            return send_from_directory(STATIC, name)
 
         return app
 
