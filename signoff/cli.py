@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
 
@@ -464,6 +465,17 @@ def cancel(
     _say(f"{approval.id} cancelled by {as_user}")
 
 
+class DevSlack(StrEnum):
+    STANDIN = "standin"
+    SOCKET = "socket"
+
+
+def _dev_slack(stack: Any) -> str:
+    if stack.socket_mode is not None:
+        return f"a real workspace over Socket Mode (Web API {stack.socket_mode.api_url})"
+    return f"the local Slack page at {stack.base_url}/"
+
+
 @app.command()
 @_reports_errors
 def dev(
@@ -471,11 +483,28 @@ def dev(
     home: Annotated[
         Path, typer.Option(help="Where the local state lives (survives restarts).")
     ] = Path(".signoff"),
+    slack: Annotated[
+        DevSlack,
+        typer.Option(
+            envvar="SIGNOFF_DEV_SLACK",
+            help=(
+                "standin: the local Slack page at /. socket: a real workspace over Socket "
+                "Mode, with SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN (xoxb-…) from the "
+                "app made from manifest.dev.yaml; without them the stand-in is used."
+            ),
+        ),
+    ] = DevSlack.STANDIN,
 ) -> None:
     """Run the embedded local stack in the foreground (Ctrl-C stops it)."""
+    from signoff.local.socket_mode import MISSING_TOKENS, SocketModeSettings
     from signoff.local.stack import DEMO_APPROVER, DEMO_REQUESTER, LocalStack
 
-    stack = LocalStack(home.resolve(), port=port)
+    socket_mode = None
+    if slack is DevSlack.SOCKET:
+        socket_mode = SocketModeSettings.from_env(os.environ)
+        if socket_mode is None:
+            err.print(_text(("note", "yellow"), f": {MISSING_TOKENS}"), soft_wrap=True)
+    stack = LocalStack(home.resolve(), port=port, socket_mode=socket_mode)
     err.print("starting DynamoDB Local, the durable emulator, SNS and the Slack stand-in…")
     try:
         stack.start()
@@ -493,7 +522,7 @@ def dev(
         _text(
             ("ready", "green"),
             f" on {stack.base_url}\n"
-            f"  Slack page     {stack.base_url}/\n"
+            f"  Slack          {_dev_slack(stack)}\n"
             f"  Bolt endpoint  {stack.base_url}/slack/events\n"
             f"  conversation   {stack.base_url}/local/messages\n"
             f"  state          {stack.home}  (recovered {stack.recovered} waiting workflow(s))\n"
