@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from signoff.local.slack_standin import home_view
-from tests.browser.conftest import APPROVER, SlackPage, wait_for
+from tests.browser.conftest import APPROVER, REQUESTER, SlackPage, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -193,3 +193,72 @@ def test_user_text_is_shown_as_typed_and_never_becomes_markup(
     assert record["status"] == "rejected"
     assert record["title"] == HOSTILE
     assert record["reason"] == f"{HOSTILE} {HOSTILE_HTML}"
+
+
+def _as_the_bot(slack: SlackPage, method: str, **args: Any) -> dict[str, Any]:
+    """A Web API call to the stand-in with the stack's bot token, as signoff makes them."""
+    import json
+    import urllib.request
+
+    token = json.loads((slack.stack.home / "local-secrets.json").read_text())["bot_token"]
+    request = urllib.request.Request(
+        f"{slack.stack.url}/api/{method}",
+        data=json.dumps(args).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(json.loads(response.read()))
+
+
+def test_threads_dms_home_and_buttons_in_private_messages_render_from_slack_shapes(
+    slack_page: SlackPage, kickoff: Callable[..., str]
+) -> None:
+    """What Slack's API can carry, recorded by the stand-in, shows where Slack shows it."""
+    approval_id = kickoff()
+    parent = slack_page.stack.message_for(approval_id)
+    _as_the_bot(
+        slack_page, "chat.postMessage", channel=parent["channel"], thread_ts=parent["ts"],
+        text="Reminder: <@U0APPROVER>, this is waiting for you & nobody else",
+    )  # fmt: skip
+    _as_the_bot(slack_page, "chat.postMessage", channel=REQUESTER, text="Your request was posted")
+    button = {
+        "type": "button", "action_id": "signoff.approve", "value": approval_id,
+        "text": {"type": "plain_text", "text": "Approve"}, "style": "primary",
+    }  # fmt: skip
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Waiting for your vote"}},
+        {"type": "divider"},
+        {"type": "actions", "block_id": "mine", "elements": [button]},
+    ]
+    _as_the_bot(
+        slack_page, "chat.postEphemeral", channel=parent["channel"], user=APPROVER,
+        text="Waiting for your vote", blocks=blocks,
+    )  # fmt: skip
+    home = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*Asked by me* `{approval_id}`"}}]}  # fmt: skip
+    _as_the_bot(slack_page, "views.publish", user_id=REQUESTER, view=home)
+
+    page = slack_page.page
+    slack_page.open(APPROVER)
+    message = slack_page.message(approval_id)
+    message.locator("button.replies").click()
+    reply = page.locator("#thread-feed .message").filter(has_text="Reminder")
+    expect(reply).to_contain_text("Reminder: @U0APPROVER, this is waiting for you & nobody else")
+    expect(reply.locator(".mention")).to_have_text("@U0APPROVER")
+    expect(page.locator("#feed .message").filter(has_text="Reminder")).to_have_count(0)
+
+    private = page.locator("#feed .message.ephemeral").filter(has_text="Waiting for your vote")
+    expect(private.locator(".block-header")).to_have_text("Waiting for your vote")
+    expect(private.locator("hr.block-divider")).to_have_count(1)
+    expect(page.locator("#nav-dms button")).to_have_count(0)  # the requester's DM is theirs
+
+    # A button in a private message acts like one in the channel: a signed click.
+    private.get_by_role("button", name="Approve").click()
+    expect(message).to_contain_text(f"Approved by @{APPROVER}")
+    assert slack_page.show(approval_id)["status"] == "approved"
+
+    slack_page.switch_user(REQUESTER)
+    expect(private).to_have_count(0)
+    page.locator("#nav-dms button").click()
+    expect(page.locator("#feed")).to_contain_text("Your request was posted")
+    page.click("#nav-home")
+    expect(page.locator("#feed .home")).to_contain_text(f"Asked by me {approval_id}")
