@@ -4,9 +4,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 
-.PHONY: setup run dev test check soak lint typecheck clean build-WorkflowFunction build-SlackFunction build-NotifierFunction
+.PHONY: setup chromium run dev test check soak lint typecheck clean build-WorkflowFunction build-SlackFunction build-NotifierFunction
 
-setup: $(BIN)/signoff node_modules/.installed $(SAM_VENV)/bin/sam
+setup: $(BIN)/signoff node_modules/.installed $(SAM_VENV)/bin/sam chromium
+
+# The browser tests drive Debian's Chromium through Playwright (Playwright's own browser
+# download does not work offline). Installed with apt-get when missing: as root, or with
+# sudo. Without apt-get the browser tests skip and say why (on CI they fail instead).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Chromium for the browser tests (apt-get install chromium)"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "no apt-get: Chromium not installed, the browser tests will be skipped" >&2; \
+	fi
 
 $(BIN)/signoff: pyproject.toml
 	$(PY) -m venv $(VENV)

@@ -783,6 +783,17 @@ def policies(
     out.print(table)
 
 
+class DevSlack(StrEnum):
+    STANDIN = "standin"
+    SOCKET = "socket"
+
+
+def _dev_slack(stack: Any) -> str:
+    if stack.socket_mode is not None:
+        return f"a real workspace over Socket Mode (Web API {stack.socket_mode.api_url})"
+    return f"the local Slack page at {stack.base_url}/"
+
+
 @app.command()
 @_reports_errors
 def dev(
@@ -797,6 +808,17 @@ def dev(
             help="The policy document (YAML or JSON). Default: policies.yaml in --home, if any.",
         ),
     ] = None,
+    slack: Annotated[
+        DevSlack,
+        typer.Option(
+            envvar="SIGNOFF_DEV_SLACK",
+            help=(
+                "standin: the local Slack page at /. socket: a real workspace over Socket "
+                "Mode, with SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN (xoxb-…) from the "
+                "app made from manifest.dev.yaml; without them the stand-in is used."
+            ),
+        ),
+    ] = DevSlack.STANDIN,
 ) -> None:
     """Run the embedded local stack in the foreground (Ctrl-C stops it).
 
@@ -804,6 +826,7 @@ def dev(
     installed with npm into ~/.cache/signoff on first use ($SIGNOFF_CACHE_DIR to move it).
     """
     try:
+        from signoff.local.socket_mode import MISSING_TOKENS, SocketModeSettings
         from signoff.local.stack import DEMO_APPROVER, DEMO_REQUESTER, LocalStack
     except ImportError as exc:
         raise ConfigError(
@@ -811,8 +834,16 @@ def dev(
             "pipx install 'signoff[local]' (or pip install 'signoff[local]')"
         ) from exc
 
+    socket_mode = None
+    if slack is DevSlack.SOCKET:
+        socket_mode = SocketModeSettings.from_env(os.environ)
+        if socket_mode is None:
+            err.print(_text(("note", "yellow"), f": {MISSING_TOKENS}"), soft_wrap=True)
     stack = LocalStack(
-        home.resolve(), port=port, policies=policies_file.resolve() if policies_file else None
+        home.resolve(),
+        port=port,
+        policies=policies_file.resolve() if policies_file else None,
+        socket_mode=socket_mode,
     )
     err.print("starting DynamoDB Local, the durable emulator, SNS and the Slack stand-in…")
     try:
@@ -831,7 +862,7 @@ def dev(
         _text(
             ("ready", "green"),
             f" on {stack.base_url}\n"
-            f"  Slack page     {stack.base_url}/\n"
+            f"  Slack          {_dev_slack(stack)}\n"
             f"  Bolt endpoint  {stack.base_url}/slack/events\n"
             f"  conversation   {stack.base_url}/local/messages\n"
             f"  state          {stack.home}  (recovered {stack.recovered} waiting workflow(s))\n"

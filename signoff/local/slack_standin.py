@@ -674,3 +674,210 @@ class SlackStandIn:
                 )
                 self._save()
         return status, body
+
+
+# -- the page's other acts: buttons in private messages and in App Home, opening Home -----
+#
+# Kept apart from `blueprint` and the stand-in's state: these read the recorded
+# conversation (public `conversation()`) and send the signed request Slack would send.
+
+
+def page_blueprint(standin: SlackStandIn) -> Any:
+    """`/local/ephemerals/N/click`, `/local/home/click`, `/local/home/opened` (the page's acts)."""
+    from flask import Blueprint, jsonify, request
+
+    bp = Blueprint("slack_standin_page", __name__)
+
+    def acted(result: tuple[int, str]) -> Any:
+        status, body = result
+        return jsonify({"status": status, "body": body})
+
+    @bp.post("/local/ephemerals/<int:index>/click")
+    def click_ephemeral(index: int) -> Any:
+        data = request.get_json(silent=True) or {}
+        try:
+            return acted(ephemeral_click(standin, index, _act_request(data)))
+        except (KeyError, StandInError) as exc:
+            return jsonify({"error": f"bad click: {exc}"}), 400
+
+    @bp.post("/local/home/click")
+    def click_home() -> Any:
+        data = request.get_json(silent=True) or {}
+        try:
+            return acted(home_click(standin, _act_request(data)))
+        except (KeyError, StandInError) as exc:
+            return jsonify({"error": f"bad click: {exc}"}), 400
+
+    @bp.post("/local/home/opened")
+    def home_opened() -> Any:
+        data = request.get_json(silent=True) or {}
+        if not data.get("user"):
+            return jsonify({"error": "bad request: missing 'user'"}), 400
+        return acted(app_home_opened(standin, str(data["user"])))
+
+    return bp
+
+
+@dataclass(frozen=True)
+class ActRequest:
+    """A user's click on a button, named by where it is: action_id, block_id and value."""
+
+    user: str
+    action_id: str
+    block_id: str | None
+    value: str | None
+
+
+def _act_request(data: dict[str, Any]) -> ActRequest:
+    block_id, value = data.get("block_id"), data.get("value")
+    return ActRequest(
+        str(data["user"]),
+        str(data["action_id"]),
+        None if block_id is None else str(block_id),
+        None if value is None else str(value),
+    )
+
+
+def _find_button(blocks: list[Any], act: ActRequest) -> tuple[dict[str, Any], str]:
+    """The recorded element the click names (what the request carries comes from it)."""
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        candidates = list(block.get("elements") or [])
+        if isinstance(block.get("accessory"), dict):
+            candidates.append(block["accessory"])
+        block_id = str(block.get("block_id", ""))
+        if act.block_id not in (None, block_id):
+            continue
+        for element in candidates:
+            if not isinstance(element, dict) or element.get("action_id") != act.action_id:
+                continue
+            if act.value is None or str(element.get("value", "")) == act.value:
+                return element, block_id
+    raise StandInError(f"no button {act.action_id} there")
+
+
+def _action(element: dict[str, Any], block_id: str) -> dict[str, Any]:
+    return {
+        "type": element.get("type", "button"),
+        "action_id": element.get("action_id"),
+        "block_id": block_id,
+        "text": element.get("text"),
+        "value": element.get("value", ""),
+        "action_ts": f"{time.time():.6f}",
+    }
+
+
+def _slack_user(user: str) -> dict[str, Any]:
+    return {"id": user, "username": user, "name": user, "team_id": TEAM["id"]}
+
+
+def _post_as_slack(standin: SlackStandIn, body: str, content_type: str) -> tuple[int, str]:
+    headers = {**signed_headers(standin._signing_secret, body), "Content-Type": content_type}
+    request = urllib.request.Request(
+        standin._events_url, data=body.encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _interactive(standin: SlackStandIn, payload: dict[str, Any]) -> tuple[int, str]:
+    body = urlencode({"payload": json.dumps(payload)})
+    return _post_as_slack(standin, body, "application/x-www-form-urlencoded")
+
+
+def ephemeral_click(standin: SlackStandIn, index: int, act: ActRequest) -> tuple[int, str]:
+    """A click on a button in a private ("only visible to you") message, as Slack sends it."""
+    ephemerals = standin.conversation()["ephemerals"]
+    if not 0 <= index < len(ephemerals):
+        raise StandInError(f"no private message {index}")
+    ephemeral = ephemerals[index]
+    if ephemeral.get("user") != act.user:
+        raise StandInError(f"private message {index} is not visible to {act.user}")
+    element, block_id = _find_button(ephemeral.get("blocks") or [], act)
+    channel = str(ephemeral.get("channel") or "approvals")
+    message_ts = str(ephemeral.get("ts") or f"{float(ephemeral.get('at') or 0):.6f}")
+    payload = {
+        "type": "block_actions",
+        "user": _slack_user(act.user),
+        "api_app_id": APP_ID,
+        "token": "unused",
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": True,
+        },
+        "trigger_id": standin.trigger(act.user),
+        "team": TEAM,
+        "channel": {"id": channel, "name": channel},
+        "response_url": standin.response_url(channel, act.user, None),
+        "actions": [_action(element, block_id)],
+    }
+    return _interactive(standin, payload)
+
+
+def home_view(conversation: dict[str, Any], user: str) -> dict[str, Any] | None:
+    """The App Home view last published for `user` (views.publish), if any."""
+    home = conversation.get("home")
+    if isinstance(home, dict) and isinstance(home.get(user), dict):
+        found = home[user]
+        return dict(found.get("view", found))
+    for record in reversed(conversation.get("views") or []):
+        view = record.get("view") or {}
+        if view.get("type") == "home" and (record.get("user") or record.get("user_id")) == user:
+            return dict(view)
+    for call in reversed(conversation.get("calls") or []):
+        args = call.get("args") or {}
+        published = call.get("method") == "views.publish" and not call.get("fault")
+        if published and args.get("user_id") == user and isinstance(args.get("view"), dict):
+            return dict(args["view"])
+    return None
+
+
+def home_click(standin: SlackStandIn, act: ActRequest) -> tuple[int, str]:
+    """A click on a button in the user's App Home tab: a view container, no response_url."""
+    view = home_view(standin.conversation(), act.user)
+    if view is None:
+        raise StandInError(f"no Home tab published for {act.user}")
+    element, block_id = _find_button(view.get("blocks") or [], act)
+    view_id = str(view.get("id") or "VHOME" + act.user)
+    payload = {
+        "type": "block_actions",
+        "user": _slack_user(act.user),
+        "api_app_id": APP_ID,
+        "token": "unused",
+        "container": {"type": "view", "view_id": view_id},
+        "trigger_id": standin.trigger(act.user),
+        "team": TEAM,
+        "view": {**view, "id": view_id, "type": "home", "state": {"values": {}}},
+        "actions": [_action(element, block_id)],
+    }
+    return _interactive(standin, payload)
+
+
+def app_home_opened(standin: SlackStandIn, user: str) -> tuple[int, str]:
+    """The Events API callback Slack sends when `user` opens the app's Home tab."""
+    event: dict[str, Any] = {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": "D" + user.lstrip("UW"),
+        "tab": "home",
+        "event_ts": f"{time.time():.6f}",
+    }
+    view = home_view(standin.conversation(), user)
+    if view is not None:
+        event["view"] = view
+    body = {
+        "token": "unused",
+        "team_id": TEAM["id"],
+        "api_app_id": APP_ID,
+        "type": "event_callback",
+        "event_id": "Ev" + secrets.token_hex(5).upper(),
+        "event_time": int(time.time()),
+        "event": event,
+    }
+    return _post_as_slack(standin, json.dumps(body), "application/json")

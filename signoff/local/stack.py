@@ -35,6 +35,7 @@ from signoff.local import aws, slack_standin
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.faults import CrashPoint
 from signoff.local.slack_standin import SlackStandIn
+from signoff.local.socket_mode import SocketModeSettings
 from signoff.schema import add_missing_indexes, create_table
 
 log = logging.getLogger(__name__)
@@ -105,12 +106,19 @@ def function_url_event(
 
 class LocalStack:
     def __init__(
-        self, home: Path, port: int = 3000, host: str = "127.0.0.1", policies: Path | None = None
+        self,
+        home: Path,
+        port: int = 3000,
+        host: str = "127.0.0.1",
+        policies: Path | None = None,
+        socket_mode: SocketModeSettings | None = None,
     ):
+        """With `socket_mode`, Slack is a real workspace over Socket Mode, not the stand-in."""
         self.home = home
         self.policies_path = policies or home / "policies.yaml"
         self.host = host
         self.port = port
+        self.socket_mode = socket_mode
         self.base_url = f"http://{host}:{port}"
         self._stopped = threading.Event()
         self._stops: list[Any] = []  # how to stop each part started so far, in order
@@ -153,8 +161,9 @@ class LocalStack:
 
         self.moto, moto_url = aws.start_moto()
         self._stops.append(self.moto.stop)
+        bot_token = self.socket_mode.bot_token if self.socket_mode else keys["bot_token"]
         self.aws = aws.provision(
-            moto_url, bot_token=keys["bot_token"], signing_secret=keys["signing_secret"]
+            moto_url, bot_token=bot_token, signing_secret=keys["signing_secret"]
         )
         self._configure_handlers(moto_url)
 
@@ -193,9 +202,19 @@ class LocalStack:
         )
         self.bridge.start()
         self._stops.append(self.bridge.stop)
+        if self.socket_mode is not None:
+            self._connect_socket_mode(self.socket_mode)
         self.recovered = self.durable.recover()
         self.reposted = self._redrive_notices()
         self._stops.append(self.server.shutdown)
+
+    def _connect_socket_mode(self, settings: SocketModeSettings) -> None:
+        """The Bolt app that serves /slack/events, reached over Slack's socket as well."""
+        from signoff import wiring
+        from signoff.local import socket_mode
+
+        handler = socket_mode.connect(wiring.slack_app_from_env(), settings)
+        self._stops.append(handler.close)
 
     def _configure_handlers(self, moto_url: str) -> None:
         os.environ.update(
@@ -210,10 +229,17 @@ class LocalStack:
                 "SIGNOFF_TABLE": TABLE,
                 "SIGNOFF_TOPIC_ARN": self.aws.topic_arn,
                 "SIGNOFF_SLACK_SECRET_ID": self.aws.secret_id,
-                "SIGNOFF_SLACK_API_URL": f"{self.base_url}/api/",
+                "SIGNOFF_SLACK_API_URL": (
+                    self.socket_mode.api_url if self.socket_mode else f"{self.base_url}/api/"
+                ),
                 # The stack serves the Lambda callback API the doorbell rings (below).
                 "AWS_ENDPOINT_URL_LAMBDA": self.base_url,
-                "SIGNOFF_DEFAULT_CHANNEL": "approvals",
+                # A real workspace names its own channel (SIGNOFF_DEFAULT_CHANNEL).
+                "SIGNOFF_DEFAULT_CHANNEL": (
+                    os.environ.get("SIGNOFF_DEFAULT_CHANNEL", "approvals")
+                    if self.socket_mode
+                    else "approvals"
+                ),
                 # A post claim left by a notifier killed mid-post is taken over soon.
                 "SIGNOFF_POST_CLAIM_LEASE_SECONDS": "5",
                 # The safety poll behind the doorbell: short on a laptop, where a crash
@@ -276,6 +302,7 @@ class LocalStack:
             "secret_id": self.aws.secret_id,
             "slack_api_url": f"{self.base_url}/api/",
             "default_channel": os.environ.get("SIGNOFF_DEFAULT_CHANNEL", "approvals"),
+            "slack": "socket" if self.socket_mode else "standin",
         }
 
     def serve_forever(self) -> None:
@@ -310,6 +337,7 @@ class LocalStack:
             )
 
         app.register_blueprint(slack_standin.blueprint(self.standin))
+        app.register_blueprint(slack_standin.page_blueprint(self.standin))
 
         @app.get("/local/config")
         def config() -> Response:
@@ -363,6 +391,12 @@ class LocalStack:
         @app.get("/")
         def page() -> Response:
             return send_from_directory(STATIC, "index.html")
+
+        @app.get("/assets/<name>")
+        def asset(name: str) -> Response:
+            # The page's own script and style sheet; send_from_directory refuses paths
+            # that leave the folder.
+            return send_from_directory(STATIC, name)
 
         return app
 
