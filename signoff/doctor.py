@@ -138,8 +138,8 @@ def local_deployment(base_url: str, config: dict[str, Any]) -> Deployment:
             ),
             "slack": f"the local Slack stand-in is not answering: {restart}",
             "channel": (
-                "POST /local/channels/CHANNEL/join on the local stack (the bot was removed "
-                "from the channel)"
+                f"POST {base_url}/local/channels/CHANNEL/join puts the bot back (the local "
+                "stack's Slack stand-in took it out of the channel)"
             ),
         },
     )
