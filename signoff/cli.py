@@ -532,7 +532,7 @@ def list_cmd(
 def audit(
     approval_id: Annotated[
         str | None,
-        typer.Argument(metavar="[ID]", help="One approval; without it, every approval's events."),
+        typer.Argument(metavar="ID", help="One approval; without it, every approval's events."),
     ] = None,
     since: Annotated[
         str | None,

@@ -18,7 +18,7 @@ import pytest
 from signoff.errors import NotFoundError
 from signoff.local.dynamodb import local_client
 from signoff.model import Approval, AuditEvent, AuditKind, Decision, SlackRef, Status
-from signoff.schema import create_table
+from signoff.schema import TABLE_SCHEMA, add_missing_indexes, create_table
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from tests.factories import start_request
@@ -244,3 +244,33 @@ def test_a_pending_approval_already_carries_the_ttl_it_keeps(table: tuple[Any, s
     assert {int(i["ttl"]["N"]) for i in items} == {
         int((opened.expires_at + timedelta(days=90)).timestamp())
     }
+
+
+def test_a_table_from_before_the_history_indexes_gains_them(ddb_endpoint: str) -> None:
+    """What the local stack does at start-up with a home an earlier version made."""
+    client = local_client(ddb_endpoint)
+    name = f"old-{secrets.token_hex(4)}"
+    new_keys = {"hist_pk", "hist_sk", "status_pk"}
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            a for a in TABLE_SCHEMA["AttributeDefinitions"] if a["AttributeName"] not in new_keys
+        ],
+        KeySchema=TABLE_SCHEMA["KeySchema"],
+        GlobalSecondaryIndexes=[
+            i for i in TABLE_SCHEMA["GlobalSecondaryIndexes"] if i["IndexName"] == "pending"
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    try:
+        assert add_missing_indexes(client, name) == ["history", "status_history"]
+        assert add_missing_indexes(client, name) == []
+        store = DynamoApprovalStore(client, name)
+        Approvals(store, clock=lambda: NOW).open(start_request("apr-upgraded"))
+        listing = Approvals(store, clock=lambda: NOW).listing(Status.PENDING, timedelta(hours=1))
+        assert [a.id for a in listing.approvals] == ["apr-upgraded"]
+        assert [a.id for a in store.list_history(None, NOW - SPREAD, NOW, 10).items] == [
+            "apr-upgraded"
+        ]
+    finally:
+        client.delete_table(TableName=name)
