@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -49,8 +50,9 @@ def test_approve_asks_for_confirmation_then_updates_the_message(
     replies = wait_for(lambda: _thread_replies(slack_page, recorded), timeout=3)
     if replies:
         message.locator("button.replies").click()
-        thread = slack_page.page.locator("#thread-feed")
-        expect(thread.locator(".message")).to_have_count(1 + len(replies))
+        thread = slack_page.page.locator("#thread-feed .message")
+        expect(thread.first).to_contain_text("Deploy api v2 to prod")  # the parent
+        expect(thread.nth(len(replies))).to_be_visible()  # and at least these replies
 
 
 def test_reject_needs_a_reason_in_the_modal(
@@ -113,7 +115,8 @@ def test_a_refused_click_is_told_only_to_the_one_who_clicked(
 def test_app_home_shows_what_signoff_published_or_an_empty_state(
     slack_page: SlackPage, kickoff: Callable[..., str]
 ) -> None:
-    approval_id = kickoff()
+    title = f"Home tab check {uuid.uuid4().hex[:8]}"
+    approval_id = kickoff(title=title)
     slack_page.open(APPROVER)
     slack_page.page.click("#nav-home")
     expect(slack_page.page.locator("#pane-sub")).to_have_text("Home")
@@ -121,7 +124,7 @@ def test_app_home_shows_what_signoff_published_or_an_empty_state(
     home = wait_for(lambda: home_view(slack_page.recorded(), APPROVER), timeout=3)
     feed = slack_page.page.locator("#feed")
     if home is not None:
-        expect(feed.locator(".home")).to_contain_text(approval_id)
+        expect(feed.locator(".home")).to_contain_text(title)  # waiting for my vote
     else:
         expect(feed.locator("[data-empty=home]")).to_contain_text(
             f"signoff has not published a Home tab for {APPROVER}"

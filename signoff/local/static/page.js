@@ -278,7 +278,7 @@ function dmOwner(data, channel) {
     const entries = Array.isArray(found) ? found : Object.entries(found).map(([k, v]) =>
       typeof v === "string" ? {id: v, user: k} : {id: k, ...v});
     for (const entry of entries) {
-      const id = entry.id || entry.channel || (entry.channel && entry.channel.id);
+      const id = (entry.channel && entry.channel.id) || entry.id || entry.channel;
       if (id !== channel) continue;
       const user = entry.user || (entry.users && [].concat(entry.users)[0]);
       if (user) return String(user).split(",")[0];
