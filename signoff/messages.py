@@ -145,12 +145,20 @@ def permalink(client: WebClient, ref: SlackRef) -> str:
 
 # -- once-only notices: thread replies and direct messages ---------------------------
 
+# What to say, or how to make it: a maker runs only when the notice is about to be sent,
+# so a delivery that finds it sent already costs no Slack call (a permalink, say).
+Notice = blocks.Notice | Callable[[], blocks.Notice]
+
+
+def _made(notice: Notice) -> blocks.Notice:
+    return notice if isinstance(notice, blocks.Notice) else notice()
+
 
 def reply_in_thread(
     client: WebClient,
     approvals: Approvals,
     approval: Approval,
-    notice: blocks.Notice,
+    notice: Notice,
     key: str,
     lease: timedelta,
 ) -> bool:
@@ -179,7 +187,7 @@ def direct_message(
     approvals: Approvals,
     approval: Approval,
     user: str,
-    notice: blocks.Notice,
+    notice: Notice,
     key: str,
     lease: timedelta,
 ) -> bool:
@@ -260,16 +268,17 @@ def _post_notice(
     client: WebClient,
     approval_id: str,
     key: str,
-    notice: blocks.Notice,
+    notice: Notice,
     channel: str,
     thread_ts: str | None = None,
 ) -> None:
+    made = _made(notice)
     try:
         client.chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
-            text=notice.text,
-            blocks=notice.blocks,
+            text=made.text,
+            blocks=made.blocks,
             metadata=_notice_metadata(approval_id, key),
             unfurl_links=False,
             unfurl_media=False,

@@ -83,7 +83,7 @@ class Notifier:
 
     # -- the thread and the requester's DMs: for others to build on --------------------
 
-    def reply_in_thread(self, approval: Approval, notice: blocks.Notice, key: str) -> bool:
+    def reply_in_thread(self, approval: Approval, notice: messages.Notice, key: str) -> bool:
         """Reply once per key in the request's thread (False: done before, or no thread).
 
         A permanent Slack error is recorded and told, not raised.
@@ -95,7 +95,7 @@ class Notifier:
             ),
         )
 
-    def tell_requester(self, approval: Approval, notice: blocks.Notice, key: str) -> bool:
+    def tell_requester(self, approval: Approval, notice: messages.Notice, key: str) -> bool:
         """DM the requester once per key (False: done before, or not a Slack user)."""
         return self._permanent_told(
             approval,
@@ -121,8 +121,12 @@ class Notifier:
                 return
             approval = posted
         if approval.message is not None:
-            link = self._permalink(approval)
-            self.tell_requester(approval, blocks.requested_dm(approval, link), "requested")
+            posted = approval
+            self.tell_requester(
+                approval,
+                lambda: blocks.requested_dm(posted, self._permalink(posted)),
+                "requested",
+            )
         self._refresh_homes(approval)
         if approval.status.is_closed:
             # Decided before the message existed: the "decided" delivery found no message
@@ -166,8 +170,9 @@ class Notifier:
             self.reply_in_thread(approval, blocks.vote_notice(vote), f"vote:{vote.user}")
         if approval.status.is_closed:
             self.reply_in_thread(approval, blocks.outcome_notice(approval), "outcome")
-            link = self._permalink(approval) if approval.message else None
-            self.tell_requester(approval, blocks.outcome_dm(approval, link), "outcome")
+            self.tell_requester(
+                approval, lambda: blocks.outcome_dm(approval, self._permalink(approval)), "outcome"
+            )
         self._refresh_homes(approval)
         if approval.message is None:
             log.info("no message yet for %s; the post will render the outcome", approval_id)

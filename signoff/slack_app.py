@@ -1,4 +1,4 @@
-"""The Bolt app: button clicks, the reject-reason modal and `/signoff`.
+"""The Bolt app: button clicks, the reject-reason modal, `/signoff` and the Home tab.
 
 The ack path stays small: check the signature, read the body, one conditional write, answer.
 Nothing is parsed before the signature holds (401 otherwise); a signed body that is not
@@ -150,7 +150,8 @@ _PAYLOAD_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
 
 
 def read_body(raw: str, content_type: str | None) -> dict[str, Any]:
-    """The body as Bolt should see it: a slash-command form or an interactivity payload.
+    """The body as Bolt should see it: a slash-command form, an interactivity payload or
+    (JSON) an Events API body.
 
     Raises MalformedRequestError for anything else, so Bolt never parses a body itself.
     """

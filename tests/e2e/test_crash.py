@@ -121,10 +121,12 @@ def decision_for(point: Point, round_no: int) -> str:
 
 
 def messages_for(dev: Dev, approval_id: str) -> list[dict[str, Any]]:
+    """The request messages posted for `approval_id` (not its thread replies, not DMs)."""
     return [
         m
         for m in dev.get("/local/messages")["messages"]
-        if f"`{approval_id}`" in json.dumps(m["blocks"])
+        if (m.get("metadata") or {}).get("event_type") == "signoff_request"
+        and f"`{approval_id}`" in json.dumps(m["blocks"])
     ]
 
 

@@ -116,7 +116,8 @@ class Dev:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in self.get("/local/messages")["messages"]:
-                if f"`{approval_id}`" in json.dumps(message["blocks"]):
+                request = (message.get("metadata") or {}).get("event_type") == "signoff_request"
+                if request and f"`{approval_id}`" in json.dumps(message["blocks"]):
                     return dict(message)
             time.sleep(0.2)
         raise TimeoutError(f"no Slack message for {approval_id}")

@@ -63,3 +63,34 @@ def test_a_reply_sent_before_a_crash_is_found_not_sent_again(slack: StandInServe
     assert keys == ["vote:U0A", "outcome"]
     calls = [c["method"] for c in slack.standin.conversation()["calls"]]
     assert "conversations.replies" in calls  # the takeover looked before sending
+
+
+def test_a_vote_that_leaves_the_request_open_replies_once_and_tells_no_outcome(
+    slack: StandInServer,
+) -> None:
+    """`voted` (published for a vote under a quorum): the vote's reply, nothing more."""
+    from dataclasses import replace
+
+    from signoff.model import Status
+
+    store = InMemoryApprovalStore()
+    approvals = Approvals(store)
+    client = WebClient(token=BOT_TOKEN, base_url=f"{slack.base_url}/api/")
+    notifier = Notifier(approvals, client, LEASE)
+    approvals.open(start_request("apr-q", approvers=("U0A", "U0B")))
+    notifier.handle(Topic.REQUESTED, "apr-q")
+    before = approvals.get("apr-q")
+    voted, events = before.vote("U0A", Decision.APPROVE, datetime.now(UTC))
+    still_open = replace(voted, status=Status.PENDING, decided_by="", decided_at=None)
+    store.commit(before, still_open, events[:1], now=datetime.now(UTC), voter="U0A")
+    for _ in range(2):
+        notifier.handle(Topic.VOTED, "apr-q")
+
+    ts = approvals.get("apr-q").message.ts  # type: ignore[union-attr]
+    messages = slack.standin.conversation()["messages"]
+    thread = [m["metadata"]["event_payload"]["key"] for m in messages if m.get("thread_ts") == ts]
+    assert thread == ["vote:U0A"]
+    dms = [m["text"] for m in messages if m["channel"] == "DU0REQ"]
+    assert len(dms) == 1 and "posted" in dms[0]  # no outcome told: there is none yet
+    (request,) = [m for m in messages if m["ts"] == ts]
+    assert request["edits"] == 2 and '"actions"' in str(request["blocks"]).replace("'", '"')

@@ -15,7 +15,7 @@ import notifier.app
 from signoff import cli
 from signoff.events import Topic
 from signoff.local.slack_standin import dm_channel
-from signoff.model import Status
+from signoff.model import Decision, Status
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from tests.conftest import StandInServer
@@ -121,3 +121,22 @@ def test_a_transient_error_still_raises_so_sns_retries(
     assert failures(store, "apr-z") == []
     notifier.app.handler(sns_event(Topic.REQUESTED, "apr-z"), lambda_context)
     assert store.get("apr-z").message is not None
+
+
+def test_a_ratelimited_thread_reply_waits_out_retry_after_and_replies_once(
+    lambda_env, approvals, store, slack, lambda_context
+) -> None:
+    import time
+
+    approvals.open(start_request("apr-r", channel="C0BUSY"))
+    notifier.app.handler(sns_event(Topic.REQUESTED, "apr-r"), lambda_context)
+    approvals.decide("apr-r", "U0A", Decision.APPROVE)
+    slack.standin.fault("chat.postMessage", "ratelimited", retry_after=1, channel="C0BUSY")
+    started = time.monotonic()
+    notifier.app.handler(sns_event(Topic.DECIDED, "apr-r"), lambda_context)
+    assert time.monotonic() - started >= 1.0  # slack-sdk slept Retry-After, then retried
+    notifier.app.handler(sns_event(Topic.DECIDED, "apr-r", "m-2"), lambda_context)
+    ts = store.get("apr-r").message.ts
+    thread = [m for m in slack.standin.conversation()["messages"] if m.get("thread_ts") == ts]
+    assert len(thread) == 2  # the vote and the outcome, once each
+    assert failures(store, "apr-r") == []

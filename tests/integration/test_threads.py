@@ -30,7 +30,8 @@ def request_message(slack: StandInServer) -> dict[str, Any]:
         for m in slack.standin.conversation()["messages"]
         if (m.get("metadata") or {}).get("event_type") == "signoff_request"
     ]
-    return message
+    found: dict[str, Any] = message
+    return found
 
 
 def replies(slack: StandInServer, ts: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from slack_sdk.models.views import View
 from signoff import blocks
 from signoff.model import Approval, Decision, StartRequest, Status
 from signoff.schema import pending_cursor
+from signoff.text import escape
 from tests.unit.test_blocks import longest_request
 
 GOLDEN = Path(__file__).parent.parent / "golden"
@@ -59,6 +61,18 @@ def notice(n: blocks.Notice) -> dict[str, Any]:
     return message(n.text, n.blocks)
 
 
+def rendered_with(build: Callable[[Approval], blocks.Blocks], a: Approval) -> dict[str, Any]:
+    return message(blocks.fallback_text(a), build(a))
+
+
+def notice_of(build: Callable[[Approval], blocks.Notice], a: Approval) -> dict[str, Any]:
+    return notice(build(a))
+
+
+def failure_dm(a: Approval, error: str) -> dict[str, Any]:
+    return notice(blocks.slack_failure_dm(a, error, blocks.failure_advice(a, error)))
+
+
 def cases() -> dict[str, Callable[[], dict[str, Any]]]:
     states = outcomes()
     many = [longest(n) for n in range(20)]
@@ -66,12 +80,8 @@ def cases() -> dict[str, Callable[[], dict[str, Any]]]:
     vote = rejected.votes[0]
     found: dict[str, Callable[[], dict[str, Any]]] = {}
     for name, approval in states.items():
-        found[f"request_{name}"] = lambda a=approval: message(
-            blocks.fallback_text(a), blocks.approval_message(a)
-        )
-        found[f"show_{name}"] = lambda a=approval: message(
-            blocks.fallback_text(a), blocks.show_blocks(a)
-        )
+        found[f"request_{name}"] = partial(rendered_with, blocks.approval_message, approval)
+        found[f"show_{name}"] = partial(rendered_with, blocks.show_blocks, approval)
     found.update(
         {
             "reject_modal": lambda: blocks.reject_modal(states["pending"]),
@@ -94,25 +104,19 @@ def cases() -> dict[str, Callable[[], dict[str, Any]]]:
             "reply_vote_approve": lambda: notice(blocks.vote_notice(states["approved"].votes[0])),
             "reply_vote_reject": lambda: notice(blocks.vote_notice(vote)),
             **{
-                f"reply_outcome_{name}": (lambda a=a: notice(blocks.outcome_notice(a)))
+                f"reply_outcome_{name}": partial(notice_of, blocks.outcome_notice, a)
                 for name, a in states.items()
                 if a.status is not Status.PENDING
             },
             "dm_requested": lambda: notice(blocks.requested_dm(states["pending"], LINK)),
             "dm_requested_no_link": lambda: notice(blocks.requested_dm(states["pending"], None)),
             **{
-                f"dm_outcome_{name}": (lambda a=a: notice(blocks.outcome_dm(a, LINK)))
+                f"dm_outcome_{name}": partial(notice_of, partial(blocks.outcome_dm, link=LINK), a)
                 for name, a in states.items()
                 if a.status is not Status.PENDING
             },
             **{
-                f"dm_slack_failed_{error}": (
-                    lambda e=error: notice(
-                        blocks.slack_failure_dm(
-                            states["pending"], e, blocks.failure_advice(states["pending"], e)
-                        )
-                    )
-                )
+                f"dm_slack_failed_{error}": partial(failure_dm, states["pending"], error)
                 for error in ("not_in_channel", "channel_not_found", "is_archived")
             },
         }
@@ -179,4 +183,4 @@ def test_the_longest_title_and_description_are_whole_in_the_request() -> None:
     request: StartRequest = longest_request()
     rendered = json.dumps(CASES["request_pending"]())
     for piece in (request.title, request.description, *(v for _, v in request.fields)):
-        assert json.dumps(blocks.escape(piece))[1:-1] in rendered  # not clipped
+        assert json.dumps(escape(piece))[1:-1] in rendered  # not clipped
