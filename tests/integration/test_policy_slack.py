@@ -235,28 +235,48 @@ def test_20_simultaneous_approvers_on_a_2_of_20_request_leave_exactly_two_votes(
     approval = store.get("apr-race2")
     audit = Counter(kinds(store, "apr-race2"))
     outcomes: Counter[str] = Counter()
+    busy: list[str] = []
     for user in RACERS:
         answers = responses.responses(user)
         assert len(answers) <= 1 and all(a["response_type"] == "ephemeral" for a in answers)
-        text = answers[0]["text"] if answers else ""
-        if not text or "already recorded" in text:
-            outcome = "accepted"
-            assert user in approval.approved_by, (user, text)  # silence means the vote stands
-        elif "already approved" in text:
-            outcome = "refused"
-        elif "just now" in text:
-            outcome = "busy"  # a read timed out under the load: told to try again
-        else:
-            raise AssertionError(f"unexpected answer to {user}: {text!r}")
+        outcome = classify(answers[0]["text"] if answers else "")
+        if outcome == "accepted":
+            assert user in approval.approved_by, user  # silence means the vote stands
+        elif outcome == "busy":
+            busy.append(user)
         outcomes[outcome] += 1
     print(f"\n20 approvers at once on 2 of 20: {dict(outcomes)}; audit {dict(audit)}")
 
-    # One consistent outcome: exactly the two votes the quorum needed, no more.
-    assert approval.status is Status.APPROVED
-    assert len(approval.votes) == 2 and len(approval.approved_by) == 2
-    assert approval.decided_by == approval.approved_by[-1]
-    assert (audit["voted"], audit["decided"]) == (2, 1)
-    # Each other click was told privately; the accepted ones are exactly the votes.
-    assert outcomes["accepted"] <= 2
-    assert outcomes["accepted"] + outcomes["refused"] + outcomes["busy"] == 20
+    # One consistent state: the votes on the record are exactly the votes audited, never
+    # more than the quorum needed, and the request is approved exactly when it has two.
+    assert len(approval.votes) <= 2
+    assert audit["voted"] == len(approval.votes)
+    assert (approval.status is Status.APPROVED) == (len(approval.votes) == 2)
+    assert audit["decided"] == (1 if approval.status is Status.APPROVED else 0)
+    assert outcomes["accepted"] <= len(approval.votes)
+    assert sum(outcomes.values()) == 20  # every click was answered, privately or by the write
     assert audit["vote_refused"] == outcomes["refused"]
+
+    # Those told "try again" (a read that timed out on a loaded machine) click again.
+    again: Counter[str] = Counter()
+    for n, user in enumerate(busy):
+        text = click(user, "approve", "apr-race2", responses, f"{user}-again{n}")
+        again[classify(text)] += 1
+    print(f"their second clicks: {dict(again)}")
+    final = store.get("apr-race2")
+    final_audit = Counter(kinds(store, "apr-race2"))
+    if busy:
+        assert final.status is Status.APPROVED
+    assert len(final.votes) == 2 and len(final.approved_by) == 2
+    assert final.decided_by == final.approved_by[-1]
+    assert (final_audit["voted"], final_audit["decided"]) == (2, 1)
+
+
+def classify(text: str) -> str:
+    if not text or "already recorded" in text:
+        return "accepted"
+    if "already approved" in text:
+        return "refused"
+    if "just now" in text:
+        return "busy"  # a read or write timed out under the load: told to try again
+    raise AssertionError(f"unexpected answer: {text!r}")
