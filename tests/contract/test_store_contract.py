@@ -401,3 +401,60 @@ def test_pending_list_continues_after_a_key(any_store: ApprovalStore, opened: Op
 
     rest = any_store.list_pending(2, f"{iso(first[-1].expires_at)}#{first[-1].id}")
     assert [a.id for a in rest] == ["apr-p2"]
+
+
+# -- policies and quorum ----------------------------------------------------------------
+
+
+def test_round_trip_keeps_the_policy(any_store: ApprovalStore, opened: Opener) -> None:
+    approval = opened(
+        approvers=("U0A",),
+        approver_groups=("S0DBA",),
+        members=("U0B", "U0C"),
+        min_approvals=2,
+        policy="prod-deploy",
+    )
+    stored = any_store.get(approval.id)
+    assert stored == approval
+    assert stored.policy.approvers == ("U0A", "U0B", "U0C")
+    assert (stored.policy.groups, stored.policy.named, stored.policy.name) == (
+        ("S0DBA",),
+        ("U0A",),
+        "prod-deploy",
+    )
+    assert stored.policy.min_approvals == 2
+
+
+def test_a_vote_short_of_the_quorum_is_committed_under_the_version_guard(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    before = opened(approvers=("U0A", "U0B", "U0C"), min_approvals=2)
+    t1 = T0 + timedelta(seconds=1)
+    first, events = before.vote("U0A", Decision.APPROVE, t1)
+    any_store.commit(before, first, events, now=t1, voter="U0A")
+    assert any_store.get(before.id) == first and first.status is Status.PENDING
+    # A second approver who read the same version counted from a stale tally: refused.
+    stale, stale_events = before.vote("U0B", Decision.APPROVE, t1)
+    with pytest.raises(ConflictError):
+        any_store.commit(before, stale, stale_events, now=t1, voter="U0B")
+    t2 = t1 + timedelta(seconds=1)
+    second, events = first.vote("U0B", Decision.APPROVE, t2)
+    any_store.commit(first, second, events, now=t2, voter="U0B")
+    stored = any_store.get(before.id)
+    assert stored.status is Status.APPROVED and stored.approved_by == ("U0A", "U0B")
+    kinds = [e["kind"] for e in any_store.audit(before.id)]
+    assert kinds == ["created", "voted", "voted", "decided"]
+
+
+def test_a_vote_by_someone_not_on_the_record_conflicts(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    """The write itself holds "is an approver", not only the rules before it."""
+    from dataclasses import replace
+
+    before = opened()
+    forged, events = before.vote("U0A", Decision.APPROVE, T0)
+    forged = replace(forged, votes=(replace(forged.votes[0], user="U0X"),), decided_by="U0X")
+    with pytest.raises(ConflictError):
+        any_store.commit(before, forged, events, now=T0, voter="U0X")
+    assert any_store.get(before.id).status is Status.PENDING

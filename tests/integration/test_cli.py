@@ -483,3 +483,134 @@ def test_a_narrow_terminal_folds_table_cells_rather_than_cutting_them(target: St
         assert result.exit_code == 0, result.output
         assert "…" not in result.stdout
         assert result.stdout.count("W") == 120 * (1 if args == ["list"] else 2)
+
+
+# --- policies --------------------------------------------------------------------------------
+
+POLICY_DOCUMENT = """
+allow_ad_hoc: false
+admins: [U0BOSS]
+policies:
+  prod-deploy:
+    description: Production deploys
+    approver_groups: [S0DBA]
+    min_approvals: 2
+    remind_every: 30m
+  two-of-three:
+    approvers: [U0A, U0B, U0C]
+    min_approvals: 2
+"""
+
+
+@pytest.fixture
+def governed(target: StoreTarget) -> StoreTarget:
+    target.book = PolicyBook.parse(POLICY_DOCUMENT, source="test")
+    target.groups = Groups({"S0DBA": ("U0ALICE", "U0BOB", "U0CAROL")})
+    return target
+
+
+def nothing_written(target: StoreTarget, approval_id: str) -> bool:
+    return not target.approvals.list_pending() and cli._recorded(target, approval_id) is None
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (
+            ["--policy", "prod"],
+            "error: no policy named 'prod' (known policies: prod-deploy, two-of-three)",
+        ),
+        (["--approver", "U0A"], "does not allow ad-hoc approvers: name a policy with --policy"),
+        (["--policy", "two-of-three", "--approver", "U0FRIEND"], "a named policy sets"),
+    ],
+)
+def test_a_kickoff_the_policies_refuse_is_exit_2_and_writes_nothing(
+    governed: StoreTarget, args: list[str], says: str
+) -> None:
+    result = invoke("start", "--id", "apr-no", "--title", "t", "--requester", "U0R", *args)
+    assert result.exit_code == 2, result.output
+    assert says in result.stderr and result.stderr.count("\n") == 1
+    assert governed.started == []  # refused before anything started
+    assert nothing_written(governed, "apr-no")
+
+
+@pytest.mark.integration
+def test_an_unresolvable_group_is_exit_2_and_writes_nothing(target: StoreTarget) -> None:
+    result = invoke(
+        "start", "--id", "apr-grp", "--title", "t", "--requester", "U0R",
+        "--approver-group", "S0GONE", "--wait",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "error: refused at kickoff: the user group S0GONE cannot be resolved\n"
+    )
+    assert nothing_written(target, "apr-grp")
+
+
+@pytest.mark.integration
+def test_two_of_three_through_the_cli_and_one_reject_exits_3(governed: StoreTarget) -> None:
+    start = ("start", "--id", "apr-q", "--title", "t", "--requester", "U0R")
+    assert invoke(*start, "--policy", "two-of-three").exit_code == 0
+    first = invoke("decide", "apr-q", "approve", "--as", "U0A")
+    assert first.stdout == "apr-q: approval by U0A recorded (1 of 2); waiting for 1 more\n"
+    again = invoke("decide", "apr-q", "approve", "--as", "U0A")
+    assert (again.exit_code, again.stdout) == (0, "your approve is already recorded\n")
+    changed = invoke("decide", "apr-q", "reject", "--as", "U0A", "--reason", "no")
+    assert changed.exit_code == 1 and "a vote cannot be changed" in changed.stderr
+    assert governed.approvals.get("apr-q").approved_by == ("U0A",)
+    assert invoke("decide", "apr-q", "reject", "--as", "U0C", "--reason", "freeze").exit_code == 0
+    waited = invoke(*start, "--policy", "two-of-three", "--wait")
+    assert waited.exit_code == 3
+    assert waited.stdout.splitlines()[-1] == "apr-q rejected by U0C: freeze"
+
+
+@pytest.mark.integration
+def test_a_group_member_may_approve_through_the_cli_and_a_non_member_may_not(
+    governed: StoreTarget,
+) -> None:
+    start = ("start", "--id", "apr-dba", "--title", "t", "--requester", "U0ALICE")
+    assert invoke(*start, "--policy", "prod-deploy").exit_code == 0
+    record = as_json(invoke("show", "apr-dba", "--json"))
+    assert (record["policy"], record["approver_groups"], record["min_approvals"]) == (
+        "prod-deploy",
+        ["S0DBA"],
+        2,
+    )
+    own = invoke("decide", "apr-dba", "approve", "--as", "U0ALICE")
+    assert own.exit_code == 1 and "self-approval is not allowed" in own.stderr
+    stranger = invoke("decide", "apr-dba", "approve", "--as", "U0MALLORY")
+    assert stranger.exit_code == 1 and "not an approver" in stranger.stderr
+    assert invoke("decide", "apr-dba", "approve", "--as", "U0BOB").exit_code == 0
+    assert invoke("decide", "apr-dba", "approve", "--as", "U0CAROL").stdout == (
+        "apr-dba approved by U0CAROL\n"
+    )
+
+
+@pytest.mark.integration
+def test_cancel_through_the_cli_by_a_stranger_an_admin_and_the_requester(
+    governed: StoreTarget,
+) -> None:
+    for approval_id in ("apr-c1", "apr-c2"):
+        start = ("start", "--id", approval_id, "--title", "t", "--requester", "U0R")
+        assert invoke(*start, "--policy", "two-of-three").exit_code == 0
+    stranger = invoke("cancel", "apr-c1", "--as", "U0A")
+    assert stranger.exit_code == 1
+    assert stranger.stderr == "refused: only the requester or an admin can cancel this request\n"
+    assert [e["kind"] for e in governed.approvals.audit("apr-c1")][-1] == "cancel_refused"
+    assert invoke("cancel", "apr-c1", "--as", "U0R").exit_code == 0
+    assert invoke("wait", "apr-c1").exit_code == 5
+    assert invoke("cancel", "apr-c2", "--as", "U0BOSS").stdout == "apr-c2 cancelled by U0BOSS\n"
+    assert invoke("wait", "apr-c2").exit_code == 5
+
+
+@pytest.mark.integration
+def test_policies_lists_the_deployments_rules(governed: StoreTarget) -> None:
+    listed = invoke("policies")
+    assert listed.exit_code == 0
+    lines = listed.stdout.splitlines()
+    assert lines[:2] == ["ad-hoc approvers: not allowed (name a policy)", "admins: U0BOSS"]
+    assert "prod-deploy" in listed.stdout and "every 30m" in listed.stdout
+    document = json.loads(invoke("policies", "--json").stdout)
+    assert list(document["policies"]) == ["prod-deploy", "two-of-three"]
+    assert PolicyBook.from_data(document, source="x").policies == governed.book.policies

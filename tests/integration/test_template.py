@@ -336,6 +336,7 @@ def test_environment_carries_references_not_secrets(template: dict[str, Any]) ->
         "SIGNOFF_TOPIC_ARN": {"Ref": "ApprovalsTopic"},
         "SIGNOFF_SLACK_SECRET_ID": {"Ref": "SlackSecret"},
         "SIGNOFF_DEFAULT_CHANNEL": {"Ref": "DefaultChannel"},
+        "SIGNOFF_POLICIES_PARAMETER": {"Ref": "PoliciesParameter"},
         "POWERTOOLS_SERVICE_NAME": "signoff",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
@@ -364,6 +365,26 @@ def test_outputs_the_cli_reads(template: dict[str, Any]) -> None:
     assert outputs["TableName"]["Value"] == {"Ref": "ApprovalsTable"}
     assert outputs["TopicArn"]["Value"] == {"Ref": "ApprovalsTopic"}
     assert outputs["SlackSecretArn"]["Value"] == {"Ref": "SlackSecret"}
+
+
+def test_policies_live_in_one_ssm_parameter_read_by_the_workflow_and_slack_only(
+    template: dict[str, Any],
+) -> None:
+    parameter = template["Resources"]["PoliciesParameter"]["Properties"]
+    assert parameter["Name"] == {"Fn::Sub": "/${AWS::StackName}/policies"}
+    assert parameter["Value"] == {"Ref": "Policies"}
+    assert template["Outputs"]["PoliciesParameterName"]["Value"] == {"Ref": "PoliciesParameter"}
+    readers = {
+        where
+        for where, st in _sam_policy_statements(template)
+        for action in _as_list(st.get("Action", []))
+        if action.startswith("ssm:")
+    }
+    assert readers == {"WorkflowFunction", "SlackFunction"}
+    for where, st in _sam_policy_statements(template):
+        if any(a.startswith("ssm:") for a in _as_list(st.get("Action", []))):
+            assert st["Action"] == "ssm:GetParameter", where
+            assert st["Resource"]["Fn::Sub"].endswith(":parameter/${AWS::StackName}/policies")
 
 
 # ----------------------------------------------------------------------------- IAM
@@ -626,12 +647,17 @@ def _module_path(module: str) -> Path | None:
     return None
 
 
+# Distributions whose import name is not their name, lowercased with "_" for "-".
+_IMPORT_NAMES = {"pyyaml": "yaml"}
+
+
 def _requirement_modules() -> set[str]:
     names = set()
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            names.add(re.split(r"[\s=<>!~\[;@]", line, maxsplit=1)[0].lower().replace("-", "_"))
+            name = re.split(r"[\s=<>!~\[;@]", line, maxsplit=1)[0].lower().replace("-", "_")
+            names.add(_IMPORT_NAMES.get(name, name))
     return names
 
 

@@ -284,3 +284,70 @@ def test_a_decision_between_the_look_and_the_arming_is_seen_at_once(
         json.loads(m["Message"])["type"] for m in drain(local_aws.endpoint, local_aws.queue_url)
     )
     assert published == Counter({"requested": 1, "decided": 1})
+
+
+def test_a_vote_short_of_the_quorum_publishes_progress_and_the_wait_goes_on(
+    lambda_env, store: DynamoApprovalStore, local_aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_safety_poll(monkeypatch, 600)  # only the rings can finish it within the run
+    request = start_request("apr-two", approvers=("U0A", "U0B"), min_approvals=2)
+    with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=False) as runner:
+        approvals = Approvals(store, doorbell=EmulatorDoorbell(runner))
+        failures: list[BaseException] = []
+
+        def vote_twice() -> None:
+            try:
+                first = wait_for(lambda: store.get("apr-two").doorbell)
+                approvals.decide("apr-two", "U0A", Decision.APPROVE)
+                wait_for(lambda: store.get("apr-two").doorbell not in ("", first))  # re-armed
+                approvals.decide("apr-two", "U0B", Decision.APPROVE)
+            except BaseException as exc:
+                failures.append(exc)
+
+        voter = threading.Thread(target=vote_twice)
+        voter.start()
+        result = runner.run(
+            input=json.dumps(request.to_payload()), execution_name="apr-two", execution_timeout=60
+        )
+        voter.join()
+    assert not failures
+    assert result.status.value == "SUCCEEDED", result.error
+    assert json.loads(result.result) == {"id": "apr-two", "status": "approved"}
+    ops = operations(result)
+    assert ops["doorbell-0"] == "SUCCEEDED" and "publish-progress-1" in ops
+    published = Counter(
+        json.loads(m["Message"])["type"] for m in drain(local_aws.endpoint, local_aws.queue_url)
+    )
+    assert published == Counter({"requested": 1, "progress": 1, "decided": 1})
+
+
+def test_a_kickoff_the_policies_refuse_writes_and_publishes_nothing(
+    lambda_env, store: DynamoApprovalStore, local_aws
+) -> None:
+    request = start_request("apr-nogroup", approvers=(), approver_groups=("S0GONE",))
+    with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=False) as runner:
+        result = runner.run(
+            input=json.dumps(request.to_payload()),
+            execution_name="apr-nogroup",
+            execution_timeout=60,
+        )
+    assert result.status.value == "SUCCEEDED", result.error
+    answer = json.loads(result.result)
+    assert answer["status"] == "refused"
+    assert "S0GONE cannot be resolved (Slack says no_such_subteam)" in answer["error"]
+    with pytest.raises(NotFoundError):
+        store.get("apr-nogroup")
+    assert drain(local_aws.endpoint, local_aws.queue_url) == []
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30) -> Any:
+    give_up = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+        except NotFoundError:
+            value = None
+        if value:
+            return value
+        assert time.monotonic() < give_up, "never happened"
+        time.sleep(0.05)

@@ -136,3 +136,18 @@ def test_the_longest_accepted_request_fits_every_slack_limit_unclipped() -> None
     View(**blocks.reject_modal(pending)).validate_json()
     for block in blocks.pending_list([pending]) + blocks.show_blocks(rejected):
         Block.parse(block).validate_json()  # type: ignore[union-attr]
+
+
+def test_the_rule_and_the_progress_are_said_in_words() -> None:
+    dba = approval(approvers=(), approver_groups=("S0DBA",), members=("U0AL", "U0BO"),
+                   min_approvals=2, policy="prod-db")  # fmt: skip
+    assert blocks.rule_line(dba) == (
+        "2 of <!subteam^S0DBA> — none approved yet, waiting for 2 more (policy `prod-db`)"
+    )
+    one, _ = dba.vote("U0AL", Decision.APPROVE, T0)
+    assert blocks.rule_line(one).startswith(
+        "2 of <!subteam^S0DBA> — 1 approved (<@U0AL>), waiting for 1 more"
+    )
+    assert blocks.rule_line(one) in json.dumps(blocks.approval_message(one), ensure_ascii=False)
+    # Any one of the people named decides alone: the line stays as it always was.
+    assert blocks.rule_line(approval(approvers=("U0A", "U0B"))) == "Approvers: <@U0A>, <@U0B>"

@@ -97,7 +97,7 @@ def test_expire_only_when_due() -> None:
     assert events[0].kind is AuditKind.EXPIRED
 
 
-def test_cancel_by_requester_or_approver_only() -> None:
+def test_cancel_by_requester_only() -> None:
     with pytest.raises(RefusedError, match="only the requester"):
         opened().cancel("U0X", T0)
     cancelled, _ = opened().cancel("U0REQ", T0, "wrong ticket")
@@ -331,3 +331,49 @@ def test_any_workflow_input_is_a_request_or_a_validation_error(payload: Any) -> 
         return
     assert parsed.problems() == []
     assert StartRequest.from_payload(parsed.to_payload()) == parsed
+
+
+# -- quorum ----------------------------------------------------------------------------
+
+
+def quorum(n: int = 2, **overrides: Any) -> Approval:
+    values: dict[str, Any] = {"approvers": ("U0A", "U0B", "U0C"), "min_approvals": n}
+    values.update(overrides)
+    return Approval.open(request(**values), T0)[0]
+
+
+def test_two_of_three_needs_two_distinct_approvers() -> None:
+    first, events = quorum().vote("U0A", Decision.APPROVE, T0)
+    assert first.status is Status.PENDING and first.approved_by == ("U0A",)
+    assert [e.kind for e in events] == [AuditKind.VOTED]
+    assert events[0].detail["approvals"] == "1 of 2"
+    assert first.version == 2 and first.approvals_missing == 1
+    with pytest.raises(RefusedError, match="already approved this request"):
+        first.vote("U0A", Decision.APPROVE, T0)  # the same person twice does not count
+    second, events = first.vote("U0B", Decision.APPROVE, T0)
+    assert second.status is Status.APPROVED and second.decided_by == "U0B"
+    assert [e.kind for e in events] == [AuditKind.VOTED, AuditKind.DECIDED]
+
+
+def test_one_reject_ends_a_quorum_request() -> None:
+    first, _ = quorum().vote("U0A", Decision.APPROVE, T0)
+    rejected, _ = first.vote("U0C", Decision.REJECT, T0, "not today")
+    assert rejected.status is Status.REJECTED and rejected.decided_by == "U0C"
+
+
+def test_changing_your_vote_is_refused_with_a_reason() -> None:
+    first, _ = quorum().vote("U0A", Decision.APPROVE, T0)
+    with pytest.raises(RefusedError, match="already approved this request, and a vote cannot"):
+        first.vote("U0A", Decision.REJECT, T0, "changed my mind")
+
+
+def test_a_quorum_larger_than_the_approvers_is_refused_at_kickoff() -> None:
+    with pytest.raises(ValidationError, match="3 approvals are needed but only 2 people"):
+        request(approvers=("U0A", "U0REQ", "U0B"), min_approvals=3)
+    assert request(approvers=("U0A", "U0REQ", "U0B"), min_approvals=2).min_approvals == 2
+
+
+def test_cancel_by_the_requester_or_an_admin() -> None:
+    with pytest.raises(RefusedError, match="only the requester or an admin"):
+        opened().cancel("U0A", T0)  # an approver is not an admin
+    assert opened().cancel("U0ADMIN", T0, admins=("U0ADMIN",))[0].status is Status.CANCELLED
