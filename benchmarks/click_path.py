@@ -6,7 +6,9 @@
 2. cold import of each handler module (a fresh interpreter each run).
 3. click → resume: on `signoff dev`, from the click to the durable workflow's completion.
 
-Run from the project root: .venv/bin/python -m benchmarks.click_path [--clicks 200] [--resumes 5]
+Run from the project root:
+  .venv/bin/python -m benchmarks.click_path [--clicks 200] [--resumes 5] [--cold-runs 5]
+(0 skips a section: `--clicks 0 --resumes 0` measures the cold starts alone).
 """
 
 from __future__ import annotations
@@ -182,16 +184,28 @@ def ack_latency(clicks: int, concurrencies: tuple[int, ...] = (1, 20)) -> dict[s
 
 COLD_PROBE = """
 import json, os, sys, time
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
+{tracer_setup}
 import {module} as handler_module
 imported = time.perf_counter()
+handler = {wrap}
 event = json.loads(os.environ["BENCH_EVENT"]) if os.environ.get("BENCH_EVENT") else None
 if event is not None:
     from signoff.local.stack import LambdaContext
-    result = handler_module.handler(event, LambdaContext("bench"))
+    result = handler(event, LambdaContext("bench"))
     assert result["statusCode"] == 200, result
-print(json.dumps({{"import": imported - started, "first": time.perf_counter() - started}}))
+print(json.dumps({{"import": imported - started, "first": time.perf_counter() - started,
+                  "cpu": time.process_time() - cpu_started}}))
 """
+
+# Tracer as it would run with `Tracing: Active`: the X-Ray SDK imported, botocore patched,
+# the handler wrapped; segments go by UDP to a loopback address nothing listens on.
+TRACER_SETUP = "from aws_lambda_powertools import Tracer; tracer = Tracer(service='signoff')"
+TRACER_ENV = {
+    "AWS_LAMBDA_FUNCTION_NAME": "bench",  # Tracer switches itself off outside Lambda
+    "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",
+}
 
 
 def cold_starts(runs: int = 5) -> dict[str, float]:
@@ -224,14 +238,32 @@ def cold_starts(runs: int = 5) -> dict[str, float]:
             "SIGNOFF_SLACK_SECRET_ID": secret,
         }
         figures: dict[str, float] = {}
-        for pyc in (True, False):
-            tag = "with .pyc" if pyc else "without .pyc"
+        variants = [
+            ("with .pyc", True, False),
+            ("without .pyc", False, False),
+            ("with .pyc, Tracer", True, True),
+        ]
+        for tag, pyc, traced in variants:
             run_env = dict(env)
             if not pyc:  # an empty cache prefix: every module compiles from source, unsaved
                 run_env["PYTHONDONTWRITEBYTECODE"] = "1"
                 run_env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp()
-            for module in ("workflow_fn.app", "slack_handler.app", "notifier.app"):
+            if traced:
+                run_env.update(TRACER_ENV)
+            modules = ("slack_handler.app",) if traced else (
+                "workflow_fn.app", "slack_handler.app", "notifier.app"
+            )  # fmt: skip
+            for module in modules:
                 first_request = module == "slack_handler.app"
+                probe = COLD_PROBE.format(
+                    module=module,
+                    tracer_setup=TRACER_SETUP if traced else "",
+                    wrap=(
+                        "tracer.capture_lambda_handler(handler_module.handler)"
+                        if traced
+                        else "handler_module.handler"
+                    ),
+                )
                 samples: list[dict[str, float]] = []
                 for _ in range(runs):
                     if first_request:  # signed now, so it is fresh when the probe sends it
@@ -241,7 +273,7 @@ def cold_starts(runs: int = 5) -> dict[str, float]:
                     else:
                         run_env.pop("BENCH_EVENT", None)
                     out = subprocess.run(
-                        [sys.executable, "-c", COLD_PROBE.format(module=module)],
+                        [sys.executable, "-c", probe],
                         check=False, cwd=ROOT, env=run_env, capture_output=True, text=True,
                     )  # fmt: skip
                     if out.returncode != 0:
@@ -254,6 +286,10 @@ def cold_starts(runs: int = 5) -> dict[str, float]:
                 key = "import + first request" if first_request else "import"
                 figures[f"cold {key} {module} ms, {tag}"] = 1000 * statistics.median(
                     s["first"] for s in samples
+                )
+                # CPU time of the same: less disturbed than wall time on a busy machine.
+                figures[f"cold {key} {module} CPU ms, {tag}"] = 1000 * statistics.median(
+                    s["cpu"] for s in samples
                 )
         return figures
     finally:
@@ -327,11 +363,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clicks", type=int, default=200)
     parser.add_argument("--resumes", type=int, default=5)
+    parser.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters per figure")
     args = parser.parse_args()
     print(f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores")
     results: dict[str, float] = {}
-    results.update(ack_latency(args.clicks))
-    results.update(cold_starts())
+    if args.clicks:
+        results.update(ack_latency(args.clicks))
+    if args.cold_runs:
+        results.update(cold_starts(args.cold_runs))
     if args.resumes:
         results.update(click_to_resume(args.resumes))
     width = max(len(k) for k in results)

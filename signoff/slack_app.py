@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
-from slack_bolt.adapter.aws_lambda.handler import to_aws_response
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.internals import build_context
 from slack_sdk import WebClient
@@ -564,6 +563,16 @@ def handle_function_url(slack: SlackApp, event: dict[str, Any], context: Any) ->
     request.context["aws_lambda_function_name"] = getattr(context, "function_name", "")
     request.context["lambda_request"] = event
     return to_aws_response(slack.bolt.dispatch(request))
+
+
+def to_aws_response(response: BoltResponse) -> dict[str, Any]:
+    """Bolt's answer as a Function URL response (what Bolt's Lambda adapter does, without
+    importing that adapter: it brings its lazy-listener runner and OAuth flow along)."""
+    return {
+        "statusCode": response.status,
+        "body": response.body,
+        "headers": response.first_headers(),
+    }
 
 
 def _raw_body(event: dict[str, Any]) -> str | None:
