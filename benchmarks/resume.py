@@ -11,10 +11,11 @@ doorbell or the poll adds.
 - poll (today): no doorbell, 2 s growing by 1.5 up to 60 s (the schedule before the doorbell);
 - poll 5 s: no doorbell, a fixed 5 s poll.
 
-`--burst 1000`: one `signoff dev` with the doorbell; 1,000 approvals started at once, then
-all approved as fast as the clicks go: time until all are posted (pending with a message),
-time from the last click until every workflow finished, and the peak memory of the
-`signoff dev` process tree (its own RSS plus DynamoDB Local's JVM).
+`--burst 1000`: one `signoff dev` with its own settings (the doorbell); 1,000 approvals
+started at once, then all approved as fast as the clicks go: time until all are posted
+(pending with a message), each click's answer time, time from the last click until every
+workflow finished, the peak memory of the `signoff dev` process tree (its own RSS plus
+DynamoDB Local's JVM), and the CPU time that tree spent in each phase.
 
 Run: .venv/bin/python -m benchmarks.resume [--approvals 50] [--burst 1000]
 """
@@ -22,6 +23,7 @@ Run: .venv/bin/python -m benchmarks.resume [--approvals 50] [--burst 1000]
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -120,22 +122,50 @@ class Stack:
         ).stdout
         return sum(int(x) for x in out.split()) / 1024
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by signoff dev and its children.
+
+        On a shared machine wall time says as much about the neighbours as about the
+        stack; CPU time says what the stack itself spent.
+        """
+        children = subprocess.run(
+            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        pids = [str(self.proc.pid), *children]
+        ticks = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=60)
 
 
 def wait_posted(stack: Stack, ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    """Every approval's message, once all are posted.
+
+    The conversation is read only once the notifier has had as many deliveries as there
+    are approvals (the health counter is cheap; the whole conversation is not, and
+    reading it twice a second would load the stack being measured).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        posted = stack.messages()
-        if all(i in posted for i in ids):
-            return posted
-        time.sleep(0.5)
+        if stack.get("/local/health")["sns_delivered"] >= len(ids):
+            posted = stack.messages()
+            if all(i in posted for i in ids):
+                return posted
+        time.sleep(0.25)
     raise SystemExit(f"not all {len(ids)} approvals were posted within {timeout:.0f}s")
 
 
-def click(stack: Stack, message: dict[str, Any]) -> None:
+def click(stack: Stack, message: dict[str, Any]) -> float:
+    """Approve through a signed click; returns the seconds until the stand-in answered."""
+    began = time.monotonic()
     stack.post(
         "/local/click",
         {
@@ -145,6 +175,7 @@ def click(stack: Stack, message: dict[str, Any]) -> None:
             "action_id": "signoff.approve",
         },
     )
+    return time.monotonic() - began
 
 
 def resumed_after(stack: Stack, approval_id: str, timeout: float = 180) -> float:
@@ -189,7 +220,8 @@ def compare(approvals: int, spacing: float) -> None:
 
 
 def burst(count: int) -> None:
-    stack = Stack(DESIGNS["doorbell"])
+    # The local stack's own settings: the doorbell, its safety poll (1 s doubling to 60 s).
+    stack = Stack({"SIGNOFF_DOORBELL": "on"})
     peak = [0.0]
     stop = threading.Event()
 
@@ -201,29 +233,36 @@ def burst(count: int) -> None:
     threading.Thread(target=sample, daemon=True).start()
     try:
         ids = [f"apr-b{n:04d}" for n in range(count)]
+        cpu = [stack.cpu_seconds()]
         started = time.monotonic()
         for approval_id in ids:
             stack.start(start_request(approval_id, timeout=timedelta(hours=2)))
         posted = wait_posted(stack, ids, 600)
         all_posted = time.monotonic() - started
+        cpu.append(stack.cpu_seconds())
         clicks_started = time.monotonic()
-        for approval_id in ids:
-            click(stack, posted[approval_id])
+        acks = [click(stack, posted[approval_id]) for approval_id in ids]
         last_click = time.monotonic()
-        remaining = set(ids)
-        while remaining:
-            for approval_id in list(remaining):
-                if stack.get(f"/local/workflows/{approval_id}")["status"] != "running":
-                    remaining.discard(approval_id)
-            time.sleep(0.5)
+        cpu.append(stack.cpu_seconds())
+        mine = set(ids)
+        while mine & set(stack.get("/local/workflows")["running"]):
+            time.sleep(0.25)
         all_resumed = time.monotonic() - last_click
+        cpu.append(stack.cpu_seconds())
+        load = os.getloadavg()[0]
         print(f"| burst of {count} | value |\n|---|---|")
         print(f"| all started and posted | {all_posted:.1f} s |")
         print(
             f"| clicks ({count}, one at a time) | {last_click - clicks_started:.1f} s ({count / (last_click - clicks_started):.1f} per s) |"
         )
+        print(
+            f"| one click through `/local/click`, p50 / p99 / max | {statistics.median(acks) * 1000:.0f} / {pct(acks, 99) * 1000:.0f} / {max(acks) * 1000:.0f} ms |"
+        )
         print(f"| all resumed, after the last click | {all_resumed:.1f} s |")
         print(f"| peak memory, signoff dev + DynamoDB Local | {peak[0]:.0f} MB |")
+        spent = " / ".join(f"{b - a:.0f}" for a, b in itertools.pairwise(cpu))
+        print(f"| CPU s of the stack: start+post / clicks / until resumed | {spent} |")
+        print(f"| machine load average (1 min) at the end | {load:.1f} |")
     finally:
         stop.set()
         stack.stop()

@@ -20,6 +20,7 @@ from aws_durable_execution_sdk_python_testing.execution import Execution, Execut
 from aws_durable_execution_sdk_python_testing.executor import Executor
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from aws_durable_execution_sdk_python_testing.stores.sqlite import SQLiteExecutionStore
+from aws_durable_execution_sdk_python_testing.token import CallbackToken
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,15 @@ class LocalDurable:
             )
             return arn, True
 
+    @staticmethod
+    def is_callback_id(callback_id: str) -> bool:
+        """Whether this is a callback id the emulator made (it says which execution)."""
+        try:
+            CallbackToken.from_str(callback_id)
+        except Exception:
+            return False
+        return True
+
     def describe(self, name: str) -> dict[str, Any]:
         execution = self._find(name)
         if execution is None:
@@ -92,8 +102,17 @@ class LocalDurable:
         return float(row[0]) if row and row[0] is not None else None
 
     def running(self) -> list[str]:
-        """The names (approval ids) of the executions not finished yet."""
-        return [e.start_input.execution_name for e in self._query(ExecutionStatus.RUNNING)]
+        """The names (approval ids) of the executions not finished yet.
+
+        Read from the store's table, as `recently_finished`: the store's query decodes
+        every execution's operations, and a burst has a thousand running.
+        """
+        with closing(sqlite3.connect(self._db_path)) as db:
+            rows = db.execute(
+                "SELECT execution_name FROM executions WHERE function_name = ? AND status = ?",
+                (FUNCTION_NAME, ExecutionStatus.RUNNING.value),
+            ).fetchall()
+        return [str(name) for (name,) in rows]
 
     def recently_finished(self, limit: int) -> list[str]:
         """The names of the `limit` executions that finished last, newest first.

@@ -4,8 +4,15 @@ Web API calls (`/api/<method>`) are answered like Slack answers them and recorde
 A person (the page at `/`) or a test drives the other direction: a click, a modal
 submission or a slash command becomes a real, signed request to the Bolt endpoint,
 exactly as Slack would send it. The conversation is kept in a JSON file so it
-survives a restart (written whole to a temporary file, then renamed over the old one,
-so a kill mid-write leaves the previous version), and served at `GET /local/messages`.
+survives a restart, and served at `GET /local/messages`.
+
+What a restart finds: the file is written whole to a temporary file, then renamed over
+the old one (a kill mid-write leaves the previous version). It is written behind the
+calls, by one thread, within SAVE_INTERVAL of a change (longer once the state is large:
+the writer spends at most a fifth of its time writing), and at once by `flush()`: on
+`close()` (a clean stop) and before a crash point kills the process
+(signoff/local/faults.py). Only a kill -9 from outside can lose the last changes, at most
+the last interval's; writing the whole state on every call made a burst quadratic.
 
 For tests: `POST /local/faults` makes the next calls of a Web API method fail the way
 Slack fails them; `POST /local/response_urls` and `POST /local/triggers` mint the
@@ -16,6 +23,7 @@ response_url and trigger_id Slack would put in a request; `POST /local/channels/
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 import time
@@ -33,6 +41,10 @@ TEAM = {"id": "T0LOCAL", "domain": "signoff-local"}
 APP_ID = "A0SIGNOFF"
 BOT_USER = "U0SIGNOFFBOT"
 DEFAULT_CHANNEL = "approvals"  # the local stack's default channel
+# The state reaches the file this long after a change, at the latest while it is small.
+SAVE_INTERVAL = 0.2
+
+log = logging.getLogger(__name__)
 
 
 def signed_headers(signing_secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
@@ -244,6 +256,10 @@ class SlackStandIn:
         }
         if state_file.exists():
             self._state.update(json.loads(state_file.read_text()))
+        self._changed = threading.Event()  # set: the file is behind the state
+        self._writing = threading.Lock()  # one writer of the file at a time
+        self._writer: threading.Thread | None = None
+        self._closed = False
 
     # -- what was said -------------------------------------------------------------
 
@@ -255,10 +271,49 @@ class SlackStandIn:
             }
 
     def _save(self) -> None:
-        self._file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._state))
-        tmp.replace(self._file)
+        """The state changed (the caller holds the lock): have it written behind."""
+        self._changed.set()
+        if self._writer is None and not self._closed:
+            self._writer = threading.Thread(
+                target=self._write_behind, name="slack-standin-writer", daemon=True
+            )
+            self._writer.start()
+
+    def flush(self) -> None:
+        """Write the state to the file now, if it changed since the last write."""
+        with self._writing:
+            with self._lock:
+                if not self._changed.is_set():
+                    return
+                self._changed.clear()
+                text = json.dumps(self._state)
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._file.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(self._file)
+
+    def close(self) -> None:
+        """Stop writing behind; what changed is in the file when this returns."""
+        with self._lock:
+            self._closed = True
+            writer = self._writer
+        if writer is not None:
+            writer.join(timeout=30)
+        self.flush()
+
+    def _write_behind(self) -> None:
+        while not self._closed:
+            if not self._changed.wait(timeout=0.5):
+                continue
+            time.sleep(SAVE_INTERVAL)  # one write for the calls of a burst
+            began = time.monotonic()
+            try:
+                self.flush()
+            except Exception:
+                log.exception("could not write the stand-in's state to %s", self._file)
+                self._changed.set()
+            # Writing is O(state): at most a fifth of the writer's time goes to it.
+            time.sleep(4 * (time.monotonic() - began))
 
     def _find_message(self, channel: str, ts: str) -> dict[str, Any] | None:
         messages: list[dict[str, Any]] = self._state["messages"]

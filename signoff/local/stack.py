@@ -23,6 +23,7 @@ import secrets
 import socket
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.serving import make_server
 
 from signoff.errors import ConfigError
-from signoff.local import aws, slack_standin
+from signoff.local import aws, faults, slack_standin
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.faults import CrashPoint
 from signoff.local.slack_standin import SlackStandIn
@@ -48,6 +49,8 @@ DEMO_APPROVER = "U0APPROVER"
 # workflows that finished last: the table has no index of closed approvals, and what a
 # crash can lose was in flight when it came, so it finished last.
 RECENTLY_FINISHED = 50
+# Threads completing doorbell rings behind their answers (each waits for one lane).
+RING_WORKERS = 4
 
 
 @dataclass
@@ -185,6 +188,10 @@ class LocalStack:
         )
         for group_id, members in book.groups.items():
             self.standin.define_group(group_id, members)
+        # Its state is written behind the calls: at once before a crash point kills, and
+        # on a clean stop (after the server, the bridge and the workflows have stopped).
+        faults.on_death(self.standin.flush)
+        self._stops.append(self.standin.close)
         # Listening from here on: what recovery sets going may call the stand-in at once.
         self.server = make_server(self.host, self.port, self._flask(), threaded=True)
         self._stops.append(self.server.server_close)
@@ -193,6 +200,8 @@ class LocalStack:
 
         self.durable = LocalDurable(workflow_fn.app.handler, self.home / "durable.sqlite")
         self._stops.append(self.durable.close)
+        self._rings = ThreadPoolExecutor(max_workers=RING_WORKERS, thread_name_prefix="ring")
+        self._stops.append(lambda: self._rings.shutdown(wait=False, cancel_futures=True))
         self.bridge = SnsBridge(
             aws.client(moto_url, "sqs"),
             self.aws.queue_url,
@@ -242,15 +251,25 @@ class LocalStack:
                 ),
                 # A post claim left by a notifier killed mid-post is taken over soon.
                 "SIGNOFF_POST_CLAIM_LEASE_SECONDS": "5",
-                # The safety poll behind the doorbell: short on a laptop, where a crash
-                # between a decision and its ring is something people try. The caller's
-                # environment wins (to compare designs: SIGNOFF_DOORBELL=off, ...).
+                # The safety poll behind the doorbell: 1 s doubling up to a minute. Here a
+                # ring is accepted at once and completed behind (the callback endpoint
+                # below), and one lost to a kill is rung again by recovery, so the poll
+                # is a backstop; every poll replays the workflow, and a few seconds'
+                # poll across a thousand waiting workflows is hundreds of replays a
+                # second. The caller's environment wins (to compare designs:
+                # SIGNOFF_DOORBELL=off, ...).
                 "SIGNOFF_POLL_INITIAL_SECONDS": os.environ.get("SIGNOFF_POLL_INITIAL_SECONDS", "1"),
-                "SIGNOFF_POLL_MAX_SECONDS": os.environ.get("SIGNOFF_POLL_MAX_SECONDS", "5"),
+                "SIGNOFF_POLL_MAX_SECONDS": os.environ.get("SIGNOFF_POLL_MAX_SECONDS", "60"),
                 "POWERTOOLS_SERVICE_NAME": "signoff",
                 "SIGNOFF_POLICIES_FILE": str(self.policies_path),
             }
         )
+
+    def _complete_callback(self, callback_id: str, result: bytes) -> None:
+        try:
+            self.durable.runner.send_callback_success(callback_id, result)
+        except Exception as exc:  # the emulator's own not-found, for a late ring
+            log.info("a doorbell rang too late for %s: %s", callback_id, str(exc)[:300])
 
     def _redrive_notices(self) -> int:
         """Publish again what the last run's in-memory queue may have lost; returns how many.
@@ -376,13 +395,23 @@ class LocalStack:
 
         @app.post("/2025-12-01/durable-execution-callbacks/<path:callback_id>/succeed")
         def callback_succeeded(callback_id: str) -> Response | tuple[Response, int]:
-            """Lambda's SendDurableExecutionCallbackSuccess, as boto3 calls it."""
-            try:
-                self.durable.runner.send_callback_success(callback_id, request.get_data())
-            except Exception as exc:  # the emulator raises its own not-found for a late ring
-                body = {"__type": "ResourceNotFoundException", "message": str(exc)[:300]}
+            """Lambda's SendDurableExecutionCallbackSuccess, as boto3 calls it.
+
+            Answered at once and completed behind: completing waits for the emulator's
+            lane of that execution, behind its replays, and the caller is a click with
+            a budget. A ring that comes too late (the callback timed out: the workflow
+            is awake anyway) is logged instead of answered 404; one lost to a kill is
+            rung again by recovery, which wakes every waiting workflow.
+            """
+            if not self.durable.is_callback_id(callback_id):
+                body = {"__type": "ResourceNotFoundException", "message": "no such callback"}
                 return jsonify(body), 404
+            self._rings.submit(self._complete_callback, callback_id, request.get_data())
             return jsonify({})
+
+        @app.get("/local/workflows")
+        def running_workflows() -> Response:
+            return jsonify({"running": self.durable.running()})
 
         @app.get("/local/workflows/<name>")
         def describe_workflow(name: str) -> Response:
