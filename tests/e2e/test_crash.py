@@ -78,6 +78,9 @@ POINTS = [
     Point("mid-outcome-published", "after-call.sns.Publish#2", click=False),
     # The notifier's re-render reached Slack; message_updated is not recorded.
     Point("mid-outcome-update", "slack.chat.update#1", click=True),
+    # A notice (the vote's thread reply, or a DM) reached Slack; its once-claim is not
+    # finished: after the lease, the takeover finds it instead of sending it again.
+    Point("mid-notice", "slack.chat.postMessage#3", click=True),
 ]
 # How a round ends when the point does not need a click: cycled over rounds and points.
 DECISIONS = ["approve", "cancel", "expire"]
@@ -238,6 +241,15 @@ def check(dev: Dev, approval_id: str, decision: str, shown: dict[str, Any]) -> N
     assert shown["message"] == {"channel": messages[0]["channel"], "ts": messages[0]["ts"]}
     if decision == "approve":
         assert [v["user"] for v in shown["votes"]] == [APPROVER]
+    # Each thread reply and DM once: no key twice, the outcome told in both places.
+    keys = [
+        m["metadata"]["event_payload"]["key"]
+        for m in dev.get("/local/messages")["messages"]
+        if (m.get("metadata") or {}).get("event_type") == "signoff_notice"
+        and m["metadata"]["event_payload"].get("id") == approval_id
+    ]
+    assert len(keys) == len(set(keys)), keys
+    assert {"outcome", "dm:outcome"} <= set(keys), keys
 
 
 def points() -> list[Point]:
