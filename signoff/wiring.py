@@ -109,17 +109,11 @@ def settings_from_env() -> Settings:
 
 
 def _client(service: str, config: Config) -> Any:
-    """A client from botocore's default session: importing boto3 as well costs a cold start
-    ~0.1 s (s3transfer, resources) and adds nothing here. Endpoints, region and credentials
-    come from the same environment variables and files as boto3's."""
-    return _botocore_session().create_client(service, config=config)
+    """A client from boto3's default session: one session, so service models load once,
+    and hooks registered on it (the local stack's crash points) see every call."""
+    import boto3
 
-
-@cache
-def _botocore_session() -> Any:
-    import botocore.session
-
-    return botocore.session.get_session()
+    return boto3.client(service, config=config)
 
 
 def build_store(
@@ -420,5 +414,4 @@ def reset() -> None:
     """Forget the per-process graphs (after the environment changed: tests, restarts)."""
     workflow_deps_from_env.cache_clear()
     _notifiers_from_env.cache_clear()
-    _botocore_session.cache_clear()
     slack_app_from_env.cache_clear()
