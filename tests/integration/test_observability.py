@@ -35,7 +35,7 @@ def observe(
     kind: str, data: Any, env: dict[str, str], tmp_path: Path
 ) -> tuple[list[dict[str, Any]], Any]:
     """Run the handler in a child; returns (every stdout line as JSON, the child's report)."""
-    path = tmp_path / f"{kind}.json"
+    path = tmp_path / f"{kind}-input.json"  # not the stand-in's own state file
     path.write_text(json.dumps(data))
     child_env = {**os.environ, **env, "POWERTOOLS_SERVICE_NAME": "signoff"}
     child_env["POWERTOOLS_LOG_LEVEL"] = "INFO"
