@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from signoff.model import Approval, Decision, Status, Vote
+from signoff.model import Approval, Decision, Status, Vote, format_duration
 from signoff.text import escape
 
 APPROVE_ACTION = "signoff.approve"
@@ -79,6 +79,14 @@ def rule_line(approval: Approval) -> str:
             line += f" — {done}waiting for {approval.approvals_missing} more"
     if policy.name:
         line += f" (policy `{escape(policy.name)}`)"
+    if policy.escalate_to and policy.escalated:
+        if policy.escalate_to in policy.groups:
+            line += f" · escalated to {group(policy.escalate_to)}"
+        else:
+            line += f" · escalation to {group(policy.escalate_to)} failed"
+    elif policy.escalate_to and policy.escalate_after and approval.status is Status.PENDING:
+        after = format_duration(policy.escalate_after)
+        line += f" · escalates to {group(policy.escalate_to)} after {after}"
     return line
 
 
@@ -393,6 +401,34 @@ def vote_notice(vote: Vote) -> Notice:
 def outcome_notice(approval: Approval) -> Notice:
     """The thread reply for the outcome: what, who, when, why."""
     return _notice(outcome_line(approval), fallback_text(approval))
+
+
+def reminder_notice(approval: Approval, number: int) -> Notice:
+    """The thread reply for reminder `number`: who has not voted yet, and what is missing."""
+    waiting = ", ".join(who(a) for a in approval.waiting_for())
+    missing = approval.approvals_missing
+    needed = f"{missing} more approval{'s' if missing != 1 else ''} needed"
+    deadline = when(
+        approval.expires_at.timestamp(), approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    )
+    text = f":bell: Reminder {number}: {waiting} — still waiting for your vote ({needed}, deadline {deadline})"
+    return _notice(text, f"Reminder: {escape(approval.title)} is waiting for your vote")
+
+
+def escalation_notice(approval: Approval, added: int, why: str = "") -> Notice:
+    """The thread reply for the escalation: who joined, or why nobody could."""
+    target = group(approval.policy.escalate_to)
+    if why:
+        text = (
+            f":warning: This request was due to escalate to {target}, but the group could not "
+            f"be resolved: {escape(why)}"
+        )
+        return _notice(text, "The escalation failed")
+    every = approval.policy.escalate_after
+    after = f" after {format_duration(every)}" if every else ""
+    people = f"{added} more {'person' if added == 1 else 'people'}"
+    text = f":rotating_light: Escalated to {target}{after}: {people} may now decide"
+    return _notice(text, f"Escalated: {escape(approval.title)}")
 
 
 def requested_dm(approval: Approval, link: str | None) -> Notice:

@@ -17,6 +17,12 @@ class Topic(StrEnum):
     # A vote was accepted and the request is still open (a quorum): reply in the thread
     # and re-render the message. Anything that records such a vote may publish it.
     VOTED = "voted"
+    # A reminder is due: reply in the thread mentioning who has not voted (the number and
+    # whom it names are in the audit trail, REMINDED).
+    REMINDED = "reminded"
+    # The escalation group joined the approvers (or could not be resolved): say so in the
+    # thread, and re-render the message.
+    ESCALATED = "escalated"
 
 
 class Publisher(Protocol):

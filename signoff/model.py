@@ -98,6 +98,9 @@ class AuditKind(StrEnum):
     CANCELLED = "cancelled"
     MESSAGE_UPDATED = "message_updated"
     SLACK_FAILED = "slack_failed"  # Slack refused for good (bot not in channel, bad token...)
+    REMINDED = "reminded"  # the approvers who had not voted were reminded (detail: number)
+    ESCALATED = "escalated"  # the policy's escalation group joined the approvers
+    ESCALATION_FAILED = "escalation_failed"  # its group could not be resolved: nobody added
 
 
 def utc(value: datetime) -> datetime:
@@ -169,6 +172,12 @@ class Policy:
     groups: tuple[str, ...] = ()
     named: tuple[str, ...] = ()  # the users named directly; empty: all of `approvers`
     name: str = ""  # the deployment's named policy; empty for an ad-hoc request
+    # The named policy's reminders and escalation, as they were at kickoff. The workflow
+    # schedules them; `escalated` records that the escalation happened (or was attempted).
+    remind_every: timedelta | None = None
+    escalate_after: timedelta | None = None
+    escalate_to: str = ""
+    escalated: bool = False
 
     @property
     def named_users(self) -> tuple[str, ...]:
@@ -223,6 +232,10 @@ class StartRequest:
     min_approvals: int = 1
     # The groups' members, filled in when the request is resolved at kickoff.
     members: tuple[str, ...] = ()
+    # A named policy's reminders and escalation, filled in at kickoff (never by a requester).
+    remind_every: timedelta | None = None
+    escalate_after: timedelta | None = None
+    escalate_to: str = ""
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -254,6 +267,23 @@ class StartRequest:
         if not MIN_TIMEOUT <= self.timeout <= MAX_TIMEOUT:
             problems.append(f"the timeout must be between 1s and {format_duration(MAX_TIMEOUT)}")
         problems += self._field_problems()
+        problems += self._schedule_problems()
+        return problems
+
+    def _schedule_problems(self) -> list[str]:
+        problems: list[str] = []
+        for what, every in (
+            ("remind_every", self.remind_every),
+            ("escalate_after", self.escalate_after),
+        ):
+            if every is not None and every < MIN_TIMEOUT:
+                problems.append(f"{what} must be at least 1s")
+        if bool(self.escalate_after) != bool(self.escalate_to):
+            problems.append("escalate_after and escalate_to go together")
+        if self.escalate_to:
+            problem = group_problem("escalate_to", self.escalate_to)
+            if problem:
+                problems.append(problem)
         return problems
 
     @property
@@ -345,6 +375,20 @@ class StartRequest:
             "approver_groups": list(self.approver_groups),
             "min_approvals": self.min_approvals,
             "members": list(self.members),
+            # Only when a policy sets them: payloads without a schedule stay as they were.
+            **(
+                {"remind_every_seconds": int(self.remind_every.total_seconds())}
+                if self.remind_every
+                else {}
+            ),
+            **(
+                {
+                    "escalate_after_seconds": int(self.escalate_after.total_seconds()),
+                    "escalate_to": self.escalate_to,
+                }
+                if self.escalate_after
+                else {}
+            ),
         }
 
     @classmethod
@@ -385,6 +429,17 @@ class StartRequest:
             quorum = payload.get("min_approvals", 1)
             if isinstance(quorum, bool) or not isinstance(quorum, int):
                 raise TypeError("min_approvals must be a whole number")
+            schedule: dict[str, timedelta | None] = {}
+            for name in ("remind_every", "escalate_after"):
+                seconds = payload.get(f"{name}_seconds")
+                if seconds is not None and (
+                    isinstance(seconds, bool) or not isinstance(seconds, int)
+                ):
+                    raise TypeError(f"{name}_seconds must be a whole number")
+                schedule[name] = timedelta(seconds=seconds) if seconds is not None else None
+            escalate_to = payload.get("escalate_to", "")
+            if not isinstance(escalate_to, str):
+                raise TypeError("escalate_to must be a string")
             return cls(
                 id=strings["id"],
                 title=strings["title"],
@@ -399,6 +454,9 @@ class StartRequest:
                 approver_groups=tuple(groups),
                 min_approvals=quorum,
                 members=tuple(members),
+                remind_every=schedule["remind_every"],
+                escalate_after=schedule["escalate_after"],
+                escalate_to=escalate_to,
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ValidationError(f"the start payload is malformed: {exc}") from exc
@@ -463,6 +521,9 @@ class Approval:
                 request.approver_groups,
                 request.approvers if request.approver_groups else (),
                 request.policy,
+                request.remind_every,
+                request.escalate_after,
+                request.escalate_to,
             ),
             channel=request.channel.strip() or default_channel,
             status=Status.PENDING,
@@ -594,6 +655,58 @@ class Approval:
         return new, [
             AuditEvent(AuditKind.EXPIRED, now, "signoff", {"deadline": iso(self.expires_at)})
         ]
+
+    def waiting_for(self) -> tuple[str, ...]:
+        """The approvers who have not voted yet (the requester left out unless they may
+        approve their own request): whom a reminder mentions."""
+        voted = {v.user for v in self.votes}
+        return tuple(
+            a
+            for a in self.policy.approvers
+            if a not in voted and (self.policy.allow_self_approval or a != self.requester)
+        )
+
+    def escalate(
+        self, members: Sequence[str], now: datetime, problem: str = ""
+    ) -> tuple[Approval, list[AuditEvent]]:
+        """The escalation group's members join the approvers, once.
+
+        `problem` says why the group could not be resolved: then nobody is added, the
+        attempt is recorded (ESCALATION_FAILED) and the escalation is not tried again.
+        """
+        if self.status is not Status.PENDING:
+            raise RefusedError(f"this request is already {self.status.value}")
+        if not self.policy.escalate_to:
+            raise RefusedError("this request's policy has no escalation")
+        if self.policy.escalated:
+            raise RefusedError("this request was escalated already")
+        now = utc(now)
+        group_id = self.policy.escalate_to
+        if problem or not members:
+            why = problem or f"the user group {group_id} has no members"
+            policy = replace(self.policy, escalated=True)
+            event = AuditEvent(
+                AuditKind.ESCALATION_FAILED, now, "signoff", {"group": group_id, "why": why}
+            )
+            return replace(self, policy=policy, version=self.version + 1), [event]
+        added = [m for m in dict.fromkeys(members) if m not in self.policy.approvers]
+        room = MAX_MEMBERS + MAX_APPROVERS - len(self.policy.approvers)
+        added = added[: max(0, room)]
+        policy = replace(
+            self.policy,
+            approvers=(*self.policy.approvers, *added),
+            groups=tuple(dict.fromkeys((*self.policy.groups, group_id))),
+            # The users named directly stay what they were (a plain list becomes explicit).
+            named=self.policy.named_users,
+            escalated=True,
+        )
+        event = AuditEvent(
+            AuditKind.ESCALATED,
+            now,
+            "signoff",
+            {"group": group_id, "added": ", ".join(added), "count": str(len(added))},
+        )
+        return replace(self, policy=policy, version=self.version + 1), [event]
 
     def cancel(
         self, user: str, now: datetime, reason: str = "", admins: Collection[str] = ()

@@ -78,6 +78,11 @@ class Notifier:
     def handle(self, kind: Topic, approval_id: str) -> None:
         if kind is Topic.REQUESTED:
             self._post(approval_id)
+        elif kind is Topic.REMINDED:
+            self._remind(approval_id)
+        elif kind is Topic.ESCALATED:
+            self._escalated(approval_id)
+            self._follow_up(approval_id)
         else:
             self._follow_up(approval_id)
 
@@ -184,6 +189,36 @@ class Notifier:
             self._approvals.note(
                 approval_id, AuditKind.MESSAGE_UPDATED, {"status": approval.status.value}
             )
+
+    def _remind(self, approval_id: str) -> None:
+        """Reply for the latest reminder in the audit trail, once (`remind:<number>`),
+        mentioning whoever has still not voted; nothing once the request is closed."""
+        approval = self._approvals.get(approval_id)
+        if approval.status.is_closed or not approval.waiting_for():
+            return
+        numbers = [
+            int(e.get("detail", {}).get("number", 0))
+            for e in self._approvals.audit(approval_id)
+            if e.get("kind") == AuditKind.REMINDED.value
+        ]
+        if not numbers or max(numbers) <= 0:
+            return
+        number = max(numbers)
+        self.reply_in_thread(approval, blocks.reminder_notice(approval, number), f"remind:{number}")
+
+    def _escalated(self, approval_id: str) -> None:
+        """Say in the thread, once, that the escalation group joined (or could not)."""
+        approval = self._approvals.get(approval_id)
+        for event in self._approvals.audit(approval_id):
+            detail = event.get("detail", {})
+            if event.get("kind") == AuditKind.ESCALATED.value:
+                notice = blocks.escalation_notice(approval, int(detail.get("count", 0)))
+            elif event.get("kind") == AuditKind.ESCALATION_FAILED.value:
+                notice = blocks.escalation_notice(approval, 0, str(detail.get("why", "")))
+            else:
+                continue
+            self.reply_in_thread(approval, notice, "escalated")
+            return
 
     def _refresh_homes(self, approval: Approval) -> None:
         """The Home tabs this request shows in: its requester's and its approvers'."""

@@ -379,9 +379,19 @@ def resolve(request: StartRequest, book: PolicyBook, groups: GroupDirectory) -> 
             min_approvals=rule.min_approvals,
             allow_self_approval=rule.allow_self_approval,
             members=(),
+            remind_every=rule.remind_every,
+            escalate_after=rule.escalate_after,
+            escalate_to=rule.escalate_to,
         )
     else:
-        request = replace(request, allow_self_approval=False, members=())
+        request = replace(
+            request,
+            allow_self_approval=False,
+            members=(),
+            remind_every=None,
+            escalate_after=None,
+            escalate_to="",
+        )
     members: list[str] = []
     for group_id in request.approver_groups:
         found = groups.members(group_id)

@@ -265,6 +265,31 @@ class Approvals:
         armed = self.store.arm_doorbell(approval_id, callback_id)
         return self.expire_if_due(approval_id) if armed.is_due(self.clock()) else armed
 
+    # -- the workflow's reminders and escalation ----------------------------------------
+
+    def remind(self, approval_id: str, number: int) -> Approval:
+        """Audit reminder `number` (who it will mention) if the request is still pending;
+        the notifier reads it from the audit trail and replies in the thread once."""
+        approval = self.store.get(approval_id)
+        if approval.status is Status.PENDING:
+            self.note(
+                approval_id,
+                AuditKind.REMINDED,
+                {"number": str(number), "waiting_for": ", ".join(approval.waiting_for())},
+            )
+        return approval
+
+    def escalate(self, approval_id: str, members: Collection[str], problem: str = "") -> Approval:
+        """Add the escalation group's members as approvers, once, with the version guard
+        (`problem`: the group could not be resolved; that is recorded instead)."""
+
+        def escalate(before: Approval, now: datetime) -> tuple[Approval, list[AuditEvent]] | None:
+            if before.status is not Status.PENDING or before.policy.escalated:
+                return None  # decided meanwhile, or done by an earlier attempt
+            return before.escalate(tuple(members), now, problem)
+
+        return self._change(approval_id, escalate)
+
     # -- the notifier's part of the record --------------------------------------------
 
     def claim_post(self, approval_id: str, lease: timedelta) -> PostClaim:

@@ -102,6 +102,14 @@ def _to_item(approval: Approval, retention: timedelta) -> dict[str, Any]:
     }
     if approval.decided_at:
         item["decided_at"] = iso(approval.decided_at)
+    # A named policy's reminders and escalation: only when it has them.
+    if approval.policy.remind_every:
+        item["remind_every_seconds"] = int(approval.policy.remind_every.total_seconds())
+    if approval.policy.escalate_after:
+        item["escalate_after_seconds"] = int(approval.policy.escalate_after.total_seconds())
+        item["escalate_to"] = approval.policy.escalate_to
+    if approval.policy.escalated:
+        item["escalated"] = True
     if approval.message:
         item["message_channel"] = approval.message.channel
         item["message_ts"] = approval.message.ts
@@ -140,6 +148,10 @@ def _from_item(item: dict[str, Any]) -> Approval:
             tuple(item.get("approver_groups", ())),
             tuple(item.get("named_approvers", ())),
             str(item.get("policy_name", "")),
+            _seconds(item.get("remind_every_seconds")),
+            _seconds(item.get("escalate_after_seconds")),
+            str(item.get("escalate_to", "")),
+            bool(item.get("escalated", False)),
         ),
         channel=item["channel"],
         status=Status(item["status"]),
@@ -154,6 +166,10 @@ def _from_item(item: dict[str, Any]) -> Approval:
         version=int(item["version"]),
         doorbell=item.get("doorbell", ""),
     )
+
+
+def _seconds(value: Any) -> timedelta | None:
+    return timedelta(seconds=int(value)) if value else None
 
 
 def _serialize(item: dict[str, Any]) -> dict[str, Any]:

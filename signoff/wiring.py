@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from signoff.doorbell import Doorbell
     from signoff.model import StartRequest
     from signoff.notify import Notifier
-    from signoff.policy import PolicySource
+    from signoff.policy import PolicySource, SlackGroups
     from signoff.slack_app import SlackApp
     from signoff.workflow import WorkflowDeps
 
@@ -285,17 +285,23 @@ def build_policies(settings: Settings, budget: Budget = BACKGROUND) -> PolicySou
     return NoPolicies()
 
 
-def build_kickoff(settings: Settings) -> Callable[[StartRequest], StartRequest]:
-    """Kickoff's rules: the policy document, and user groups looked up in Slack."""
-    from signoff.policy import SlackGroups, resolve
-
-    policies = build_policies(settings)
+def build_groups(settings: Settings) -> SlackGroups:
+    """User groups looked up in Slack (kickoff's groups, and an escalation's)."""
+    from signoff.policy import SlackGroups
 
     @cache
     def slack() -> Any:  # only a request that names a group needs the token
         return build_slack_client(settings, load_slack_secrets(settings.slack_secret_id).bot_token)
 
-    groups = SlackGroups(slack)
+    return SlackGroups(slack)
+
+
+def build_kickoff(settings: Settings) -> Callable[[StartRequest], StartRequest]:
+    """Kickoff's rules: the policy document, and user groups looked up in Slack."""
+    from signoff.policy import resolve
+
+    policies = build_policies(settings)
+    groups = build_groups(settings)
     return lambda request: resolve(request, policies.load(), groups)
 
 
@@ -315,6 +321,7 @@ def build_workflow_deps(settings: Settings, telemetry: Telemetry | None = None) 
         doorbell=settings.doorbell,
         kickoff=build_kickoff(settings),
         telemetry=observe,
+        groups=build_groups(settings),
     )
 
 

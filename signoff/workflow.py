@@ -16,6 +16,13 @@ step (`resolve-request`), so the groups' members are looked up once and a replay
 what that lookup found. A request the policies refuse ends the workflow with nothing
 written. A vote short of the quorum rings the doorbell too: the workflow publishes
 "progress" (the notifier re-renders the message) and waits on.
+
+A named policy's reminders and escalation are the workflow's too (`Plan`): no sleep
+passes the next of them, and each is a named step — `remind-3` audits the third
+reminder, `escalate` adds the escalation group's members (looked up inside the step, so
+a replay keeps what it found) — followed by an SNS message for the notifier, which
+replies in the thread once per key. Their step names come from checkpointed looks, so a
+replay or a restart finds them done and does not repeat them.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_durable_execution_sdk_python.config import CallbackConfig, Duration
 from aws_durable_execution_sdk_python.exceptions import CallbackTimeoutError
@@ -43,6 +50,9 @@ from signoff.observability import (
     Telemetry,
 )
 from signoff.service import Approvals
+
+if TYPE_CHECKING:
+    from signoff.policy import GroupDirectory
 
 PENDING = Status.PENDING.value
 
@@ -78,6 +88,9 @@ class WorkflowDeps:
     # None: ad-hoc requests only, no groups.
     kickoff: Callable[[StartRequest], StartRequest] | None = None
     telemetry: Telemetry = field(default_factory=NoTelemetry)
+    # Where an escalation looks its group up (kickoff's directory); None: nowhere, so an
+    # escalation is recorded as failed.
+    groups: GroupDirectory | None = None
 
     def resolve(self, request: StartRequest) -> StartRequest:
         if self.kickoff is not None:
@@ -85,6 +98,52 @@ class WorkflowDeps:
         from signoff.policy import PolicyBook, resolve
 
         return resolve(request, PolicyBook(), _NoGroups())
+
+
+@dataclass(frozen=True)
+class Plan:
+    """When a pending request's reminders and escalation are due (epoch seconds).
+
+    Reminder k is due k times `remind_every` after creation, before the deadline; the
+    escalation `escalate_after` after creation, before the deadline. Pure: the workflow
+    feeds it checkpointed times only.
+    """
+
+    created: float
+    expires: float
+    remind_every: float = 0.0
+    escalate_after: float = 0.0
+    escalate_to: str = ""
+
+    @classmethod
+    def of(cls, request: StartRequest, created: float, expires: float) -> Plan:
+        return cls(
+            created,
+            expires,
+            request.remind_every.total_seconds() if request.remind_every else 0.0,
+            request.escalate_after.total_seconds() if request.escalate_after else 0.0,
+            request.escalate_to,
+        )
+
+    def reminder_due(self, now: float) -> int:
+        """The number of the latest reminder due by `now` (0: none)."""
+        if self.remind_every <= 0:
+            return 0
+        last = min(now, math.nextafter(self.expires, -math.inf))
+        return max(0, math.floor((last - self.created) / self.remind_every))
+
+    def escalation_due(self, now: float) -> bool:
+        return self.escalate_after > 0 and self.created + self.escalate_after <= now < self.expires
+
+    def next_event(self, now: float, reminded: int, escalated: bool) -> float:
+        """The time of the next reminder, escalation or the deadline after `now`."""
+        times = [self.expires]
+        if self.remind_every > 0:
+            upcoming = max(reminded, self.reminder_due(now)) + 1
+            times.append(self.created + upcoming * self.remind_every)
+        if self.escalate_after > 0 and not escalated:
+            times.append(self.created + self.escalate_after)
+        return min(times)
 
 
 class _NoGroups:
@@ -115,14 +174,21 @@ def run_approval(event: dict[str, Any], context: Any, deps: WorkflowDeps) -> dic
     def create(_: Any) -> dict[str, Any]:
         approval = deps.approvals.open(request, execution_id)
         deps.telemetry.count(APPROVALS_STARTED)
-        return {"id": approval.id, "expires_epoch": approval.expires_at.timestamp()}
+        return {
+            "id": approval.id,
+            "expires_epoch": approval.expires_at.timestamp(),
+            "created_epoch": approval.created_at.timestamp(),
+        }
 
     created = context.step(create, name="create-record")
     context.logger.info("approval opened", extra={"approval_id": request.id})
     context.step(
         lambda _: deps.publisher.publish(Topic.REQUESTED, request.id), name="publish-requested"
     )
-    status = await_outcome(context, deps, request.id, float(created["expires_epoch"]))
+    expires = float(created["expires_epoch"])
+    started = float(created.get("created_epoch", expires - request.timeout.total_seconds()))
+    plan = Plan.of(request, started, expires)
+    status = await_outcome(context, deps, request.id, expires, plan)
     context.logger.info("approval closed", extra={"approval_id": request.id, "status": status})
 
     def publish_outcome(_: Any) -> str:
@@ -151,9 +217,23 @@ def _report_outcome(deps: WorkflowDeps, approval_id: str) -> None:
         )
 
 
-def await_outcome(context: Any, deps: WorkflowDeps, approval_id: str, expires_epoch: float) -> str:
-    """Wait until the record is closed; returns its status."""
+def await_outcome(
+    context: Any,
+    deps: WorkflowDeps,
+    approval_id: str,
+    expires_epoch: float,
+    plan: Plan | None = None,
+) -> str:
+    """Wait until the record is closed; returns its status.
+
+    Between looks it reminds and escalates as `plan` says, and never sleeps past the next
+    of them (nor the deadline).
+    """
+    plan = plan or Plan(0.0, expires_epoch)
     shown = 0  # votes the message was last asked to show
+    reminded = 0  # the last reminder done
+    escalated = False
+    attempts = 0  # escalation attempts that met a store error
     for n in itertools.count():
         look = context.step(
             lambda _: _observe(deps, lambda: deps.approvals.expire_if_due(approval_id)),
@@ -167,7 +247,16 @@ def await_outcome(context: Any, deps: WorkflowDeps, approval_id: str, expires_ep
                 name=f"publish-progress-{n}",
             )
             shown = look["votes"]
-        sleep = Duration(seconds=deps.schedule.delay(n + 1, expires_epoch - look["now"]))
+        now = float(look["now"])
+        due = plan.reminder_due(now)
+        if due > reminded:  # only the latest: reminders missed while down are not sent late
+            _remind(context, deps, approval_id, due)
+            reminded = due
+        if not escalated and plan.escalation_due(now):
+            escalated = _escalate(context, deps, approval_id, plan.escalate_to, attempts)
+            attempts += 0 if escalated else 1
+        upcoming = plan.next_event(now, reminded, escalated)
+        sleep = Duration(seconds=deps.schedule.delay(n + 1, upcoming - now))
         if not deps.doorbell:
             context.wait(sleep, name=f"poll-{n}")
             continue
@@ -185,6 +274,49 @@ def await_outcome(context: Any, deps: WorkflowDeps, approval_id: str, expires_ep
         with contextlib.suppress(CallbackTimeoutError):
             bell.result()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _remind(context: Any, deps: WorkflowDeps, approval_id: str, number: int) -> None:
+    """Reminder `number`: audited in one step, published in the next (each once)."""
+    reminded = context.step(
+        lambda _: _observe(deps, lambda: deps.approvals.remind(approval_id, number)),
+        name=f"remind-{number}",
+    )
+    if reminded["status"] == PENDING and not reminded["error"]:
+        context.step(
+            lambda _: deps.publisher.publish(Topic.REMINDED, approval_id),
+            name=f"publish-reminded-{number}",
+        )
+
+
+def _escalate(
+    context: Any, deps: WorkflowDeps, approval_id: str, group_id: str, attempt: int
+) -> bool:
+    """The escalation: its group looked up and committed in one step; True once done.
+
+    A group that cannot be resolved is recorded (and told in the thread), not raised; a
+    store error leaves it for the next look (then the step is `escalate-<attempt>`).
+    """
+
+    def escalate(_: Any) -> dict[str, Any]:
+        directory = deps.groups or _NoGroups()
+        members: tuple[str, ...] = ()
+        problem = ""
+        try:
+            members = directory.members(group_id)
+        except SignoffError as exc:  # unknown group, no permission, Slack down
+            problem = str(exc)
+        return _observe(deps, lambda: deps.approvals.escalate(approval_id, members, problem))
+
+    done = context.step(escalate, name="escalate" if attempt == 0 else f"escalate-{attempt}")
+    if done["error"]:
+        return False
+    if done["status"] == PENDING:
+        context.step(
+            lambda _: deps.publisher.publish(Topic.ESCALATED, approval_id),
+            name="publish-escalated",
+        )
+    return True
 
 
 def _observe(deps: WorkflowDeps, read: Any) -> dict[str, Any]:
