@@ -284,6 +284,8 @@ function dmOwner(data, channel) {
       if (user) return String(user).split(",")[0];
     }
   }
+  // The stand-in's conversations.open names a DM channel "D" + the user's id.
+  if (/^D[UW][A-Z0-9]+$/.test(channel)) return channel.slice(1);
   return null;  // unknown: shown to everyone
 }
 
