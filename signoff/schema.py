@@ -95,4 +95,20 @@ def add_missing_indexes(client: Any, table_name: str) -> list[str]:
             GlobalSecondaryIndexUpdates=[{"Create": index}],
         )
         added.append(index["IndexName"])
+        _wait_for_indexes(client, table_name)
     return added
+
+
+def _wait_for_indexes(client: Any, table_name: str, timeout: float = 120.0) -> None:
+    """Until every index is ACTIVE: writes while one is still being built can fail."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        table = client.describe_table(TableName=table_name)["Table"]
+        indexes = table.get("GlobalSecondaryIndexes", [])
+        if table.get("TableStatus") == "ACTIVE" and all(
+            i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes
+        ):
+            return
+        time.sleep(0.2)

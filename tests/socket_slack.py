@@ -63,8 +63,15 @@ class SocketModeSlack:
             return {"ok": True, "url": self.ws_url}
         if method == "chat.postMessage":
             return {"ok": True, "channel": args.get("channel"), "ts": f"{time.time():.6f}"}
-        if method == "conversations.history":
+        if method in ("conversations.history", "conversations.replies"):
             return {"ok": True, "messages": [], "has_more": False}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(args.get("users", ""))}}
+        if method == "chat.getPermalink":
+            permalink = (
+                f"https://fake.slack/archives/{args.get('channel')}/p{args.get('message_ts')}"
+            )
+            return {"ok": True, "channel": args.get("channel"), "permalink": permalink}
         return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
 
     def _session(self, connection: ServerConnection) -> None:

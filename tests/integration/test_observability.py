@@ -148,12 +148,12 @@ def test_notifier_logs_the_sns_message_id_and_counts_slack_errors(
     lambda_env, approvals, slack: StandInServer, tmp_path: Path
 ) -> None:
     approvals.open(start_request("apr-obs2"))
-    slack.standin.fault("chat.postMessage", "channel_not_found", 1)
+    slack.standin.fault("chat.postMessage", "internal_error", 1)  # transient: SNS retries
     topic = lambda_env["SIGNOFF_TOPIC_ARN"]
     failing = sns_event("msg-1", {"type": "requested", "id": "apr-obs2"}, topic)
     retried = sns_event("msg-2", {"type": "requested", "id": "apr-obs2"}, topic)
     lines, results = observe("notifier", [failing, retried], lambda_env, tmp_path)
-    assert results == [{"raised": "BackendError"}, {"handled": 1}]
+    assert results == [{"raised": "SlackRefusedError"}, {"handled": 1}]
     assert approvals.get("apr-obs2").message is not None  # the retry posted it
 
     handling = [line for line in logs(lines) if line["message"] == "handling requested"]
@@ -165,7 +165,7 @@ def test_notifier_logs_the_sns_message_id_and_counts_slack_errors(
     assert error["dimensions"] == {
         "service": "signoff",
         "Method": "chat.postMessage",
-        "Code": "channel_not_found",
+        "Code": "internal_error",
     }
 
 

@@ -106,11 +106,15 @@ def test_a_rotated_bot_token_is_used_for_the_next_slack_call(
     rotate(local_aws, signing_secret=SIGNING_SECRET, bot_token="xoxb-rotated-token")
     time.sleep(1.2)
     calls_before = len(slack.standin.conversation()["calls"])
-    with pytest.raises(Exception, match="invalid_auth"):
-        notifier.app.handler(sns_requested("apr-rot2", topic), lambda_context)
+    # invalid_auth is permanent: recorded and told, not retried by SNS.
+    assert notifier.app.handler(sns_requested("apr-rot2", topic), lambda_context) == {"handled": 1}
     assert approvals.get("apr-rot2").message is None
-    assert len(slack.standin.conversation()["calls"]) == calls_before + 1  # it did call Slack
+    assert len(slack.standin.conversation()["calls"]) > calls_before  # it did call Slack
+    failed = [e for e in approvals.audit("apr-rot2") if e["kind"] == "slack_failed"]
+    assert failed and "invalid_auth" in json.dumps(failed)
 
     rotate(local_aws, signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)  # rotated back
     time.sleep(1.2)
-    assert notifier.app.handler(sns_requested("apr-rot2", topic), lambda_context) == {"handled": 1}
+    approvals.open(start_request("apr-rot3"))
+    assert notifier.app.handler(sns_requested("apr-rot3", topic), lambda_context) == {"handled": 1}
+    assert approvals.get("apr-rot3").message is not None  # the token Slack knows, again
