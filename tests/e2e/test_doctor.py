@@ -192,7 +192,10 @@ def test_no_local_stack_says_how_to_start_one() -> None:
 def _children(pid: int) -> list[int]:
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(p) for p in (task / "children").read_text().split()]
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue  # that thread ended while we looked
     return found
 
 
