@@ -100,7 +100,9 @@ def test_replays_create_one_record_and_one_notification_each(
         clicker.join()
     assert result.status.value == "SUCCEEDED", result.error
     assert json.loads(result.result) == {"id": "apr-wf1", "status": "approved"}
-    assert invocations["n"] >= 5, "four polls before the click, one after it"
+    # At least four invocations, each replaying from the top (the click may land while the
+    # fourth is still running, which then sees the decision and ends).
+    assert invocations["n"] >= 4, "replayed fewer than four times"
     audit = Counter(e["kind"] for e in store.audit("apr-wf1"))
     assert audit["created"] == 1 and audit["decided"] == 1
     published = Counter(
