@@ -15,7 +15,7 @@ Kickoff comes first: the request is resolved against the deployment's policies i
 step (`resolve-request`), so the groups' members are looked up once and a replay keeps
 what that lookup found. A request the policies refuse ends the workflow with nothing
 written. A vote short of the quorum rings the doorbell too: the workflow publishes
-"progress" (the notifier re-renders the message) and waits on.
+"voted" (the notifier replies in the thread and re-renders the message) and waits on.
 
 A named policy's reminders and escalation are the workflow's too (`Plan`): no sleep
 passes the next of them, and each is a named step — `remind-3` audits the third
