@@ -161,7 +161,9 @@ class ColdStack:
         }
         for request, body in bodies.items():
             event = signed_event(body, self.signing_secret)
-            self.event_file(request).write_text(json.dumps(event), encoding="utf-8")
+            fresh = self.event_file(request).with_suffix(".new")
+            fresh.write_text(json.dumps(event), encoding="utf-8")
+            fresh.replace(self.event_file(request))  # whole, for a probe reading it now
 
     def argv(self, probe: Probe) -> list[str]:
         event = str(self.event_file(probe.request))
