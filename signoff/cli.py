@@ -963,6 +963,114 @@ def _read_document(file: str) -> tuple[str, str]:
         raise ValidationError(f"{source} is not UTF-8 text: save it as UTF-8") from None
 
 
+_REDRIVE_MARKS = {
+    "replayed": ("replayed", "green"),
+    "failed": ("FAILED", "red"),
+    "skipped": ("skipped", "yellow"),
+    "listed": ("would replay", "dim"),
+}
+
+
+@app.command()
+@_reports_errors
+def redrive(
+    stack: Annotated[
+        str | None,
+        typer.Option(help="The deployed stack (default: --stack before the command)."),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Only list the waiting events and why each failed."),
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Replay at most this many (e.g. 1 to try one).")
+    ] = None,
+    region: Annotated[str | None, typer.Option(help=REGION_HELP)] = None,
+    profile: Annotated[str | None, typer.Option(help=PROFILE_HELP)] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line per event as it is done.")
+    ] = False,
+) -> None:
+    """Replay the notifier's dead-letter queue: events that failed after Lambda's retries.
+
+    Each event goes back to the notifier function (synchronously): handled, it is deleted
+    from the queue; failing again, it stays there and its error is shown (exit 1). Safe to
+    repeat: the notifier posts, replies and DMs once per approval and event, so an event
+    that was handled after all changes nothing.
+    """
+    from botocore.config import Config
+
+    from signoff.redrive import DeadLetterQueue, LambdaNotifier, Replayed
+    from signoff.redrive import redrive as replay
+    from signoff.targets import AwsTarget
+
+    if not (stack or _state.get("stack")):
+        raise ValidationError(
+            "redrive replays a deployed stack's dead-letter queue: name the stack with --stack "
+            "NAME (or $SIGNOFF_STACK). The local stack has none: a failed delivery stays on "
+            "its queue and comes back by itself"
+        )
+    _aws_options(region, profile)
+    target = _target(stack)
+    assert isinstance(target, AwsTarget)
+    queue_url = target.outputs.get("NotifierDeadLetterQueueUrl") or target.resource(
+        "NotifierDeadLetterQueue"
+    )
+    queue = DeadLetterQueue(target.client("sqs"), queue_url)
+    notifier = None
+    if not dry_run:
+        # Longer than the notifier's own 30 s timeout; a throttled invoke is tried again.
+        config = Config(read_timeout=70, retries={"mode": "standard", "total_max_attempts": 3})
+        notifier = LambdaNotifier(
+            target.client("lambda", config), target.resource("NotifierFunction")
+        )
+    waiting = queue.waiting()
+    if not as_json:
+        err.print(
+            _text(
+                f"{waiting} event(s) wait in the dead-letter queue of stack {target.stack_name}"
+                + ("" if waiting else ": nothing to replay")
+            ),
+            soft_wrap=True,
+        )
+    count = 0
+
+    def show(done: Replayed) -> None:
+        nonlocal count
+        count += 1
+        letter = done.letter
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "message_id": letter.message_id,
+                        "outcome": done.outcome.value,
+                        "events": list(letter.notices),
+                        "failed_before": letter.error or None,
+                        "sent_at": iso(letter.sent_at) if letter.sent_at else None,
+                        "detail": done.detail or None,
+                    },
+                    separators=(",", ":"),
+                )
+            )
+            return
+        mark, style = _REDRIVE_MARKS[done.outcome.value]
+        total = f"{count}/{max(waiting, count)}"
+        detail = f" — {done.detail}" if done.detail else ""
+        _say(f"[{total}] ", (mark, style), f"  {letter.summary}{detail}")
+
+    results = replay(queue, notifier, limit=limit, progress=show)
+    left = [r for r in results if r.outcome.value in ("failed", "skipped")]
+    if not as_json and results:
+        if dry_run:
+            _say(f"{len(results)} event(s) would be replayed (nothing was changed)")
+        else:
+            replayed = len(results) - len(left)
+            _say(f"{replayed} replayed, {len(left)} left in the queue")
+    if left:
+        raise typer.Exit(1)
+
+
 class DevSlack(StrEnum):
     STANDIN = "standin"
     SOCKET = "socket"

@@ -254,6 +254,30 @@ class AwsTarget:
             )
         return push_policies(self._session.client("ssm"), self.policies_parameter, text, source)
 
+    def client(self, service: str, config: Config | None = None) -> Any:
+        """A client for this stack's account and region."""
+        return self._session.client(service, config=config)
+
+    def resource(self, logical_id: str) -> str:
+        """A resource's physical id, by its logical id in template.yaml."""
+        try:
+            found = self.client("cloudformation").describe_stack_resources(
+                StackName=self.stack_name, LogicalResourceId=logical_id
+            )["StackResources"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ValidationError":
+                raise ConfigError(
+                    f"stack {self.stack_name} has no {logical_id}: redeploy it from this "
+                    f"version's template.yaml ({exc})"
+                ) from exc
+            raise BackendError(f"cannot read stack {self.stack_name}'s resources: {exc}") from exc
+        except BotoCoreError as exc:
+            raise BackendError(f"cannot read stack {self.stack_name}'s resources: {exc}") from exc
+        physical = str(found[0].get("PhysicalResourceId", "")) if found else ""
+        if not physical:
+            raise ConfigError(f"stack {self.stack_name} has no {logical_id}")
+        return physical
+
     def kickoff_refusal(self, approval_id: str) -> str | None:
         arn = self._executions.get(approval_id)
         if not arn:
