@@ -1063,11 +1063,13 @@ def redrive(
     left = [r for r in results if r.outcome.value in ("failed", "skipped")]
     if not as_json and results:
         if dry_run:
-            _say(f"{len(results)} event(s) would be replayed (nothing was changed)")
+            _say(
+                f"{len(results) - len(left)} event(s) would be replayed, {len(left)} left "
+                "(nothing was changed)"
+            )
         else:
-            replayed = len(results) - len(left)
-            _say(f"{replayed} replayed, {len(left)} left in the queue")
-    if left:
+            _say(f"{len(results) - len(left)} replayed, {len(left)} left in the queue")
+    if left and not dry_run:
         raise typer.Exit(1)
 
 

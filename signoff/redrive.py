@@ -211,13 +211,13 @@ def redrive(
     visibility = LIST_VISIBILITY if notifier is None else REPLAY_VISIBILITY
     try:
         for letter in _letters(queue, visibility, limit):
-            if notifier is None:
-                result = Replayed(letter, Outcome.LISTED, letter.error)
-                held.append(letter)
-            elif letter.event is None:
+            if letter.event is None:
                 result = Replayed(
                     letter, Outcome.SKIPPED, "not a notifier event: left in the queue"
                 )
+                held.append(letter)
+            elif notifier is None:
+                result = Replayed(letter, Outcome.LISTED, letter.error)
                 held.append(letter)
             else:
                 try:

@@ -1,0 +1,225 @@
+"""The `sam` command lines in the README and docs/, run through SAM CLI's own parser.
+
+Each line is expanded by bash as a reader's shell would expand it (`$(cat policies.yaml)`
+included, with `sam` a shell function that prints its arguments), then parsed by the SAM
+CLI that `make setup` installs in `.venv-sam` (its own venv, so a subprocess), in a
+directory holding template.yaml and the samconfig.toml that `sam deploy --guided` leaves.
+A line passes when SAM accepts it and reads every `--parameter-overrides` value exactly
+as the shell passed it, for a parameter template.yaml has, within CloudFormation's 4,096
+bytes, and saved with `--save-params` (otherwise the next plain `sam deploy` passes the
+value `--guided` saved in samconfig.toml and undoes it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode_str
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+MAX_PARAMETER_VALUE = 4096  # bytes: CloudFormation's limit on one parameter value
+
+# A fenced block's lines (continuations joined) and inline code spans; a `sam` command
+# starts the text or follows &&, ; or |.
+_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
+_INLINE = re.compile(r"`([^`\n]+)`")
+_SAM = re.compile(r"(?:^|&&|;|\|)\s*sam\s")
+
+# Parses argument lists the way `sam` does, down to the command's own options.
+_PARSE = """
+import json, sys
+from samcli.cli.main import cli
+
+parsed = []
+for argv in json.load(sys.stdin):
+    try:
+        ctx = cli.make_context("sam", list(argv))
+        name, command, rest = cli.resolve_command(ctx, ctx.protected_args + ctx.args)
+        params = command.make_context(name, rest, parent=ctx).params
+        parsed.append({
+            "command": name,
+            "overrides": params.get("parameter_overrides"),
+            "save_params": bool(params.get("save_params")),
+            "error": None,
+        })
+    except (Exception, SystemExit) as exc:
+        parsed.append({"command": "", "error": f"{type(exc).__name__}: {exc}"})
+print(json.dumps(parsed))
+"""
+
+
+def sam_lines(markdown: str) -> list[str]:
+    """Every `sam ...` command line in the text: in fenced blocks and inline code."""
+    found: list[str] = []
+    for block in _FENCE.findall(markdown):
+        for line in block.replace("\\\n", " ").splitlines():
+            if _SAM.search(line):
+                found.append(line.strip())
+    prose = _FENCE.sub("", markdown)
+    found += [code.strip() for code in _INLINE.findall(prose) if _SAM.search(code)]
+    return found
+
+
+def template() -> dict[str, Any]:
+    parsed, problems = decode_str((ROOT / "template.yaml").read_text())
+    assert not problems and parsed is not None
+    return dict(parsed)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkout after `sam deploy --guided`: the template, samconfig.toml with the answers
+    guided saves (every template parameter among them), and the README's policies.yaml."""
+    if not SAM_PYTHON.exists():
+        if os.environ.get("CI"):
+            pytest.fail("SAM CLI is missing from .venv-sam: run `make setup`")
+        pytest.skip("SAM CLI is not installed in .venv-sam: run `make setup`")
+    where = tmp_path_factory.mktemp("checkout")
+    (where / "template.yaml").write_text((ROOT / "template.yaml").read_text())
+    answers = " ".join(
+        f'{name}="{spec.get("Default", "")}"' for name, spec in template()["Parameters"].items()
+    )
+    guided = (
+        "\n[default.deploy.parameters]\n"
+        'stack_name = "signoff"\nresolve_s3 = true\ns3_prefix = "signoff"\n'
+        'region = "us-east-1"\nconfirm_changeset = true\ncapabilities = "CAPABILITY_IAM"\n'
+        f"parameter_overrides = {json.dumps(answers)}\n"
+    )
+    (where / "samconfig.toml").write_text((ROOT / "samconfig.toml").read_text() + guided)
+    readme = (ROOT / "README.md").read_text()
+    example = re.search(r"```yaml\n(allow_ad_hoc: false.*?)```", readme, re.DOTALL)
+    assert example, "the README's policy document example moved"
+    (where / "policies.yaml").write_text(example.group(1))
+    return where
+
+
+def shell_words(command: str, cwd: Path) -> list[list[str]]:
+    """The argument lists bash gives `sam` for the line (one per `sam` it runs)."""
+    dump = f'sam() {{ "{sys.executable}" -c "import json, sys; print(json.dumps(sys.argv[1:]))" "$@"; }}\n'
+    done = subprocess.run(
+        ["bash", "-c", dump + command],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": os.environ["PATH"], "HOME": str(cwd)},
+    )
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("[")]
+
+
+def parse(argvs: list[list[str]], cwd: Path) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [str(SAM_PYTHON), "-c", _PARSE],
+        input=json.dumps(argvs),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return list(json.loads(done.stdout.splitlines()[-1]))
+
+
+def problems(commands: list[str], cwd: Path) -> dict[str, list[str]]:
+    """What is wrong with each command line, as SAM reads it (an empty list: nothing)."""
+    parameters = template()["Parameters"]
+    runs = [(c, argv) for c in commands for argv in shell_words(c, cwd)]
+    found: dict[str, list[str]] = {c: [] for c in commands}
+    for (command, argv), parsed in zip(runs, parse([a for _, a in runs], cwd), strict=True):
+        wrong = found[command]
+        if parsed["error"]:
+            wrong.append(f"SAM refuses it: {parsed['error']}")
+            continue
+        if "--parameter-overrides" not in argv:
+            continue
+        given = argv[argv.index("--parameter-overrides") + 1 :]
+        given = given[: next((i for i, a in enumerate(given) if a.startswith("--")), len(given))]
+        overrides: dict[str, str] = parsed["overrides"] or {}
+        meant = _plain(" ".join(given))
+        read = _plain(" ".join(f"{k}={v}" for k, v in overrides.items()))
+        if read != meant:
+            wrong.append(f"SAM read {overrides!r} from {' '.join(given)[:80]!r}…: the rest is lost")
+        for key, value in overrides.items():
+            spec = parameters.get(key)
+            if spec is None:
+                wrong.append(f"{key} is not a parameter of template.yaml")
+                continue
+            if "AllowedValues" in spec and value not in spec["AllowedValues"]:
+                wrong.append(f"{key}={value!r} is not one of {spec['AllowedValues']}")
+            if len(value.encode()) > MAX_PARAMETER_VALUE:
+                wrong.append(f"{key} is over CloudFormation's {MAX_PARAMETER_VALUE} bytes")
+        if parsed["command"] == "deploy" and not parsed["save_params"]:
+            wrong.append(
+                "no --save-params: the next plain `sam deploy` passes samconfig.toml's saved "
+                "value again and undoes it"
+            )
+    return found
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.replace('"', "").replace("'", "").split())
+
+
+def test_every_documented_sam_command_is_read_by_sam_as_written(workdir: Path) -> None:
+    commands = {(doc.name, c) for doc in DOCS for c in sam_lines(doc.read_text())}
+    assert len(commands) >= 5, "fewer sam command lines than expected: is the extraction broken?"
+    assert any("--parameter-overrides" in c for _, c in commands)
+    wrong = problems(sorted({c for _, c in commands}), workdir)
+    assert not {c: p for c, p in wrong.items() if p}, "\n".join(
+        f"{doc}: {c}\n  " + "\n  ".join(wrong[c]) for doc, c in sorted(commands) if wrong[c]
+    )
+
+
+def test_the_check_bites_on_the_policy_line_the_docs_used_to_carry(workdir: Path) -> None:
+    """The README's old policy update: SAM splits the document at its first space."""
+    old = 'sam deploy --parameter-overrides Policies="$(cat policies.yaml)"'
+    said = problems([old], workdir)[old]
+    assert any(p.startswith("SAM read {'Policies': 'allow_ad_hoc:'}") for p in said), said
+    assert "Policies is not a parameter of template.yaml" in said
+    assert any("--save-params" in p for p in said)
+    fine = "sam deploy --parameter-overrides AllowCliDecisions=true --save-params"
+    assert problems([fine], workdir)[fine] == []
+    assert problems(["sam deploy --bogus"], workdir)["sam deploy --bogus"][0].startswith(
+        "SAM refuses it: NoSuchOption"
+    )
+
+
+def test_samconfig_never_carries_policies(workdir: Path) -> None:
+    """The document is not a stack parameter, so `sam deploy --guided` cannot save it; and a
+    samconfig.toml saved before (with `Policies=...`) passes nothing to CloudFormation."""
+    assert "Policies" not in template()["Parameters"]
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert "policies" not in json.dumps(config).lower()
+    stale = 'Policies="allow_ad_hoc: false" AllowCliDecisions="true"'
+    check = (
+        "import json, sys\n"
+        "from samcli.cli.types import CfnParameterOverridesType\n"
+        "from samcli.commands.deploy.deploy_context import DeployContext\n"
+        "from samcli.yamlhelper import yaml_parse\n"
+        "overrides = CfnParameterOverridesType().convert((sys.argv[1],), None, None)\n"
+        "template = yaml_parse(open('template.yaml').read())\n"
+        "print(json.dumps(DeployContext.merge_parameters(template, overrides)))\n"
+    )
+    done = subprocess.run(
+        [str(SAM_PYTHON), "-c", check, stale],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    sent = json.loads(done.stdout)
+    assert {p["ParameterKey"] for p in sent} == set(template()["Parameters"])
+    assert {"ParameterKey": "AllowCliDecisions", "ParameterValue": "true"} in sent
