@@ -102,22 +102,31 @@ def _main(
     _state["profile"] = profile
 
 
-def _target(stack: str | None = None) -> Target:
-    """The local stack, or the deployed stack named here, by --stack or $SIGNOFF_STACK."""
+def _target() -> Target:
     from signoff.targets import AwsTarget, LocalTarget
 
-    name = stack or _state.get("stack")
-    if name:
-        return AwsTarget(name, region=_state.get("region"), profile=_state.get("profile"))
+    if _state.get("stack"):
+        return AwsTarget(
+            _state["stack"], region=_state.get("region"), profile=_state.get("profile")
+        )
     return LocalTarget(_state["local_url"])
 
 
-def _aws_options(region: str | None, profile: str | None) -> None:
-    """A command's own --region/--profile win over the ones given before it."""
-    if region:
-        _state["region"] = region
-    if profile:
-        _state["profile"] = profile
+def _aws_target(needs_a_stack: str) -> AwsTarget:
+    """The deployed stack the command acts on; ValidationError `needs_a_stack` without one."""
+    from signoff.targets import AwsTarget
+
+    target = _target() if _state.get("stack") else None
+    if not isinstance(target, AwsTarget):
+        raise ValidationError(needs_a_stack)
+    return target
+
+
+def _aws_options(region: str | None, profile: str | None, stack: str | None = None) -> None:
+    """A command's own --stack, --region and --profile win over the ones given before it."""
+    for key, value in (("stack", stack), ("region", region), ("profile", profile)):
+        if value:
+            _state[key] = value
 
 
 # Everything printed goes through these consoles with markup, emoji codes and highlighting
@@ -786,10 +795,7 @@ def _deployment(stack: str | None) -> Deployment:
     return checkup.local_deployment(base_url, config)
 
 
-policies_app = typer.Typer(
-    help="The deployment's approval policies: list them, or push a new document.",
-    no_args_is_help=False,
-)
+policies_app = typer.Typer(no_args_is_help=False)  # its help is the callback's docstring
 app.add_typer(policies_app, name="policies")
 
 
@@ -817,8 +823,8 @@ def policies(
     from signoff.policy import PolicyBook
     from signoff.targets import AwsTarget
 
-    _aws_options(region, profile)
-    target = _target(stack)
+    _aws_options(region, profile, stack)
+    target = _target()
     if isinstance(target, AwsTarget):
         document = target.policy_document()
         book = document.book if document else PolicyBook()
@@ -903,18 +909,13 @@ def policies_push(
 def _push(
     file: str, stack: str | None, region: str | None, profile: str | None, as_json: bool
 ) -> None:
-    from signoff.targets import AwsTarget
-
-    if not (stack or _state.get("stack")):
-        raise ValidationError(
-            "policies push writes a deployed stack's document: name the stack with --stack "
-            "NAME (or $SIGNOFF_STACK). The local stack reads its file at each use: edit "
-            ".signoff/policies.yaml, or the file given to `signoff dev --policies`"
-        )
+    _aws_options(region, profile, stack)
     text, source = _read_document(file)
-    _aws_options(region, profile)
-    target = _target(stack)
-    assert isinstance(target, AwsTarget)
+    target = _aws_target(
+        "policies push writes a deployed stack's document: name the stack with --stack "
+        "NAME (or $SIGNOFF_STACK). The local stack reads its file at each use: edit "
+        ".signoff/policies.yaml, or the file given to `signoff dev --policies`"
+    )
     pushed = target.push_policies(text, source)
     if as_json:
         out.print_json(
@@ -1002,17 +1003,13 @@ def redrive(
 
     from signoff.redrive import DeadLetterQueue, LambdaNotifier, Replayed
     from signoff.redrive import redrive as replay
-    from signoff.targets import AwsTarget
 
-    if not (stack or _state.get("stack")):
-        raise ValidationError(
-            "redrive replays a deployed stack's dead-letter queue: name the stack with --stack "
-            "NAME (or $SIGNOFF_STACK). The local stack has none: a failed delivery stays on "
-            "its queue and comes back by itself"
-        )
-    _aws_options(region, profile)
-    target = _target(stack)
-    assert isinstance(target, AwsTarget)
+    _aws_options(region, profile, stack)
+    target = _aws_target(
+        "redrive replays a deployed stack's dead-letter queue: name the stack with --stack "
+        "NAME (or $SIGNOFF_STACK). The local stack has none: a failed delivery stays on "
+        "its queue and comes back by itself"
+    )
     queue_url = target.outputs.get("NotifierDeadLetterQueueUrl") or target.resource(
         "NotifierDeadLetterQueue"
     )

@@ -311,8 +311,8 @@ def _dead_letters(d: Deployment) -> str:
         raise _Failed(
             f"{waiting} notifier event(s) failed after retries and wait in the queue",
             f"fix the cause (the notifier's logs; `{redrive} --dry-run` lists the events and "
-            f"why each failed), then replay them: `{redrive}`; the approvals themselves are "
-            "unaffected (docs/deploy.md)",
+            f"why each failed), then replay the queue ({d.dead_letter_queue_url}): "
+            f"`{redrive}`; the approvals themselves are unaffected (docs/deploy.md)",
         )
     return "no failed notifier events"
 
