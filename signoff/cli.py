@@ -403,7 +403,7 @@ def start(
         book = target.policies()
     except ConfigError as exc:  # a broken document: no request can be checked against it
         raise ValidationError(
-            f"refused: the deployment's policy document is broken, so nothing can start: {exc}. "
+            f"the deployment's policy document is broken, so nothing can start: {exc}. "
             f"{_fix_document(target)}"
         ) from exc
     book.check(request)
@@ -826,7 +826,10 @@ def policies(
     _aws_options(region, profile, stack)
     target = _target()
     if isinstance(target, AwsTarget):
-        document = target.policy_document()
+        try:
+            document = target.policy_document()
+        except ConfigError as exc:  # broken by hand: say what is wrong and how to mend it
+            raise ConfigError(f"{exc}. {_fix_document(target)}") from exc
         book = document.book if document else PolicyBook()
     else:
         document, book = None, target.policies()

@@ -267,3 +267,4 @@ def test_start_refuses_while_the_document_in_ssm_is_broken(
     shown = signoff("--stack", stack, "policies", AWS_REGION=REGION)
     assert shown.exit_code == 1
     assert "allow_ad_hoc must be true or false" in shown.stderr
+    assert f"Push a valid one: signoff policies push FILE --stack {stack}" in shown.stderr
