@@ -41,9 +41,13 @@ _SAM = re.compile(r"(?:^|&&|;|\|)\s*sam\s")
 _PARSE = """
 import json, sys
 from samcli.cli.main import cli
+from samcli.cli.types import CfnParameterOverridesType
+from samcli.commands.deploy.deploy_context import DeployContext
+from samcli.yamlhelper import yaml_parse
 
+asked = json.load(sys.stdin)
 parsed = []
-for argv in json.load(sys.stdin):
+for argv in asked["argvs"]:
     try:
         ctx = cli.make_context("sam", list(argv))
         name, command, rest = cli.resolve_command(ctx, ctx.protected_args + ctx.args)
@@ -56,8 +60,19 @@ for argv in json.load(sys.stdin):
         })
     except (Exception, SystemExit) as exc:
         parsed.append({"command": "", "error": f"{type(exc).__name__}: {exc}"})
-print(json.dumps(parsed))
+# What `sam deploy` sends CloudFormation for samconfig.toml's saved overrides.
+saved = CfnParameterOverridesType().convert((asked["saved"],), None, None)
+template = yaml_parse(open("template.yaml").read())
+merged = DeployContext.merge_parameters(template, saved)
+print(json.dumps({"parsed": parsed, "merged": merged}))
 """
+# A samconfig.toml saved by `sam deploy --guided` when the document was a stack parameter.
+STALE_SAVED = 'Policies="allow_ad_hoc: false" AllowCliDecisions="true"'
+# The README's old policy update, kept to show the check bites: SAM splits the document at
+# its first space. And a good line, and one SAM refuses.
+OLD_POLICY_LINE = 'sam deploy --parameter-overrides Policies="$(cat policies.yaml)"'
+SAVED_LINE = "sam deploy --parameter-overrides AllowCliDecisions=true --save-params"
+BOGUS_LINE = "sam deploy --bogus"
 
 
 def sam_lines(markdown: str) -> list[str]:
@@ -119,25 +134,37 @@ def shell_words(command: str, cwd: Path) -> list[list[str]]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("[")]
 
 
-def parse(argvs: list[list[str]], cwd: Path) -> list[dict[str, Any]]:
+def sam(argvs: list[list[str]], cwd: Path) -> dict[str, Any]:
+    """SAM CLI's reading of each argument list, and of STALE_SAVED (one SAM process)."""
     done = subprocess.run(
         [str(SAM_PYTHON), "-c", _PARSE],
-        input=json.dumps(argvs),
+        input=json.dumps({"argvs": argvs, "saved": STALE_SAVED}),
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
-    return list(json.loads(done.stdout.splitlines()[-1]))
+    return dict(json.loads(done.stdout.splitlines()[-1]))
 
 
-def problems(commands: list[str], cwd: Path) -> dict[str, list[str]]:
+@pytest.fixture(scope="module")
+def checked(workdir: Path) -> tuple[dict[str, list[str]], dict[str, list[str]], list[Any]]:
+    """What is wrong with each documented line, with each self-test line, and what SAM
+    sends for a stale samconfig.toml."""
+    documented = sorted({c for doc in DOCS for c in sam_lines(doc.read_text())})
+    examples = [OLD_POLICY_LINE, SAVED_LINE, BOGUS_LINE]
+    found, merged = problems(list(dict.fromkeys(documented + examples)), workdir)
+    return {c: found[c] for c in documented}, {c: found[c] for c in examples}, merged
+
+
+def problems(commands: list[str], cwd: Path) -> tuple[dict[str, list[str]], list[Any]]:
     """What is wrong with each command line, as SAM reads it (an empty list: nothing)."""
     parameters = template()["Parameters"]
     runs = [(c, argv) for c in commands for argv in shell_words(c, cwd)]
+    answer = sam([a for _, a in runs], cwd)
     found: dict[str, list[str]] = {c: [] for c in commands}
-    for (command, argv), parsed in zip(runs, parse([a for _, a in runs], cwd), strict=True):
+    for (command, argv), parsed in zip(runs, answer["parsed"], strict=True):
         wrong = found[command]
         if parsed["error"]:
             wrong.append(f"SAM refuses it: {parsed['error']}")
@@ -148,8 +175,8 @@ def problems(commands: list[str], cwd: Path) -> dict[str, list[str]]:
         given = given[: next((i for i, a in enumerate(given) if a.startswith("--")), len(given))]
         overrides: dict[str, str] = parsed["overrides"] or {}
         meant = _plain(" ".join(given))
-        read = _plain(" ".join(f"{k}={v}" for k, v in overrides.items()))
-        if read != meant:
+        understood = _plain(" ".join(f"{k}={v}" for k, v in overrides.items()))
+        if understood != meant:
             wrong.append(f"SAM read {overrides!r} from {' '.join(given)[:80]!r}…: the rest is lost")
         for key, value in overrides.items():
             spec = parameters.get(key)
@@ -165,61 +192,45 @@ def problems(commands: list[str], cwd: Path) -> dict[str, list[str]]:
                 "no --save-params: the next plain `sam deploy` passes samconfig.toml's saved "
                 "value again and undoes it"
             )
-    return found
+    return found, list(answer["merged"])
 
 
 def _plain(text: str) -> str:
     return " ".join(text.replace('"', "").replace("'", "").split())
 
 
-def test_every_documented_sam_command_is_read_by_sam_as_written(workdir: Path) -> None:
-    commands = {(doc.name, c) for doc in DOCS for c in sam_lines(doc.read_text())}
-    assert len(commands) >= 5, "fewer sam command lines than expected: is the extraction broken?"
-    assert any("--parameter-overrides" in c for _, c in commands)
-    wrong = problems(sorted({c for _, c in commands}), workdir)
-    assert not {c: p for c, p in wrong.items() if p}, "\n".join(
-        f"{doc}: {c}\n  " + "\n  ".join(wrong[c]) for doc, c in sorted(commands) if wrong[c]
+def test_every_documented_sam_command_is_read_by_sam_as_written(
+    checked: tuple[dict[str, list[str]], dict[str, list[str]], list[Any]],
+) -> None:
+    wrong, _, _ = checked
+    assert len(wrong) >= 5, "fewer sam command lines than expected: is the extraction broken?"
+    assert any("--parameter-overrides" in c for c in wrong)
+    where = {c: doc.name for doc in DOCS for c in sam_lines(doc.read_text())}
+    assert not any(wrong.values()), "\n".join(
+        f"{where[c]}: {c}\n  " + "\n  ".join(p) for c, p in wrong.items() if p
     )
 
 
-def test_the_check_bites_on_the_policy_line_the_docs_used_to_carry(workdir: Path) -> None:
-    """The README's old policy update: SAM splits the document at its first space."""
-    old = 'sam deploy --parameter-overrides Policies="$(cat policies.yaml)"'
-    said = problems([old], workdir)[old]
+def test_the_check_bites_on_the_policy_line_the_docs_used_to_carry(
+    checked: tuple[dict[str, list[str]], dict[str, list[str]], list[Any]],
+) -> None:
+    _, found, _ = checked
+    said = found[OLD_POLICY_LINE]
     assert any(p.startswith("SAM read {'Policies': 'allow_ad_hoc:'}") for p in said), said
     assert "Policies is not a parameter of template.yaml" in said
     assert any("--save-params" in p for p in said)
-    fine = "sam deploy --parameter-overrides AllowCliDecisions=true --save-params"
-    assert problems([fine], workdir)[fine] == []
-    assert problems(["sam deploy --bogus"], workdir)["sam deploy --bogus"][0].startswith(
-        "SAM refuses it: NoSuchOption"
-    )
+    assert found[SAVED_LINE] == []
+    assert found[BOGUS_LINE][0].startswith("SAM refuses it: NoSuchOption")
 
 
-def test_samconfig_never_carries_policies(workdir: Path) -> None:
+def test_samconfig_never_carries_policies(
+    checked: tuple[dict[str, list[str]], dict[str, list[str]], list[Any]],
+) -> None:
     """The document is not a stack parameter, so `sam deploy --guided` cannot save it; and a
-    samconfig.toml saved before (with `Policies=...`) passes nothing to CloudFormation."""
+    samconfig.toml saved before (with `Policies=...`) passes nothing of it to CloudFormation."""
     assert "Policies" not in template()["Parameters"]
     config = tomllib.loads((ROOT / "samconfig.toml").read_text())
     assert "policies" not in json.dumps(config).lower()
-    stale = 'Policies="allow_ad_hoc: false" AllowCliDecisions="true"'
-    check = (
-        "import json, sys\n"
-        "from samcli.cli.types import CfnParameterOverridesType\n"
-        "from samcli.commands.deploy.deploy_context import DeployContext\n"
-        "from samcli.yamlhelper import yaml_parse\n"
-        "overrides = CfnParameterOverridesType().convert((sys.argv[1],), None, None)\n"
-        "template = yaml_parse(open('template.yaml').read())\n"
-        "print(json.dumps(DeployContext.merge_parameters(template, overrides)))\n"
-    )
-    done = subprocess.run(
-        [str(SAM_PYTHON), "-c", check, stale],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    sent = json.loads(done.stdout)
+    _, _, sent = checked
     assert {p["ParameterKey"] for p in sent} == set(template()["Parameters"])
     assert {"ParameterKey": "AllowCliDecisions", "ParameterValue": "true"} in sent
