@@ -9,6 +9,7 @@ does, with conditions. One Node process evaluates a whole batch.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -59,12 +60,14 @@ def simulate(
     payload = {
         "account": ACCOUNT,
         "principals": {
-            key: {"arn": f"arn:aws:iam::{ACCOUNT}:role/{key}", "policies": list(policies)}
+            key: {
+                "arn": f"arn:aws:iam::{ACCOUNT}:role/{re.sub(r'[^A-Za-z0-9+=,.@_-]', '-', key)}",
+                "policies": list(policies),
+            }
             for key, policies in principals.items()
         },
         "requests": [
-            {"principal": r.principal, "action": r.action, "resource": r.resource}
-            for r in requests
+            {"principal": r.principal, "action": r.action, "resource": r.resource} for r in requests
         ],
     }
     proc = subprocess.run(

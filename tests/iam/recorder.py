@@ -81,7 +81,7 @@ class Recorder:
         self._id = f"iam-recorder-{id(self)}"
 
     def install(self) -> None:
-        self._session = boto3._get_default_session()  # type: ignore[attr-defined]
+        self._session = boto3._get_default_session()
         self._session.events.register("before-parameter-build", self._on_call, unique_id=self._id)
 
     def uninstall(self) -> None:

@@ -39,7 +39,7 @@ async function main() {
     const analysis = answer.result.analysis
     const allowedBy = (analysis.identityAnalysis?.allowStatements ?? []).map((s) => ({
       policy: s.policyId,
-      sid: s.statement.Sid ?? null,
+      sid: s.explain?.identifier ?? null,
       actions: asList(s.explain.actions)
         .filter((a) => a.matches)
         .map((a) => a.action),

@@ -31,7 +31,9 @@ STACK = "signoff"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 PARTITION = "aws"
-STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/4c4f2a10-0b1e-11f1-9d2b-0a1b2c3d4e5f"
+STACK_ID = (
+    f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/4c4f2a10-0b1e-11f1-9d2b-0a1b2c3d4e5f"
+)
 SUFFIX = "1N3XAMPL3ID"  # CloudFormation's random part of generated names
 
 # Runs inside the SAM CLI's interpreter: translate as `sam deploy` would, with fixed pseudo
@@ -116,12 +118,12 @@ def _as_list(value: Any) -> list[Any]:
 class Deployment:
     """The translated template with every intrinsic function resolved for one deployment."""
 
-    def __init__(self, translated: Mapping[str, Any], parameters: Mapping[str, str] = ()):
+    def __init__(self, translated: Mapping[str, Any], parameters: Mapping[str, str] | None = None):
         self.template = translated
         self.resources: dict[str, Any] = dict(translated["Resources"])
         declared = translated.get("Parameters", {})
         self.parameters = {k: str(v.get("Default", "")) for k, v in declared.items()}
-        self.parameters.update(dict(parameters))
+        self.parameters.update(parameters or {})
         self._conditions: dict[str, bool] = {}
 
     # -- names and ARNs ----------------------------------------------------------------
@@ -163,7 +165,9 @@ class Deployment:
         if kind == "AWS::SSM::Parameter":
             return self._name(logical, "Name")
         if kind == "AWS::SQS::Queue":
-            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self._name(logical, 'QueueName')}"
+            return (
+                f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self._name(logical, 'QueueName')}"
+            )
         if kind == "AWS::Lambda::Function":
             return self._name(logical, "FunctionName")
         if kind in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):
@@ -172,7 +176,9 @@ class Deployment:
             qualifier = self.resolve(props["Name"]) if kind == "AWS::Lambda::Alias" else "1"
             return f"{self.function_arn(function)}:{qualifier}"
         if kind == "AWS::IAM::ManagedPolicy":
-            return f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{self._name(logical, 'ManagedPolicyName')}"
+            return (
+                f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{self._name(logical, 'ManagedPolicyName')}"
+            )
         if kind == "AWS::IAM::Role":
             return self._name(logical, "RoleName")
         if kind == "AWS::Logs::LogGroup":
@@ -215,7 +221,7 @@ class Deployment:
 
     def _condition(self, node: Any) -> Any:
         if isinstance(node, dict) and len(node) == 1:
-            (key, value), = node.items()
+            ((key, value),) = node.items()
             if key == "Fn::Equals":
                 left, right = (self.resolve(v) for v in value)
                 return str(left) == str(right)
@@ -238,7 +244,7 @@ class Deployment:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, value), = node.items()
+            ((key, value),) = node.items()
             if key == "Ref":
                 return _NO_VALUE if value == "AWS::NoValue" else self.ref(value)
             if key == "Fn::GetAtt":
@@ -296,7 +302,8 @@ class Deployment:
             return AWS_MANAGED[arn]
         for logical, res in self.resources.items():
             if res.get("Type") == "AWS::IAM::ManagedPolicy" and self.ref(logical) == arn:
-                return self.managed_policy(logical)["policy"]
+                document: dict[str, Any] = self.managed_policy(logical)["policy"]
+                return document
         raise TemplateError(
             f"managed policy {arn} is neither in this template nor in AWS_MANAGED: add its "
             "published document to AWS_MANAGED"
@@ -386,7 +393,9 @@ class Binding:
         return STACK_ID
 
     def function(self, name_or_arn: str, qualifier: str | None = None) -> str:
-        match = re.fullmatch(r"(?:arn:[^:]+:lambda:[^:]*:[^:]*:function:)?([^:]+)(?::(.+))?", name_or_arn)
+        match = re.fullmatch(
+            r"(?:arn:[^:]+:lambda:[^:]*:[^:]*:function:)?([^:]+)(?::(.+))?", name_or_arn
+        )
         if not match:
             raise UnmappedCallError(f"not a function name or ARN: {name_or_arn!r}")
         logical = self._logical(self.functions, match.group(1), "function")
@@ -394,12 +403,23 @@ class Binding:
         qualifier = qualifier or match.group(2)
         return f"{arn}:{qualifier}" if qualifier else arn
 
+    # The durable emulator names its executions with opaque ids, not ARNs: all of them are
+    # this function's (the workflow's), on version 1.
+    emulated_executions_of: str = "WorkflowFunction"
+
     def execution(self, arn: str) -> str:
-        match = re.fullmatch(r"arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+):([^/]+)/(durable-execution/.+)", arn)
-        if not match:
+        match = re.fullmatch(
+            r"arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+):([^/]+)/(durable-execution/.+)", arn
+        )
+        if match:
+            return f"{self.function(match.group(1))}:{match.group(2)}/{match.group(3)}"
+        if arn.startswith("arn:") or not arn:
             raise UnmappedCallError(f"not a durable execution ARN: {arn!r}")
-        function = self.function(match.group(1))
-        return f"{function}:{match.group(2)}/{match.group(3)}"
+        function = self.deployment.ref(self.emulated_executions_of)
+        execution_id = re.sub(r"[^A-Za-z0-9_-]", "-", arn)
+        return (
+            f"{self.deployment.function_arn(function)}:1/durable-execution/emulated/{execution_id}"
+        )
 
 
 # Calls that need no grant: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
@@ -427,10 +447,20 @@ def authorizations(call: Call, bound: Binding) -> list[tuple[str, str]]:
                 for kind, body in item.items()
             ]
         if op == "TransactGetItems":
-            return [("dynamodb:GetItem", bound.table(i["Get"]["TableName"])) for i in p["TransactItems"]]
+            return [
+                ("dynamodb:GetItem", bound.table(i["Get"]["TableName"])) for i in p["TransactItems"]
+            ]
         if op in ("Query", "Scan") and p.get("IndexName"):
             return [(f"dynamodb:{op}", f"{bound.table(p['TableName'])}/index/{p['IndexName']}")]
-        if op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "DescribeTable"):
+        if op in (
+            "GetItem",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "Query",
+            "Scan",
+            "DescribeTable",
+        ):
             return [(f"dynamodb:{op}", bound.table(p["TableName"]))]
     if service == "sns" and op == "Publish":
         return [("sns:Publish", bound.topic(p["TopicArn"]))]
@@ -454,7 +484,9 @@ def authorizations(call: Call, bound: Binding) -> list[tuple[str, str]]:
         return [(f"cloudformation:{op}", bound.stack(p["StackName"]))]
     if service == "lambda":
         if op == "Invoke":
-            return [("lambda:InvokeFunction", bound.function(p["FunctionName"], p.get("Qualifier")))]
+            return [
+                ("lambda:InvokeFunction", bound.function(p["FunctionName"], p.get("Qualifier")))
+            ]
         if op == "GetFunction":
             return [("lambda:GetFunction", bound.function(p["FunctionName"], p.get("Qualifier")))]
         if op in (
@@ -472,7 +504,9 @@ def authorizations(call: Call, bound: Binding) -> list[tuple[str, str]]:
             try:
                 arn = CallbackToken.from_str(p["CallbackId"]).execution_arn
             except Exception as exc:
-                raise UnmappedCallError(f"cannot tell the execution of callback {p['CallbackId']!r}") from exc
+                raise UnmappedCallError(
+                    f"cannot tell the execution of callback {p['CallbackId']!r}"
+                ) from exc
             return [(f"lambda:{op}", bound.execution(arn))]
     raise UnmappedCallError(
         f"{call.api} is not modelled: add how IAM authorizes it to tests/iam/stack.py"
