@@ -38,9 +38,10 @@ from werkzeug.serving import make_server
 import workflow_fn.app
 from signoff import cli, wiring
 from signoff.local import aws
-from signoff.local.dynamodb import free_port
+from signoff.local.dynamodb import free_port, local_client
 from signoff.local.slack_standin import app_home_opened, dm_channel
 from signoff.local.stack import TABLE, LocalStack
+from signoff.store import DynamoApprovalStore
 from signoff.targets import AwsTarget
 from tests.factories import start_request
 from tests.iam import stack as model
@@ -134,8 +135,12 @@ class LambdaApi:
             )
 
         @app.post("/2025-12-01/durable-execution-callbacks/<path:callback_id>/succeed")
-        def callback(callback_id: str) -> Response:
-            local.durable.runner.send_callback_success(callback_id, request.get_data())
+        def callback(callback_id: str) -> Response | tuple[Response, int]:
+            try:
+                local.durable.runner.send_callback_success(callback_id, request.get_data())
+            except Exception:  # the emulator's not-found: the callback is over (as on AWS)
+                body = {"__type": "ResourceNotFoundException", "message": "no such callback"}
+                return jsonify(body), 404
             return jsonify({})
 
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -187,8 +192,9 @@ def _restore_environ(saved: dict[str, str]) -> None:
 class Driver:
     """Drives one lifecycle through the local stack and the CLI."""
 
-    def __init__(self, local: LocalStack, session: CliSession, recorder: Recorder):
+    def __init__(self, local: LocalStack, session: CliSession, recorder: Recorder, store: Any):
         self.local = local
+        self.store = store  # reads the table for the test; its client is not recorded
         self.standin = local.standin
         self.session = session
         self.recorder = recorder
@@ -248,6 +254,36 @@ class Driver:
         status, body = self.standin.click(user, message["channel"], message["ts"], action)
         assert status == 200, body
 
+    def until_closed(self, approval_id: str, act: Callable[[], None], tries: int = 3) -> None:
+        """Act (a click, a modal) until the request is closed: on a loaded machine the
+        click's write may outlast its budget, and the user is told to try again."""
+        for _ in range(tries):
+            act()
+            try:
+                _wait_until(
+                    lambda: self.store.get(approval_id).status.value != "pending",
+                    f"{approval_id} to close",
+                    timeout=15,
+                )
+                return
+            except AssertionError:
+                continue
+        raise AssertionError(f"{approval_id} stayed pending after {tries} tries")
+
+    def reject_with_reason(self, user: str, message: dict[str, Any], reason: str) -> None:
+        seen = {v["id"] for v in self.standin.conversation()["views"]}
+        self.click(user, message, "signoff.reject")
+        view = _wait_until(
+            lambda: [
+                v
+                for v in self.standin.conversation()["views"]
+                if v["open"] and v["user"] == user and v["id"] not in seen
+            ],
+            "the reject modal",
+        )[-1]
+        status, body = self.standin.submit_view(view["id"], user, {"reason": {"reason": reason}})
+        assert status == 200, body
+
 
 def _record_durable_calls(recorder: Recorder, mp: pytest.MonkeyPatch) -> None:
     """The emulator's in-memory client serves the workflow's checkpoints: record them."""
@@ -279,7 +315,7 @@ def _drive(d: Driver) -> dict[str, str]:
     #    (DeleteItem), fails the delivery, and the retry posts it.
     message = d.start(CLI_USER, "apr-iam-1", "--approver", APPROVER, "--approver-group", "S0ONCALL")
     d.standin.fault("chat.postMessage", "internal_error", channel="approvals")
-    d.click(APPROVER, message, "signoff.approve")
+    d.until_closed("apr-iam-1", lambda: d.click(APPROVER, message, "signoff.approve"))
     outcomes["apr-iam-1"] = d.finished("apr-iam-1")
     # CI waits for it and verifies it.
     assert d.cli(CI, "wait", "apr-iam-1").exit_code == 0
@@ -288,15 +324,7 @@ def _drive(d: Driver) -> dict[str, str]:
 
     # 2. CI starts one; the approver rejects it in Slack with a reason (the modal).
     message = d.start(CI, "apr-iam-2", "--approver", APPROVER)
-    d.click(APPROVER, message, "signoff.reject")
-    view = _wait_until(
-        lambda: [
-            v for v in d.standin.conversation()["views"] if v["open"] and v["user"] == APPROVER
-        ],
-        "the reject modal",
-    )[-1]
-    status, body = d.standin.submit_view(view["id"], APPROVER, {"reason": {"reason": "not today"}})
-    assert status == 200, body
+    d.until_closed("apr-iam-2", lambda: d.reject_with_reason(APPROVER, message, "not today"))
     outcomes["apr-iam-2"] = d.finished("apr-iam-2")
 
     # 3. A CLI user decides one from the terminal (rings the workflow's doorbell), and
@@ -310,7 +338,7 @@ def _drive(d: Driver) -> dict[str, str]:
 
     # 4. An admin named in the policy document (read from SSM) cancels one in Slack.
     message = d.start(CLI_USER, "apr-iam-5", "--approver", APPROVER)
-    d.click(ADMIN, message, "signoff.cancel")
+    d.until_closed("apr-iam-5", lambda: d.click(ADMIN, message, "signoff.cancel"))
     outcomes["apr-iam-5"] = d.finished("apr-iam-5")
 
     # 5. `/signoff` and the Home tab, with one request pending.
@@ -426,7 +454,9 @@ def lifecycle(
                 ),
             )
             lambda_api = LambdaApi(local)
-            sqs = aws.client(moto, "sqs")  # made before the recorder: its calls are the test's
+            # Made before the recorder: their calls are the test's own.
+            sqs = aws.client(moto, "sqs")
+            store = DynamoApprovalStore(local_client(local.ddb.endpoint), TABLE)
             session = CliSession(
                 {
                     "cloudformation": moto,
@@ -439,7 +469,7 @@ def lifecycle(
             mp.setattr(cli, "_target", lambda: AwsTarget(model.STACK, session=session))
             _record_durable_calls(recorder, mp)
             recorder.install()
-            driver = Driver(local, session, recorder)
+            driver = Driver(local, session, recorder, store)
             try:
                 outcomes = _drive(driver)
                 outcomes["apr-iam-7"] = _drive_reminders(driver, mp)
@@ -507,6 +537,8 @@ def test_every_call_is_attributed_and_the_lifecycle_ran(lifecycle: Lifecycle) ->
     by: dict[str | None, Counter[str]] = defaultdict(Counter)
     for call in lifecycle.calls:
         by[call.principal][call.api] += 1
+    for principal, apis in sorted(by.items(), key=lambda kv: str(kv[0])):  # shown with -s
+        print(f"{principal}: {sum(apis.values())} calls, {len(apis)} APIs: {dict(apis)}")
     assert set(by) == {*FUNCTIONS, f"cli:{CLI_USER}", f"cli:{CI}"}, dict(by)
     assert lifecycle.outcomes == {
         "apr-iam-1": "approved",
@@ -566,6 +598,10 @@ def test_no_grant_goes_unused(verdicts: list[Verdict], deployment: Deployment) -
                 if grant not in used and (grant[0], grant[2]) not in NOT_EXERCISED:
                     unused.append(f"{principal}: {grant}")
     assert not unused, "grants no recorded call used:\n" + "\n".join(sorted(set(unused)))
+    total = sum(
+        1 for policies in _principals(deployment).values() for n in policies for _ in grants(n)
+    )
+    print(f"{len(verdicts)} distinct requests; {len(used)} of {total} grants used")
 
 
 def _without(named: dict[str, Any], sid: str, action: str, resource: str) -> dict[str, Any]:
@@ -620,3 +656,4 @@ def test_removing_any_grant_a_call_uses_makes_iam_refuse_it(
     ]
     assert not harmless, "grants whose removal no recorded call notices:\n" + "\n".join(harmless)
     assert len(by_grant) >= 30, sorted(by_grant)
+    print(f"{len(by_grant)} grants removed one at a time: each refused a recorded call")
