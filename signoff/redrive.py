@@ -180,16 +180,11 @@ class DeadLetterQueue:
 
     def hand_back(self, letters: list[DeadLetter]) -> None:
         """Make messages read but not deleted visible again at once."""
-        for start in range(0, len(letters), 10):
-            batch = letters[start : start + 10]
-            # On failure they come back by themselves when their visibility timeout ends.
+        for letter in letters:
+            # On failure it comes back by itself when its visibility timeout ends.
             with contextlib.suppress(ClientError, BotoCoreError):
-                self._client.change_message_visibility_batch(
-                    QueueUrl=self.url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": letter.receipt, "VisibilityTimeout": 0}
-                        for i, letter in enumerate(batch)
-                    ],
+                self._client.change_message_visibility(
+                    QueueUrl=self.url, ReceiptHandle=letter.receipt, VisibilityTimeout=0
                 )
 
 

@@ -33,7 +33,7 @@ MAX_PARAMETER_VALUE = 4096  # bytes: CloudFormation's limit on one parameter val
 
 # A fenced block's lines (continuations joined) and inline code spans; a `sam` command
 # starts the text or follows &&, ; or |.
-_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
+_FENCE = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
 _INLINE = re.compile(r"`([^`\n]+)`")
 _SAM = re.compile(r"(?:^|&&|;|\|)\s*sam\s")
 
@@ -75,16 +75,23 @@ SAVED_LINE = "sam deploy --parameter-overrides AllowCliDecisions=true --save-par
 BOGUS_LINE = "sam deploy --bogus"
 
 
-def sam_lines(markdown: str) -> list[str]:
-    """Every `sam ...` command line in the text: in fenced blocks and inline code."""
-    found: list[str] = []
+Group = tuple[str, ...]  # the `sam` lines of one fenced block (or one inline span), in order
+
+
+def sam_groups(markdown: str) -> list[Group]:
+    """Every `sam ...` command line in the text, by fenced block (inline code: one each)."""
+    found: list[Group] = []
     for block in _FENCE.findall(markdown):
-        for line in block.replace("\\\n", " ").splitlines():
-            if _SAM.search(line):
-                found.append(line.strip())
+        lines = [line.strip() for line in block.replace("\\\n", " ").splitlines()]
+        if group := tuple(line for line in lines if _SAM.search(line)):
+            found.append(group)
     prose = _FENCE.sub("", markdown)
-    found += [code.strip() for code in _INLINE.findall(prose) if _SAM.search(code)]
+    found += [(code.strip(),) for code in _INLINE.findall(prose) if _SAM.search(code)]
     return found
+
+
+def sam_lines(markdown: str) -> list[str]:
+    return [line for group in sam_groups(markdown) for line in group]
 
 
 def template() -> dict[str, Any]:
@@ -152,22 +159,33 @@ def sam(argvs: list[list[str]], cwd: Path) -> dict[str, Any]:
 def checked(workdir: Path) -> tuple[dict[str, list[str]], dict[str, list[str]], list[Any]]:
     """What is wrong with each documented line, with each self-test line, and what SAM
     sends for a stale samconfig.toml."""
-    documented = sorted({c for doc in DOCS for c in sam_lines(doc.read_text())})
-    examples = [OLD_POLICY_LINE, SAVED_LINE, BOGUS_LINE]
-    found, merged = problems(list(dict.fromkeys(documented + examples)), workdir)
-    return {c: found[c] for c in documented}, {c: found[c] for c in examples}, merged
+    documented = list(dict.fromkeys(g for doc in DOCS for g in sam_groups(doc.read_text())))
+    examples: list[Group] = [(OLD_POLICY_LINE,), (SAVED_LINE,), (BOGUS_LINE,)]
+    found, merged = problems(documented + examples, workdir)
+    lines = {line for group in documented for line in group}
+    return (
+        {c: p for c, p in found.items() if c in lines},
+        {g[0]: found[g[0]] for g in examples},
+        merged,
+    )
 
 
-def problems(commands: list[str], cwd: Path) -> tuple[dict[str, list[str]], list[Any]]:
+def problems(groups: list[Group], cwd: Path) -> tuple[dict[str, list[str]], list[Any]]:
     """What is wrong with each command line, as SAM reads it (an empty list: nothing)."""
     parameters = template()["Parameters"]
-    runs = [(c, argv) for c in commands for argv in shell_words(c, cwd)]
-    answer = sam([a for _, a in runs], cwd)
-    found: dict[str, list[str]] = {c: [] for c in commands}
-    for (command, argv), parsed in zip(runs, answer["parsed"], strict=True):
-        wrong = found[command]
+    runs = [(g, c, argv) for g in groups for c in dict.fromkeys(g) for argv in shell_words(c, cwd)]
+    answer = sam([argv for _, _, argv in runs], cwd)
+    found: dict[str, list[str]] = {c: [] for g in groups for c in g}
+
+    def wrong(command: str, problem: str) -> None:
+        if problem not in found[command]:
+            found[command].append(problem)
+
+    # Per block: what its deploys leave each parameter at, and whether it was saved.
+    left: dict[Group, dict[str, tuple[str, bool, str]]] = {g: {} for g in groups}
+    for (group, command, argv), parsed in zip(runs, answer["parsed"], strict=True):
         if parsed["error"]:
-            wrong.append(f"SAM refuses it: {parsed['error']}")
+            wrong(command, f"SAM refuses it: {parsed['error']}")
             continue
         if "--parameter-overrides" not in argv:
             continue
@@ -177,21 +195,30 @@ def problems(commands: list[str], cwd: Path) -> tuple[dict[str, list[str]], list
         meant = _plain(" ".join(given))
         understood = _plain(" ".join(f"{k}={v}" for k, v in overrides.items()))
         if understood != meant:
-            wrong.append(f"SAM read {overrides!r} from {' '.join(given)[:80]!r}…: the rest is lost")
+            wrong(
+                command, f"SAM read {overrides!r} from {' '.join(given)[:80]!r}…: the rest is lost"
+            )
         for key, value in overrides.items():
+            left[group][key] = (value, parsed["save_params"], command)
             spec = parameters.get(key)
             if spec is None:
-                wrong.append(f"{key} is not a parameter of template.yaml")
+                wrong(command, f"{key} is not a parameter of template.yaml")
                 continue
             if "AllowedValues" in spec and value not in spec["AllowedValues"]:
-                wrong.append(f"{key}={value!r} is not one of {spec['AllowedValues']}")
+                wrong(command, f"{key}={value!r} is not one of {spec['AllowedValues']}")
             if len(value.encode()) > MAX_PARAMETER_VALUE:
-                wrong.append(f"{key} is over CloudFormation's {MAX_PARAMETER_VALUE} bytes")
-        if parsed["command"] == "deploy" and not parsed["save_params"]:
-            wrong.append(
-                "no --save-params: the next plain `sam deploy` passes samconfig.toml's saved "
-                "value again and undoes it"
-            )
+                wrong(command, f"{key} is over CloudFormation's {MAX_PARAMETER_VALUE} bytes")
+    # samconfig.toml holds what `--guided` saved (the workdir's: the defaults). A value a
+    # block leaves different from it, unsaved, is undone by the next plain `sam deploy`.
+    for settled in left.values():
+        for key, (value, saved, command) in settled.items():
+            before = str(parameters.get(key, {}).get("Default", ""))
+            if value != before and not saved:
+                wrong(
+                    command,
+                    f"no --save-params: the next plain `sam deploy` passes samconfig.toml's "
+                    f"saved {key}={before!r} again and undoes it",
+                )
     return found, list(answer["merged"])
 
 
