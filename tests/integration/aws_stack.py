@@ -51,7 +51,14 @@ def client(endpoint: str, service: str, region: str) -> Any:
     )
 
 
-def create_stack(moto: str, region: str, *, table: str = "t-none", notifier: bool = False) -> str:
+def create_stack(
+    moto: str,
+    region: str,
+    *,
+    table: str = "t-none",
+    notifier: bool = False,
+    secret: str | None = None,
+) -> str:
     """A stack with template.yaml's outputs the CLI reads (and, with `notifier`, the
     notifier function and its dead-letter queue); returns its name."""
     name = f"signoff-{secrets.token_hex(3)}"
@@ -64,7 +71,7 @@ def create_stack(moto: str, region: str, *, table: str = "t-none", notifier: boo
         "TopicArn": {"Value": {"Ref": "ApprovalsTopic"}},
         "SlackEventsUrl": {"Value": "http://127.0.0.1:9/"},
         "SlackSecretArn": {
-            "Value": f"arn:aws:secretsmanager:{region}:123456789012:secret:{name}-slack"
+            "Value": secret or f"arn:aws:secretsmanager:{region}:123456789012:secret:{name}-slack"
         },
         "WorkflowFunctionArn": {
             "Value": f"arn:aws:lambda:{region}:123456789012:function:{name}-workflow:live"
@@ -140,6 +147,13 @@ class LambdaInvoke:
                     )
                     return
                 self._answer(200, result, {})
+
+            def do_GET(self) -> None:  # GetFunction: no function configurations here
+                self._answer(
+                    404,
+                    {"Type": "User", "Message": f"Function not found: {self.path}"},
+                    {"x-amzn-ErrorType": "ResourceNotFoundException"},
+                )
 
             def _answer(self, status: int, body: Any, headers: dict[str, str]) -> None:
                 data = json.dumps(body).encode()
