@@ -107,6 +107,28 @@ def posted(port: int, approval_id: str) -> dict[str, Any]:
     raise TimeoutError(f"no Slack message for {approval_id}")
 
 
+def test_the_wheel_installs_only_the_signoff_package(installed: Path, tmp_path: Path) -> None:
+    """The Lambda entry points' top-level modules (workflow_fn, slack_handler, notifier)
+    belong to the Lambda artifact, not to site-packages, where their names would clash."""
+    site = Path(
+        run(
+            installed / "python", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"
+        ).stdout.strip()
+    )
+    top_level = {p.name for p in site.iterdir() if not p.name.endswith((".dist-info", ".pth"))}
+    assert top_level == {"signoff"}, top_level
+    # What `signoff dev` runs in their place, from the installed package.
+    found = run(
+        installed / "python",
+        "-c",
+        "import signoff.handlers.workflow as w, signoff.handlers.slack as s, "
+        "signoff.handlers.notifier as n; print(w.__file__, s.__file__, n.__file__)",
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+    ).stdout.split()
+    assert all(Path(f).is_relative_to(site) for f in found), found
+
+
 def test_the_wheel_runs_outside_the_checkout(installed: Path, tmp_path: Path) -> None:
     where = run(
         installed / "python",
