@@ -108,7 +108,8 @@ def _unsafe(text: str, multiline: bool) -> Iterator[tuple[int, str]]:
         elif category == "Cs":
             yield index, f"a lone surrogate ({code}), which is not text"
         elif _selector(char):
-            if index == 0 or _selector(text[index - 1]) or not text[index - 1].isprintable():
+            before = text[index - 1] if index else " "
+            if _selector(before) or before.isspace() or not before.isprintable():
                 yield index, f"a variation selector that follows no visible character ({code})"
         elif char in _JOINERS:
             if not _joins(text, index):
