@@ -35,6 +35,7 @@ from signoff.model import (
     Decision,
     StartRequest,
     Status,
+    checked_id,
     format_duration,
     iso,
     new_approval_id,
@@ -415,6 +416,7 @@ def wait_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Wait for an approval started earlier; the exit code is its outcome."""
+    checked_id(approval_id)
     raise typer.Exit(_wait(_target(), approval_id, as_json))
 
 
@@ -545,6 +547,8 @@ def audit(
     """Every audit event, refused attempts included: of one approval or of all since a time."""
     from signoff.history import DEFAULT_SINCE
 
+    if approval_id is not None:
+        checked_id(approval_id)
     span = _since(since)
     approvals = _target().approvals
     events: Iterable[dict[str, Any]] = (
@@ -582,6 +586,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one approval, its audit trail and its workflow's status."""
+    checked_id(approval_id)
     target = _target()
     approval = target.approvals.get(approval_id)
     audit = target.approvals.audit(approval_id)
@@ -630,6 +635,7 @@ def decide(
     """
     from signoff.targets import CliAction, for_cli
 
+    checked_id(approval_id)
     _check_person(as_user)
     approvals = for_cli(_target(), CliAction.DECIDE, approval_id, as_user)
     approval = approvals.decide(approval_id, as_user, decision, reason)
@@ -661,12 +667,14 @@ def cancel(
     """
     from signoff.targets import CliAction, for_cli
 
+    checked_id(approval_id)
     _check_person(as_user)
     approvals = for_cli(_target(), CliAction.CANCEL, approval_id, as_user)
     approval = approvals.cancel(approval_id, as_user, reason)
     _say(f"{approval.id} cancelled by {as_user}")
 
 
+# Ids and --as are checked before the stack is reached: bad usage is exit 2 wherever it runs.
 def _check_person(as_user: str) -> None:
     """`--as` names who acts, in the audit trail: a Slack user id or a plain name."""
     problem = person_problem("--as", as_user)
