@@ -210,7 +210,7 @@ def test_kickoff_refuses_invisible_characters_naming_them(title: str, named: str
     assert named in str(refused.value)
     for where in ({"description": title}, {"fields": (("notes", title),)}):
         with pytest.raises(ValidationError, match=r"character|selector|surrogate"):
-            request(**where)  # type: ignore[arg-type]
+            request(**where)
     with pytest.raises(ValidationError, match=r"character|selector|surrogate"):
         opened().vote("U0A", Decision.REJECT, T0, title)
 
