@@ -15,7 +15,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -49,9 +49,9 @@ RULE_KEYS = (
 )
 MAX_DESCRIPTION = 300
 MIN_REMINDER = timedelta(minutes=1)
-# A document is read whole, on every kickoff and admin cancel: a generous bound on what a
-# deployment's rules take (the SSM parameter holds at most 8 KB; 64 KiB is some 300
-# policies), and what keeps the pure-Python YAML parser well under a second.
+# A generous bound on what a deployment's rules take (the SSM parameter holds at most 8 KB;
+# 64 KiB is some 1,000 policies), and on a first parse: a few hundred milliseconds with
+# libyaml (benchmarks/policy_parse.py); later reads of the same bytes are not parsed again.
 MAX_DOCUMENT_BYTES = 64 * 1024
 # A document is a mapping of mappings of lists: anything nested deeper is not one.
 MAX_DEPTH = 16
@@ -318,8 +318,9 @@ _PARSED_KEEP = 16
 def _load_yaml(raw: bytes, source: str) -> Any:
     """The document's data; ConfigError (one line, naming `source` and the line) for a
     document too large, not UTF-8, not YAML, or using what a policy document has no use for:
-    aliases (the "billion laughs" that expand a few hundred bytes into gigabytes), keys
-    given twice (which YAML would quietly resolve as the last one) or deep nesting."""
+    anchors and aliases (the "billion laughs" that expand a few hundred bytes into
+    gigabytes), keys given twice (which YAML would quietly resolve as the last one) or deep
+    nesting. Read with libyaml where PyYAML has it (7x faster), else in Python."""
     import yaml  # type: ignore[import-untyped]
 
     if len(raw) > MAX_DOCUMENT_BYTES:
@@ -335,10 +336,16 @@ def _load_yaml(raw: bytes, source: str) -> Any:
             f"{source}, line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
             "save the policy document as UTF-8"
         ) from None
+    unprintable = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if unprintable:
+        line = text[: unprintable.start()].count("\n") + 1
+        code = ord(unprintable.group())
+        raise ConfigError(f"{source}, line {line}: character U+{code:04X} is not allowed in YAML")
     if not text.strip():
         return {}
     loader = None
     try:
+        _check_events(yaml.parse(text, Loader=_strict_loader()))
         loader = _strict_loader()(text)
         return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
@@ -348,11 +355,6 @@ def _load_yaml(raw: bytes, source: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{source}{where}: {said}") from None
-    except yaml.reader.ReaderError as exc:
-        line = text[: exc.position].count("\n") + 1
-        raise ConfigError(
-            f"{source}, line {line}: character U+{exc.character:04X} is not allowed in YAML"
-        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source} is not valid YAML or JSON: {_said(str(exc))}") from None
     finally:
@@ -372,38 +374,41 @@ _NO_SHORTHANDS = (
 )
 
 
-@functools.cache
-def _strict_loader() -> type:
+def _check_events(events: Iterable[Any]) -> None:
+    """Refuse anchors, aliases and deep nesting from the parser's events, before any node
+    is built (an alias bomb is a few hundred bytes of events)."""
     import yaml
 
-    class StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
-        """YAML's safe loader without aliases or repeated keys, and not too deep."""
-
-        def __init__(self, stream: str):
-            super().__init__(stream)
-            self._depth = 0
-
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            event = self.peek_event()
-            if getattr(event, "anchor", None):  # an alias, or a value that sets an anchor
-                sign = "*" if isinstance(event, yaml.AliasEvent) else "&"
+    depth = 0
+    for event in events:
+        if getattr(event, "anchor", None):  # an alias, or a value that sets an anchor
+            sign = "*" if isinstance(event, yaml.AliasEvent) else "&"
+            raise yaml.composer.ComposerError(
+                None, None, f"{_NO_SHORTHANDS} (found {sign}{event.anchor})", event.start_mark
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
                 raise yaml.composer.ComposerError(
-                    None, None, f"{_NO_SHORTHANDS} (found {sign}{event.anchor})", event.start_mark
+                    None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark
                 )
-            self._depth += 1
-            try:
-                if self._depth > MAX_DEPTH:
-                    raise yaml.composer.ComposerError(
-                        None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark
-                    )
-                return super().compose_node(parent, index)
-            finally:
-                self._depth -= 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
+
+@functools.cache
+def _strict_loader() -> type:
+    """YAML's safe loader (libyaml's where PyYAML has it) refusing repeated keys, and
+    values Python cannot build (a 5,000-digit number, 2026-13-45), with their line."""
+    import yaml
+
+    base = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+
+    class StrictLoader(base):  # type: ignore[misc, valid-type]
         def construct_object(self, node: Any, deep: bool = False) -> Any:
             try:
                 return super().construct_object(node, deep)
-            except (ValueError, OverflowError) as exc:  # 2026-13-45, a 5,000-digit number
+            except (ValueError, OverflowError) as exc:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"cannot read this value: {exc}", node.start_mark
                 ) from None

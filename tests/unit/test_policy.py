@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -204,7 +205,8 @@ def test_an_alias_bomb_is_refused_short_and_without_expanding(text: str) -> None
         ),
         ('{"admins": ["U0A"], "admins": []}', "line 1, column 21: the key 'admins' is given twice"),
         ("policies: {p-1: {approvers: [U0A], min_approvals: 1, min_approvals: 2}}", "twice"),
-        ("a: " + "[" * 60_000, "line 1, column 19: nested deeper than 16 levels"),
+        ("a: " + "[" * 60_000, "nest"),  # libyaml stops at 1,000 levels, signoff at 16
+        ("a:\n" + "".join(f"{'  ' * i}- k:\n" for i in range(1, 20)), "nested deeper than 16"),
         ("policies: {p-1: {approvers: [U0A], min_approvals: " + "9" * 5000 + "}}", "line 1, col"),
         ("policies: {p-1: {approvers: [U0A], description: 2026-13-45}}", "month must be in"),
         ("policies: {p-1:\x00}", "line 1: character U+0000 is not allowed"),
@@ -284,3 +286,24 @@ def test_a_document_is_parsed_once_per_content(tmp_path, monkeypatch) -> None:
         with pytest.raises(ConfigError, match="names someone more than once"):
             source.load()
     assert len(parsed) == 3
+
+
+def test_without_libyaml_the_same_documents_are_refused_the_same_way(monkeypatch) -> None:
+    import yaml
+
+    monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    policy._strict_loader.cache_clear()
+    monkeypatch.setattr(policy, "_PARSED", type(policy._PARSED)())
+    try:
+        assert policy._strict_loader().__bases__ == (yaml.SafeLoader,)
+        assert book().names() == ["feature-flag", "prod-deploy"]
+        for text, says in [
+            (laughs(7), "aliases (*name)"),
+            ("policies:\n  p-1: {approvers: [U0A]}\n  p-1: {approvers: [U0B]}\n", "twice"),
+            ("a: " + "[" * 60_000, "line 1, column 19: nested deeper than 16 levels"),
+            ("policies: {p-1: {approvers: [U0A], description: 2026-13-45}}", "month must be"),
+        ]:
+            with pytest.raises(ConfigError, match=re.escape(says)):
+                book(text)
+    finally:
+        policy._strict_loader.cache_clear()
