@@ -289,7 +289,7 @@ def test_a_document_is_parsed_once_per_content(tmp_path, monkeypatch) -> None:
 
 
 def test_without_libyaml_the_same_documents_are_refused_the_same_way(monkeypatch) -> None:
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     monkeypatch.setattr(yaml, "__with_libyaml__", False)
     policy._strict_loader.cache_clear()
