@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import signal
 import sys
 import threading
@@ -36,12 +35,15 @@ from signoff.model import (
     Decision,
     StartRequest,
     Status,
+    checked_id,
     format_duration,
     iso,
     new_approval_id,
     parse_duration,
     parse_fields,
+    person_problem,
 )
+from signoff.text import visible
 
 if TYPE_CHECKING:
     from signoff.doctor import Deployment
@@ -134,18 +136,15 @@ def _aws_options(region: str | None, profile: str | None, stack: str | None = No
 out = Console(markup=False, highlight=False, emoji=False)
 err = Console(stderr=True, markup=False, highlight=False, emoji=False)
 
-# C0 and C1 control characters (not newline or tab) would drive the terminal: shown escaped.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_ERROR_LINE = 500
 
 Part = str | tuple[str, str]
 
 
 def _shown(value: object, one_line: bool = False) -> str:
-    """User text as printed: as typed, except control characters, shown as escapes."""
-    pattern = _CONTROL_OR_BREAK if one_line else _CONTROL
-    return pattern.sub(lambda m: repr(m.group())[1:-1], str(value))
+    """User text as printed: as typed, except what would drive the terminal or hide from
+    the reader (control, bidirectional and invisible characters), shown as escapes."""
+    return visible(str(value), multiline=not one_line)
 
 
 def _clip(value: str, limit: int = 40) -> str:
@@ -465,6 +464,7 @@ def wait_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Wait for an approval started earlier; the exit code is its outcome."""
+    checked_id(approval_id)
     raise typer.Exit(_wait(_target(), approval_id, as_json))
 
 
@@ -595,6 +595,8 @@ def audit(
     """Every audit event, refused attempts included: of one approval or of all since a time."""
     from signoff.history import DEFAULT_SINCE
 
+    if approval_id is not None:
+        checked_id(approval_id)
     span = _since(since)
     approvals = _target().approvals
     events: Iterable[dict[str, Any]] = (
@@ -632,6 +634,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one approval, its audit trail and its workflow's status."""
+    checked_id(approval_id)
     target = _target()
     approval = target.approvals.get(approval_id)
     audit = target.approvals.audit(approval_id)
@@ -680,6 +683,8 @@ def decide(
     """
     from signoff.targets import CliAction, for_cli
 
+    checked_id(approval_id)
+    _check_person(as_user)
     approvals = for_cli(_target(), CliAction.DECIDE, approval_id, as_user)
     approval = approvals.decide(approval_id, as_user, decision, reason)
     if approval.status.is_closed:
@@ -710,9 +715,19 @@ def cancel(
     """
     from signoff.targets import CliAction, for_cli
 
+    checked_id(approval_id)
+    _check_person(as_user)
     approvals = for_cli(_target(), CliAction.CANCEL, approval_id, as_user)
     approval = approvals.cancel(approval_id, as_user, reason)
     _say(f"{approval.id} cancelled by {as_user}")
+
+
+# Ids and --as are checked before the stack is reached: bad usage is exit 2 wherever it runs.
+def _check_person(as_user: str) -> None:
+    """`--as` names who acts, in the audit trail: a Slack user id or a plain name."""
+    problem = person_problem("--as", as_user)
+    if problem:
+        raise ValidationError(problem)
 
 
 _MARKS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "skip": ("skip", "dim")}
@@ -1095,7 +1110,10 @@ def dev(
         Path | None,
         typer.Option(
             "--policies",
-            help="The policy document (YAML or JSON). Default: policies.yaml in --home, if any.",
+            help=(
+                "The policy document (YAML or JSON, at most 64 KiB); it must exist. "
+                "Default: policies.yaml in --home, if any."
+            ),
         ),
     ] = None,
     slack: Annotated[
@@ -1124,6 +1142,12 @@ def dev(
             "pipx install 'signoff[local]' (or pip install 'signoff[local]')"
         ) from exc
 
+    if policies_file is not None:
+        from signoff.policy import FilePolicies
+
+        # Named on the command line, it must be there: a typo would start a stack with no
+        # policies at all (ad-hoc approvers allowed, no admins). Checked before anything runs.
+        FilePolicies(policies_file, required=True).load()
     socket_mode = None
     if slack is DevSlack.SOCKET:
         socket_mode = SocketModeSettings.from_env(os.environ)

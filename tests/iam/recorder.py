@@ -6,8 +6,9 @@ clients come from it (`signoff.wiring._client`), and so do the clients the IAM t
 the CLI. Registered before any client is made (botocore copies a session's hooks into a
 client when it builds it).
 
-Who made a call is read from the call stack: a frame of a Lambda entry point
-(`workflow_fn/app.py`, `slack_handler/app.py`, `notifier/app.py`) names the function; a
+Who made a call is read from the call stack: a frame of a Lambda handler's body
+(`signoff/handlers/workflow.py`, `slack.py`, `notifier.py`, which the entry points
+`workflow_fn.app`, `slack_handler.app` and `notifier.app` re-export) names the function; a
 frame of `signoff/cli.py` names the CLI, run as the persona in `cli_persona` (whose
 managed policy the call is evaluated against). A context variable alone would not do: the
 durable SDK runs the workflow's handler on a worker thread of its own, which does not
@@ -34,12 +35,12 @@ import boto3
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Lambda entry points -> the template's logical id of the function they are the handler of
-# (tests/integration/test_template.py checks the Handler of each).
+# Lambda handlers' bodies -> the template's logical id of the function they are the handler
+# of (tests/integration/test_template.py checks the Handler of each).
 ENTRY_POINTS = {
-    str(ROOT / "workflow_fn" / "app.py"): "WorkflowFunction",
-    str(ROOT / "slack_handler" / "app.py"): "SlackFunction",
-    str(ROOT / "notifier" / "app.py"): "NotifierFunction",
+    str(ROOT / "signoff" / "handlers" / "workflow.py"): "WorkflowFunction",
+    str(ROOT / "signoff" / "handlers" / "slack.py"): "SlackFunction",
+    str(ROOT / "signoff" / "handlers" / "notifier.py"): "NotifierFunction",
 }
 CLI_MODULE = str(ROOT / "signoff" / "cli.py")
 
