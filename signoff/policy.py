@@ -14,10 +14,11 @@ import functools
 import hashlib
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -501,18 +502,138 @@ class SsmPolicies:
         self._client_factory = client_factory
         self._max_age = max_age
         self._provider: Any = None
+        self._absent_until = 0.0  # monotonic time until which "no parameter" is believed
 
     def load(self) -> PolicyBook:
+        """The document; none (ad-hoc approvers only) while the parameter does not exist."""
         from aws_lambda_powertools.utilities.parameters import SSMProvider
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+        if self._absent_until > time.monotonic():
+            return PolicyBook()
         if self._provider is None:
             self._provider = SSMProvider(boto3_client=self._client_factory())
         try:
             text = self._provider.get(self._name, max_age=self._max_age)
         except GetParameterError as exc:
+            # Powertools wraps every error; the SSM error it wrapped is its context.
+            if _parameter_not_found(exc.__context__):
+                # `signoff policies push` creates the parameter: until then, no document.
+                self._absent_until = time.monotonic() + self._max_age
+                return PolicyBook()
             raise BackendError(f"cannot read the policy parameter {self._name}: {exc}") from exc
         return PolicyBook.parse(str(text), source=f"SSM parameter {self._name}")
+
+
+def _parameter_not_found(exc: BaseException | None) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == (
+        "ParameterNotFound"
+    )
+
+
+# -- the deployed document as data: read with its version, pushed by the CLI --------------
+
+# SSM parameter values: 4 KB in the Standard tier, 8 KB in the Advanced tier. The CLI
+# writes with the Intelligent-Tiering tier: Standard (free) while the document fits,
+# Advanced once it is larger.
+MAX_PARAMETER_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class PolicyDocument:
+    """The deployed document as SSM holds it: parsed, with its version and when it changed."""
+
+    book: PolicyBook
+    parameter: str
+    version: int
+    modified: datetime | None
+    text: str
+
+
+@dataclass(frozen=True)
+class PushResult:
+    parameter: str
+    version: int
+    tier: str  # Standard or Advanced, as SSM chose it ("" when nothing was written)
+    changed: bool  # False: the same text was already in force, nothing was written
+    book: PolicyBook
+
+
+def read_policies(client: Any, name: str) -> PolicyDocument | None:
+    """The document in SSM parameter `name`; None when it does not exist (no document).
+
+    ConfigError (naming the parameter and its version) when the document is broken,
+    BackendError when SSM cannot be read.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        parameter = client.get_parameter(Name=name)["Parameter"]
+    except ClientError as exc:
+        if _parameter_not_found(exc):
+            return None
+        raise BackendError(f"cannot read the policy parameter {name}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise BackendError(f"cannot read the policy parameter {name}: {exc}") from exc
+    version = int(parameter.get("Version") or 0)
+    text = str(parameter.get("Value", ""))
+    book = PolicyBook.parse(text, source=f"SSM parameter {name} (version {version})")
+    return PolicyDocument(book, name, version, parameter.get("LastModifiedDate"), text)
+
+
+def check_document(text: str, source: str) -> PolicyBook:
+    """A document as `policies push` accepts it: ValidationError lists every problem."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if not text.strip():
+        raise ValidationError(
+            f"{source} is empty; to allow ad-hoc approvers and nothing else, push a document "
+            "that says `allow_ad_hoc: true`"
+        )
+    if size > MAX_PARAMETER_BYTES:
+        raise ValidationError(
+            f"{source} is {size:,} bytes; the SSM parameter holds at most "
+            f"{MAX_PARAMETER_BYTES:,} bytes (8 KB, its Advanced tier)"
+        )
+    try:
+        return PolicyBook.parse(text, source=source)
+    except ConfigError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def push_policies(client: Any, name: str, text: str, source: str) -> PushResult:
+    """Check the document whole, then write it to SSM parameter `name` as a new version.
+
+    Nothing is written when it has a problem (ValidationError lists them all) or when the
+    same text is already in force (`changed` is False). Approvals already running keep
+    the rules they started with: each record holds its own copy.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    book = check_document(text, source)
+    try:
+        current = client.get_parameter(Name=name)["Parameter"]
+    except ClientError as exc:
+        if not _parameter_not_found(exc):
+            raise BackendError(f"cannot read the policy parameter {name}: {exc}") from exc
+        current = None
+    except BotoCoreError as exc:
+        raise BackendError(f"cannot read the policy parameter {name}: {exc}") from exc
+    if current is not None and current.get("Value") == text:
+        return PushResult(name, int(current.get("Version") or 0), "", False, book)
+    try:
+        written = client.put_parameter(
+            Name=name,
+            Value=text,
+            Type="String",
+            Overwrite=True,
+            Tier="Intelligent-Tiering",
+            Description="signoff approval policies (written by `signoff policies push`)",
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise BackendError(f"writing the policy parameter {name} failed: {exc}") from exc
+    return PushResult(name, int(written["Version"]), str(written.get("Tier", "")), True, book)
 
 
 # -- kickoff -------------------------------------------------------------------------

@@ -380,8 +380,9 @@ class Binding:
         return self.deployment.ref(self._logical(self.secrets, secret_id, "secret"))
 
     def parameter(self, name: str) -> str:
-        logical = self._logical(self.parameters, name, "SSM parameter")
-        deployed = self.deployment.ref(logical)
+        # The policy parameter is data, not a resource of the stack (`signoff policies push`
+        # writes it): `parameters` maps a local name to the deployed parameter's name.
+        deployed = self._logical(self.parameters, name, "SSM parameter")
         return self.deployment._arn("ssm", f"parameter/{deployed.lstrip('/')}")
 
     def queue(self, url: str) -> str:

@@ -486,7 +486,7 @@ def lifecycle(
         tables={TABLE: "ApprovalsTable"},
         topics={local.aws.topic_arn: "ApprovalsTopic"},
         secrets={local.aws.secret_id: "SlackSecret"},
-        parameters={PARAMETER: "PoliciesParameter"},
+        parameters={PARAMETER: f"/{model.STACK}/policies"},
         functions={"signoff-workflow": "WorkflowFunction"},
         stacks={model.STACK},
     )

@@ -354,7 +354,7 @@ def test_environment_carries_references_not_secrets(template: dict[str, Any]) ->
         "SIGNOFF_TOPIC_ARN": {"Ref": "ApprovalsTopic"},
         "SIGNOFF_SLACK_SECRET_ID": {"Ref": "SlackSecret"},
         "SIGNOFF_DEFAULT_CHANNEL": {"Ref": "DefaultChannel"},
-        "SIGNOFF_POLICIES_PARAMETER": {"Ref": "PoliciesParameter"},
+        "SIGNOFF_POLICIES_PARAMETER": {"Fn::Sub": "/${AWS::StackName}/policies"},
         "POWERTOOLS_SERVICE_NAME": "signoff",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
@@ -388,10 +388,15 @@ def test_outputs_the_cli_reads(template: dict[str, Any]) -> None:
 def test_policies_live_in_one_ssm_parameter_read_by_the_workflow_and_slack_only(
     template: dict[str, Any],
 ) -> None:
-    parameter = template["Resources"]["PoliciesParameter"]["Properties"]
-    assert parameter["Name"] == {"Fn::Sub": "/${AWS::StackName}/policies"}
-    assert parameter["Value"] == {"Ref": "Policies"}
-    assert template["Outputs"]["PoliciesParameterName"]["Value"] == {"Ref": "PoliciesParameter"}
+    name = {"Fn::Sub": "/${AWS::StackName}/policies"}
+    # Data, not configuration: `signoff policies push` writes the parameter, and nothing in
+    # the stack does, so no deploy (nor samconfig.toml's saved parameters) can put an old
+    # document back, and a value is never squeezed through a 4 KB stack parameter.
+    assert not _resources(template, "AWS::SSM::Parameter")
+    assert "Policies" not in template.get("Parameters", {})
+    assert template["Outputs"]["PoliciesParameterName"]["Value"] == name
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["SIGNOFF_POLICIES_PARAMETER"] == name
     functions = [(w, st) for w, st in _sam_policy_statements(template) if w in FUNCTIONS]
     readers = {
         where
