@@ -57,8 +57,8 @@ if os.environ.get("BENCH_MODULES_OUT"):
         out.write(
             "\n".join(
                 str(getattr(m, "__file__", None) or "")
-                for name, m in list(sys.modules.items())
-                if name != "__main__"  # run from source, as a script always is
+                for m in list(sys.modules.values())
+                if m is not sys.modules["__main__"]  # a script: always run from source
             )
         )
 sys.stdout.flush()
