@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from cfnlint.decode import decode_str
 
 from signoff import limits
 from signoff.errors import ConfigError, ValidationError
@@ -99,6 +101,22 @@ def test_the_policy_document_refuses_reminders_aws_would_stop(rule: str, refused
         PolicyBook.parse(document, source="policies.yaml")
     allowed = PolicyBook.parse(document.replace(rule, "remind_every: 20m"), source="p")
     assert allowed.rule("hot").remind_every == timedelta(minutes=20)
+
+
+def test_the_template_runs_what_the_estimate_assumes() -> None:
+    template: Any = decode_str((Path(__file__).parents[2] / "template.yaml").read_text())[0]
+    workflow = template["Resources"]["WorkflowFunction"]["Properties"]
+    # The execution outlives the longest request (so the workflow, not Lambda, ends it),
+    # within AWS's longest.
+    timeout = workflow["DurableConfig"]["ExecutionTimeout"]
+    assert MAX_TIMEOUT.total_seconds() < timeout <= limits.MAX_DURATION.total_seconds()
+    # AWS's safety poll is the settings' default: nothing in the template changes it.
+    variables = {
+        **template["Globals"]["Function"]["Environment"]["Variables"],
+        **workflow.get("Environment", {}).get("Variables", {}),
+    }
+    assert "SIGNOFF_TABLE" in variables
+    assert not [name for name in variables if name.startswith("SIGNOFF_POLL_")]
 
 
 # -- the start payload -------------------------------------------------------------------
