@@ -249,3 +249,47 @@ def test_the_largest_request_checkpoints_and_stores_within_awss_limits(
     sizes = {str(op.name): payload_bytes(op) for op in result.operations}
     print(f"\nresolve-request checkpoint: {sizes['resolve-request']:,} bytes")
     assert max(sizes.values()) == sizes["resolve-request"] <= limits.MAX_CHECKPOINT_BYTES // 2
+
+
+def test_what_kickoff_drops_from_a_payload_stays_dropped_on_every_replay(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`resolve-request` keeps only what kickoff changed, and what it removed: a payload's
+    own members, self-approval and reminders (invoked by hand) never reach the record."""
+    monkeypatch.setattr("aws_durable_execution_sdk_python.state._STOP_SIGNAL_POLL_SECONDS", 0.005)
+    store = InMemoryApprovalStore()
+    clock: list[Any] = [None]
+    published = Published()
+    deps = WorkflowDeps(
+        approvals=Approvals(store, clock=lambda: clock[0]()),
+        publisher=published,
+        schedule=PollSchedule(),
+        doorbell=False,
+        kickoff=lambda request: resolve(request, PolicyBook(), Groups()),
+    )
+
+    @durable_execution
+    def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+        return run_approval(event, context, deps)
+
+    asked = largest_request("apr-crafted", timeout=timedelta(minutes=30))
+    payload = {
+        **asked.to_payload(),
+        "policy": "",
+        "approvers": ["U0A"],
+        "members": ["U0REQ"],
+        "allow_self_approval": True,
+        "remind_every_seconds": 60,
+    }
+    with DurableFunctionTestRunner(handler=handler, skip_time=True) as runner:
+        clock[0] = lambda: runner._clock.now()
+        arn = runner.run_async(input=json.dumps(payload), execution_name=asked.id)
+        result = runner.wait_for_result(arn, timeout=120)
+    assert result.status.value == "SUCCEEDED", result.error
+    approval = store.get(asked.id)
+    assert approval.status is Status.EXPIRED
+    assert approval.policy.approvers == ("U0A",) and not approval.policy.allow_self_approval
+    assert approval.policy.remind_every is None and Topic.REMINDED not in published.kinds
+    assert approval.title == asked.title and approval.fields == asked.fields
+    # Its checkpoint holds none of the request's text: a few hundred bytes.
+    assert len(result.get_step("resolve-request").result) < 500
