@@ -191,7 +191,8 @@ def test_the_largest_request_starts_within_awss_input_limit() -> None:
     assert len(json.dumps(request.to_payload()).encode()) > limits.MAX_INPUT_BYTES
 
 
-def test_half_a_surrogate_pair_is_refused_at_the_door() -> None:
-    # What an undecodable byte in a command-line argument becomes: no UTF-8 can carry it.
-    with pytest.raises(ValidationError, match=r"the title contains an invalid character \(U\+DCFF"):
+def test_a_lone_surrogate_never_reaches_the_utf8_start_payload() -> None:
+    # What an undecodable byte in a command-line argument becomes: UTF-8 cannot carry it,
+    # so the request is refused before AwsTarget encodes it.
+    with pytest.raises(ValidationError, match=r"the title contains a lone surrogate \(U\+DCFF\)"):
         start_request(title="deploy \udcff")
