@@ -63,7 +63,7 @@ admins: [{ADMIN}]
 policies:
   prod-deploy:
     approvers: [{APPROVER}]
-    remind_every: 10m
+    remind_every: 20m
     escalate_after: 25m
     escalate_to: S0ONCALL
 """
