@@ -98,7 +98,11 @@ class ColdStack:
     """What the probes talk to (Secrets Manager on moto) and the environment they run in."""
 
     def __init__(
-        self, workdir: Path, python: str = sys.executable, artifact: Path | None = None
+        self,
+        workdir: Path,
+        python: str = sys.executable,
+        artifact: Path | None = None,
+        site_and_teardown: bool = False,
     ) -> None:
         from signoff.local import aws
         from tests.conftest import BOT_TOKEN, SIGNING_SECRET
@@ -106,6 +110,7 @@ class ColdStack:
         self.workdir = workdir
         self.python = python
         self.artifact = artifact
+        self.site_and_teardown = site_and_teardown
         self.signing_secret = SIGNING_SECRET
         self._moto, moto_url = aws.start_moto()
         secret = aws.client(moto_url, "secretsmanager").create_secret(
@@ -146,7 +151,8 @@ class ColdStack:
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
         code = self.artifact or f"{ROOT} and {sys.prefix}"
-        return f"probes: Python {version} ({self.python}) -S, code from {code}"
+        how = "with site and teardown" if self.site_and_teardown else "-S"
+        return f"probes: Python {version} ({self.python}) {how}, code from {code}"
 
     def event_file(self, request: str) -> Path:
         return self.workdir / f"{request}.json"
@@ -170,10 +176,13 @@ class ColdStack:
         args = [a.replace("{event}", event) for a in probe.args] or [event]
         # -S: no site processing (the venv's .pth files, the editable install's finder);
         # the code and its dependencies come from PYTHONPATH.
-        return [self.python, "-S", str(PROBES / probe.script), *args]
+        site = [] if self.site_and_teardown else ["-S"]
+        return [self.python, *site, str(PROBES / probe.script), *args]
 
     def probe_env(self, probe: Probe) -> dict[str, str]:
         env = {**self.env, **probe.env}
+        if self.site_and_teardown:
+            env["BENCH_TEARDOWN"] = "1"  # the probe exits as a script does, not os._exit
         if not probe.compiled:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
             env["PYTHONPYCACHEPREFIX"] = self._no_cache
@@ -214,9 +223,11 @@ class ColdStack:
 
 
 @contextmanager
-def cold_stack(python: str = sys.executable, artifact: Path | None = None) -> Iterator[ColdStack]:
+def cold_stack(
+    python: str = sys.executable, artifact: Path | None = None, site_and_teardown: bool = False
+) -> Iterator[ColdStack]:
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as workdir:
-        stack = ColdStack(Path(workdir), python, artifact)
+        stack = ColdStack(Path(workdir), python, artifact, site_and_teardown)
         try:
             yield stack
         finally:
@@ -369,9 +380,10 @@ def run_comparison(
     artifact: Path | None = None,
     printer: Callable[[str], None] = print,
     count_instructions: bool = False,
+    site_and_teardown: bool = False,
 ) -> list[Figures]:
     probes = (SLACK, *VARIANTS) if variants else (SLACK,)
-    with cold_stack(python, artifact) as stack:
+    with cold_stack(python, artifact, site_and_teardown) as stack:
         printer(f"# {stack.describe()}")
         printer(f"# load average before: {load_average()}")
         printer(f"# {compile_byte_code(stack, (FLOOR, *probes))}")
@@ -476,6 +488,12 @@ def main(argv: list[str] | None = None) -> None:
         help="also count each probe's instructions once under valgrind (a minute or two)",
     )
     parser.add_argument(
+        "--site-and-teardown",
+        action="store_true",
+        help="run the probes with site processing and let them exit normally (the "
+        "interpreter's teardown timed too), as this comparison was first made",
+    )
+    parser.add_argument(
         "--python",
         default=sys.executable,
         metavar="EXE",
@@ -506,6 +524,7 @@ def main(argv: list[str] | None = None) -> None:
             args.python,
             args.artifact,
             count_instructions=args.instructions,
+            site_and_teardown=args.site_and_teardown,
         )
         for line in report(table):
             print(line)

@@ -62,4 +62,5 @@ if os.environ.get("BENCH_MODULES_OUT"):
             )
         )
 sys.stdout.flush()
-os._exit(0)  # a sandbox never tears its interpreter down between requests: not timed
+if not os.environ.get("BENCH_TEARDOWN"):
+    os._exit(0)  # a sandbox never tears its interpreter down between requests: not timed
