@@ -361,16 +361,57 @@ def instructions(stack: ColdStack, probe: Probe) -> int:
     """User-space instructions one run of `probe` executes, counted by valgrind (callgrind):
     the same from run to run whatever else the machine is doing, unlike its time."""
     stack.write_events()
+    return _callgrind(stack.argv(probe), stack.probe_env(probe), probe.label)
+
+
+def _callgrind(argv: list[str], env: dict[str, str], label: str) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         counted = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={scratch}/out",
-             *stack.argv(probe)],
-            cwd=ROOT, env=stack.probe_env(probe), capture_output=True, text=True, check=False,
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={scratch}/out", *argv],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
     found = re.search(r"Collected : (\d+)", counted.stderr)
     if counted.returncode != 0 or not found:
-        raise SystemExit(f"valgrind on {probe.label!r} failed:\n{counted.stderr[-3000:]}")
+        raise SystemExit(f"valgrind on {label!r} failed:\n{counted.stderr[-3000:]}")
     return int(found.group(1))
+
+
+# Where the Slack handler's cold start goes beyond the floor's: each stage runs everything
+# before it, in a fresh interpreter, and its instructions are counted (not its time).
+STAGES = (
+    ("the floor's imports: boto3, Bolt", "import boto3, slack_bolt, slack_bolt.authorization"),
+    ("+ signoff.model", "import signoff.model"),
+    ("+ signoff.store (history, schema, boto3's DynamoDB types)", "import signoff.store"),
+    ("+ signoff.service, signoff.slack_app (blocks, messages)", "import signoff.slack_app"),
+    ("+ signoff.wiring (config, botocore.config)", "import signoff.wiring"),
+    ("+ the handler module: Powertools Logger and Metrics", "import slack_handler.app"),
+    ("+ a DynamoDB client (the floor's only client)", "boto3.client('dynamodb')"),
+    (
+        "+ the secret's source: Powertools Parameters, a Secrets Manager client",
+        "from signoff import wiring; source = wiring.secret_source(wiring.settings_from_env())",
+    ),
+    ("+ reading the secret", "source.current()"),
+)
+
+
+def breakdown(stack: ColdStack, printer: Callable[[str], None] = print) -> None:
+    """Instructions per stage (STAGES), then both whole probes for the rest."""
+    env = stack.probe_env(SLACK)
+    code: list[str] = []
+    before = 0
+    printer(f"{'stage (each includes those above)':<72} {'M instr.':>9} {'+M':>7}")
+    for label, line in STAGES:
+        code.append(line)
+        program = "\n".join([*code, "import os", "os._exit(0)"])  # no teardown, as the probes
+        count = _callgrind([stack.python, "-S", "-c", program], env, label)
+        printer(f"{label:<72} {count / 1e6:>9.1f} {(count - before) / 1e6 if before else 0:>7.1f}")
+        before = count
+    floor, ours = instructions(stack, FLOOR), instructions(stack, SLACK)
+    printer(
+        f"{'the Slack handler probe, whole':<72} {ours / 1e6:>9.1f} {(ours - before) / 1e6:>7.1f}"
+    )
+    printer(f"{'the floor probe, whole':<72} {floor / 1e6:>9.1f}")
+    printer(f"(the handler: {ours / floor:.3f} x the floor)")
 
 
 def run_comparison(
@@ -488,6 +529,12 @@ def main(argv: list[str] | None = None) -> None:
         help="also count each probe's instructions once under valgrind (a minute or two)",
     )
     parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="instead: count instructions stage by stage, where the handler's cold start "
+        "goes beyond the floor's (valgrind; about ten minutes)",
+    )
+    parser.add_argument(
         "--site-and-teardown",
         action="store_true",
         help="run the probes with site processing and let them exit normally (the "
@@ -514,6 +561,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"{args.artifact} holds no slack_handler/app.py: not a built function")
     if args.importtime:
         import_time(args.importtime, args.python, args.artifact)
+    elif args.breakdown:
+        print(f"# {machine()}")
+        with cold_stack(args.python, args.artifact) as stack:
+            print(f"# {stack.describe()}")
+            print(f"# {compile_byte_code(stack, (FLOOR, SLACK))}")
+            breakdown(stack)
     elif args.hold:
         hold(args.python, args.artifact)
     else:
