@@ -10,7 +10,7 @@
 
 Run from the project root:
   .venv/bin/python -m benchmarks.click_path [--clicks 200] [--resumes 5] [--cold-runs 15]
-      [--cold-variants]
+      [--cold-variants] [--cold-instructions]
 (0 skips a section: `--clicks 0 --resumes 0` measures the cold starts alone).
 """
 
@@ -185,12 +185,14 @@ def ack_latency(clicks: int, concurrencies: tuple[int, ...] = (1, 20)) -> dict[s
         ddb.stop()
 
 
-def cold_starts(runs: int = 15, variants: bool = False) -> dict[str, float]:
+def cold_starts(
+    runs: int = 15, variants: bool = False, instructions: bool = False
+) -> dict[str, float]:
     """The Slack handler's cold import + first request beside the floor, A/B in fresh
     interpreters with byte code compiled first (benchmarks.cold_start; its table printed)."""
     from benchmarks import cold_start
 
-    table = cold_start.run_comparison(runs, variants)
+    table = cold_start.run_comparison(runs, variants, count_instructions=instructions)
     for line in cold_start.report(table):
         print(line)
     return cold_start.figures(table)
@@ -270,13 +272,18 @@ def main() -> None:
         action="store_true",
         help="cold starts also with Tracer, without .pyc, and the other handlers' imports",
     )
+    parser.add_argument(
+        "--cold-instructions",
+        action="store_true",
+        help="also count the cold probes' instructions under valgrind (load-independent)",
+    )
     args = parser.parse_args()
     print(f"# {machine()}")
     results: dict[str, float] = {}
     if args.clicks:
         results.update(ack_latency(args.clicks))
     if args.cold_runs:
-        results.update(cold_starts(args.cold_runs, args.cold_variants))
+        results.update(cold_starts(args.cold_runs, args.cold_variants, args.cold_instructions))
     if args.resumes:
         results.update(click_to_resume(args.resumes))
     width = max(len(k) for k in results)

@@ -17,14 +17,22 @@ current .pyc before anything is timed. With the variable set (it is on the devel
 machines), the project's own modules, which no installer compiled, would be compiled from
 source on every probe.
 
+Each probe runs with -S and its code on PYTHONPATH (no virtualenv .pth files or editable
+finder: as from /var/task), and leaves with os._exit once it has answered: a sandbox never
+tears its interpreter down between requests (--site-and-teardown times both anyway).
+
 The probes alternate (floor, handler, floor, handler, ...) and the ratio is taken pair by
 pair, so a machine whose speed drifts (it is shared) moves both sides of a pair alike.
 Wall time is the parent's clock from spawn to exit; CPU time is the child's user + system
 time as the kernel accounts it (os.wait4); "in-process" is the probe's own clock from its
-first line to its answer (interpreter start-up excluded).
+first line to its answer (interpreter start-up excluded). --instructions adds the count of
+instructions each probe executes, once under valgrind: the same whatever the machine's load.
 
 Run from the project root:
-  .venv/bin/python -m benchmarks.cold_start [--runs 15] [--variants]
+  .venv/bin/python -m benchmarks.cold_start [--runs 15] [--variants] [--instructions]
+  .venv/bin/python -m benchmarks.cold_start --python python3.13 --artifact DIR
+      # DIR: `make build-SlackFunction ARTIFACTS_DIR=DIR LAMBDA_PYTHON=python3.13`
+  .venv/bin/python -m benchmarks.cold_start --breakdown   # instructions, stage by stage
   .venv/bin/python -m benchmarks.cold_start --importtime /tmp/importtime.txt
   .venv/bin/python -m benchmarks.cold_start --hold   # prints the probes' commands, to time
                                                      # them with another tool (time -v)
@@ -39,6 +47,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
@@ -71,7 +80,7 @@ TRACER_ENV = {
 class Probe:
     label: str
     script: str  # under benchmarks/probes
-    args: tuple[str, ...] = ()  # after the script; "{event}" is the signed event's file
+    args: tuple[str, ...] = ()  # after the script; none: the signed event's file
     env: dict[str, str] = field(default_factory=dict)  # on top of the stack's environment
     request: str = "help"  # which signed event: "help" (/signoff help) or "click"
     compiled: bool = True  # False: every module compiled from source, nothing saved
@@ -113,10 +122,14 @@ class ColdStack:
         self.site_and_teardown = site_and_teardown
         self.signing_secret = SIGNING_SECRET
         self._moto, moto_url = aws.start_moto()
-        secret = aws.client(moto_url, "secretsmanager").create_secret(
-            Name=f"bench-cold-{os.getpid()}",
-            SecretString=json.dumps({"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET}),
-        )["ARN"]
+        try:
+            secret = aws.client(moto_url, "secretsmanager").create_secret(
+                Name=f"bench-cold-{os.getpid()}",
+                SecretString=json.dumps({"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET}),
+            )["ARN"]
+        except Exception:
+            self._moto.stop()
+            raise
         # Byte code as Lambda has it: written once (compileall, the warm-up), then read.
         base = {
             k: v
@@ -173,7 +186,7 @@ class ColdStack:
 
     def argv(self, probe: Probe) -> list[str]:
         event = str(self.event_file(probe.request))
-        args = [a.replace("{event}", event) for a in probe.args] or [event]
+        args = list(probe.args) or [event]
         # -S: no site processing (the venv's .pth files, the editable install's finder);
         # the code and its dependencies come from PYTHONPATH.
         site = [] if self.site_and_teardown else ["-S"]
@@ -506,6 +519,16 @@ def hold(python: str = sys.executable, artifact: Path | None = None) -> None:
             pass
 
 
+def _cache_tag(python: str) -> str:
+    try:
+        return subprocess.run(
+            [python, "-S", "-c", "import sys; print(sys.implementation.cache_tag)"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SystemExit(f"cannot run {python}: {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.cold_start", description=__doc__.split("\n\n")[0]
@@ -559,6 +582,16 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--runs must be at least 1")
     if args.artifact and not (args.artifact / "slack_handler" / "app.py").is_file():
         parser.error(f"{args.artifact} holds no slack_handler/app.py: not a built function")
+    tag = _cache_tag(args.python)  # and the interpreter runs at all
+    if args.artifact:
+        built = {p.name.split(".")[1] for p in args.artifact.glob("signoff/__pycache__/*.pyc")}
+        if built and tag not in built:
+            parser.error(
+                f"{args.artifact} was byte-compiled for {', '.join(sorted(built))}, not {tag}: "
+                "pass that Python with --python"
+            )
+    if (args.instructions or args.breakdown) and not shutil.which("valgrind"):
+        parser.error("--instructions and --breakdown count with valgrind: install it first")
     if args.importtime:
         import_time(args.importtime, args.python, args.artifact)
     elif args.breakdown:
