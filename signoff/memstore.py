@@ -25,6 +25,7 @@ from signoff.model import (
     SlackRef,
     Status,
     iso,
+    past_deadline,
     utc,
 )
 from signoff.schema import pending_cursor
@@ -129,7 +130,7 @@ class InMemoryApprovalStore:
             ):
                 raise ConflictError("the approval changed while it was being written")
             if voter is not None and (
-                int(stored.expires_at.timestamp()) <= int(utc(now).timestamp())
+                past_deadline(stored.expires_at, now)
                 or any(v.user == voter for v in stored.votes)
                 or voter not in stored.policy.approvers
             ):

@@ -425,11 +425,14 @@ class DynamoApprovalStore:
             values[":bell"] = before.doorbell
         names = {"#s": "status"}
         if voter is not None:
+            # The deadline as `model.past_deadline` compares it: `iso` text keeps whole
+            # milliseconds (truncated) at a fixed width, so it orders as `millis` does. Every
+            # item ever written has `expires_at`, so no item needs rewriting for this.
             condition += (
-                " AND expires_epoch > :now AND attribute_not_exists(votes.#voter)"
+                " AND expires_at > :now AND attribute_not_exists(votes.#voter)"
                 " AND contains(approvers, :voter)"
             )
-            values[":now"] = int(utc(now).timestamp())
+            values[":now"] = iso(now)
             values[":voter"] = voter
             names["#voter"] = voter
         # An update, not a Put of the whole item: attributes the domain does not own (the

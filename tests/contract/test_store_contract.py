@@ -98,6 +98,29 @@ def test_a_vote_at_or_after_the_deadline_conflicts(
     assert any_store.get(before.id).status is Status.PENDING
 
 
+def test_a_vote_in_the_last_second_before_the_deadline_is_committed(
+    any_store: ApprovalStore,
+) -> None:
+    """The write holds the deadline exactly as the rule does (to the millisecond): a vote
+    0.5 s before a deadline that falls inside a second is accepted by both."""
+    opened_at = T0 + timedelta(milliseconds=700)  # the deadline is 12:30:00.700
+    before, event = Approval.open(start_request("apr-c1"), opened_at)
+    assert any_store.create(before, event)
+    now = before.expires_at - timedelta(milliseconds=500)  # 12:30:00.200: same whole second
+    assert before.vote_refusal("U0A", now) is None
+    after, events = before.vote("U0A", Decision.APPROVE, now)
+    any_store.commit(before, after, events, now=now, voter="U0A")
+    assert any_store.get(before.id).status is Status.APPROVED
+    # And one millisecond after the deadline the rule and the write both say no.
+    late_before, late_event = Approval.open(start_request("apr-c2"), opened_at)
+    assert any_store.create(late_before, late_event)
+    late = late_before.expires_at + timedelta(milliseconds=1)
+    assert late_before.vote_refusal("U0A", late) == "this request has expired"
+    voted, voted_events = late_before.vote("U0A", Decision.APPROVE, now)
+    with pytest.raises(ConflictError):
+        any_store.commit(late_before, voted, voted_events, now=late, voter="U0A")
+
+
 def test_a_second_vote_by_the_same_person_conflicts(
     any_store: ApprovalStore, opened: Opener
 ) -> None:

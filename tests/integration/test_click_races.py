@@ -8,17 +8,19 @@ must let exactly one vote through; everyone else is told privately why not.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 import slack_handler.app
-from signoff.model import SlackRef, Status
+from signoff import wiring
+from signoff.model import Approval, SlackRef, Status
 from tests.conftest import SIGNING_SECRET
 from tests.factories import start_request
 from tests.integration.slack_events import (
@@ -169,3 +171,40 @@ def classify(text: str) -> str:
     if "not recorded" in text.lower() or "cannot reject" in text:
         return "refused"
     raise AssertionError(f"unexpected answer: {text!r}")
+
+
+def test_a_signed_approve_half_a_second_before_the_deadline_is_recorded(
+    lambda_env, store, slack, responses, lambda_context, monkeypatch
+) -> None:
+    """A click in the deadline's last second: the rule and the write both take it.
+
+    The deadline falls 0.95 s into a whole second and the click comes 0.5 s before it, in
+    the same whole second: a condition on whole seconds refused the write (every retry),
+    and the approver was told to try again while the request went on to expire. The Slack
+    app's clock is set to that instant (the clock is passed in), so a loaded machine cannot
+    move the click past the deadline.
+    """
+    deadline = datetime.fromtimestamp(math.ceil(time.time()) + 3600, UTC) + timedelta(
+        milliseconds=950
+    )
+    clicked_at = deadline - timedelta(seconds=0.5)
+    assert int(clicked_at.timestamp()) == int(deadline.timestamp())
+    monkeypatch.setattr(wiring, "system_clock", lambda: clicked_at)
+    request = start_request("apr-edge", timeout=timedelta(hours=1))
+    approval, event = Approval.open(request, deadline - timedelta(hours=1))
+    assert store.create(approval, event)
+    posted = slack.standin.api("chat.postMessage", "xoxb-test-token", {"channel": "c", "text": "x"})
+    store.set_message("apr-edge", SlackRef("c", posted["ts"]), datetime.now(UTC))
+
+    body = payload_form(
+        block_actions_payload("U0A", "signoff.approve", "apr-edge", responses.url("e"))
+    )
+    result = slack_handler.app.handler(signed_event(body, SIGNING_SECRET), lambda_context)
+    assert result["statusCode"] == 200
+
+    assert responses.responses("e") == []  # the winner is told nothing: the message changes
+    recorded = store.get("apr-edge")
+    assert recorded.status is Status.APPROVED and recorded.decided_by == "U0A"
+    assert recorded.decided_at == clicked_at
+    kinds = Counter(e["kind"] for e in store.audit("apr-edge"))
+    assert kinds["voted"] == 1 and kinds["decided"] == 1 and kinds["vote_refused"] == 0
