@@ -39,6 +39,7 @@ class InMemoryApprovalStore:
         self._once: dict[tuple[str, str], tuple[int, bool]] = {}  # (id, key) → (claimed, done)
         self._audit: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
         self._seq = itertools.count()
+        self._refs: set[tuple[str, str]] = set()  # (approval id, event ref) written
 
     def create(self, approval: Approval, event: AuditEvent) -> bool:
         with self._lock:
@@ -217,6 +218,9 @@ class InMemoryApprovalStore:
     def _append(self, approval_id: str, events: list[AuditEvent]) -> None:
         entries = self._audit.setdefault(approval_id, [])
         for event in events:
+            if (approval_id, event.ref) in self._refs:
+                continue  # written before (an answer was lost): kept once, as DynamoDB does
+            self._refs.add((approval_id, event.ref))
             entries.append(
                 (
                     iso(event.at),

@@ -221,12 +221,19 @@ class SlackRef:
     ts: str
 
 
+def new_event_ref() -> str:
+    return secrets.token_hex(4)
+
+
 @dataclass(frozen=True)
 class AuditEvent:
     kind: AuditKind
     at: datetime
     actor: str
     detail: Mapping[str, str] = field(default_factory=dict)
+    # Which event this is: writing the same event again (a write whose answer was lost)
+    # finds it written instead of adding a second one.
+    ref: str = field(default_factory=new_event_ref, compare=False)
 
 
 @dataclass(frozen=True)

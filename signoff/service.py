@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from signoff.doorbell import Doorbell, NoDoorbell
 from signoff.errors import (
     AlreadyRecordedError,
+    BackendError,
     ConflictError,
     RefusedError,
     ValidationError,
@@ -218,7 +219,7 @@ class Approvals:
         approval = self.store.get(approval_id)
         refusal = approval.vote_refusal(user, self.clock())
         if refusal:
-            self._refused(approval_id, user, AuditKind.VOTE_REFUSED, refusal)
+            self._refused(approval, user, AuditKind.VOTE_REFUSED, refusal)
             raise RefusedError(refusal)
         return approval
 
@@ -329,19 +330,24 @@ class Approvals:
     ) -> Approval:
         """Read, apply the rules, commit conditionally; on a lost race read and apply again.
 
-        A refusal by the rules is audited (as `refused`: who, and the kind of event) and raised.
+        A refusal by the rules is audited (as `refused`: who, and the kind of event) and
+        raised. After the last lost race the rules see one more fresh read, so a request
+        decided meanwhile is refused rather than "try again": ConflictError means the rules
+        still accept the change and only the races kept it out, which a retry can change.
         """
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS + 1):
             before = self.store.get(approval_id)
             now = self.clock()
             try:
                 changed = change(before, now)
             except RefusedError as exc:
                 if refused:
-                    self._refused(approval_id, *refused, str(exc))
+                    self._refused(before, *refused, str(exc))
                 raise
             if changed is None:
                 return before
+            if attempt == MAX_ATTEMPTS:
+                break
             after, events = changed
             events = [self._detailed(e) for e in events]
             try:
@@ -356,9 +362,18 @@ class Approvals:
             return after
         raise ConflictError("the approval kept changing; try again")
 
-    def _refused(self, approval_id: str, user: str, kind: AuditKind, why: str) -> None:
-        event = AuditEvent(kind, utc(self.clock()), user, {"why": why})
-        self.store.record(approval_id, self._detailed(event))
+    def _refused(self, approval: Approval, user: str, kind: AuditKind, why: str) -> None:
+        """Audit a refusal before it is told: the person hears it exactly when it is audited.
+
+        A write whose answer is lost may have happened; the same event is written once
+        more (the store keeps an event once), so a lost answer does not turn an audited
+        refusal into "try again". Only a second failure raises (BackendError: try again).
+        """
+        event = self._detailed(AuditEvent(kind, utc(self.clock()), user, {"why": why}))
+        try:
+            self.store.record(approval.id, event, approval.expires_at)
+        except BackendError:
+            self.store.record(approval.id, event, approval.expires_at)
         if kind is AuditKind.VOTE_REFUSED:
             self.telemetry.count(CLICKS_REFUSED, Reason=refusal_code(why))
 

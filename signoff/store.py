@@ -9,7 +9,6 @@ Two writers computed from the same version cannot both win.
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -181,8 +180,9 @@ def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _audit_item(approval_id: str, event: AuditEvent, seq: int, expiry: int) -> dict[str, Any]:
-    # The random suffix keeps two events in the same millisecond apart.
-    order = f"{seq:02d}#{secrets.token_hex(3)}"
+    # The event's own random ref keeps two events in the same millisecond apart, and makes
+    # writing the same event twice land on the same item.
+    order = f"{seq:02d}#{event.ref}"
     return {
         "pk": _pk(approval_id),
         "sk": f"AUDIT#{iso(event.at)}#{order}",
@@ -489,8 +489,9 @@ class DynamoApprovalStore:
     ) -> None:
         """Append one audit event that changes nothing else (a refused vote, a notice).
 
-        `expires_at` is the approval's deadline (its TTL follows from it); a caller that has
-        not read the approval leaves it out and the store reads it (no approval: no expiry).
+        The same event (its `ref`) written again is kept once. `expires_at` is the
+        approval's deadline (its TTL follows from it); a caller that has not read the
+        approval leaves it out and the store reads it (no approval: no expiry).
         """
         if expires_at is None:
             response = self._call(
@@ -505,7 +506,12 @@ class DynamoApprovalStore:
             del item[TTL_ATTRIBUTE]
         else:
             item[TTL_ATTRIBUTE] = _expiry(expires_at, self._retention)
-        self._call("put_item", Item=_serialize(item))
+        # Conditional, so that writing the event again after a lost answer (botocore's
+        # retry, or the caller's) keeps one item and says so.
+        with contextlib.suppress(ConflictError):  # it was written by an earlier attempt
+            self._call(
+                "put_item", Item=_serialize(item), ConditionExpression="attribute_not_exists(pk)"
+            )
 
     def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> PostClaim:
         """Claim the right to post the Slack message.

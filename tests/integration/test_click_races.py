@@ -23,6 +23,7 @@ from signoff import wiring
 from signoff.model import Approval, SlackRef, Status
 from tests.conftest import SIGNING_SECRET
 from tests.factories import start_request
+from tests.faultproxy import FaultProxy, amz_target
 from tests.integration.slack_events import (
     ResponseRecorder,
     block_actions_payload,
@@ -208,3 +209,37 @@ def test_a_signed_approve_half_a_second_before_the_deadline_is_recorded(
     assert recorded.decided_at == clicked_at
     kinds = Counter(e["kind"] for e in store.audit("apr-edge"))
     assert kinds["voted"] == 1 and kinds["decided"] == 1 and kinds["vote_refused"] == 0
+
+
+@pytest.fixture
+def ddb_proxy(
+    lambda_env: dict[str, str], ddb_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FaultProxy]:
+    """The Slack handler reaches DynamoDB Local through a proxy that can lose answers."""
+    with FaultProxy(ddb_endpoint) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
+        wiring.reset()
+        yield proxy
+
+
+def test_a_refusal_whose_audit_answer_is_lost_is_told_as_the_refusal(
+    ddb_proxy: FaultProxy, approvals, store, slack, responses, lambda_context
+) -> None:
+    """Under load, the refusal's audit write reached DynamoDB and only its answers were
+    late (both of botocore's attempts): the person was told "try again" while the trail
+    said refused. The event is written once more; DynamoDB answers that it is there."""
+    approvals.open(start_request("apr-lost", approvers=("U0A",)))
+    put = amz_target("PutItem")
+    late = wiring.CLICK.ddb_read + 0.3
+    ddb_proxy.fail(put, times=wiring.CLICK.ddb_attempts, delay=late, forward=True)
+    body = payload_form(
+        block_actions_payload("U0OUT", "signoff.approve", "apr-lost", responses.url("l"))
+    )
+    result = slack_handler.app.handler(signed_event(body, SIGNING_SECRET), lambda_context)
+    assert result["statusCode"] == 200
+    assert ddb_proxy.count(put, "late") == wiring.CLICK.ddb_attempts  # both answers lost
+    (answer,) = responses.responses("l")
+    assert classify(answer["text"]) == "refused", answer["text"]
+    kinds = Counter(e["kind"] for e in store.audit("apr-lost"))
+    assert kinds["vote_refused"] == 1  # written by the late attempts, kept once
+    assert store.get("apr-lost").status is Status.PENDING
