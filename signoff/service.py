@@ -81,13 +81,19 @@ class ApprovalStore(Protocol):
     ) -> None: ...
     def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> PostClaim: ...
     def release_claim(self, approval_id: str) -> None: ...
-    def set_message(self, approval_id: str, ref: SlackRef, now: datetime) -> Approval: ...
+    def set_message(
+        self, approval_id: str, ref: SlackRef, now: datetime, expires_at: datetime | None = None
+    ) -> Approval: ...
     def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval: ...
     def claim_once(
         self, approval_id: str, key: str, now: datetime, lease: timedelta
     ) -> OnceClaim: ...
-    def finish_once(self, approval_id: str, key: str, now: datetime) -> None: ...
+    def finish_once(
+        self, approval_id: str, key: str, now: datetime, event: AuditEvent | None = None
+    ) -> None: ...
     def release_once(self, approval_id: str, key: str) -> None: ...
+    def finished_once(self, approval_id: str) -> frozenset[str]: ...
+    def count_failure(self, approval_id: str, key: str, now: datetime) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -300,16 +306,31 @@ class Approvals:
     def release_post(self, approval_id: str) -> None:
         self.store.release_claim(approval_id)
 
-    def posted(self, approval_id: str, ref: SlackRef) -> Approval:
-        """Keep the posted message's channel+ts (audited); returns the approval as it stands."""
-        return self.store.set_message(approval_id, ref, self.clock())
+    def posted(
+        self, approval_id: str, ref: SlackRef, expires_at: datetime | None = None
+    ) -> Approval:
+        """Keep the posted message's channel+ts, audited in the same write; returns the
+        approval as it stands. `expires_at`: its deadline, when the caller has read it."""
+        return self.store.set_message(approval_id, ref, self.clock(), expires_at)
 
     def claim_once(self, approval_id: str, key: str, lease: timedelta) -> OnceClaim:
         """The right to do one side effect named `key` once (see the store's claim_once)."""
         return self.store.claim_once(approval_id, key, self.clock(), lease)
 
-    def finish_once(self, approval_id: str, key: str) -> None:
-        self.store.finish_once(approval_id, key, self.clock())
+    def finish_once(
+        self, approval_id: str, key: str, note: tuple[AuditKind, Mapping[str, str]] | None = None
+    ) -> None:
+        """Mark `key` done; with `note`, audit it (signoff as the actor) in the same write."""
+        now = utc(self.clock())
+        event = AuditEvent(note[0], now, "signoff", dict(note[1])) if note else None
+        self.store.finish_once(approval_id, key, now, event)
+
+    def finished_once(self, approval_id: str) -> frozenset[str]:
+        return self.store.finished_once(approval_id)
+
+    def count_failure(self, approval_id: str, key: str) -> int:
+        """Count one more failed attempt at the side effect `key`; how many so far."""
+        return self.store.count_failure(approval_id, key, self.clock())
 
     def release_once(self, approval_id: str, key: str) -> None:
         self.store.release_once(approval_id, key)
