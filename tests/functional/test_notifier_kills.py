@@ -181,7 +181,8 @@ class World:
     def message(self) -> dict[str, Any]:
         ref = self.approvals.get(self.id).message
         assert ref is not None
-        (found,) = [m for m in self.slack.standin.conversation()["messages"] if m["ts"] == ref.ts]
+        messages: list[dict[str, Any]] = self.slack.standin.conversation()["messages"]
+        (found,) = [m for m in messages if m["ts"] == ref.ts]
         return found
 
 
@@ -197,7 +198,9 @@ DECIDED = {
 
 
 def run(slack: StandInServer, phase: Topic, steps: Steps) -> World:
-    world = World(slack, f"apr-k-{phase.value}-{steps.at or 0}-{'after' if steps.after else 'before'}")
+    world = World(
+        slack, f"apr-k-{phase.value}-{steps.at or 0}-{'after' if steps.after else 'before'}"
+    )
     world.deliver(Topic.REQUESTED, steps if phase is Topic.REQUESTED else None)
     if phase is Topic.REQUESTED:
         world.recover()
