@@ -287,12 +287,18 @@ class Notifier:
             link.append(messages.permalink(self._client, message))
             return True
 
-        return link[0] if self._slack(approval, "permalink", look) else None
+        return link[0] if self._slack(approval, "permalink", look, once=False) else None
 
     def _slack(
-        self, approval: Approval, what: str, act: Callable[[], bool], *, dm: bool = False
+        self,
+        approval: Approval,
+        what: str,
+        act: Callable[[], bool],
+        *,
+        dm: bool = False,
+        once: bool = True,
     ) -> bool:
-        """Run one Slack side effect named `what` (its once-key, when it has one).
+        """Run one Slack side effect named `what` (its once-key, when `once`).
 
         An error no retry fixes is recorded and told; any other raises so SNS delivers
         again, until it has failed SLACK_TRIES times: then it is given up (its once-key
@@ -306,7 +312,8 @@ class Notifier:
         except (SlackRefusedError, SlackUnansweredError) as exc:
             if not self._gave_up(approval, what, exc.method, exc.error, tell=not dm):
                 raise
-            self._approvals.finish_once(approval.id, what)
+            if once:
+                self._approvals.finish_once(approval.id, what)
             return False
 
     def _gave_up(
