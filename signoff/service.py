@@ -13,6 +13,7 @@ from signoff.errors import (
     BackendError,
     ConflictError,
     RefusedError,
+    UnansweredError,
     ValidationError,
 )
 from signoff.history import DEFAULT_SINCE, Page, Window
@@ -26,6 +27,7 @@ from signoff.model import (
     SlackRef,
     StartRequest,
     Status,
+    iso,
     utc,
 )
 from signoff.observability import (
@@ -376,6 +378,10 @@ class Approvals:
             except ConflictError:
                 self.telemetry.count(WRITE_CONFLICTS)
                 continue  # someone else wrote first: re-read and apply the rules again
+            except UnansweredError:
+                # Sent, unanswered: if the record is what this write made, it was made.
+                if not self._landed(after):
+                    raise
             # A vote short of the quorum rings too: the workflow wakes to have the
             # message show the progress, then waits on.
             if after.doorbell and (after.status.is_closed or voter is not None):
@@ -386,19 +392,48 @@ class Approvals:
     def _refused(self, approval: Approval, user: str, kind: AuditKind, why: str) -> None:
         """Audit a refusal before it is told: the person hears it exactly when it is audited.
 
-        A write whose answer is lost may have happened; the same event is written once
-        more (the store keeps an event once), so a lost answer does not turn an audited
-        refusal into "try again". Only a second failure raises (BackendError: try again).
+        A write whose answer is lost (UnansweredError) was sent and, as far as anyone can
+        know, made: the refusal is told. A write that failed (throttled, refused, never
+        sent) is written once more — the store keeps an event once, so a first write that
+        did land is not doubled — and only when neither write can have been made does
+        this raise (BackendError: the person is told to try again, nothing audited).
         """
         event = self._detailed(AuditEvent(kind, utc(self.clock()), user, {"why": why}))
-        try:
-            self.store.record(approval.id, event, approval.expires_at)
-        except BackendError:
-            self.store.record(approval.id, event, approval.expires_at)
+        for attempt in (1, 2):
+            try:
+                self.store.record(approval.id, event, approval.expires_at)
+                break
+            except UnansweredError:
+                break  # sent: it stands, or lands behind the answer that never came
+            except BackendError:
+                if attempt == 2:
+                    raise
         if kind is AuditKind.VOTE_REFUSED:
             self.telemetry.count(CLICKS_REFUSED, Reason=refusal_code(why))
+
+    def _landed(self, after: Approval) -> bool:
+        """Whether the stored approval is `after` (a commit whose answer was lost): the
+        same version, made by the same change (another writer from the same read would
+        have made another one)."""
+        try:
+            stored = self.store.get(after.id)
+        except BackendError:
+            return False
+        return _made(stored) == _made(after)
 
     def _detailed(self, event: AuditEvent) -> AuditEvent:
         if not self.audit_detail:
             return event
         return replace(event, detail={**event.detail, **self.audit_detail})
+
+
+def _made(approval: Approval) -> tuple[object, ...]:
+    """What a commit wrote that tells it from another commit of the same version."""
+    return (
+        approval.version,
+        approval.status,
+        approval.decided_by,
+        approval.reason,
+        approval.policy,
+        tuple((v.user, v.decision, iso(v.at), v.reason) for v in approval.votes),
+    )

@@ -14,9 +14,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 
-from signoff.errors import BackendError, ConflictError, NotFoundError
+from signoff.errors import BackendError, ConflictError, NotFoundError, UnansweredError
 from signoff.history import KEY_CEILING, Page, approval_key, key_id, month, months
 from signoff.model import (
     Approval,
@@ -231,9 +237,9 @@ class DynamoApprovalStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise ConflictError("the approval changed while it was being written") from exc
-            raise BackendError(f"DynamoDB {operation} failed: {exc}") from exc
+            raise _failure(f"DynamoDB {operation} failed: {exc}", exc) from exc
         except BotoCoreError as exc:
-            raise BackendError(f"DynamoDB {operation} failed: {exc}") from exc
+            raise _failure(f"DynamoDB {operation} failed: {exc}", exc) from exc
 
     def create(self, approval: Approval, event: AuditEvent) -> bool:
         """Put the new approval once. False when it already exists (a replayed step)."""
@@ -626,11 +632,11 @@ class DynamoApprovalStore:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise BackendError(f"DynamoDB update_item failed: {exc}") from exc
+                raise _failure(f"DynamoDB update_item failed: {exc}", exc) from exc
             held = exc.response.get("Item") or {}
             return OnceClaim.DONE if "done_at" in held else OnceClaim.BUSY
         except BotoCoreError as exc:
-            raise BackendError(f"DynamoDB update_item failed: {exc}") from exc
+            raise _failure(f"DynamoDB update_item failed: {exc}", exc) from exc
         return (
             OnceClaim.TAKEOVER if "claimed" in response.get("Attributes", {}) else OnceClaim.FIRST
         )
@@ -741,6 +747,20 @@ class DynamoApprovalStore:
                 reasons = exc.response.get("CancellationReasons", [])
                 if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
                     raise ConflictError("the approval changed while it was being written") from exc
-            raise BackendError(f"DynamoDB transaction failed: {exc}") from exc
+            raise _failure(f"DynamoDB transaction failed: {exc}", exc) from exc
         except BotoCoreError as exc:
-            raise BackendError(f"DynamoDB transaction failed: {exc}") from exc
+            raise _failure(f"DynamoDB transaction failed: {exc}", exc) from exc
+
+
+def _failure(message: str, exc: Exception) -> BackendError:
+    """A failed call: UnansweredError when it was sent and may have been carried out (the
+    answer timed out or was cut off, or DynamoDB answered 5xx), else BackendError (refused,
+    throttled, or never sent)."""
+    if isinstance(exc, ReadTimeoutError | ConnectionClosedError | ResponseStreamingError):
+        return UnansweredError(message)
+    if (
+        isinstance(exc, ClientError)
+        and exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+    ):
+        return UnansweredError(message)
+    return BackendError(message)

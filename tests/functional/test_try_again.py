@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from signoff.errors import BackendError, ConflictError, RefusedError
+from signoff.errors import BackendError, ConflictError, RefusedError, UnansweredError
 from signoff.local.stack import LambdaContext
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import Approval, AuditEvent, Decision, Status
@@ -54,20 +54,32 @@ class LosesEveryRace(InMemoryApprovalStore):
 
 
 class LosesAnswers(InMemoryApprovalStore):
-    """Audit writes fail as listed, one fault per write: "lost" (written, but the answer
-    never came back: a read timeout) or "failed" (not written: throttled)."""
+    """Writes fail as listed, one fault per write: "lost" (written, but the answer never
+    came back: a read timeout), "failed" (not written: throttled) or "unwritten" (sent,
+    unanswered, and not written). `commits` are the faults of commits, `records` those of
+    single audit events."""
 
-    def __init__(self, *faults: str) -> None:
+    def __init__(self, records: tuple[str, ...] = (), commits: tuple[str, ...] = ()) -> None:
         super().__init__()
-        self.faults = list(faults)
+        self.records = list(records)
+        self.commits = list(commits)
+
+    @staticmethod
+    def fail(fault: str | None, do: Any) -> None:
+        if fault == "failed":
+            raise BackendError("DynamoDB failed: ThrottlingException")
+        if fault != "unwritten":
+            do()
+        if fault in ("lost", "unwritten"):
+            raise UnansweredError("DynamoDB failed: Read timeout on endpoint URL")
 
     def record(self, approval_id: str, event: AuditEvent, expires_at: Any = None) -> None:
-        fault = self.faults.pop(0) if self.faults else None
-        if fault == "failed":
-            raise BackendError("DynamoDB put_item failed: ThrottlingException")
-        super().record(approval_id, event, expires_at)
-        if fault == "lost":
-            raise BackendError("DynamoDB put_item failed: Read timeout on endpoint URL")
+        fault = self.records.pop(0) if self.records else None
+        self.fail(fault, lambda: super(LosesAnswers, self).record(approval_id, event, expires_at))
+
+    def commit(self, before: Approval, after: Approval, events: Any, **kwargs: Any) -> None:
+        fault = self.commits.pop(0) if self.commits else None
+        self.fail(fault, lambda: super(LosesAnswers, self).commit(before, after, events, **kwargs))
 
 
 def refusals(approvals: Approvals, approval_id: str) -> int:
@@ -139,18 +151,39 @@ def test_a_click_after_the_last_lost_race_is_told_the_refusal(
 @pytest.mark.parametrize(
     ("faults", "told", "audited"),
     [
-        (("lost",), "refused", 1),  # written, answer lost: written again = found
+        (("lost",), "refused", 1),  # written, answer lost: it stands
         (("failed",), "refused", 1),  # not written: the second write lands
+        (("failed", "lost"), "refused", 1),
         (("failed", "failed"), "try again", 0),  # nothing audited: a retry is honest
     ],
-    ids=["lost", "failed", "failed-twice"],
+    ids=["lost", "failed", "failed-then-lost", "failed-twice"],
 )
 def test_a_refusal_is_told_exactly_when_it_is_audited(
     slack: StandInServer, kind: str, faults: tuple[str, ...], told: str, audited: int
 ) -> None:
-    approvals = Approvals(LosesAnswers(*faults))
+    approvals = Approvals(LosesAnswers(records=faults))
     approvals.open(start_request("apr-t4"))
     text = click(approvals, slack, kind, "U0STRANGER", "apr-t4")
     assert said(text) == told, text
     assert refusals(approvals, "apr-t4") == audited
     assert approvals.get("apr-t4").status is Status.PENDING
+
+
+@pytest.mark.parametrize(
+    ("fault", "told", "voted"),
+    [("lost", "", 1), ("unwritten", "try again", 0), ("failed", "try again", 0)],
+    ids=["lost", "unwritten", "failed"],
+)
+def test_an_approve_whose_write_went_unanswered_is_told_what_the_record_says(
+    slack: StandInServer, fault: str, told: str, voted: int
+) -> None:
+    """The vote's write was sent and its answer lost: the record is read once more. The
+    vote stands (the winner sees the message change, nothing else) or it does not (try
+    again, nothing recorded)."""
+    approvals = Approvals(LosesAnswers(commits=(fault,)))
+    approvals.open(start_request("apr-t5"))
+    text = click(approvals, slack, "approve", "U0A", "apr-t5")
+    assert (said(text) if text else "") == told, text
+    kinds = Counter(e["kind"] for e in approvals.audit("apr-t5"))
+    assert kinds["voted"] == voted and kinds["vote_refused"] == 0
+    assert (approvals.get("apr-t5").status is Status.APPROVED) == bool(voted)
