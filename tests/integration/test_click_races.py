@@ -115,9 +115,9 @@ def test_100_simultaneous_requests_decide_exactly_once(
         time.sleep(0.05)
 
     approval = store.get(APPROVAL)
-    kinds = Counter(e["kind"] for e in store.audit(APPROVAL))
     winning_kind = "approve" if approval.status is Status.APPROVED else "reason"
     outcomes: Counter[str] = Counter()
+    winner_busy = 0
     for (key, kind, user, _), result in zip(requests, results, strict=True):
         assert result is not None
         if kind == "reason":
@@ -130,10 +130,19 @@ def test_100_simultaneous_requests_decide_exactly_once(
             assert all(a["response_type"] == "ephemeral" for a in answers)
             text = answers[0]["text"] if answers else ""
         outcome = classify(text)
+        winners = (user, kind) == (approval.decided_by, winning_kind)
         if outcome in ("silent", "already recorded"):
             # Only the winner's own requests for the winning decision may end like this.
-            assert (user, kind) == (approval.decided_by, winning_kind), (key, text)
+            assert winners, (key, text)
+        winner_busy += winners and outcome == "busy"
         outcomes[outcome] += 1
+    # A write DynamoDB answers after the click's budget still lands, later: under load the
+    # trail catches up seconds after the answers (the refusal told is audited by then).
+    settled = time.monotonic() + 30
+    kinds = Counter(e["kind"] for e in store.audit(APPROVAL))
+    while kinds["vote_refused"] != outcomes["refused"] and time.monotonic() < settled:
+        time.sleep(0.5)
+        kinds = Counter(e["kind"] for e in store.audit(APPROVAL))
     print(f"\n100 simultaneous requests: {dict(outcomes)}; audit {dict(kinds)}")
 
     assert approval.status in (Status.APPROVED, Status.REJECTED)
@@ -143,15 +152,17 @@ def test_100_simultaneous_requests_decide_exactly_once(
     winners_requests = sum(
         1 for _, kind, user, _ in requests if (user, kind) == (approval.decided_by, winning_kind)
     )
-    # The winner's other request is told "already recorded" (approve) or just closes the
-    # modal (a repeated identical reason) — or, on a loaded machine, "try again" when its
-    # read timed out: an honest answer that changes nothing.
+    # The winning request is told nothing (the message changes); the winner's other request
+    # is told "already recorded" (approve) or just closes the modal (a repeated identical
+    # reason). On a loaded machine either may be told "try again" when DynamoDB answered
+    # after the click's budget: a retry is then told "already recorded".
     if approval.status is Status.APPROVED:
-        assert outcomes["silent"] == 1
+        assert outcomes["silent"] <= 1
         assert outcomes["already recorded"] <= winners_requests - 1
     else:
-        assert 1 <= outcomes["silent"] <= winners_requests
+        assert outcomes["silent"] <= winners_requests
         assert outcomes["already recorded"] == 0
+    assert outcomes["silent"] >= 1 or winner_busy >= 1
     assert outcomes["refused"] + outcomes["busy"] == (
         100 - outcomes["silent"] - outcomes["already recorded"]
     )
