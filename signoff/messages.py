@@ -30,6 +30,9 @@ NOTICE_TYPE = "signoff_notice"  # a thread reply or a DM, named by (approval id,
 HISTORY_LOOKBACK = 100  # messages: a takeover happens within minutes of the lost post
 
 
+NO_RESPONSE = "no_response"  # the error code of a call whose answer never came
+
+
 class Problem(StrEnum):
     """What a Slack error says is wrong, and so who must act."""
 
@@ -43,8 +46,9 @@ class Problem(StrEnum):
 
 # Every Slack error signoff knows, what it means, and what a person should do about it
 # (chat.postMessage, chat.update, chat.getPermalink, conversations.open/.history/.replies;
-# docs.slack.dev). {channel} and {requester} are filled in. Anything not here is BUSY:
-# retried a bounded number of times (notify.SLACK_TRIES), then recorded like the rest.
+# docs.slack.dev). {channel} and {requester} are filled in. BUSY errors, and anything not
+# here, are retried a bounded number of times (notify.SLACK_TRIES), then recorded with
+# the BUSY sentence.
 _INVITE = "Invite the signoff app to {channel} (/invite @signoff there)."
 _OTHER_CHANNEL = "start the request again with --channel naming another channel"
 _BUG = (
@@ -177,6 +181,17 @@ SLACK_ERRORS: Mapping[str, tuple[Problem, str]] = {
     "method_deprecated": (Problem.APP, "Slack retired a method signoff calls: upgrade signoff."),
     "deprecated_endpoint": (Problem.APP, "Slack retired a method signoff calls: upgrade signoff."),
     "upgrade_required": (Problem.APP, "Slack retired a method signoff calls: upgrade signoff."),
+    # Worth trying again, a few times: Slack is busy or failing for a while.
+    "ratelimited": (Problem.BUSY, ""),
+    "rate_limited": (Problem.BUSY, ""),
+    "internal_error": (Problem.BUSY, ""),
+    "fatal_error": (Problem.BUSY, ""),
+    "service_unavailable": (Problem.BUSY, ""),
+    "request_timeout": (Problem.BUSY, ""),
+    "update_failed": (Problem.BUSY, ""),
+    "team_added_to_org": (Problem.BUSY, ""),  # the workspace is moving into an org
+    "message_limit_exceeded": (Problem.BUSY, ""),
+    NO_RESPONSE: (Problem.BUSY, ""),
 }
 _BUSY = (
     "Slack kept answering {call} with {error} ({tries} tries): signoff stopped trying "
@@ -189,7 +204,6 @@ PERMANENT_ERRORS = frozenset(
 )
 # The token or the app is broken: no call can work, so no DM is tried either.
 TOKEN_ERRORS = frozenset(e for e, (problem, _) in SLACK_ERRORS.items() if problem is Problem.APP)
-NO_RESPONSE = "no_response"  # the error code of a call whose answer never came
 
 
 def failure_advice(approval: Approval, error: str, call: str = "", tries: int = 0) -> str:
