@@ -3,11 +3,14 @@
 1. ack latency: a signed Approve click through slack_handler.app.handler (the Lambda entry
    point, Function URL event) against DynamoDB Local and the Slack stand-in, warm; the
    same for a forged click (signature check only) as the floor to compare with.
-2. cold import of each handler module (a fresh interpreter each run).
+2. cold start: the Slack handler's import + first signed request, each in a fresh
+   interpreter with byte code compiled first, alternated with a floor (boto3, a DynamoDB
+   client, a minimal Bolt app answering one signed click); see benchmarks.cold_start.
 3. click → resume: on `signoff dev`, from the click to the durable workflow's completion.
 
 Run from the project root:
-  .venv/bin/python -m benchmarks.click_path [--clicks 200] [--resumes 5] [--cold-runs 5]
+  .venv/bin/python -m benchmarks.click_path [--clicks 200] [--resumes 5] [--cold-runs 15]
+      [--cold-variants] [--cold-instructions]
 (0 skips a section: `--clicks 0 --resumes 0` measures the cold starts alone).
 """
 
@@ -16,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.cold_start import machine
 from signoff.local.dynamodb import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,119 +185,17 @@ def ack_latency(clicks: int, concurrencies: tuple[int, ...] = (1, 20)) -> dict[s
         ddb.stop()
 
 
-COLD_PROBE = """
-import json, os, sys, time
-started, cpu_started = time.perf_counter(), time.process_time()
-{tracer_setup}
-import {module} as handler_module
-imported = time.perf_counter()
-handler = {wrap}
-event = json.loads(os.environ["BENCH_EVENT"]) if os.environ.get("BENCH_EVENT") else None
-if event is not None:
-    from signoff.local.stack import LambdaContext
-    result = handler(event, LambdaContext("bench"))
-    assert result["statusCode"] == 200, result
-print(json.dumps({{"import": imported - started, "first": time.perf_counter() - started,
-                  "cpu": time.process_time() - cpu_started}}))
-"""
+def cold_starts(
+    runs: int = 15, variants: bool = False, instructions: bool = False
+) -> dict[str, float]:
+    """The Slack handler's cold import + first request beside the floor, A/B in fresh
+    interpreters with byte code compiled first (benchmarks.cold_start; its table printed)."""
+    from benchmarks import cold_start
 
-# Tracer as it would run with `Tracing: Active`: the X-Ray SDK imported, botocore patched,
-# the handler wrapped; segments go by UDP to a loopback address nothing listens on.
-TRACER_SETUP = "from aws_lambda_powertools import Tracer; tracer = Tracer(service='signoff')"
-TRACER_ENV = {
-    "AWS_LAMBDA_FUNCTION_NAME": "bench",  # Tracer switches itself off outside Lambda
-    "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",
-}
-
-
-def cold_starts(runs: int = 5) -> dict[str, float]:
-    """A fresh interpreter per run: import each handler (and, for the Slack handler, answer
-    a first signed request: secret fetch, Bolt app, one read), with and without .pyc."""
-    from signoff.local import aws
-    from signoff.local.dynamodb import DynamoDBLocal, local_client
-    from signoff.schema import create_table
-    from tests.conftest import BOT_TOKEN, SIGNING_SECRET
-    from tests.integration.slack_events import signed_event, slash_command
-
-    ddb = DynamoDBLocal()
-    ddb.start()
-    moto, moto_url = aws.start_moto()
-    try:
-        create_table(local_client(ddb.endpoint), "bench-cold")
-        secret = aws.client(moto_url, "secretsmanager").create_secret(
-            Name=f"bench-cold-{os.getpid()}",
-            SecretString=json.dumps({"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET}),
-        )["ARN"]
-        env = {
-            **os.environ,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL_DYNAMODB": ddb.endpoint,
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url,
-            "SIGNOFF_TABLE": "bench-cold",
-            "SIGNOFF_TOPIC_ARN": "arn:aws:sns:us-east-1:000000000000:unused",
-            "SIGNOFF_SLACK_SECRET_ID": secret,
-        }
-        figures: dict[str, float] = {}
-        variants = [
-            ("with .pyc", True, False),
-            ("without .pyc", False, False),
-            ("with .pyc, Tracer", True, True),
-        ]
-        for tag, pyc, traced in variants:
-            run_env = dict(env)
-            if not pyc:  # an empty cache prefix: every module compiles from source, unsaved
-                run_env["PYTHONDONTWRITEBYTECODE"] = "1"
-                run_env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp()
-            if traced:
-                run_env.update(TRACER_ENV)
-            modules = ("slack_handler.app",) if traced else (
-                "workflow_fn.app", "slack_handler.app", "notifier.app"
-            )  # fmt: skip
-            for module in modules:
-                first_request = module == "slack_handler.app"
-                probe = COLD_PROBE.format(
-                    module=module,
-                    tracer_setup=TRACER_SETUP if traced else "",
-                    wrap=(
-                        "tracer.capture_lambda_handler(handler_module.handler)"
-                        if traced
-                        else "handler_module.handler"
-                    ),
-                )
-                samples: list[dict[str, float]] = []
-                for _ in range(runs):
-                    if first_request:  # signed now, so it is fresh when the probe sends it
-                        run_env["BENCH_EVENT"] = json.dumps(
-                            signed_event(slash_command("U0X", "help"), SIGNING_SECRET)
-                        )
-                    else:
-                        run_env.pop("BENCH_EVENT", None)
-                    out = subprocess.run(
-                        [sys.executable, "-c", probe],
-                        check=False, cwd=ROOT, env=run_env, capture_output=True, text=True,
-                    )  # fmt: skip
-                    if out.returncode != 0:
-                        raise SystemExit(f"{module} probe failed:\n{out.stderr[:3000]}")
-                    samples.append(json.loads(out.stdout.strip().splitlines()[-1]))
-                if first_request:
-                    figures[f"cold import {module} ms, {tag}"] = 1000 * statistics.median(
-                        s["import"] for s in samples
-                    )
-                key = "import + first request" if first_request else "import"
-                figures[f"cold {key} {module} ms, {tag}"] = 1000 * statistics.median(
-                    s["first"] for s in samples
-                )
-                # CPU time of the same: less disturbed than wall time on a busy machine.
-                figures[f"cold {key} {module} CPU ms, {tag}"] = 1000 * statistics.median(
-                    s["cpu"] for s in samples
-                )
-        return figures
-    finally:
-        moto.stop()
-        ddb.stop()
+    table = cold_start.run_comparison(runs, variants, count_instructions=instructions)
+    for line in cold_start.report(table):
+        print(line)
+    return cold_start.figures(table)
 
 
 def click_to_resume(resumes: int) -> dict[str, float]:
@@ -363,14 +264,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clicks", type=int, default=200)
     parser.add_argument("--resumes", type=int, default=5)
-    parser.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters per figure")
+    parser.add_argument(
+        "--cold-runs", type=int, default=15, help="cold-start pairs (floor, Slack handler)"
+    )
+    parser.add_argument(
+        "--cold-variants",
+        action="store_true",
+        help="cold starts also with Tracer, without .pyc, and the other handlers' imports",
+    )
+    parser.add_argument(
+        "--cold-instructions",
+        action="store_true",
+        help="also count the cold probes' instructions under valgrind (load-independent)",
+    )
     args = parser.parse_args()
-    print(f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores")
+    print(f"# {machine()}")
     results: dict[str, float] = {}
     if args.clicks:
         results.update(ack_latency(args.clicks))
     if args.cold_runs:
-        results.update(cold_starts(args.cold_runs))
+        results.update(cold_starts(args.cold_runs, args.cold_variants, args.cold_instructions))
     if args.resumes:
         results.update(click_to_resume(args.resumes))
     width = max(len(k) for k in results)

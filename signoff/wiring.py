@@ -374,14 +374,16 @@ def build_slack_app(settings: Settings, telemetry: Telemetry | None = None) -> S
 
     observe = telemetry or NoTelemetry()
     secrets = secret_source(settings)
-    policies = build_policies(settings, CLICK)
+    # Only a cancel by someone other than the requester reads the policy document (its
+    # admins): built then, so a cold start does not import the policy module for a click.
+    policies = cache(lambda: build_policies(settings, CLICK))
     first = secrets.current()
     return build_app(
         Approvals(
             build_store(settings, budget=CLICK),
             system_clock,
             doorbell=build_doorbell(settings),
-            admins=lambda: policies.load().admins,
+            admins=lambda: policies().load().admins,
             telemetry=observe,
         ),
         signing_secret=lambda: secrets.current().signing_secret,

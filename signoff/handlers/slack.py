@@ -1,14 +1,18 @@
 """The Slack Lambda handler (Function URL): clicks, modals and /signoff (AWS calls it as
 slack_handler.app.handler)."""
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from signoff import observability
 from signoff.slack_app import handle_function_url
 from signoff.wiring import slack_app_from_env
+
+if TYPE_CHECKING:  # an annotation only: not imported on a cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = observability.logger()
 metrics = observability.metrics()
