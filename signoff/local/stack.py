@@ -32,7 +32,7 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.serving import make_server
 
 from signoff.errors import ConfigError
-from signoff.local import aws, faults, slack_standin
+from signoff.local import aws, slack_standin
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.faults import CrashPoint
 from signoff.local.slack_standin import SlackStandIn
@@ -179,7 +179,7 @@ class LocalStack:
         wiring.reset()
         self._slack_handler = slack_handler.app.handler
         self.standin = SlackStandIn(
-            self.home / "slack.json",
+            self.home / "slack.jsonl",
             bot_token=keys["bot_token"],
             signing_secret=keys["signing_secret"],
             events_url=f"{self.base_url}/slack/events",
@@ -188,9 +188,7 @@ class LocalStack:
         )
         for group_id, members in book.groups.items():
             self.standin.define_group(group_id, members)
-        # Its state is written behind the calls: at once before a crash point kills, and
-        # on a clean stop (after the server, the bridge and the workflows have stopped).
-        faults.on_death(self.standin.flush)
+        # Each change is in its journal before the call is answered; closed last.
         self._stops.append(self.standin.close)
         # Listening from here on: what recovery sets going may call the stand-in at once.
         self.server = make_server(self.host, self.port, self._flask(), threaded=True)
