@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -104,14 +105,23 @@ def local_deployment(base_url: str, config: dict[str, Any]) -> Deployment:
     """The local stack, from what it serves at /local/config."""
     endpoints = {"dynamodb": str(config.get("dynamodb_endpoint", ""))}
     aws_endpoint = str(config.get("aws_endpoint", ""))
+    # The local SNS, SQS and Secrets Manager serve requests signed with the credentials
+    # `signoff dev` keeps for its owner; DynamoDB Local takes any.
+    key = secret = "local"
+    if isinstance(config.get("aws_credentials_file"), str):
+        try:
+            saved = json.loads(Path(config["aws_credentials_file"]).read_text())
+            key, secret = str(saved["aws_access_key_id"]), str(saved["aws_secret_access_key"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # then the checks that need them fail, saying moto refused
 
     def client(service: str) -> Any:
         return boto3.client(
             service,
             endpoint_url=endpoints.get(service, aws_endpoint),
             region_name=str(config.get("region") or "us-east-1"),
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            aws_access_key_id=key if service != "dynamodb" else "local",
+            aws_secret_access_key=secret if service != "dynamodb" else "local",
             config=QUICK,
         )
 

@@ -32,7 +32,7 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.serving import make_server
 
 from signoff.errors import ConfigError
-from signoff.local import aws, slack_standin
+from signoff.local import aws, guard, slack_standin
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.faults import CrashPoint
 from signoff.local.slack_standin import SlackStandIn
@@ -51,6 +51,8 @@ DEMO_APPROVER = "U0APPROVER"
 RECENTLY_FINISHED = 50
 # Threads completing doorbell rings behind their answers (each waits for one lane).
 RING_WORKERS = 4
+# This run's credentials for the local SNS, SQS and Secrets Manager, for its owner only.
+AWS_CREDENTIALS_FILE = "local-aws.json"
 
 
 @dataclass
@@ -162,11 +164,17 @@ class LocalStack:
         else:  # a home made by an earlier version: give its table the indexes it lacks
             add_missing_indexes(ddb_client, TABLE)
 
-        self.moto, moto_url = aws.start_moto()
+        # moto serves only requests signed with this run's credentials (signoff/local/aws.py).
+        self.credentials = aws.Credentials.generate()
+        self.credentials.save(self.home / AWS_CREDENTIALS_FILE)
+        self.moto, moto_url = aws.start_moto(self.credentials)
         self._stops.append(self.moto.stop)
         bot_token = self.socket_mode.bot_token if self.socket_mode else keys["bot_token"]
         self.aws = aws.provision(
-            moto_url, bot_token=bot_token, signing_secret=keys["signing_secret"]
+            moto_url,
+            bot_token=bot_token,
+            signing_secret=keys["signing_secret"],
+            credentials=self.credentials,
         )
         self._configure_handlers(moto_url)
 
@@ -226,8 +234,9 @@ class LocalStack:
     def _configure_handlers(self, moto_url: str) -> None:
         os.environ.update(
             {
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
+                # DynamoDB Local takes any; moto only these (signoff/local/aws.py).
+                "AWS_ACCESS_KEY_ID": self.credentials.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": self.credentials.secret_access_key,
                 "AWS_DEFAULT_REGION": aws.REGION,
                 "AWS_ENDPOINT_URL_DYNAMODB": self.ddb.endpoint,
                 "AWS_ENDPOINT_URL_SNS": moto_url,
@@ -316,6 +325,8 @@ class LocalStack:
             "users": {"requester": DEMO_REQUESTER, "approver": DEMO_APPROVER},
             # What `signoff doctor` checks: SNS/SQS/Secrets Manager, the secret, Slack.
             "aws_endpoint": self.aws.endpoint,
+            # What its SNS, SQS and Secrets Manager need a request signed with (owner only).
+            "aws_credentials_file": str(self.home / AWS_CREDENTIALS_FILE),
             "secret_id": self.aws.secret_id,
             "slack_api_url": f"{self.base_url}/api/",
             "default_channel": os.environ.get("SIGNOFF_DEFAULT_CHANNEL", "approvals"),
@@ -340,6 +351,9 @@ class LocalStack:
     def _flask(self) -> Flask:
         app = Flask("signoff-local")
         app.logger.disabled = True
+        # Host, Origin and body size are checked before anything reads the request.
+        app.wsgi_app = guard.LoopbackOnly(app.wsgi_app, lambda: self.port)  # type: ignore[method-assign]
+        app.config["MAX_CONTENT_LENGTH"] = guard.MAX_BODY
 
         @app.post("/slack/events")
         def slack_events() -> Response:
