@@ -348,6 +348,11 @@ class SlackStandIn:
         self._message_at[(str(message["channel"]), str(message["ts"]))] = index
         self._last_ts = max(self._last_ts, float(message["ts"]))
 
+    def has_message(self, channel: str, ts: str) -> bool:
+        """Whether a message was posted at (channel, ts)."""
+        with self._lock:
+            return (channel, ts) in self._message_at
+
     def _find_message(self, channel: str, ts: str) -> dict[str, Any] | None:
         index = self._message_at.get((channel, ts))
         return None if index is None else dict(self._state["messages"][index])

@@ -32,7 +32,7 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.serving import make_server
 
 from signoff.errors import ConfigError
-from signoff.local import aws, guard, slack_standin
+from signoff.local import aws, guard, slack_standin, state
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.faults import CrashPoint
 from signoff.local.slack_standin import SlackStandIn
@@ -76,7 +76,16 @@ def _local_secrets(home: Path) -> dict[str, str]:
     path = home / "local-secrets.json"
     values: dict[str, str]
     if path.exists():
-        values = json.loads(path.read_text())
+        values = state.check_json_object(
+            path,
+            "the local Slack bot token and signing secret",
+            "a new pair is made at the next start (nothing else depends on them)",
+        )
+        if not all(isinstance(values.get(k), str) for k in ("bot_token", "signing_secret")):
+            raise state.StateFileError(
+                f"{path} lacks bot_token or signing_secret: move it aside "
+                f"(mv {path} {path}.damaged); a new pair is made at the next start"
+            )
     else:
         values = {
             "bot_token": "xoxb-local-" + secrets.token_hex(12),
@@ -155,6 +164,15 @@ class LocalStack:
         # A bad document stops the start with its problems listed, before anything runs.
         book = FilePolicies(self.policies_path).load()
         keys = _local_secrets(self.home)
+        # So does a damaged state file, named with what to do (signoff/local/state.py).
+        state.check_durable_store(self.home / "durable.sqlite")
+        state.check_sqlite(
+            self.home / "dynamodb" / "shared-local-instance.db",
+            "DynamoDB Local's data: the approvals and their audit trails",
+            "dm",  # DynamoDB Local's own table of tables
+            "the approvals recorded in it are lost with it; their workflows are then listed "
+            "by `signoff doctor`, with what to do",
+        )
         self.ddb = DynamoDBLocal(self.home / "dynamodb")
         self.ddb.start()
         self._stops.append(self.ddb.stop)
@@ -221,6 +239,7 @@ class LocalStack:
             self._connect_socket_mode(self.socket_mode)
         self.recovered = self.durable.recover()
         self.reposted = self._redrive_notices()
+        self.mismatches = self.check()
         self._stops.append(self.server.shutdown)
 
     def _connect_socket_mode(self, settings: SocketModeSettings) -> None:
@@ -315,6 +334,23 @@ class LocalStack:
                 count += 1
         return count
 
+    def check(self) -> list[state.Mismatch]:
+        """Where the table, the workflow store and the Slack stand-in disagree."""
+        from signoff.store import DynamoApprovalStore
+
+        store = DynamoApprovalStore(local_client(self.ddb.endpoint), TABLE)
+        standin = None if self.socket_mode else self.standin
+        return state.compare(
+            state.Sources(
+                get=store.get,
+                pending=lambda: _all_pending(store),
+                workflows=self.durable.statuses,
+                created=self.durable.created,
+                has_message=standin.has_message if standin else None,
+                home=self.home,
+            )
+        )
+
     def config(self) -> dict[str, Any]:
         return {
             "dynamodb_endpoint": self.ddb.endpoint,
@@ -385,6 +421,11 @@ class LocalStack:
             except ConfigError as exc:
                 return jsonify({"error": str(exc)}), 500
 
+        @app.get("/local/check")
+        def check() -> Response:
+            """Where the table and the workflow store disagree (what `signoff doctor` reads)."""
+            return jsonify({"mismatches": [m.to_json() for m in self.check()]})
+
         @app.get("/local/health")
         def health() -> Response:
             return jsonify(
@@ -392,6 +433,7 @@ class LocalStack:
                     "ok": True,
                     "recovered_executions": self.recovered,
                     "reposted": self.reposted,
+                    "mismatches_at_start": len(self.mismatches),
                     "sns_delivered": self.bridge.delivered,
                     "sns_failed": self.bridge.failed,
                 }
@@ -443,6 +485,20 @@ class LocalStack:
 
 
 _OUTCOMES = {"decided", "expired", "cancelled"}
+
+
+def _all_pending(store: Any) -> list[Any]:
+    """Every pending approval, page by page (the pending index)."""
+    from signoff.schema import pending_cursor
+
+    found: list[Any] = []
+    after = ""
+    while True:
+        page = store.list_pending(limit=1000, after=after)
+        found.extend(page)
+        if len(page) < 1000:
+            return found
+        after = pending_cursor(page[-1])
 
 
 def _outcome_shown(audit: list[dict[str, Any]]) -> bool:

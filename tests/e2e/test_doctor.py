@@ -38,6 +38,7 @@ ALL_CHECKS = [
     "bot token (auth.test)",
     "bot in the default channel",
     "Slack request URL",
+    "table and workflows agree",
     "workflow alias is durable",
 ]
 
