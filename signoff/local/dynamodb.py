@@ -241,7 +241,7 @@ class DynamoDBLocal:
     def start(self, timeout: float = 30.0) -> str:
         java = shutil.which("java")
         if java is None:
-            raise ConfigError("Java 17+ is needed for DynamoDB Local; install a JRE")
+            raise ConfigError("Java 17+ is needed for DynamoDB Local; install a JDK")
         jar_dir = find_jar_dir()
         storage = ["-inMemory"]
         if self.data_dir is not None:
