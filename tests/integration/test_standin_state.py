@@ -145,6 +145,7 @@ def test_a_sigkill_from_outside_at_a_random_instant_loses_nothing_answered(
             ts, _, edited = line.strip().partition(" ")
             if ts not in found or (edited and not found[ts]["text"].endswith("edited")):
                 missing.append(line.strip())
+        print(f"round {round_no}: {len(answered)} answered, {len(missing)} lost to SIGKILL")
         if missing:
             lost[round_no] = [f"{len(missing)} of {len(answered)}", *missing[:5]]
     assert not lost, f"answered, then lost to SIGKILL (seed {seed}): {lost}"
