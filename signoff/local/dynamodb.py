@@ -194,7 +194,8 @@ def launcher_dir(java: str, jar_dir: Path) -> Path:
             raise ConfigError(
                 "could not build the launcher that keeps DynamoDB Local on 127.0.0.1 "
                 f"({(done.stderr or done.stdout).strip()[-300:]}): it needs a Java 17+ with "
-                "its compiler (a JDK, e.g. `apt-get install openjdk-17-jdk-headless`)"
+                "its compiler (a JDK, e.g. `apt-get install openjdk-17-jdk-headless`) and "
+                f"DynamoDB Local 3.x, as {NPM_PACKAGE} has"
             )
         try:
             out.rename(classes)

@@ -23,9 +23,14 @@ StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
 def loopback_hosts(port: int) -> frozenset[str]:
-    """The `Host` values a request to a local server on `port` may carry."""
-    return frozenset(f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]"))
+    """The `Host` values a request to a local server on `port` may carry (a client leaves
+    out port 80, HTTP's own)."""
+    hosts = {f"{name}:{port}" for name in LOOPBACK_NAMES}
+    return frozenset(hosts | set(LOOPBACK_NAMES) if port == 80 else hosts)
 
 
 def refuse(start_response: StartResponse, status: str, text: str) -> list[bytes]:

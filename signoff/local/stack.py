@@ -12,6 +12,13 @@
 A restart after a crash re-drives what the last run left unfinished: the workflows
 (`LocalDurable.recover`) and the notices its in-memory queue lost (`_redrive_notices`).
 `SIGNOFF_DEV_CRASH_AT` (signoff/local/faults.py) makes a run die at a chosen point.
+Before anything starts, each state file is checked (a damaged one stops the start, named);
+once it runs, the table and the workflow store are compared (`check`, signoff/local/state.py).
+
+Every server listens on 127.0.0.1 and refuses foreign Hosts, other sites' pages and large
+bodies before reading them (signoff/local/guard.py); moto serves only this run's
+credentials (signoff/local/aws.py); DynamoDB Local is bound by a launcher
+(signoff/local/dynamodb.py).
 """
 
 from __future__ import annotations

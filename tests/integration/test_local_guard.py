@@ -192,3 +192,9 @@ def test_moto_serves_the_secret_only_to_the_stacks_credentials(
         assert BOT_TOKEN not in body
     status, _ = request(local.endpoint + "/", headers={"Host": "evil.example"})
     assert status == 421
+
+
+def test_port_80_is_also_asked_for_without_its_number() -> None:
+    assert "localhost" in guard.loopback_hosts(80)
+    assert "localhost" not in guard.loopback_hosts(3000)
+    assert guard.loopback_hosts(3000) == {"127.0.0.1:3000", "localhost:3000", "[::1]:3000"}
