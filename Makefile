@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 
-.PHONY: setup chromium run dev test check soak lint typecheck clean build-WorkflowFunction build-SlackFunction build-NotifierFunction
+.PHONY: setup chromium run dev test check check-build soak lint typecheck clean build-WorkflowFunction build-SlackFunction build-NotifierFunction
 
 setup: $(BIN)/signoff node_modules/.installed $(SAM_VENV)/bin/sam chromium
 
@@ -52,6 +52,12 @@ test: setup
 	$(BIN)/python -m pytest
 
 check: lint typecheck test
+
+## check-build: build one function as `sam build` does and check what Lambda would get
+## (size, no laptop stack, .pyc for Python 3.13 when one is found). Downloads wheels from
+## PyPI, so it is not part of `make test`. LAMBDA_PYTHON=/path/to/python3.13 picks the Python.
+check-build: setup
+	SIGNOFF_CHECK_BUILD=1 $(BIN)/python -m pytest tests/integration/test_build_artifact.py -q -rs -p no:cacheprovider
 
 ## soak: the crash tests, many rounds, with counts: SIGKILL at every named point
 ## (SIGNOFF_CRASH_ROUNDS, default 10) and from outside at random instants

@@ -1,18 +1,5 @@
-"""Lambda entry point subscribed to the SNS topic: posts and updates Slack messages."""
+"""Lambda entry point subscribed to the SNS topic (body: signoff.handlers.notifier)."""
 
-from typing import Any
+from signoff.handlers.notifier import handler
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from signoff import observability
-from signoff.wiring import notifier_from_env
-
-logger = observability.logger()
-metrics = observability.metrics()
-
-
-# The correlation id is each SNS record's message id (set per record by the notifier).
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    return {"handled": notifier_from_env().handle_sns_event(event)}
+__all__ = ["handler"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import signal
 import sys
 import threading
@@ -36,16 +35,20 @@ from signoff.model import (
     Decision,
     StartRequest,
     Status,
+    checked_id,
     format_duration,
     iso,
     new_approval_id,
     parse_duration,
     parse_fields,
+    person_problem,
 )
+from signoff.text import visible
 
 if TYPE_CHECKING:
     from signoff.doctor import Deployment
-    from signoff.targets import Target
+    from signoff.policy import PolicyDocument
+    from signoff.targets import AwsTarget, Target
 
 P = ParamSpec("P")
 
@@ -58,11 +61,20 @@ EXIT_CODES = {
     Status.CANCELLED: 5,
 }
 
+# How the CLI finds AWS settings for --stack: as the AWS CLI does (signoff.aws_session).
+REGION_HELP = (
+    "AWS region of the --stack (default: $AWS_REGION, then $AWS_DEFAULT_REGION, then the "
+    "profile's region)."
+)
+PROFILE_HELP = "AWS profile for --stack (default: $AWS_PROFILE, else the default profile)."
+
 app = typer.Typer(
     help=(
         "Human sign-off for risky actions, decided in Slack.\n\n"
         "Acts on the local stack (`signoff dev`, at $SIGNOFF_LOCAL_URL, default "
-        "http://127.0.0.1:3000) unless --stack NAME (or $SIGNOFF_STACK) names a deployed stack.\n\n"
+        "http://127.0.0.1:3000) unless --stack NAME (or $SIGNOFF_STACK) names a deployed stack; "
+        "its AWS region and profile come from --region and --profile or the environment, as "
+        "the AWS CLI finds them.\n\n"
         "Exit codes of start --wait and wait: 0 approved, 3 rejected, 4 expired, 5 cancelled; "
         "1 error, 2 bad usage."
     ),
@@ -83,17 +95,40 @@ def _main(
         str,
         typer.Option(envvar="SIGNOFF_LOCAL_URL", help="Where the local stack answers."),
     ] = "http://127.0.0.1:3000",
+    region: Annotated[str | None, typer.Option(help=REGION_HELP)] = None,
+    profile: Annotated[str | None, typer.Option(help=PROFILE_HELP)] = None,
 ) -> None:
     _state["stack"] = stack
     _state["local_url"] = local_url
+    _state["region"] = region
+    _state["profile"] = profile
 
 
 def _target() -> Target:
     from signoff.targets import AwsTarget, LocalTarget
 
     if _state.get("stack"):
-        return AwsTarget(_state["stack"])
+        return AwsTarget(
+            _state["stack"], region=_state.get("region"), profile=_state.get("profile")
+        )
     return LocalTarget(_state["local_url"])
+
+
+def _aws_target(needs_a_stack: str) -> AwsTarget:
+    """The deployed stack the command acts on; ValidationError `needs_a_stack` without one."""
+    from signoff.targets import AwsTarget
+
+    target = _target() if _state.get("stack") else None
+    if not isinstance(target, AwsTarget):
+        raise ValidationError(needs_a_stack)
+    return target
+
+
+def _aws_options(region: str | None, profile: str | None, stack: str | None = None) -> None:
+    """A command's own --stack, --region and --profile win over the ones given before it."""
+    for key, value in (("stack", stack), ("region", region), ("profile", profile)):
+        if value:
+            _state[key] = value
 
 
 # Everything printed goes through these consoles with markup, emoji codes and highlighting
@@ -101,18 +136,15 @@ def _target() -> Target:
 out = Console(markup=False, highlight=False, emoji=False)
 err = Console(stderr=True, markup=False, highlight=False, emoji=False)
 
-# C0 and C1 control characters (not newline or tab) would drive the terminal: shown escaped.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_ERROR_LINE = 500
 
 Part = str | tuple[str, str]
 
 
 def _shown(value: object, one_line: bool = False) -> str:
-    """User text as printed: as typed, except control characters, shown as escapes."""
-    pattern = _CONTROL_OR_BREAK if one_line else _CONTROL
-    return pattern.sub(lambda m: repr(m.group())[1:-1], str(value))
+    """User text as printed: as typed, except what would drive the terminal or hide from
+    the reader (control, bidirectional and invisible characters), shown as escapes."""
+    return visible(str(value), multiline=not one_line)
 
 
 def _clip(value: str, limit: int = 40) -> str:
@@ -366,7 +398,14 @@ def start(
     target = _target()
     # What needs no lookup is refused here; the workflow resolves the groups (and checks
     # again) before it writes anything.
-    target.policies().check(request)
+    try:
+        book = target.policies()
+    except ConfigError as exc:  # a broken document: no request can be checked against it
+        raise ValidationError(
+            f"the deployment's policy document is broken, so nothing can start: {exc}. "
+            f"{_fix_document(target)}"
+        ) from exc
+    book.check(request)
     existing = _recorded(target, request.id) if approval_id else None
     if existing is None:
         target.start(request)
@@ -383,6 +422,14 @@ def start(
         _say(f"already started {request.id} ({approval.status.value}): {request.title}")
     if wait:
         raise typer.Exit(_wait(target, request.id, as_json))
+
+
+def _fix_document(target: Target) -> str:
+    from signoff.targets import AwsTarget
+
+    if isinstance(target, AwsTarget):
+        return f"Push a valid one: signoff policies push FILE --stack {target.stack_name}"
+    return "Fix the local stack's policy file (.signoff/policies.yaml or `signoff dev --policies`)"
 
 
 def _await_record(target: Target, approval_id: str, timeout: float = 30) -> Approval:
@@ -417,6 +464,7 @@ def wait_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Wait for an approval started earlier; the exit code is its outcome."""
+    checked_id(approval_id)
     raise typer.Exit(_wait(_target(), approval_id, as_json))
 
 
@@ -547,6 +595,8 @@ def audit(
     """Every audit event, refused attempts included: of one approval or of all since a time."""
     from signoff.history import DEFAULT_SINCE
 
+    if approval_id is not None:
+        checked_id(approval_id)
     span = _since(since)
     approvals = _target().approvals
     events: Iterable[dict[str, Any]] = (
@@ -584,6 +634,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one approval, its audit trail and its workflow's status."""
+    checked_id(approval_id)
     target = _target()
     approval = target.approvals.get(approval_id)
     audit = target.approvals.audit(approval_id)
@@ -632,6 +683,8 @@ def decide(
     """
     from signoff.targets import CliAction, for_cli
 
+    checked_id(approval_id)
+    _check_person(as_user)
     approvals = for_cli(_target(), CliAction.DECIDE, approval_id, as_user)
     approval = approvals.decide(approval_id, as_user, decision, reason)
     if approval.status.is_closed:
@@ -662,9 +715,19 @@ def cancel(
     """
     from signoff.targets import CliAction, for_cli
 
+    checked_id(approval_id)
+    _check_person(as_user)
     approvals = for_cli(_target(), CliAction.CANCEL, approval_id, as_user)
     approval = approvals.cancel(approval_id, as_user, reason)
     _say(f"{approval.id} cancelled by {as_user}")
+
+
+# Ids and --as are checked before the stack is reached: bad usage is exit 2 wherever it runs.
+def _check_person(as_user: str) -> None:
+    """`--as` names who acts, in the audit trail: a Slack user id or a plain name."""
+    problem = person_problem("--as", as_user)
+    if problem:
+        raise ValidationError(problem)
 
 
 _MARKS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "skip": ("skip", "dim")}
@@ -680,6 +743,8 @@ def doctor(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+    region: Annotated[str | None, typer.Option(help=REGION_HELP)] = None,
+    profile: Annotated[str | None, typer.Option(help=PROFILE_HELP)] = None,
 ) -> None:
     """Check what a deployment needs and say how to fix what fails; exit 0 only when all pass.
 
@@ -690,6 +755,7 @@ def doctor(
     """
     from signoff import doctor as checkup
 
+    _aws_options(region, profile)
     deployment = _deployment(stack or _state.get("stack"))
     checks = checkup.run(deployment)
     healthy = all(c.outcome is not checkup.Outcome.FAIL for c in checks)
@@ -724,10 +790,13 @@ def _deployment(stack: str | None) -> Deployment:
     from signoff.targets import _http_json
 
     if stack:
+        from signoff.aws_session import aws_session
+
+        session = aws_session(_state.get("region"), _state.get("profile"))
         try:
-            return checkup.aws_deployment(stack)
+            return checkup.aws_deployment(stack, session=session)
         except (ClientError, BotoCoreError) as exc:
-            raise ConfigError(f"cannot read stack {stack}: {exc}") from exc
+            raise ConfigError(f"cannot read stack {stack} in {session.region_name}: {exc}") from exc
     base_url = str(_state.get("local_url", "http://127.0.0.1:3000")).rstrip("/")
     try:
         config = _http_json(f"{base_url}/local/config", timeout=5)
@@ -741,18 +810,49 @@ def _deployment(stack: str | None) -> Deployment:
     return checkup.local_deployment(base_url, config)
 
 
-@app.command()
+policies_app = typer.Typer(no_args_is_help=False)  # its help is the callback's docstring
+app.add_typer(policies_app, name="policies")
+
+
+@policies_app.callback(invoke_without_command=True)
 @_reports_errors
 def policies(
+    ctx: typer.Context,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the document as JSON (the format it is read in).")
     ] = False,
+    stack: Annotated[
+        str | None,
+        typer.Option(help="A deployed stack (default: --stack before the command, or local)."),
+    ] = None,
+    region: Annotated[str | None, typer.Option(help=REGION_HELP)] = None,
+    profile: Annotated[str | None, typer.Option(help=PROFILE_HELP)] = None,
 ) -> None:
-    """List the deployment's named policies, whether ad-hoc approvers are allowed, and admins."""
-    book = _target().policies()
+    """List the deployment's named policies, whether ad-hoc approvers are allowed, and admins.
+
+    On a deployed stack it also says which version of the document is in force, and when it
+    changed. `signoff policies push FILE` writes a new one.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from signoff.policy import PolicyBook
+    from signoff.targets import AwsTarget
+
+    _aws_options(region, profile, stack)
+    target = _target()
+    if isinstance(target, AwsTarget):
+        try:
+            document = target.policy_document()
+        except ConfigError as exc:  # broken by hand: say what is wrong and how to mend it
+            raise ConfigError(f"{exc}. {_fix_document(target)}") from exc
+        book = document.book if document else PolicyBook()
+    else:
+        document, book = None, target.policies()
     if as_json:
         out.print_json(json.dumps(book.to_json()))
         return
+    if isinstance(target, AwsTarget):
+        _say("document: ", _document_line(target, document))
     _say(
         "ad-hoc approvers: ",
         "allowed" if book.allow_ad_hoc else "not allowed (name a policy)",
@@ -783,6 +883,211 @@ def policies(
     out.print(table)
 
 
+def _document_line(target: AwsTarget, document: PolicyDocument | None) -> str:
+    where = f"SSM parameter {target.policies_parameter or '(none)'}"
+    if document is None:
+        return (
+            f"none yet ({where} does not exist): ad-hoc approvers only; write one with "
+            f"`signoff policies push FILE --stack {target.stack_name}`"
+        )
+    changed = f", changed {iso(document.modified)}" if document.modified else ""
+    return f"{where}, version {document.version}{changed}"
+
+
+@policies_app.command("push")
+@_reports_errors
+def policies_push(
+    file: Annotated[
+        str,
+        typer.Argument(metavar="FILE", help="The policy document, YAML or JSON ('-': stdin)."),
+    ],
+    stack: Annotated[
+        str | None,
+        typer.Option(help="The deployed stack (default: --stack before the command)."),
+    ] = None,
+    region: Annotated[str | None, typer.Option(help=REGION_HELP)] = None,
+    profile: Annotated[str | None, typer.Option(help=PROFILE_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Check a policy document whole and make it the stack's, as a new version.
+
+    Every problem is listed and nothing is written when it has any (exit 2). It is stored
+    as written in the stack's SSM parameter (Intelligent-Tiering: up to 8 KB); the
+    functions use it within a minute, and approvals already running keep the rules they
+    started with. Pushing the text already in force writes nothing.
+    """
+    try:
+        _push(file, stack, region, profile, as_json)
+    except ValidationError as exc:
+        # Every problem, however many: the whole sentence, never clipped.
+        err.print(_text(("refused: ", "red"), str(exc), one_line=True), soft_wrap=True)
+        raise typer.Exit(2) from exc
+
+
+def _push(
+    file: str, stack: str | None, region: str | None, profile: str | None, as_json: bool
+) -> None:
+    _aws_options(region, profile, stack)
+    text, source = _read_document(file)
+    target = _aws_target(
+        "policies push writes a deployed stack's document: name the stack with --stack "
+        "NAME (or $SIGNOFF_STACK). The local stack reads its file at each use: edit "
+        ".signoff/policies.yaml, or the file given to `signoff dev --policies`"
+    )
+    pushed = target.push_policies(text, source)
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "parameter": pushed.parameter,
+                    "version": pushed.version,
+                    "tier": pushed.tier or None,
+                    "changed": pushed.changed,
+                }
+            )
+        )
+        return
+    if not pushed.changed:
+        _say(
+            f"{source} is already in force (version {pushed.version} of SSM parameter "
+            f"{pushed.parameter}): nothing written"
+        )
+        return
+    book = pushed.book
+    _say(
+        f"pushed {source} to SSM parameter {pushed.parameter}: version {pushed.version} "
+        f"({pushed.tier or 'unknown'} tier)"
+    )
+    _say(
+        f"  {len(book.policies)} polic{'y' if len(book.policies) == 1 else 'ies'}"
+        f"{' (' + ', '.join(book.names()) + ')' if book.policies else ''}; ad-hoc approvers "
+        f"{'allowed' if book.allow_ad_hoc else 'not allowed'}; admins: "
+        f"{', '.join(book.admins) or 'none'}"
+    )
+    _say(
+        "  new requests use it within a minute; running approvals keep the rules they started with"
+    )
+
+
+def _read_document(file: str) -> tuple[str, str]:
+    """The document's text and how to name it; ValidationError when it cannot be read."""
+    try:
+        raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"cannot read {file}: {exc.strerror or exc}") from None
+    source = "the document on stdin" if file == "-" else file
+    try:
+        return raw.decode("utf-8"), source
+    except UnicodeDecodeError:
+        raise ValidationError(f"{source} is not UTF-8 text: save it as UTF-8") from None
+
+
+_REDRIVE_MARKS = {
+    "replayed": ("replayed", "green"),
+    "failed": ("FAILED", "red"),
+    "skipped": ("skipped", "yellow"),
+    "listed": ("would replay", "dim"),
+}
+
+
+@app.command()
+@_reports_errors
+def redrive(
+    stack: Annotated[
+        str | None,
+        typer.Option(help="The deployed stack (default: --stack before the command)."),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Only list the waiting events and why each failed."),
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Replay at most this many (e.g. 1 to try one).")
+    ] = None,
+    region: Annotated[str | None, typer.Option(help=REGION_HELP)] = None,
+    profile: Annotated[str | None, typer.Option(help=PROFILE_HELP)] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line per event as it is done.")
+    ] = False,
+) -> None:
+    """Replay the notifier's dead-letter queue: events that failed after Lambda's retries.
+
+    Each event goes back to the notifier function (synchronously): handled, it is deleted
+    from the queue; failing again, it stays there and its error is shown (exit 1). Safe to
+    repeat: the notifier posts, replies and DMs once per approval and event, so an event
+    that was handled after all changes nothing.
+    """
+    from botocore.config import Config
+
+    from signoff.redrive import DeadLetterQueue, LambdaNotifier, Replayed
+    from signoff.redrive import redrive as replay
+
+    _aws_options(region, profile, stack)
+    target = _aws_target(
+        "redrive replays a deployed stack's dead-letter queue: name the stack with --stack "
+        "NAME (or $SIGNOFF_STACK). The local stack has none: a failed delivery stays on "
+        "its queue and comes back by itself"
+    )
+    queue_url = target.outputs.get("NotifierDeadLetterQueueUrl") or target.resource(
+        "NotifierDeadLetterQueue"
+    )
+    queue = DeadLetterQueue(target.client("sqs"), queue_url)
+    notifier = None
+    if not dry_run:
+        # Longer than the notifier's own 30 s timeout; a throttled invoke is tried again.
+        config = Config(read_timeout=70, retries={"mode": "standard", "total_max_attempts": 3})
+        notifier = LambdaNotifier(
+            target.client("lambda", config), target.resource("NotifierFunction")
+        )
+    waiting = queue.waiting()
+    if not as_json:
+        err.print(
+            _text(
+                f"{waiting} event(s) wait in the dead-letter queue of stack {target.stack_name}"
+                + ("" if waiting else ": nothing to replay")
+            ),
+            soft_wrap=True,
+        )
+    count = 0
+
+    def show(done: Replayed) -> None:
+        nonlocal count
+        count += 1
+        letter = done.letter
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "message_id": letter.message_id,
+                        "outcome": done.outcome.value,
+                        "events": list(letter.notices),
+                        "failed_before": letter.error or None,
+                        "sent_at": iso(letter.sent_at) if letter.sent_at else None,
+                        "detail": done.detail or None,
+                    },
+                    separators=(",", ":"),
+                )
+            )
+            return
+        mark, style = _REDRIVE_MARKS[done.outcome.value]
+        total = f"{count}/{max(waiting, count)}"
+        detail = f" — {done.detail}" if done.detail else ""
+        _say(f"[{total}] ", (mark, style), f"  {letter.summary}{detail}")
+
+    results = replay(queue, notifier, limit=limit, progress=show)
+    left = [r for r in results if r.outcome.value in ("failed", "skipped")]
+    if not as_json and results:
+        if dry_run:
+            _say(
+                f"{len(results) - len(left)} event(s) would be replayed, {len(left)} left "
+                "(nothing was changed)"
+            )
+        else:
+            _say(f"{len(results) - len(left)} replayed, {len(left)} left in the queue")
+    if left and not dry_run:
+        raise typer.Exit(1)
+
+
 class DevSlack(StrEnum):
     STANDIN = "standin"
     SOCKET = "socket"
@@ -811,7 +1116,10 @@ def dev(
         Path | None,
         typer.Option(
             "--policies",
-            help="The policy document (YAML or JSON). Default: policies.yaml in --home, if any.",
+            help=(
+                "The policy document (YAML or JSON, at most 64 KiB); it must exist. "
+                "Default: policies.yaml in --home, if any."
+            ),
         ),
     ] = None,
     slack: Annotated[
@@ -841,6 +1149,12 @@ def dev(
             "pipx install 'signoff[local]' (or pip install 'signoff[local]')"
         ) from exc
 
+    if policies_file is not None:
+        from signoff.policy import FilePolicies
+
+        # Named on the command line, it must be there: a typo would start a stack with no
+        # policies at all (ad-hoc approvers allowed, no admins). Checked before anything runs.
+        FilePolicies(policies_file, required=True).load()
     socket_mode = None
     if slack is DevSlack.SOCKET:
         socket_mode = SocketModeSettings.from_env(os.environ)

@@ -158,8 +158,14 @@ def local_deployment(base_url: str, config: dict[str, Any]) -> Deployment:
 
 
 def aws_deployment(stack_name: str, session: Any = None) -> Deployment:
-    """A stack deployed from template.yaml: its outputs, parameters and resources."""
-    session = session or boto3.Session()
+    """A stack deployed from template.yaml: its outputs, parameters and resources.
+
+    Without a session: the region and profile as the AWS CLI finds them (ConfigError
+    saying how to set a region when none is).
+    """
+    from signoff.aws_session import aws_session
+
+    session = session or aws_session()
 
     def client(service: str) -> Any:
         return session.client(service, config=QUICK)
@@ -199,6 +205,7 @@ def aws_deployment(stack_name: str, session: Any = None) -> Deployment:
             ),
             "slack": "check the bot token in the secret (docs/deploy.md, step 3)",
             "channel": "in Slack, `/invite @signoff` in the channel (docs/deploy.md, step 4)",
+            "redrive": f"signoff redrive --stack {stack_name}",
         },
     )
 
@@ -319,12 +326,13 @@ def _dead_letters(d: Deployment) -> str:
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     waiting = sum(int(v) for v in attributes.values())
+    redrive = d.fixes.get("redrive", "signoff redrive")
     if waiting:
         raise _Failed(
             f"{waiting} notifier event(s) failed after retries and wait in the queue",
-            "read them (aws sqs receive-message --queue-url "
-            f"{d.dead_letter_queue_url}), fix the cause in the notifier's logs, then "
-            "delete them; the approvals themselves are unaffected (docs/deploy.md)",
+            f"fix the cause (the notifier's logs; `{redrive} --dry-run` lists the events and "
+            f"why each failed), then replay the queue ({d.dead_letter_queue_url}): "
+            f"`{redrive}`; the approvals themselves are unaffected (docs/deploy.md)",
         )
     return "no failed notifier events"
 

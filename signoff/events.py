@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from signoff.errors import BackendError
+from signoff.model import id_problem
 
 
 class Topic(StrEnum):
@@ -35,8 +36,12 @@ def encode(kind: Topic, approval_id: str) -> str:
 
 
 def decode(message: str) -> tuple[Topic, str]:
+    """ValueError (and the like) for a message signoff did not publish."""
     data = json.loads(message)
-    return Topic(data["type"]), str(data["id"])
+    approval_id = str(data["id"])
+    if id_problem(approval_id):
+        raise ValueError("not an approval id")
+    return Topic(data["type"]), approval_id
 
 
 class SnsPublisher:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from signoff.errors import RefusedError, ValidationError
-from signoff.text import slack_length, unsafe_characters
+from signoff.text import slack_length, unsafe_characters, visible
 
 # Limits count text as Slack sees it, escaped (`&` is 5 characters, `<` and `>` 4): kickoff
 # refuses what would not fit in the message, so nothing an approver decides on is clipped.
@@ -32,13 +32,14 @@ MIN_TIMEOUT = timedelta(seconds=1)
 MAX_TIMEOUT = timedelta(days=7)
 DEFAULT_TIMEOUT = timedelta(hours=1)
 
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+# `\Z`, not `$`: `$` also matches before a final newline ("apr-1\n" is no id).
+_ID_RE = re.compile(r"\A[a-z0-9][a-z0-9-]{2,63}\Z")
 # Who: Slack user ids (U…/W…) or plain names; no characters that Slack escapes, so the
 # approver line stays within its block (25 of 64 characters).
-_PERSON_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$", re.ASCII)
+_PERSON_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}\Z", re.ASCII)
 # Slack user group ids (S…), as usergroups.users.list takes them.
-_GROUP_RE = re.compile(r"^S[A-Z0-9]{2,20}$", re.ASCII)
-_CHANNEL_RE = re.compile(r"^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$", re.ASCII)
+_GROUP_RE = re.compile(r"\AS[A-Z0-9]{2,20}\Z", re.ASCII)
+_CHANNEL_RE = re.compile(r"\A#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}\Z", re.ASCII)
 # ASCII digits only (`\d` would take other scripts' digits), and few enough to stay a number.
 _DURATION_RE = re.compile(r"^\s*([0-9]{1,9})\s*([smhd]?)\s*$", re.ASCII)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -46,7 +47,7 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def _shown(text: str, limit: int = 40) -> str:
     """User input quoted in an error message: repr (controls visible), shortened."""
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+    return visible(repr(text if len(text) <= limit else text[:limit] + "…"))
 
 
 class Status(StrEnum):
@@ -138,6 +139,25 @@ def format_duration(delta: timedelta) -> str:
 
 def new_approval_id() -> str:
     return f"apr-{secrets.token_hex(5)}"
+
+
+def id_problem(value: str) -> str | None:
+    """Why `value` cannot be an approval id, or None: checked before any read, so that
+    what is not an id is refused with this sentence rather than by the table."""
+    if _ID_RE.match(value):
+        return None
+    return (
+        f"{_shown(value)} is not an approval id: an id is 3-64 lowercase letters, "
+        "digits or '-' (like apr-1a2b3c4d5e)"
+    )
+
+
+def checked_id(value: str) -> str:
+    """`value` if it can be an approval id; ValidationError saying why not otherwise."""
+    problem = id_problem(value)
+    if problem:
+        raise ValidationError(problem)
+    return value
 
 
 def person_problem(what: str, value: str) -> str | None:

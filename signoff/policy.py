@@ -10,9 +10,15 @@ keeps (see docs/architecture.md, "Groups are a snapshot").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+import hashlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,11 +29,13 @@ from signoff.model import (
     MAX_GROUPS,
     MAX_MEMBERS,
     StartRequest,
+    _shown,
     format_duration,
     group_problem,
     parse_duration,
     person_problem,
 )
+from signoff.text import visible
 
 DOCUMENT_KEYS = ("allow_ad_hoc", "admins", "policies", "groups")
 RULE_KEYS = (
@@ -42,6 +50,14 @@ RULE_KEYS = (
 )
 MAX_DESCRIPTION = 300
 MIN_REMINDER = timedelta(minutes=1)
+# A generous bound on what a deployment's rules take (the SSM parameter holds at most 8 KB;
+# 64 KiB is some 1,000 policies), and on a first parse: a few hundred milliseconds with
+# libyaml (benchmarks/policy_parse.py); later reads of the same bytes are not parsed again.
+MAX_DOCUMENT_BYTES = 64 * 1024
+# A document is a mapping of mappings of lists: anything nested deeper is not one.
+MAX_DEPTH = 16
+MAX_PROBLEMS = 20  # listed in one error; the rest are counted
+MAX_PROBLEM = 300  # characters of one YAML error, which may quote the document
 
 
 @dataclass(frozen=True)
@@ -86,15 +102,28 @@ class PolicyBook:
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, text: str, *, source: str, local: bool = False) -> PolicyBook:
-        """Parse a YAML or JSON document; ConfigError lists everything wrong with it."""
-        import yaml  # type: ignore[import-untyped]
+    def parse(cls, text: str | bytes, *, source: str, local: bool = False) -> PolicyBook:
+        """Parse a YAML or JSON document; ConfigError lists everything wrong with it.
 
-        try:
-            data = yaml.safe_load(text) if text.strip() else {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{source} is not valid YAML or JSON: {exc}") from None
-        return cls.from_data(data, source=source, local=local)
+        Parsed once per content: the same bytes again (a file re-read at each use, a
+        parameter re-fetched) return the book, or the error, found the first time.
+        """
+        raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+        key = (hashlib.sha256(raw).digest(), source, local)
+        with _PARSED_LOCK:
+            found = _PARSED.get(key)
+        if found is None:
+            try:
+                found = cls.from_data(_load_yaml(raw, source), source=source, local=local)
+            except ConfigError as exc:
+                found = exc
+            with _PARSED_LOCK:
+                _PARSED[key] = found
+                while len(_PARSED) > _PARSED_KEEP:
+                    _PARSED.popitem(last=False)
+        if isinstance(found, ConfigError):
+            raise ConfigError(str(found))
+        return found
 
     @classmethod
     def from_data(cls, data: Any, *, source: str, local: bool = False) -> PolicyBook:
@@ -107,7 +136,7 @@ class PolicyBook:
         unknown = [str(k) for k in data if k not in allowed]
         if unknown:
             problems.append(
-                f"unknown key(s) {', '.join(map(repr, unknown))} (known: {', '.join(allowed)})"
+                f"unknown key(s) {', '.join(map(_shown, unknown))} (known: {', '.join(allowed)})"
             )
         allow_ad_hoc = data.get("allow_ad_hoc", True)
         if not isinstance(allow_ad_hoc, bool):
@@ -120,7 +149,7 @@ class PolicyBook:
             problems.append("groups must map a user group id to a list of user ids")
         else:
             for group_id, members in raw_groups.items():
-                where = f"group {group_id!r}"
+                where = f"group {_shown(str(group_id))}"
                 problem = group_problem("group", str(group_id))
                 if problem:
                     problems.append(problem)
@@ -135,7 +164,10 @@ class PolicyBook:
                 if rule is not None:
                     policies[rule.name] = rule
         if problems:
-            raise ConfigError(f"{source}: " + "; ".join(problems))
+            listed = problems[:MAX_PROBLEMS]
+            if len(problems) > MAX_PROBLEMS:
+                listed.append(f"and {len(problems) - MAX_PROBLEMS} more problem(s)")
+            raise ConfigError(f"{source}: " + "; ".join(listed))
         return cls(policies, allow_ad_hoc, admins, groups)
 
     def names(self) -> list[str]:
@@ -191,9 +223,12 @@ def _duration(raw: Any, where: str, problems: list[str]) -> timedelta | None:
     if raw is None:
         return None
     try:
+        if not isinstance(raw, str | int) or isinstance(raw, bool):
+            raise ValidationError("not a duration")
         value = parse_duration(str(raw))
     except (ValidationError, OverflowError, ValueError):
-        problems.append(f"{where} {raw!r} is not a duration (e.g. 30m, 2h, 1d)")
+        shown = _shown(str(raw)) if isinstance(raw, str | int | float) else "(not text)"
+        problems.append(f"{where} {shown} is not a duration (e.g. 30m, 2h, 1d)")
         return None
     if value < MIN_REMINDER:
         problems.append(f"{where} must be at least {format_duration(MIN_REMINDER)}")
@@ -202,7 +237,7 @@ def _duration(raw: Any, where: str, problems: list[str]) -> timedelta | None:
 
 
 def _rule(name: str, raw: Any, problems: list[str]) -> Rule | None:
-    where = f"policy {name!r}"
+    where = f"policy {_shown(name)}"
     if not _ID_RE.match(name):
         problems.append(f"{where}: a name is 3-64 lowercase letters, digits or '-'")
     if not isinstance(raw, dict):
@@ -211,7 +246,7 @@ def _rule(name: str, raw: Any, problems: list[str]) -> Rule | None:
     unknown = [str(k) for k in raw if k not in RULE_KEYS]
     if unknown:
         problems.append(
-            f"{where}: unknown key(s) {', '.join(map(repr, unknown))} "
+            f"{where}: unknown key(s) {', '.join(map(_shown, unknown))} "
             f"(known: {', '.join(RULE_KEYS)})"
         )
     approvers = _people(raw.get("approvers", []), f"{where}: approvers", problems)
@@ -273,6 +308,138 @@ def _rule(name: str, raw: Any, problems: list[str]) -> Rule | None:
     )
 
 
+# -- reading a document ----------------------------------------------------------------
+
+# What was parsed, by content: the book, or the error that content gets (a few kept).
+_PARSED: OrderedDict[tuple[bytes, str, bool], PolicyBook | ConfigError] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
+_PARSED_KEEP = 16
+
+
+def _load_yaml(raw: bytes, source: str) -> Any:
+    """The document's data; ConfigError (one line, naming `source` and the line) for a
+    document too large, not UTF-8, not YAML, or using what a policy document has no use for:
+    anchors and aliases (the "billion laughs" that expand a few hundred bytes into
+    gigabytes), keys given twice (which YAML would quietly resolve as the last one) or deep
+    nesting. Read with libyaml where PyYAML has it (7x faster), else in Python."""
+    import yaml  # type: ignore[import-untyped]
+
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise ConfigError(
+            f"{source} is {len(raw):,} bytes; a policy document is at most "
+            f"{MAX_DOCUMENT_BYTES // 1024} KiB"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{source}, line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+            "save the policy document as UTF-8"
+        ) from None
+    unprintable = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if unprintable:
+        line = text[: unprintable.start()].count("\n") + 1
+        code = ord(unprintable.group())
+        raise ConfigError(f"{source}, line {line}: character U+{code:04X} is not allowed in YAML")
+    if not text.strip():
+        return {}
+    loader = None
+    try:
+        _check_events(yaml.parse(text, Loader=_strict_loader()))
+        loader = _strict_loader()(text)
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        said = _said(", ".join(p for p in (exc.context, exc.problem) if p))
+        if isinstance(exc, yaml.scanner.ScannerError | yaml.parser.ParserError):
+            said = f"not valid YAML or JSON ({said})"
+        mark = exc.problem_mark or exc.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{source}{where}: {said}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML or JSON: {_said(str(exc))}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _said(problem: str | None) -> str:
+    """A YAML error's sentence on one line, and short (it may quote the document)."""
+    said = " ".join((problem or "not valid YAML or JSON").split())
+    return visible(said if len(said) <= MAX_PROBLEM else said[: MAX_PROBLEM - 1] + "…")
+
+
+_NO_SHORTHANDS = (
+    "anchors (&name), aliases (*name) and merge keys (<<) are not allowed in a policy "
+    "document: write each value out"
+)
+
+
+def _check_events(events: Iterable[Any]) -> None:
+    """Refuse anchors, aliases and deep nesting from the parser's events, before any node
+    is built (an alias bomb is a few hundred bytes of events)."""
+    import yaml
+
+    depth = 0
+    for event in events:
+        if getattr(event, "anchor", None):  # an alias, or a value that sets an anchor
+            sign = "*" if isinstance(event, yaml.AliasEvent) else "&"
+            raise yaml.composer.ComposerError(
+                None, None, f"{_NO_SHORTHANDS} (found {sign}{event.anchor})", event.start_mark
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+@functools.cache
+def _strict_loader() -> type:
+    """YAML's safe loader (libyaml's where PyYAML has it) refusing repeated keys, and
+    values Python cannot build (a 5,000-digit number, 2026-13-45), with their line."""
+    import yaml
+
+    base = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+
+    class StrictLoader(base):  # type: ignore[misc, valid-type]
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            try:
+                return super().construct_object(node, deep)
+            except (ValueError, OverflowError) as exc:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"cannot read this value: {exc}", node.start_mark
+                ) from None
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, Any] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"{_NO_SHORTHANDS} (found <<)", key_node.start_mark
+                        )
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        first = seen.setdefault(key, key_node.start_mark)
+                    except TypeError:
+                        continue  # unhashable: the base class says so
+                    if first is not key_node.start_mark:
+                        raise yaml.constructor.ConstructorError(
+                            None,
+                            None,
+                            f"the key {_shown(str(key))} is given twice (first on line "
+                            f"{first.line + 1}); give each key once",
+                            key_node.start_mark,
+                        )
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
+
+
 # -- where the document comes from ---------------------------------------------------
 
 
@@ -288,27 +455,46 @@ class NoPolicies:
 
 
 class FilePolicies:
-    """The local stack's document: read at each use (it is small), so edits apply at once."""
+    """The local stack's document: read at each use, so edits apply at once (parsed again
+    only when the bytes change). A missing file is no document, unless it is `required`
+    (named on the command line): then it is a ValidationError naming it."""
 
-    def __init__(self, path: Path, *, local: bool = True):
+    def __init__(self, path: Path, *, local: bool = True, required: bool = False):
         self._path = path
         self._local = local
+        self._required = required
 
     def load(self) -> PolicyBook:
         try:
-            text = self._path.read_text()
+            with self._path.open("rb") as file:
+                # One byte past the cap is enough to refuse it; a huge file is never read.
+                raw = file.read(MAX_DOCUMENT_BYTES + 1)
+                size = os.fstat(file.fileno()).st_size
         except FileNotFoundError:
+            if self._required:
+                raise ValidationError(
+                    f"the policy file {self._path} does not exist: check the path "
+                    "(or leave --policies out to have none)"
+                ) from None
             return PolicyBook()
         except OSError as exc:
-            raise ConfigError(f"cannot read the policy file {self._path}: {exc}") from exc
-        return PolicyBook.parse(text, source=str(self._path), local=self._local)
+            raise ConfigError(
+                f"cannot read the policy file {self._path}: {exc.strerror or exc}"
+            ) from None
+        if len(raw) > MAX_DOCUMENT_BYTES:
+            raise ConfigError(
+                f"{self._path} is {max(size, len(raw)):,} bytes; a policy document is at "
+                f"most {MAX_DOCUMENT_BYTES // 1024} KiB"
+            )
+        return PolicyBook.parse(raw, source=str(self._path), local=self._local)
 
 
 class SsmPolicies:
     """The deployed document: one SSM parameter, read through Powertools Parameters.
 
     Cached for `max_age` seconds per sandbox, so a click or a kickoff costs no SSM call
-    on a warm Lambda; an edit of the parameter applies within that time.
+    on a warm Lambda; an edit of the parameter applies within that time. The text fetched
+    again after that is parsed again only if it changed.
     """
 
     def __init__(self, name: str, client_factory: Callable[[], Any], max_age: int = 60):
@@ -316,18 +502,138 @@ class SsmPolicies:
         self._client_factory = client_factory
         self._max_age = max_age
         self._provider: Any = None
+        self._absent_until = 0.0  # monotonic time until which "no parameter" is believed
 
     def load(self) -> PolicyBook:
+        """The document; none (ad-hoc approvers only) while the parameter does not exist."""
         from aws_lambda_powertools.utilities.parameters import SSMProvider
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+        if self._absent_until > time.monotonic():
+            return PolicyBook()
         if self._provider is None:
             self._provider = SSMProvider(boto3_client=self._client_factory())
         try:
             text = self._provider.get(self._name, max_age=self._max_age)
         except GetParameterError as exc:
+            # Powertools wraps every error; the SSM error it wrapped is its context.
+            if _parameter_not_found(exc.__context__):
+                # `signoff policies push` creates the parameter: until then, no document.
+                self._absent_until = time.monotonic() + self._max_age
+                return PolicyBook()
             raise BackendError(f"cannot read the policy parameter {self._name}: {exc}") from exc
         return PolicyBook.parse(str(text), source=f"SSM parameter {self._name}")
+
+
+def _parameter_not_found(exc: BaseException | None) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == (
+        "ParameterNotFound"
+    )
+
+
+# -- the deployed document as data: read with its version, pushed by the CLI --------------
+
+# SSM parameter values: 4 KB in the Standard tier, 8 KB in the Advanced tier. The CLI
+# writes with the Intelligent-Tiering tier: Standard (free) while the document fits,
+# Advanced once it is larger.
+MAX_PARAMETER_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class PolicyDocument:
+    """The deployed document as SSM holds it: parsed, with its version and when it changed."""
+
+    book: PolicyBook
+    parameter: str
+    version: int
+    modified: datetime | None
+    text: str
+
+
+@dataclass(frozen=True)
+class PushResult:
+    parameter: str
+    version: int
+    tier: str  # Standard or Advanced, as SSM chose it ("" when nothing was written)
+    changed: bool  # False: the same text was already in force, nothing was written
+    book: PolicyBook
+
+
+def read_policies(client: Any, name: str) -> PolicyDocument | None:
+    """The document in SSM parameter `name`; None when it does not exist (no document).
+
+    ConfigError (naming the parameter and its version) when the document is broken,
+    BackendError when SSM cannot be read.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        parameter = client.get_parameter(Name=name)["Parameter"]
+    except ClientError as exc:
+        if _parameter_not_found(exc):
+            return None
+        raise BackendError(f"cannot read the policy parameter {name}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise BackendError(f"cannot read the policy parameter {name}: {exc}") from exc
+    version = int(parameter.get("Version") or 0)
+    text = str(parameter.get("Value", ""))
+    book = PolicyBook.parse(text, source=f"SSM parameter {name} (version {version})")
+    return PolicyDocument(book, name, version, parameter.get("LastModifiedDate"), text)
+
+
+def check_document(text: str, source: str) -> PolicyBook:
+    """A document as `policies push` accepts it: ValidationError lists every problem."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if not text.strip():
+        raise ValidationError(
+            f"{source} is empty; to allow ad-hoc approvers and nothing else, push a document "
+            "that says `allow_ad_hoc: true`"
+        )
+    if size > MAX_PARAMETER_BYTES:
+        raise ValidationError(
+            f"{source} is {size:,} bytes; the SSM parameter holds at most "
+            f"{MAX_PARAMETER_BYTES:,} bytes (8 KB, its Advanced tier)"
+        )
+    try:
+        return PolicyBook.parse(text, source=source)
+    except ConfigError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def push_policies(client: Any, name: str, text: str, source: str) -> PushResult:
+    """Check the document whole, then write it to SSM parameter `name` as a new version.
+
+    Nothing is written when it has a problem (ValidationError lists them all) or when the
+    same text is already in force (`changed` is False). Approvals already running keep
+    the rules they started with: each record holds its own copy.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    book = check_document(text, source)
+    try:
+        current = client.get_parameter(Name=name)["Parameter"]
+    except ClientError as exc:
+        if not _parameter_not_found(exc):
+            raise BackendError(f"cannot read the policy parameter {name}: {exc}") from exc
+        current = None
+    except BotoCoreError as exc:
+        raise BackendError(f"cannot read the policy parameter {name}: {exc}") from exc
+    if current is not None and current.get("Value") == text:
+        return PushResult(name, int(current.get("Version") or 0), "", False, book)
+    try:
+        written = client.put_parameter(
+            Name=name,
+            Value=text,
+            Type="String",
+            Overwrite=True,
+            Tier="Intelligent-Tiering",
+            Description="signoff approval policies (written by `signoff policies push`)",
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise BackendError(f"writing the policy parameter {name} failed: {exc}") from exc
+    return PushResult(name, int(written["Version"]), str(written.get("Tier", "")), True, book)
 
 
 # -- kickoff -------------------------------------------------------------------------

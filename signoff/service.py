@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from signoff.doorbell import Doorbell, NoDoorbell
 from signoff.errors import (
     AlreadyRecordedError,
+    ConfigError,
     ConflictError,
     RefusedError,
     ValidationError,
@@ -25,6 +26,8 @@ from signoff.model import (
     SlackRef,
     StartRequest,
     Status,
+    checked_id,
+    person_problem,
     utc,
 )
 from signoff.observability import (
@@ -42,6 +45,13 @@ Clock = Callable[[], datetime]
 Change = Callable[[Approval, datetime], "tuple[Approval, list[AuditEvent]] | None"]
 
 MAX_ATTEMPTS = 8
+
+# Said (and audited) when someone other than the requester cancels and the deployment's
+# policy document, which names the admins, cannot be read.
+POLICIES_UNREADABLE = (
+    "the deployment's policy document cannot be read, so nobody but the requester can "
+    "cancel until an operator fixes it"
+)
 
 
 def system_clock() -> datetime:
@@ -132,7 +142,7 @@ class Approvals:
         return self.store.get(request.id)
 
     def get(self, approval_id: str) -> Approval:
-        return self.store.get(approval_id)
+        return self.store.get(checked_id(approval_id))
 
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]:
         return self.store.list_pending(limit, after)
@@ -160,7 +170,7 @@ class Approvals:
         return waiting, asked
 
     def audit(self, approval_id: str) -> list[dict[str, Any]]:
-        return self.store.audit(approval_id)
+        return self.store.audit(checked_id(approval_id))
 
     def listing(
         self,
@@ -197,6 +207,7 @@ class Approvals:
 
     def audit_trail(self, approval_id: str, since: timedelta | None = None) -> list[dict[str, Any]]:
         """One approval's audit events (in the last `since`); NotFoundError for an unknown id."""
+        checked_id(approval_id)
         events = self.store.audit(approval_id, utc(self.clock()) - since if since else None)
         if not events:
             self.store.get(approval_id)  # raises NotFoundError when there is no such approval
@@ -215,7 +226,7 @@ class Approvals:
 
     def check_vote(self, approval_id: str, user: str) -> Approval:
         """Raise RefusedError (and audit it) if `user` may not vote now."""
-        approval = self.store.get(approval_id)
+        approval = self.store.get(checked_id(approval_id))
         refusal = approval.vote_refusal(user, self.clock())
         if refusal:
             self._refused(approval_id, user, AuditKind.VOTE_REFUSED, refusal)
@@ -237,7 +248,12 @@ class Approvals:
         """The requester or an admin calls the request off; anyone else is refused (audited)."""
 
         def cancel(before: Approval, now: datetime) -> tuple[Approval, list[AuditEvent]]:
-            admins = () if user == before.requester else self.admins()
+            if user == before.requester or before.status.is_closed:
+                return before.cancel(user, now, reason)
+            try:
+                admins = self.admins()
+            except ConfigError as exc:  # a broken document: refused and audited, not a crash
+                raise RefusedError(POLICIES_UNREADABLE) from exc
             return before.cancel(user, now, reason, admins)
 
         return self._change(approval_id, cancel, refused=(user, AuditKind.CANCEL_REFUSED))
@@ -330,7 +346,11 @@ class Approvals:
         """Read, apply the rules, commit conditionally; on a lost race read and apply again.
 
         A refusal by the rules is audited (as `refused`: who, and the kind of event) and raised.
+        What is not an approval id, or a voter that is not a person, is refused before any read.
         """
+        checked_id(approval_id)
+        if refused and (problem := person_problem("the user", refused[0])):
+            raise ValidationError(problem)
         for _ in range(MAX_ATTEMPTS):
             before = self.store.get(approval_id)
             now = self.clock()

@@ -33,13 +33,20 @@ from signoff.errors import (
     SignoffError,
     ValidationError,
 )
-from signoff.model import Decision
+from signoff.model import Decision, id_problem
 from signoff.observability import NoTelemetry, Telemetry
 from signoff.schema import pending_cursor
 from signoff.service import Approvals
-from signoff.text import escape
+from signoff.text import escape, visible
 
 log = logging.getLogger(__name__)
+
+
+def _quoted(exc: Exception) -> str:
+    """An error's sentence in a private reply: as text (not mrkdwn), anything unsafe it
+    quotes (a control, bidi or invisible character someone typed) shown as an escape."""
+    return escape(visible(str(exc)))
+
 
 _REFUSALS = (RefusedError, NotFoundError, ValidationError)
 _MAX_ID = 255  # Slack ids and ours are far shorter; longer is not a real request
@@ -361,7 +368,7 @@ def build_app(
         except _REFUSALS as exc:
             log.info("approval refused: %s", exc)
             ack()
-            say(f"Your approval was not recorded: {escape(str(exc))}.")
+            say(f"Your approval was not recorded: {_quoted(exc)}.")
             return
         except (ConflictError, BackendError):
             log.exception("approve failed")
@@ -387,7 +394,7 @@ def build_app(
             approval = approvals.check_vote(approval_id, user)
         except _REFUSALS as exc:
             ack()
-            say(f"You cannot reject this: {escape(str(exc))}.")
+            say(f"You cannot reject this: {_quoted(exc)}.")
             return
         except BackendError:
             log.exception("reject check failed")
@@ -410,7 +417,7 @@ def build_app(
             approvals.cancel(approval_id, user)
         except _REFUSALS as exc:  # audited as cancel_refused by the service
             ack()
-            tell(respond, f"The request was not cancelled: {exc}.")
+            tell(respond, f"The request was not cancelled: {_quoted(exc)}.")
             return
         except (ConflictError, BackendError):
             log.exception("cancel failed")
@@ -435,7 +442,10 @@ def build_app(
             ack()  # a repeated submission: the rejection stands, the modal closes
             return
         except _REFUSALS as exc:
-            ack(response_action="errors", errors={blocks.REASON_BLOCK: f"Not recorded: {exc}."})
+            ack(
+                response_action="errors",
+                errors={blocks.REASON_BLOCK: f"Not recorded: {visible(str(exc))}."},
+            )
             return
         except (ConflictError, BackendError):
             log.exception("reject failed")
@@ -474,7 +484,7 @@ def build_app(
                     text=f"{len(waiting)} request(s) waiting for your vote",
                     blocks=blocks.mine_list(waiting),
                 )
-            elif verb == "show" and len(approval_id) > _MAX_ID:
+            elif verb == "show" and approval_id and id_problem(approval_id):
                 ack(
                     response_type="ephemeral",
                     text="That is not an approval id. Try `/signoff list`.",
@@ -490,7 +500,7 @@ def build_app(
                 ack(response_type="ephemeral", text=blocks.HELP_TEXT)
         except NotFoundError as exc:
             # The id is what the user typed: shown as text, never as markup.
-            ack(response_type="ephemeral", text=f"{escape(str(exc))}. Try `/signoff list`.")
+            ack(response_type="ephemeral", text=f"{_quoted(exc)}. Try `/signoff list`.")
         except SignoffError:
             log.exception("/signoff failed")
             ack(response_type="ephemeral", text="signoff could not answer just now; try again.")

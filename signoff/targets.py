@@ -11,12 +11,13 @@ from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from signoff.aws_session import aws_session
 from signoff.doorbell import LambdaDoorbell
 from signoff.errors import BackendError, ConfigError, RefusedError
 from signoff.model import Approval, StartRequest
-from signoff.policy import PolicyBook, SsmPolicies
+from signoff.policy import PolicyBook, PolicyDocument, PushResult, push_policies, read_policies
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 
@@ -168,6 +169,24 @@ class LocalTarget:
         return answer
 
 
+def describe_stack(session: Any, stack_name: str) -> dict[str, Any]:
+    """The stack as CloudFormation describes it; ConfigError says what to check."""
+    region = getattr(session, "region_name", None) or "?"
+    try:
+        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)
+    except NoCredentialsError as exc:
+        raise ConfigError(
+            f"cannot read stack {stack_name}: no AWS credentials found ({exc}); sign in "
+            "(`aws configure`, `aws sso login`) or name a profile with --profile or AWS_PROFILE"
+        ) from exc
+    except (ClientError, BotoCoreError) as exc:
+        raise ConfigError(
+            f"cannot read stack {stack_name} in {region}: {exc} (the region comes from "
+            "--region, AWS_REGION, AWS_DEFAULT_REGION or the profile, in that order)"
+        ) from exc
+    return dict(stacks["Stacks"][0])
+
+
 class CliAction(StrEnum):
     DECIDE = "decide"
     CANCEL = "cancel"
@@ -188,25 +207,26 @@ def for_cli(target: Target, action: CliAction, approval_id: str, user: str) -> A
 class AwsTarget:
     """A stack deployed from template.yaml, found by its CloudFormation outputs."""
 
-    def __init__(self, stack_name: str, session: Any = None):
-        session = session or boto3.Session()
+    def __init__(
+        self,
+        stack_name: str,
+        session: Any = None,
+        *,
+        region: str | None = None,
+        profile: str | None = None,
+    ):
+        session = session or aws_session(region, profile)
         self.stack_name = stack_name
         self._session = session
-        try:
-            stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)
-        except (ClientError, BotoCoreError) as exc:
-            raise ConfigError(f"cannot read stack {stack_name}: {exc}") from exc
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0].get("Outputs", [])}
+        stacks = describe_stack(session, stack_name)
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks.get("Outputs", [])}
         missing = [k for k in ("TableName", "WorkflowFunctionArn") if k not in outputs]
         if missing:
             raise ConfigError(f"stack {stack_name} lacks outputs: {', '.join(missing)}")
         self.outputs = outputs
         self._lambda = session.client("lambda")
         self._executions: dict[str, str] = {}
-        parameter = outputs.get("PoliciesParameterName", "")
-        self._policies = (
-            SsmPolicies(parameter, lambda: session.client("ssm"), max_age=0) if parameter else None
-        )
+        self.policies_parameter = outputs.get("PoliciesParameterName", "")
         self._store = DynamoApprovalStore(session.client("dynamodb"), outputs["TableName"])
         self.approvals = Approvals(
             self._store,
@@ -216,7 +236,47 @@ class AwsTarget:
 
     def policies(self) -> PolicyBook:
         """The stack's policy document, from the SSM parameter its outputs name."""
-        return self._policies.load() if self._policies else PolicyBook()
+        document = self.policy_document()
+        return document.book if document else PolicyBook()
+
+    def policy_document(self) -> PolicyDocument | None:
+        """The document in force with its SSM version; None when the stack has none."""
+        if not self.policies_parameter:
+            return None
+        return read_policies(self._session.client("ssm"), self.policies_parameter)
+
+    def push_policies(self, text: str, source: str) -> PushResult:
+        """Validate a document and write it to the stack's parameter (signoff.policy)."""
+        if not self.policies_parameter:
+            raise ConfigError(
+                f"stack {self.stack_name} names no policy parameter (no PoliciesParameterName "
+                "output: it was deployed from an older template.yaml); redeploy it first"
+            )
+        return push_policies(self._session.client("ssm"), self.policies_parameter, text, source)
+
+    def client(self, service: str, config: Config | None = None) -> Any:
+        """A client for this stack's account and region."""
+        return self._session.client(service, config=config)
+
+    def resource(self, logical_id: str) -> str:
+        """A resource's physical id, by its logical id in template.yaml."""
+        try:
+            found = self.client("cloudformation").describe_stack_resources(
+                StackName=self.stack_name, LogicalResourceId=logical_id
+            )["StackResources"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ValidationError":
+                raise ConfigError(
+                    f"stack {self.stack_name} has no {logical_id}: redeploy it from this "
+                    f"version's template.yaml ({exc})"
+                ) from exc
+            raise BackendError(f"cannot read stack {self.stack_name}'s resources: {exc}") from exc
+        except BotoCoreError as exc:
+            raise BackendError(f"cannot read stack {self.stack_name}'s resources: {exc}") from exc
+        physical = str(found[0].get("PhysicalResourceId", "")) if found else ""
+        if not physical:
+            raise ConfigError(f"stack {self.stack_name} has no {logical_id}")
+        return physical
 
     def kickoff_refusal(self, approval_id: str) -> str | None:
         arn = self._executions.get(approval_id)

@@ -38,7 +38,7 @@ from aws_durable_execution_sdk_python.config import CallbackConfig, Duration
 from aws_durable_execution_sdk_python.exceptions import CallbackTimeoutError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from signoff.errors import SignoffError, ValidationError
+from signoff.errors import BackendError, ConfigError, SignoffError, ValidationError
 from signoff.events import Publisher, Topic
 from signoff.model import Approval, StartRequest, Status
 from signoff.observability import (
@@ -165,6 +165,10 @@ def run_approval(event: dict[str, Any], context: Any, deps: WorkflowDeps) -> dic
             return {"request": deps.resolve(asked).to_payload()}
         except ValidationError as exc:
             return {"refused": str(exc)}
+        except ConfigError as exc:  # a broken policy document: no request can be checked
+            return {"refused": f"the deployment's policy document is broken: {exc}"}
+        except BackendError as exc:  # the document or a group could not be read
+            return {"refused": f"kickoff could not read what it needs, try again: {exc}"}
 
     resolved = context.step(resolve, name="resolve-request")
     if "refused" in resolved:

@@ -1,20 +1,5 @@
-"""Lambda entry point of the durable approval workflow."""
+"""Lambda entry point of the durable approval workflow (body: signoff.handlers.workflow)."""
 
-from typing import Any
+from signoff.handlers.workflow import handler
 
-from aws_durable_execution_sdk_python import DurableContext, durable_execution
-
-from signoff import observability
-from signoff.wiring import workflow_deps_from_env
-from signoff.workflow import run_approval
-
-logger = observability.logger()
-metrics = observability.metrics()
-
-
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics(capture_cold_start_metric=True)
-@durable_execution
-def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
-    context.set_logger(logger)  # replay-aware: a replay does not repeat what was logged
-    return run_approval(event, context, workflow_deps_from_env())
+__all__ = ["handler"]

@@ -230,7 +230,8 @@ class DynamoDBLocal:
     """Start/stop one DynamoDB Local process on 127.0.0.1 (and only there: see above).
 
     With `data_dir` the data survives restarts (-sharedDb -dbPath); without it the
-    database lives in memory (tests).
+    database lives in memory (tests). Either way it is one database, whatever the
+    credentials.
     """
 
     def __init__(self, data_dir: Path | None = None, port: int | None = None):
@@ -244,7 +245,9 @@ class DynamoDBLocal:
         if java is None:
             raise ConfigError("Java 17+ is needed for DynamoDB Local; install a JDK")
         jar_dir = find_jar_dir()
-        storage = ["-inMemory"]
+        # One database whatever the credentials, as an AWS account has one set of tables
+        # (DynamoDB Local keeps one per access key otherwise).
+        storage = ["-inMemory", "-sharedDb"]
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             storage = ["-sharedDb", "-dbPath", str(self.data_dir)]

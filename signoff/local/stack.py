@@ -204,13 +204,11 @@ class LocalStack:
         self._configure_handlers(moto_url)
 
         # Imported only now: the handlers read the environment set just above.
-        import notifier.app
-        import slack_handler.app
-        import workflow_fn.app
         from signoff import wiring
+        from signoff.handlers import notifier, slack, workflow
 
         wiring.reset()
-        self._slack_handler = slack_handler.app.handler
+        self._slack_handler = slack.handler
         self.standin = SlackStandIn(
             self.home / "slack.jsonl",
             bot_token=keys["bot_token"],
@@ -229,7 +227,7 @@ class LocalStack:
         from signoff.local.durable import LocalDurable
         from signoff.local.sns_bridge import SnsBridge
 
-        self.durable = LocalDurable(workflow_fn.app.handler, self.home / "durable.sqlite")
+        self.durable = LocalDurable(workflow.handler, self.home / "durable.sqlite")
         self._stops.append(self.durable.close)
         self._rings = ThreadPoolExecutor(max_workers=RING_WORKERS, thread_name_prefix="ring")
         self._stops.append(lambda: self._rings.shutdown(wait=False, cancel_futures=True))
@@ -237,7 +235,7 @@ class LocalStack:
             aws.client(moto_url, "sqs"),
             self.aws.queue_url,
             self.aws.topic_arn,
-            notifier.app.handler,
+            notifier.handler,
             LambdaContext("signoff-notifier"),
         )
         self.bridge.start()

@@ -4,6 +4,7 @@ groups served by the Slack stand-in, kickoff through the CLI, clicks through the
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_dev_stack import Dev
+from signoff.local.dynamodb import free_port
+from tests.e2e.test_dev_stack import SIGNOFF, Dev
 
 pytestmark = pytest.mark.e2e
 
@@ -117,3 +119,22 @@ def test_cancel_from_slack_by_a_stranger_then_the_requester_exits_5(dev: Dev) ->
     _out, err = cli.communicate(timeout=60)
     assert cli.returncode == 5, err
     assert dev.show("apr-cx")["decided_by"] == "U0ALICE"
+
+
+def test_a_policies_file_that_does_not_exist_refuses_to_start(tmp_path: Path) -> None:
+    """A typo in --policies would start a stack with no policies at all (ad-hoc approvers
+    allowed, no admins): `signoff dev` says so and exits 2 before starting anything."""
+    typo = tmp_path / "polices.yaml"
+    home = ["--home", str(tmp_path / "state")]
+    done = subprocess.run(
+        [*SIGNOFF, "dev", "--port", str(free_port()), *home, "--policies", str(typo)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"error: the policy file {typo} does not exist: check the path "
+        "(or leave --policies out to have none)\n"
+    )
+    assert not (tmp_path / "state").exists()  # nothing was started or written

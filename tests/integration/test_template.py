@@ -6,7 +6,9 @@
   pass properties such as DurableConfig through without their limits and do not check IAM
   action names inside `Policies`; the translated AWS::Lambda::Function / AWS::IAM::Role do;
 - drift between the template and the code (signoff.schema, the handler modules);
-- least-privilege IAM;
+- least-privilege IAM (tests/integration/test_iam.py checks the grants against the calls);
+- production hardening: reserved concurrency, log retention, alarms and their actions, the
+  table's protection, the two-step index upgrade, the CI role template;
 - packaging: every function is built by its Makefile target (`BuildMethod: makefile`), run
   here with a stub Python, so only the code packages and requirements.txt reach the artifact;
   and the handlers' import path needs nothing the build leaves out.
@@ -29,11 +31,16 @@ import pytest
 from cfnlint.decode import decode_str
 
 from signoff.schema import TABLE_SCHEMA, TTL_ATTRIBUTE
+from tests.iam.stack import Deployment
 
-pytestmark = pytest.mark.integration
+# Tests that only parse template.yaml run in a few milliseconds and carry no mark; those
+# that run a linter, the SAM translator or make in a subprocess are marked integration.
+slow = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+CI_ROLE_TEMPLATE = ROOT / "docs" / "github-ci-role.yaml"
+DEPLOY_DOC = ROOT / "docs" / "deploy.md"
 SAM_VENV = ROOT / ".venv-sam"
 
 FUNCTIONS = {
@@ -239,6 +246,7 @@ def translated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # ----------------------------------------------------------------------------- linters
 
 
+@slow
 def test_cfn_lint_passes() -> None:
     proc = _cfn_lint(TEMPLATE)
     assert proc.returncode == 0, (
@@ -246,6 +254,7 @@ def test_cfn_lint_passes() -> None:
     )
 
 
+@slow
 def test_sam_validate_lint_passes_offline(tmp_path: Path) -> None:
     cmd = [_sam(), "validate", "--lint", "--template-file", str(TEMPLATE)]
     proc = _run(cmd, cwd=tmp_path, env=_offline_env(tmp_path))
@@ -255,6 +264,7 @@ def test_sam_validate_lint_passes_offline(tmp_path: Path) -> None:
     assert "is a valid SAM Template" in proc.stdout + proc.stderr
 
 
+@slow
 def test_translated_template_passes_cfn_lint(translated: Path) -> None:
     """Catches what linting the SAM template cannot: DurableConfig limits
     (ExecutionTimeout 1..31622400 s, RetentionPeriodInDays 1..90) and IAM action names."""
@@ -268,10 +278,18 @@ def test_translated_template_passes_cfn_lint(translated: Path) -> None:
 # ----------------------------------------------------------------------------- drift
 
 
+def _table_props(template: dict[str, Any], **parameters: str) -> dict[str, Any]:
+    """ApprovalsTable's properties as CloudFormation would see them with these parameters."""
+    props: dict[str, Any] = Deployment(template, parameters).resolve(
+        template["Resources"]["ApprovalsTable"]["Properties"]
+    )
+    return props
+
+
 def test_table_matches_schema(template: dict[str, Any]) -> None:
     tables = _resources(template, "AWS::DynamoDB::Table")
     assert list(tables) == ["ApprovalsTable"]
-    props = tables["ApprovalsTable"]["Properties"]
+    props = _table_props(template)
 
     def by(key: str) -> Any:
         return lambda item: item[key]
@@ -336,7 +354,7 @@ def test_environment_carries_references_not_secrets(template: dict[str, Any]) ->
         "SIGNOFF_TOPIC_ARN": {"Ref": "ApprovalsTopic"},
         "SIGNOFF_SLACK_SECRET_ID": {"Ref": "SlackSecret"},
         "SIGNOFF_DEFAULT_CHANNEL": {"Ref": "DefaultChannel"},
-        "SIGNOFF_POLICIES_PARAMETER": {"Ref": "PoliciesParameter"},
+        "SIGNOFF_POLICIES_PARAMETER": {"Fn::Sub": "/${AWS::StackName}/policies"},
         "POWERTOOLS_SERVICE_NAME": "signoff",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
@@ -370,18 +388,24 @@ def test_outputs_the_cli_reads(template: dict[str, Any]) -> None:
 def test_policies_live_in_one_ssm_parameter_read_by_the_workflow_and_slack_only(
     template: dict[str, Any],
 ) -> None:
-    parameter = template["Resources"]["PoliciesParameter"]["Properties"]
-    assert parameter["Name"] == {"Fn::Sub": "/${AWS::StackName}/policies"}
-    assert parameter["Value"] == {"Ref": "Policies"}
-    assert template["Outputs"]["PoliciesParameterName"]["Value"] == {"Ref": "PoliciesParameter"}
+    name = {"Fn::Sub": "/${AWS::StackName}/policies"}
+    # Data, not configuration: `signoff policies push` writes the parameter, and nothing in
+    # the stack does, so no deploy (nor samconfig.toml's saved parameters) can put an old
+    # document back, and a value is never squeezed through a 4 KB stack parameter.
+    assert not _resources(template, "AWS::SSM::Parameter")
+    assert "Policies" not in template.get("Parameters", {})
+    assert template["Outputs"]["PoliciesParameterName"]["Value"] == name
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["SIGNOFF_POLICIES_PARAMETER"] == name
+    functions = [(w, st) for w, st in _sam_policy_statements(template) if w in FUNCTIONS]
     readers = {
         where
-        for where, st in _sam_policy_statements(template)
+        for where, st in functions
         for action in _as_list(st.get("Action", []))
         if action.startswith("ssm:")
     }
     assert readers == {"WorkflowFunction", "SlackFunction"}
-    for where, st in _sam_policy_statements(template):
+    for where, st in functions:
         if any(a.startswith("ssm:") for a in _as_list(st.get("Action", []))):
             assert st["Action"] == "ssm:GetParameter", where
             assert st["Resource"]["Fn::Sub"].endswith(":parameter/${AWS::StackName}/policies")
@@ -408,6 +432,7 @@ def test_iam_statements_are_least_privilege(template: dict[str, Any]) -> None:
                 assert st["Resource"] == {"Ref": "SlackSecret"}, f"{where}: {st}"
 
 
+@slow
 def test_translated_roles_are_least_privilege(translated: Path) -> None:
     """The same rules on the roles SAM generates (they include SAM's own statements, e.g.
     the dead-letter queue's sqs:SendMessage)."""
@@ -424,30 +449,197 @@ def test_translated_roles_are_least_privilege(translated: Path) -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_workflow_role_can_checkpoint_its_own_durable_executions(
+@slow
+def test_only_the_workflow_role_can_checkpoint_durable_executions(translated: Path) -> None:
+    """SAM gives a function with DurableConfig AWS's AWSLambdaBasicDurableExecutionRolePolicy
+    (logs, CheckpointDurableExecution, GetDurableExecutionState); no other role checkpoints."""
+    resources = json.loads(translated.read_text())["Resources"]
+    durable = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicDurableExecutionRolePolicy"
+    for name in FUNCTIONS:
+        role = resources[f"{name}Role"]["Properties"]
+        managed = role.get("ManagedPolicyArns", [])
+        assert (durable in managed) == (name == "WorkflowFunction"), (name, managed)
+        actions = {
+            a
+            for policy in role.get("Policies", [])
+            for st in _statements(policy["PolicyDocument"])
+            for a in _as_list(st["Action"])
+        }
+        assert not actions & DURABLE_ACTIONS, f"{name} grants checkpoints inline: {actions}"
+
+
+def _managed_policy_actions(template: dict[str, Any], name: str) -> set[str]:
+    document = template["Resources"][name]["Properties"]["PolicyDocument"]
+    return {a for st in _statements(document) for a in _as_list(st["Action"])}
+
+
+def test_cli_permissions_ship_as_managed_policies_in_the_outputs(template: dict[str, Any]) -> None:
+    """What each command needs is checked by test_iam.py; here: they are shipped, and CI
+    can neither decide nor cancel (no table writes, no waking a workflow)."""
+    outputs = template["Outputs"]
+    for name in ("CliUserPolicy", "CiPolicy", "OperatorPolicy"):
+        assert template["Resources"][name]["Type"] == "AWS::IAM::ManagedPolicy"
+        assert outputs[f"{name}Arn"]["Value"] == {"Ref": name}
+    ci = _managed_policy_actions(template, "CiPolicy")
+    writes = {a for a in ci if a.split(":")[1].startswith(("Put", "Update", "Delete", "Send"))}
+    assert not writes, f"CiPolicy may write: {writes}"
+    user = _managed_policy_actions(template, "CliUserPolicy")
+    assert {"dynamodb:UpdateItem", "lambda:SendDurableExecutionCallbackSuccess"} <= user
+
+
+# ----------------------------------------------------------------------------- hardening
+
+
+def test_slack_function_has_reserved_concurrency_from_a_parameter(
     template: dict[str, Any],
 ) -> None:
-    props = template["Resources"]["WorkflowFunction"]["Properties"]
-    function_name = props["FunctionName"]["Fn::Sub"]
-    qualified = (
-        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
-        f"{function_name}:*"
-    )
-    granted = [
-        st
-        for policy in props["Policies"]
-        for st in _statements(policy)
-        if st["Effect"] == "Allow" and DURABLE_ACTIONS & set(_as_list(st["Action"]))
-    ]
-    assert granted, "the workflow role lacks lambda:CheckpointDurableExecution"
-    assert set().union(*(set(_as_list(st["Action"])) for st in granted)) >= DURABLE_ACTIONS
-    for st in granted:
-        assert _as_list(st["Resource"]) == [{"Fn::Sub": qualified}], st
+    props = template["Resources"]["SlackFunction"]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == {"Ref": "SlackReservedConcurrency"}
+    parameter = template["Parameters"]["SlackReservedConcurrency"]
+    assert parameter["Type"] == "Number" and parameter["MinValue"] >= 1
+    # Sane: room for a burst of clicks, far below the account's default 1,000 (of which
+    # Lambda keeps 100 unreserved), and the description says so.
+    assert 5 <= parameter["Default"] <= 100
+    assert "account" in parameter["Description"]
 
-    for name in set(FUNCTIONS) - {"WorkflowFunction"}:
-        policies = template["Resources"][name]["Properties"].get("Policies", [])
-        actions = {a for p in policies for st in _statements(p) for a in _as_list(st["Action"])}
-        assert not actions & DURABLE_ACTIONS, f"{name} should not checkpoint durable executions"
+
+def test_every_function_logs_to_a_log_group_with_a_retention(template: dict[str, Any]) -> None:
+    groups = _resources(template, "AWS::Logs::LogGroup")
+    named = {json.dumps(g["Properties"]["LogGroupName"]): g for g in groups.values()}
+    for function in FUNCTIONS:
+        # Lambda's own name for the function's log group: /aws/lambda/<function name>.
+        group = named.get(json.dumps({"Fn::Sub": f"/aws/lambda/${{{function}}}"}))
+        assert group is not None, f"{function} has no log group of its own"
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert "LoggingConfig" not in template["Resources"][function]["Properties"]
+    retention = template["Parameters"]["LogRetentionDays"]
+    assert retention["Default"] in retention["AllowedValues"]
+    assert len(groups) == len(FUNCTIONS)
+
+
+def test_alarms_notify_a_topic_and_an_optional_email(template: dict[str, Any]) -> None:
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    assert set(alarms) >= {
+        "NotifierDeadLetterAlarm",
+        "WorkflowFailedAlarm",
+        "WorkflowTimedOutAlarm",
+    }
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+    topic = template["Resources"]["AlarmTopic"]
+    # CloudWatch cannot publish to a topic under the AWS managed key alias/aws/sns.
+    assert "KmsMasterKeyId" not in topic.get("Properties", {})
+    subscription = template["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+    assert template["Conditions"]["HasAlarmEmail"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]
+    }
+    assert template["Outputs"]["AlarmTopicArn"]["Value"] == {"Ref": "AlarmTopic"}
+
+
+# Lambda's durable-execution metrics: https://docs.aws.amazon.com/lambda/latest/dg/durable-monitoring.html
+DURABLE_METRICS_PAGE = "https://docs.aws.amazon.com/lambda/latest/dg/durable-monitoring.html"
+
+
+@pytest.mark.parametrize(
+    ("alarm", "metric"),
+    [
+        ("WorkflowFailedAlarm", "DurableExecutionFailed"),
+        ("WorkflowTimedOutAlarm", "DurableExecutionTimedOut"),
+    ],
+)
+def test_durable_execution_alarms_watch_the_workflow(
+    template: dict[str, Any], alarm: str, metric: str
+) -> None:
+    props = template["Resources"][alarm]["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == ("AWS/Lambda", metric)
+    workflow_name = template["Resources"]["WorkflowFunction"]["Properties"]["FunctionName"]
+    assert props["Dimensions"] == [{"Name": "FunctionName", "Value": workflow_name}]
+    assert (props["Statistic"], props["Threshold"]) == ("Sum", 0)
+    assert props["ComparisonOperator"] == "GreaterThanThreshold"
+    assert props["TreatMissingData"] == "notBreaching"
+    # The metric names are cited where they are used, and in the deploy guide.
+    assert DURABLE_METRICS_PAGE in TEMPLATE.read_text()
+    assert DURABLE_METRICS_PAGE in DEPLOY_DOC.read_text()
+    assert metric in DEPLOY_DOC.read_text()
+
+
+def test_the_table_survives_mistakes(template: dict[str, Any]) -> None:
+    table = template["Resources"]["ApprovalsTable"]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    props = table["Properties"]
+    assert props["DeletionProtectionEnabled"] is True
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_the_two_step_index_upgrade_adds_one_index_per_deploy(template: dict[str, Any]) -> None:
+    """CloudFormation adds one global secondary index per update: StatusHistoryIndex=false
+    leaves status_history (and its key attribute) out, the default puts it in."""
+
+    def indexes(**parameters: str) -> list[str]:
+        return [
+            g["IndexName"] for g in _table_props(template, **parameters)["GlobalSecondaryIndexes"]
+        ]
+
+    assert template["Parameters"]["StatusHistoryIndex"]["Default"] == "true"
+    assert sorted(indexes()) == sorted(
+        g["IndexName"] for g in TABLE_SCHEMA["GlobalSecondaryIndexes"]
+    )
+    first = _table_props(template, StatusHistoryIndex="false")
+    assert sorted(indexes(StatusHistoryIndex="false")) == ["history", "pending"]
+    assert "status_pk" not in {a["AttributeName"] for a in first["AttributeDefinitions"]}
+    # The guide runs the two deploys in that order.
+    text = DEPLOY_DOC.read_text()
+    first_deploy = text.index("--parameter-overrides StatusHistoryIndex=false")
+    assert "sam deploy --parameter-overrides StatusHistoryIndex=true" in text[first_deploy:]
+
+
+def test_samconfig_carries_no_parameter_values() -> None:
+    """A plain `sam deploy` must not put back values a guided deploy saved (policies above
+    all): samconfig.toml holds build settings only."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    for env, commands in config.items():
+        if not isinstance(commands, dict):
+            continue
+        for command, section in commands.items():
+            parameters = section.get("parameters", {}) if isinstance(section, dict) else {}
+            assert "parameter_overrides" not in parameters, (env, command)
+
+
+def _ci_role() -> dict[str, Any]:
+    decoded, matches = decode_str(CI_ROLE_TEMPLATE.read_text())
+    assert not matches, matches
+    role: dict[str, Any] = _plain(decoded)
+    return role
+
+
+def test_the_github_ci_role_trusts_one_repository_environment_with_the_ci_policy() -> None:
+    template = _ci_role()
+    (role,) = _resources(template, "AWS::IAM::Role").values()
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": {
+                "Fn::Sub": "repo:${Repository}:environment:${Environment}"
+            },
+        }
+    }
+    assert role["Properties"]["ManagedPolicyArns"] == [{"Ref": "CiPolicyArn"}]
+    assert "Policies" not in role["Properties"]
+    assert "docs/github-ci-role.yaml" in DEPLOY_DOC.read_text()
+
+
+@slow
+def test_the_github_ci_role_template_passes_cfn_lint() -> None:
+    proc = _cfn_lint(CI_ROLE_TEMPLATE)
+    assert proc.returncode == 0, f"cfn-lint {CI_ROLE_TEMPLATE.name}:\n{proc.stdout}\n{proc.stderr}"
 
 
 # ----------------------------------------------------------------------------- packaging
@@ -536,6 +728,7 @@ def test_functions_build_with_the_makefile(template: dict[str, Any]) -> None:
     assert all(len(a) == 1 and a[0] in PIP_MACHINE for a in architectures.values()), architectures
 
 
+@slow
 @pytest.mark.parametrize("has_python313", [True, False], ids=["python3.13", "no-python3.13"])
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_build_target_ships_only_code_and_requirements(
@@ -585,6 +778,7 @@ def test_build_target_ships_only_code_and_requirements(
         assert "skipping compileall" in proc.stderr
 
 
+@slow
 def test_build_target_refuses_without_artifacts_dir(tmp_path: Path) -> None:
     # Run outside the project root, so nothing could be copied even if the guard broke.
     proc = _run(

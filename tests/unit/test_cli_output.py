@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from signoff import cli
+from signoff.errors import NotFoundError
 from signoff.model import Approval
 from signoff.service import Approvals
 from tests.factories import start_request
@@ -157,3 +159,82 @@ def test_an_unusable_local_url_says_how_to_start_the_stack(url: str) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("error: the local stack is not answering at ")
     assert result.output.count("\n") == 1
+
+
+NOT_AN_ID = "x" * 3000
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["show", NOT_AN_ID],
+        ["wait", NOT_AN_ID],
+        ["audit", NOT_AN_ID],
+        ["decide", NOT_AN_ID, "approve", "--as", "U0A"],
+        ["cancel", NOT_AN_ID, "--as", "U0A"],
+        ["show", "--", "apr-\u202e1\x00"],
+        ["show", "APR-1A2B3C4D5E"],
+    ],
+)
+def test_what_is_not_an_approval_id_is_a_usage_error_before_the_stack_is_asked(
+    args: list[str],
+) -> None:
+    result = runner.invoke(cli.app, args, env=UNREACHABLE)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: '") and "is not an approval id" in result.output
+    assert result.output.count("\n") == 1 and len(result.output) < 200
+    assert "\u202e" not in result.output and "\x00" not in result.output
+
+
+@pytest.mark.parametrize("who", ["", "<!channel>", "U0A\n", "ci bot", "U0A\u200b"])
+@pytest.mark.parametrize("command", [["decide", "apr-1", "approve"], ["cancel", "apr-1"]])
+def test_as_must_name_a_person(command: list[str], who: str) -> None:
+    result = runner.invoke(cli.app, [*command, "--as", who], env=UNREACHABLE)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: --as ")
+    assert "must be a Slack user id" in result.output
+    assert result.output.count("\n") == 1
+
+
+class EchoingTarget:
+    """A target whose listing fails with a message quoting what someone typed."""
+
+    class approvals:  # stands in for the Approvals attribute
+        @staticmethod
+        def listing(*args: Any) -> Any:
+            raise NotFoundError("no approval with id 'apr-\u202e1\x00\u200b\u2066'")
+
+
+def test_an_error_line_shows_bidi_nul_and_invisible_characters_escaped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cli, "_target", EchoingTarget)
+    result = runner.invoke(cli.app, ["list"])
+    assert result.exit_code == 1
+    assert result.output == "error: no approval with id 'apr-\\u202e1\\x00\\u200b\\u2066'\n"
+
+
+def test_dev_with_a_policy_file_that_does_not_exist_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from signoff.local import stack
+
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the stack was started")
+
+    monkeypatch.setattr(stack, "LocalStack", never)
+    typo = tmp_path / "typo.yaml"
+    args = ["dev", "--port", "9", "--home", str(tmp_path / "home"), "--policies", str(typo)]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"error: the policy file {typo} does not exist: check the path "
+        "(or leave --policies out to have none)\n"
+    )
+    typo.write_text("policies:\n  p-1: {approvers: [U0A]}\n  p-1: {approvers: [U0B]}\n")
+    broken = runner.invoke(cli.app, args)
+    assert broken.exit_code == 1, broken.output
+    assert broken.output == (
+        f"error: {typo}, line 3, column 3: the key 'p-1' is given twice (first on line 2); "
+        "give each key once\n"
+    )

@@ -16,6 +16,7 @@ from signoff.model import (
     parse_duration,
     parse_fields,
 )
+from signoff.text import visible
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -179,6 +180,64 @@ def test_kickoff_refuses(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError) as refused:
         request(**overrides)
     assert message in str(refused.value)
+
+
+INVISIBLE = [
+    ("Deploy\u200bapi", "U+200B ZERO WIDTH SPACE"),
+    ("Deploy\u2060api", "U+2060 WORD JOINER"),
+    ("\ufeffDeploy api", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+    ("De\u00adploy api", "U+00AD SOFT HYPHEN"),
+    ("Deploy api\U000e0069\U000e0067\U000e006e", "U+E0069 TAG LATIN SMALL LETTER I"),
+    ("\ufff9Deploy\ufffaprod\ufffb api", "U+FFF9 INTERLINEAR ANNOTATION ANCHOR"),
+    ("Deploy\u2062api", "U+2062 INVISIBLE TIMES"),
+    ("Deploy\u180eapi", "U+180E MONGOLIAN VOWEL SEPARATOR"),
+    ("Deploy\u034fapi", "U+034F COMBINING GRAPHEME JOINER"),
+    ("\u3164", "U+3164 HANGUL FILLER"),
+    ("Deploy \u2800", "U+2800 BRAILLE PATTERN BLANK"),
+    ("Deploy\u200capi", "U+200C ZERO WIDTH NON-JOINER"),  # joins nothing in Latin text
+    ("Caf\u00e9\u200d\u00e9", "U+200D ZERO WIDTH JOINER"),
+    ("Deploy \ufe0fapi", "variation selector"),  # after a space: selects nothing
+    ("Deploy\ufe0f\ufe0e\ufe0f api", "variation selector"),  # a run hides data
+    ("\U0001f3f4\U000e0061\U000e0062\U000e007f", "U+E0061 TAG LATIN SMALL LETTER A"),
+    ("Deploy\udcffapi", "lone surrogate (U+DCFF)"),  # an undecodable byte of a terminal
+]
+
+
+@pytest.mark.parametrize(("title", "named"), INVISIBLE)
+def test_kickoff_refuses_invisible_characters_naming_them(title: str, named: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        request(title=title)
+    assert named in str(refused.value)
+    for where in ({"description": title}, {"fields": (("notes", title),)}):
+        with pytest.raises(ValidationError, match=r"character|selector|surrogate"):
+            request(**where)
+    with pytest.raises(ValidationError, match=r"character|selector|surrogate"):
+        opened().vote("U0A", Decision.REJECT, T0, title)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian: the non-joiner in a word
+        "\u0915\u094d\u200d\u0937",  # Devanagari: a joiner in a conjunct
+        "Ship it \U0001f468\u200d\U0001f469\u200d\U0001f467",  # an emoji family (ZWJ sequence)
+        "Ship it \U0001f469\U0001f3fd\u200d\U0001f4bb",  # skin tone + ZWJ
+        "Ship it \U0001f3f3\ufe0f\u200d\U0001f308",  # a selector then a joiner
+        "Deploy \u2764\ufe0f",  # one selector after its character
+        "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f deploy",  # Scotland
+        "\u8fba\U000e0101 office",  # an ideographic variant
+        "Deploy\u00a0api \u3000 \uf8ff",  # no-break and ideographic spaces, private use
+    ],
+)
+def test_joiners_and_selectors_where_a_script_or_an_emoji_needs_them(title: str) -> None:
+    assert request(title=title).title == title
+
+
+def test_visible_shows_what_is_refused_as_escapes_and_nothing_else() -> None:
+    typed = "a\u202eb\x00c\u200bd\u3164e\nf \u2764\ufe0f \u0645\u200c\u062e"
+    assert visible(typed) == ("a\\u202eb\\x00c\\u200bd\\u3164e\\nf \u2764\ufe0f \u0645\u200c\u062e")
+    assert visible(typed, multiline=True).count("\n") == 1
+    assert visible("plain [text] <!channel>") == "plain [text] <!channel>"
 
 
 def test_self_approval_where_allowed_may_name_only_the_requester() -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import tracemalloc
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
 
+from signoff import policy
 from signoff.errors import ConfigError, ValidationError
 from signoff.policy import FilePolicies, PolicyBook, resolve
 from tests.factories import start_request
@@ -153,3 +156,154 @@ def test_a_quorum_nobody_could_reach_is_refused_once_the_members_are_known() -> 
     asked = start_request(approvers=(), approver_groups=("S0DBA",), min_approvals=2)
     with pytest.raises(ValidationError, match="2 approvals are needed but only 1 person"):
         resolve(asked, PolicyBook(), groups)
+
+
+# -- hostile documents ---------------------------------------------------------------
+
+
+def laughs(levels: int, then: str = "") -> str:
+    """The "billion laughs": each level an anchor holding nine aliases of the one before,
+    a few hundred bytes that expand to 9**levels strings."""
+    lines = ["groups:", '  S0A0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"  S0A{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n" + then
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Its error message quoted the expansion (25 MB at 7 levels, and on).
+        laughs(7, "policies: {p-1: {approvers: [U0A], remind_every: *a6}}\n"),
+        # Read as YAML, left to the rules to refuse (and to whatever walks it first).
+        laughs(7),
+    ],
+    ids=["in-an-error", "as-group-members"],
+)
+def test_an_alias_bomb_is_refused_short_and_without_expanding(text: str) -> None:
+    assert len(text.encode()) < 500
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError) as info:
+            book(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    said = str(info.value)
+    assert said.startswith("policies.yaml, line 2, column ")
+    assert "aliases (*name)" in said and len(said) < 300
+    assert peak < 2_000_000, f"{peak:,} bytes at the peak"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("admins: &boss [U0A]\n", "line 1, column 9: anchors (&name)"),
+        ("policies:\n  <<: {p-1: {approvers: [U0A]}}\n", "line 2, column 3: anchors (&name)"),
+        (
+            "policies:\n  p-1: {approvers: [U0A]}\n  p-1: {approvers: [U0B]}\n",
+            "line 3, column 3: the key 'p-1' is given twice (first on line 2)",
+        ),
+        ('{"admins": ["U0A"], "admins": []}', "line 1, column 21: the key 'admins' is given twice"),
+        ("policies: {p-1: {approvers: [U0A], min_approvals: 1, min_approvals: 2}}", "twice"),
+        ("a: " + "[" * 60_000, "nest"),  # libyaml stops at 1,000 levels, signoff at 16
+        ("a:\n" + "".join(f"{'  ' * i}- k:\n" for i in range(1, 20)), "nested deeper than 16"),
+        ("policies: {p-1: {approvers: [U0A], min_approvals: " + "9" * 5000 + "}}", "line 1, col"),
+        ("policies: {p-1: {approvers: [U0A], description: 2026-13-45}}", "month must be in"),
+        ("policies: {p-1:\x00}", "line 1: character U+0000 is not allowed"),
+        ("policies:\n  p-1: [\n", "line 3, column 1: not valid YAML or JSON (while parsing"),
+        ("a: 1\n---\nb: 2\n", "line 2, column 1: expected a single document"),
+    ],
+)
+def test_what_a_policy_document_has_no_use_for_is_refused_in_one_line(text: str, says: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        book(text)
+    said = str(info.value)
+    assert said.startswith("policies.yaml, ") and says in said
+    assert "\n" not in said and "\\n" not in said and len(said) < 400
+
+
+def test_problems_quote_long_values_short_and_are_counted_past_twenty() -> None:
+    names = "".join(f"  {'x' * 1000}{i}: {{approvers: [U0A]}}\n" for i in range(50))
+    with pytest.raises(ConfigError) as info:
+        book(f"policies:\n{names}")
+    said = str(info.value)
+    assert said.endswith("; and 30 more problem(s)")
+    assert len(said) < 5000
+
+
+def test_a_document_over_64_kib_is_refused_before_it_is_parsed(tmp_path) -> None:
+    big = "policies:\n" + "".join(f"  p-{i:06d}: {{approvers: [U0A]}}\n" for i in range(250_000))
+    assert len(big) > 7_000_000
+    with pytest.raises(ConfigError, match=r"^policies.yaml is [0-9,]+ bytes; .* at most 64 KiB"):
+        book(big)
+    path = tmp_path / "policies.yaml"
+    path.write_text(big)
+    with pytest.raises(ConfigError, match=rf"^{path} is [0-9,]+ bytes; .* at most 64 KiB"):
+        FilePolicies(path).load()
+    # 64 KiB of policies is well within what a document may be.
+    rule = "{approvers: [U0ALICE, U0BOB], min_approvals: 2}"
+    fits = "policies:\n" + "".join(f"  p-{i:04d}: {rule}\n" for i in range(1100))
+    assert 60_000 < len(fits) <= policy.MAX_DOCUMENT_BYTES
+    assert len(book(fits).names()) == 1100
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_it_and_the_line(tmp_path) -> None:
+    path = tmp_path / "policies.yaml"
+    path.write_bytes("admins: [U0A]\n# caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        FilePolicies(path).load()
+    assert str(info.value) == (
+        f"{path}, line 2: not UTF-8 text (byte 0xe9); save the policy document as UTF-8"
+    )
+
+
+def test_a_file_named_on_the_command_line_must_exist(tmp_path) -> None:
+    missing = tmp_path / "typo.yaml"
+    with pytest.raises(ValidationError, match=f"the policy file {missing} does not exist"):
+        FilePolicies(missing, required=True).load()
+    with pytest.raises(ConfigError, match="cannot read the policy file"):
+        FilePolicies(tmp_path, required=True).load()  # a directory
+
+
+def test_a_document_is_parsed_once_per_content(tmp_path, monkeypatch) -> None:
+    parsed: list[bytes] = []
+    real = policy._load_yaml
+
+    def counting(raw: bytes, source: str) -> object:
+        parsed.append(raw)
+        return real(raw, source)
+
+    monkeypatch.setattr(policy, "_load_yaml", counting)
+    path = tmp_path / "policies.yaml"
+    path.write_text("admins: [U0A]\n")
+    source = FilePolicies(path)
+    first = source.load()
+    assert source.load() is first and source.load() is first
+    path.write_text("admins: [U0B]\n")  # an edit applies at the next use
+    assert source.load().admins == ("U0B",)
+    path.write_text("admins: [U0A, U0A]\n")  # a broken one is not parsed again either
+    for _ in range(3):
+        with pytest.raises(ConfigError, match="names someone more than once"):
+            source.load()
+    assert len(parsed) == 3
+
+
+def test_without_libyaml_the_same_documents_are_refused_the_same_way(monkeypatch) -> None:
+    import yaml  # type: ignore[import-untyped]
+
+    monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    policy._strict_loader.cache_clear()
+    monkeypatch.setattr(policy, "_PARSED", type(policy._PARSED)())
+    try:
+        assert policy._strict_loader().__bases__ == (yaml.SafeLoader,)
+        assert book().names() == ["feature-flag", "prod-deploy"]
+        for text, says in [
+            (laughs(7), "aliases (*name)"),
+            ("policies:\n  p-1: {approvers: [U0A]}\n  p-1: {approvers: [U0B]}\n", "twice"),
+            ("a: " + "[" * 60_000, "line 1, column 19: nested deeper than 16 levels"),
+            ("policies: {p-1: {approvers: [U0A], description: 2026-13-45}}", "month must be"),
+        ]:
+            with pytest.raises(ConfigError, match=re.escape(says)):
+                book(text)
+    finally:
+        policy._strict_loader.cache_clear()

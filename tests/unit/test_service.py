@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from signoff.errors import AlreadyRecordedError, ConflictError, RefusedError
+from signoff.errors import (
+    AlreadyRecordedError,
+    ConfigError,
+    ConflictError,
+    RefusedError,
+    ValidationError,
+)
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import Approval, Decision, Status
 from signoff.service import Approvals
@@ -133,3 +139,80 @@ def test_arming_expires_a_request_that_is_due(store: InMemoryApprovalStore) -> N
     service.open(start_request("apr-s1"))
     clock.now += timedelta(minutes=30)
     assert service.arm_doorbell("apr-s1", "cb-1").status is Status.EXPIRED
+
+
+class Counted(InMemoryApprovalStore):
+    """Counts every call that reaches the store (DynamoDB, on AWS)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def __getattribute__(self, name: str) -> Any:
+        found = super().__getattribute__(name)
+        if not callable(found) or name.startswith("_"):
+            return found
+        calls = super().__getattribute__("calls")
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return found(*args, **kwargs)
+
+        return counted
+
+
+NOT_IDS = ["x" * 3000, "", "APR-1", "apr-1\n", "apr-\u202e1", "apr-1\x00", "../etc"]
+
+
+@pytest.mark.parametrize("bad", NOT_IDS)
+def test_what_is_not_an_approval_id_is_refused_before_the_store_is_asked(bad: str) -> None:
+    store = Counted()
+    approvals = Approvals(store)
+    for call in (
+        lambda: approvals.get(bad),
+        lambda: approvals.audit(bad),
+        lambda: approvals.audit_trail(bad),
+        lambda: approvals.check_vote(bad, "U0A"),
+        lambda: approvals.decide(bad, "U0A", Decision.APPROVE),
+        lambda: approvals.cancel(bad, "U0A"),
+        lambda: approvals.expire_if_abandoned(bad, timedelta(0)),
+    ):
+        with pytest.raises(ValidationError, match="is not an approval id") as refused:
+            call()
+        assert len(str(refused.value)) < 200
+        assert "\u202e" not in str(refused.value) and "\x00" not in str(refused.value)
+    assert store.calls == []
+
+
+@pytest.mark.parametrize("who", ["", "<!channel>", "U0A\n", "ci bot", "x" * 65])
+def test_an_actor_that_is_not_a_person_is_refused_and_not_recorded(
+    approvals: Approvals, who: str
+) -> None:
+    before = approvals.audit("apr-s1")
+    for act in (
+        lambda: approvals.decide("apr-s1", who, Decision.APPROVE),
+        lambda: approvals.cancel("apr-s1", who),
+    ):
+        with pytest.raises(ValidationError, match="must be a Slack user id"):
+            act()
+    assert approvals.audit("apr-s1") == before
+
+
+def test_a_broken_policy_document_refuses_a_strangers_cancel_and_audits_it(
+    approvals: Approvals,
+) -> None:
+    def unreadable() -> tuple[str, ...]:
+        raise ConfigError("policies.yaml, line 3, column 3: the key 'p-1' is given twice")
+
+    approvals.admins = unreadable
+    with pytest.raises(RefusedError, match="policy document cannot be read") as refused:
+        approvals.cancel("apr-s1", "U0ADMIN", "wrong ticket")
+    last = approvals.audit("apr-s1")[-1]
+    assert (last["kind"], last["actor"]) == ("cancel_refused", "U0ADMIN")
+    assert last["detail"] == {"why": str(refused.value)}
+    assert approvals.get("apr-s1").status is Status.PENDING
+    # The requester needs no admin list; a closed request says so whatever the document.
+    requester = approvals.get("apr-s1").requester
+    assert approvals.cancel("apr-s1", requester).status is Status.CANCELLED
+    with pytest.raises(RefusedError, match="already cancelled"):
+        approvals.cancel("apr-s1", "U0ADMIN")

@@ -1,0 +1,22 @@
+"""The Slack Lambda handler (Function URL): clicks, modals and /signoff (AWS calls it as
+slack_handler.app.handler)."""
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from signoff import observability
+from signoff.slack_app import handle_function_url
+from signoff.wiring import slack_app_from_env
+
+logger = observability.logger()
+metrics = observability.metrics()
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL, clear_state=True
+)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle_function_url(slack_app_from_env(), event, context)
