@@ -457,28 +457,3 @@ def slack_failure_dm(approval: Approval, error: str, advice: str) -> Notice:
         f"{_request_ref(approval, None)}: Slack said `{escape(error)}`.\n{escape(advice)}"
     )
     return _notice(text, f"signoff could not reach Slack for {escape(approval.title)}")
-
-
-def failure_advice(approval: Approval, error: str) -> str:
-    """What a person should do about a permanent Slack error (plain text, for the audit)."""
-    channel = approval.channel
-    fix = {
-        "not_in_channel": f"Invite the signoff app to {channel} (/invite @signoff there).",
-        "channel_not_found": (
-            f"Slack knows no channel {channel} that the app can see: invite the app to it, "
-            "or start the request again with --channel naming a channel it is in."
-        ),
-        "is_archived": (
-            f"The channel {channel} is archived: unarchive it, or start the request again "
-            "with --channel naming another channel."
-        ),
-        "missing_scope": "The Slack app lacks a scope: update it from manifest.yaml and reinstall.",
-    }.get(
-        error,
-        "The bot token no longer works (revoked, expired, or the app was uninstalled or "
-        "deactivated): reinstall the app and put its bot token in the stack's secret.",
-    )
-    return (
-        f"{fix} Until then the request can be decided from the CLI: "
-        f"signoff decide {approval.id} approve|reject --as USER."
-    )

@@ -31,3 +31,8 @@ class ConfigError(SignoffError):
 
 class BackendError(SignoffError):
     """A service signoff depends on failed or could not be reached."""
+
+
+class UnansweredError(BackendError):
+    """A request was sent and its answer never came (a read timeout, a dropped connection,
+    a 5xx): it may have been carried out."""

@@ -25,6 +25,7 @@ from signoff.model import (
     SlackRef,
     Status,
     iso,
+    past_deadline,
     utc,
 )
 from signoff.schema import pending_cursor
@@ -35,9 +36,12 @@ class InMemoryApprovalStore:
         self._lock = threading.Lock()
         self._approvals: dict[str, Approval] = {}
         self._claims: dict[str, int] = {}
-        self._once: dict[tuple[str, str], tuple[int, bool]] = {}  # (id, key) → (claimed, done)
+        # (id, key) → (claimed at, or None once released; done)
+        self._once: dict[tuple[str, str], tuple[int | None, bool]] = {}
+        self._tries: dict[tuple[str, str], int] = {}
         self._audit: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
         self._seq = itertools.count()
+        self._refs: set[tuple[str, str]] = set()  # (approval id, event ref) written
 
     def create(self, approval: Approval, event: AuditEvent) -> bool:
         with self._lock:
@@ -129,7 +133,7 @@ class InMemoryApprovalStore:
             ):
                 raise ConflictError("the approval changed while it was being written")
             if voter is not None and (
-                int(stored.expires_at.timestamp()) <= int(utc(now).timestamp())
+                past_deadline(stored.expires_at, now)
                 or any(v.user == voter for v in stored.votes)
                 or voter not in stored.policy.approvers
             ):
@@ -165,7 +169,9 @@ class InMemoryApprovalStore:
         with self._lock:
             self._claims.pop(approval_id, None)
 
-    def set_message(self, approval_id: str, ref: SlackRef, now: datetime) -> Approval:
+    def set_message(
+        self, approval_id: str, ref: SlackRef, now: datetime, expires_at: datetime | None = None
+    ) -> Approval:
         with self._lock:
             approval = self._approvals.get(approval_id)
             if approval is None or approval.message is not None:
@@ -191,21 +197,39 @@ class InMemoryApprovalStore:
                 claimed, done = found
                 if done:
                     return OnceClaim.DONE
-                if claimed >= now_epoch - int(lease.total_seconds()):
+                if claimed is not None and claimed >= now_epoch - int(lease.total_seconds()):
                     return OnceClaim.BUSY
             self._once[(approval_id, key)] = (now_epoch, False)
-            return OnceClaim.FIRST if found is None else OnceClaim.TAKEOVER
+            taken_over = found is not None and found[0] is not None
+            return OnceClaim.TAKEOVER if taken_over else OnceClaim.FIRST
 
-    def finish_once(self, approval_id: str, key: str, now: datetime) -> None:
+    def finish_once(
+        self, approval_id: str, key: str, now: datetime, event: AuditEvent | None = None
+    ) -> None:
         with self._lock:
-            claimed, _ = self._once.get((approval_id, key), (int(utc(now).timestamp()), False))
+            claimed, done = self._once.get((approval_id, key), (None, False))
+            if done and event is not None:
+                return  # finished before, with its event
             self._once[(approval_id, key)] = (claimed, True)
+            if event is not None:
+                self._append(approval_id, [event])
 
     def release_once(self, approval_id: str, key: str) -> None:
         with self._lock:
             found = self._once.get((approval_id, key))
             if found is not None and not found[1]:
-                del self._once[(approval_id, key)]
+                self._once[(approval_id, key)] = (None, False)
+
+    def finished_once(self, approval_id: str) -> frozenset[str]:
+        with self._lock:
+            return frozenset(
+                k for (a, k), (_, done) in self._once.items() if a == approval_id and done
+            )
+
+    def count_failure(self, approval_id: str, key: str, now: datetime) -> int:
+        with self._lock:
+            self._tries[(approval_id, key)] = self._tries.get((approval_id, key), 0) + 1
+            return self._tries[(approval_id, key)]
 
     def _get(self, approval_id: str) -> Approval:
         try:
@@ -216,6 +240,9 @@ class InMemoryApprovalStore:
     def _append(self, approval_id: str, events: list[AuditEvent]) -> None:
         entries = self._audit.setdefault(approval_id, [])
         for event in events:
+            if (approval_id, event.ref) in self._refs:
+                continue  # written before (an answer was lost): kept once, as DynamoDB does
+            self._refs.add((approval_id, event.ref))
             entries.append(
                 (
                     iso(event.at),

@@ -8,8 +8,9 @@ message carries metadata naming the approval, so a notifier that lost the answer
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
@@ -17,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from signoff import blocks
 from signoff.errors import BackendError
-from signoff.model import Approval, OnceClaim, SlackRef
+from signoff.model import Approval, AuditKind, OnceClaim, SlackRef
 
 if TYPE_CHECKING:
     from signoff.service import Approvals
@@ -28,23 +29,200 @@ METADATA_TYPE = "signoff_request"
 NOTICE_TYPE = "signoff_notice"  # a thread reply or a DM, named by (approval id, key)
 HISTORY_LOOKBACK = 100  # messages: a takeover happens within minutes of the lost post
 
+
+NO_RESPONSE = "no_response"  # the error code of a call whose answer never came
+
+
+class Problem(StrEnum):
+    """What a Slack error says is wrong, and so who must act."""
+
+    CHANNEL = "channel"  # the channel: someone fixes it in Slack, or picks another channel
+    MESSAGE = "message"  # the request's message is gone or can no longer be edited
+    RECIPIENT = "recipient"  # the requester cannot be sent a direct message
+    CONTENT = "content"  # Slack refused what signoff sent: a signoff bug
+    APP = "app"  # the token or the app's installation: no call can work, no DM either
+    BUSY = "busy"  # Slack is busy or failing: worth a few more tries, not forever
+
+
+# Every Slack error signoff knows, what it means, and what a person should do about it
+# (chat.postMessage, chat.update, chat.getPermalink, conversations.open/.history/.replies;
+# docs.slack.dev). {channel} and {requester} are filled in. BUSY errors, and anything not
+# here, are retried a bounded number of times (notify.SLACK_TRIES), then recorded with
+# the BUSY sentence.
+_INVITE = "Invite the signoff app to {channel} (/invite @signoff there)."
+_OTHER_CHANNEL = "start the request again with --channel naming another channel"
+_BUG = (
+    "Slack refused the message signoff sent ({error}): this is a signoff bug, please "
+    "report it with the request id."
+)
+_REINSTALL = (
+    "The bot token no longer works (revoked, expired, or the app was uninstalled or "
+    "deactivated): reinstall the app and put its bot token in the stack's secret."
+)
+_NO_DM = (
+    "Slack will not open a direct message with the requester {requester} ({error}): the "
+    "request goes on; they can follow it in {channel} or with signoff show."
+)
+_GONE = (
+    "The request's message in {channel} is gone or can no longer be changed ({error}): "
+    "the request goes on without it; its outcome is in signoff show."
+)
+SLACK_ERRORS: Mapping[str, tuple[Problem, str]] = {
+    "not_in_channel": (Problem.CHANNEL, _INVITE),
+    "channel_not_found": (
+        Problem.CHANNEL,
+        "Slack knows no channel {channel} that the app can see: invite the app to it, "
+        "or start the request again with --channel naming a channel it is in.",
+    ),
+    "is_archived": (
+        Problem.CHANNEL,
+        f"The channel {{channel}} is archived: unarchive it, or {_OTHER_CHANNEL}.",
+    ),
+    "channel_is_archived": (
+        Problem.CHANNEL,
+        f"The channel {{channel}} is archived: unarchive it, or {_OTHER_CHANNEL}.",
+    ),
+    "restricted_action": (
+        Problem.CHANNEL,
+        "A workspace setting keeps the app from posting in {channel}: ask a Slack admin "
+        f"to allow it, or {_OTHER_CHANNEL}.",
+    ),
+    "restricted_action_read_only_channel": (
+        Problem.CHANNEL,
+        f"{{channel}} is read-only: let the app post there, or {_OTHER_CHANNEL}.",
+    ),
+    "restricted_action_thread_only_channel": (
+        Problem.CHANNEL,
+        f"{{channel}} takes thread replies only: {_OTHER_CHANNEL}.",
+    ),
+    "restricted_action_non_threadable_channel": (
+        Problem.CHANNEL,
+        f"{{channel}} has no threads, where signoff replies: {_OTHER_CHANNEL}.",
+    ),
+    "restricted_action_thread_locked": (
+        Problem.CHANNEL,
+        "The request's thread in {channel} is locked: unlock it for later replies.",
+    ),
+    "team_access_not_granted": (
+        Problem.CHANNEL,
+        "The app is not granted access to the workspace of {channel}: ask an org admin "
+        f"to add the app to that workspace, or {_OTHER_CHANNEL}.",
+    ),
+    "ekm_access_denied": (
+        Problem.CHANNEL,
+        "Slack Enterprise Key Management denied access to {channel}: ask a Slack admin "
+        "to restore the workspace's keys.",
+    ),
+    "message_not_found": (Problem.MESSAGE, _GONE),
+    "thread_not_found": (Problem.MESSAGE, _GONE),
+    "cant_update_message": (Problem.MESSAGE, _GONE),
+    "edit_window_closed": (Problem.MESSAGE, _GONE),
+    "message_not_owned_by_app": (Problem.MESSAGE, _GONE),
+    "cannot_reply_to_message": (Problem.MESSAGE, _GONE),
+    "user_not_found": (Problem.RECIPIENT, _NO_DM),
+    "user_not_visible": (Problem.RECIPIENT, _NO_DM),
+    "user_disabled": (Problem.RECIPIENT, _NO_DM),
+    "cannot_dm_bot": (Problem.RECIPIENT, _NO_DM),
+    "invalid_user_combination": (Problem.RECIPIENT, _NO_DM),
+    "messages_tab_disabled": (Problem.RECIPIENT, _NO_DM),
+    "msg_too_long": (Problem.CONTENT, _BUG),
+    "invalid_blocks": (Problem.CONTENT, _BUG),
+    "invalid_blocks_format": (Problem.CONTENT, _BUG),
+    "invalid_attachments": (Problem.CONTENT, _BUG),
+    "too_many_attachments": (Problem.CONTENT, _BUG),
+    "no_text": (Problem.CONTENT, _BUG),
+    "invalid_metadata_format": (Problem.CONTENT, _BUG),
+    "invalid_metadata_schema": (Problem.CONTENT, _BUG),
+    "metadata_too_large": (Problem.CONTENT, _BUG),
+    "invalid_arguments": (Problem.CONTENT, _BUG),
+    "invalid_arg_name": (Problem.CONTENT, _BUG),
+    "invalid_array_arg": (Problem.CONTENT, _BUG),
+    "invalid_charset": (Problem.CONTENT, _BUG),
+    "invalid_form_data": (Problem.CONTENT, _BUG),
+    "invalid_json": (Problem.CONTENT, _BUG),
+    "json_not_object": (Problem.CONTENT, _BUG),
+    "invalid_post_type": (Problem.CONTENT, _BUG),
+    "missing_post_type": (Problem.CONTENT, _BUG),
+    "users_list_not_supplied": (Problem.CONTENT, _BUG),
+    "invalid_auth": (Problem.APP, _REINSTALL),
+    "account_inactive": (Problem.APP, _REINSTALL),
+    "token_revoked": (Problem.APP, _REINSTALL),
+    "token_expired": (Problem.APP, _REINSTALL),
+    "not_authed": (Problem.APP, _REINSTALL),
+    "not_allowed_token_type": (
+        Problem.APP,
+        "The stack's secret holds a token that is not the app's bot token (xoxb-): put "
+        "the bot token there.",
+    ),
+    "missing_scope": (
+        Problem.APP,
+        "The Slack app lacks a scope: update it from manifest.yaml and reinstall.",
+    ),
+    "no_permission": (
+        Problem.APP,
+        "The app's token may not do this: reinstall the app from manifest.yaml.",
+    ),
+    "access_denied": (
+        Problem.APP,
+        "Slack denied the app access: ask a Slack admin to approve or reinstall it.",
+    ),
+    "org_login_required": (
+        Problem.APP,
+        "The workspace is migrating into an org: reinstall the app once it is done.",
+    ),
+    "enterprise_is_restricted": (
+        Problem.APP,
+        "The org restricts this app: ask an org admin to allow it.",
+    ),
+    "two_factor_setup_required": (
+        Problem.APP,
+        "The workspace requires two-factor setup of the app's installer: complete it.",
+    ),
+    "method_deprecated": (Problem.APP, "Slack retired a method signoff calls: upgrade signoff."),
+    "deprecated_endpoint": (Problem.APP, "Slack retired a method signoff calls: upgrade signoff."),
+    "upgrade_required": (Problem.APP, "Slack retired a method signoff calls: upgrade signoff."),
+    # Worth trying again, a few times: Slack is busy or failing for a while.
+    "ratelimited": (Problem.BUSY, ""),
+    "rate_limited": (Problem.BUSY, ""),
+    "internal_error": (Problem.BUSY, ""),
+    "fatal_error": (Problem.BUSY, ""),
+    "service_unavailable": (Problem.BUSY, ""),
+    "request_timeout": (Problem.BUSY, ""),
+    "update_failed": (Problem.BUSY, ""),
+    "team_added_to_org": (Problem.BUSY, ""),  # the workspace is moving into an org
+    "message_limit_exceeded": (Problem.BUSY, ""),
+    NO_RESPONSE: (Problem.BUSY, ""),
+}
+_BUSY = (
+    "Slack kept answering {call} with {error} ({tries} tries): signoff stopped trying "
+    "this one. If Slack is having an incident (status.slack.com), it is over by itself; "
+    "otherwise look at the notifier's logs."
+)
 # Errors no retry can fix: someone must change something in Slack (or the secret) first.
 PERMANENT_ERRORS = frozenset(
-    {
-        "not_in_channel",
-        "channel_not_found",
-        "is_archived",
-        "invalid_auth",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "not_authed",
-        "missing_scope",
-    }
+    e for e, (problem, _) in SLACK_ERRORS.items() if problem is not Problem.BUSY
 )
-TOKEN_ERRORS = frozenset(
-    {"invalid_auth", "account_inactive", "token_revoked", "token_expired", "not_authed"}
-)
+# The token or the app is broken: no call can work, so no DM is tried either.
+TOKEN_ERRORS = frozenset(e for e, (problem, _) in SLACK_ERRORS.items() if problem is Problem.APP)
+
+
+def failure_advice(approval: Approval, error: str, call: str = "", tries: int = 0) -> str:
+    """What a person should do about a Slack error signoff gave up on (plain text, for the
+    audit trail and the requester's DM)."""
+    problem, fix = SLACK_ERRORS.get(error, (Problem.BUSY, _BUSY))
+    if problem is Problem.BUSY:
+        fix = _BUSY
+    said = fix.format(
+        channel=approval.channel,
+        requester=approval.requester,
+        error=error,
+        call=call or "a call",
+        tries=tries,
+    )
+    return (
+        f"{said} Until then the request can be decided from the CLI: "
+        f"signoff decide {approval.id} approve|reject --as USER."
+    )
 
 
 class SlackRefusedError(BackendError):
@@ -60,18 +238,24 @@ class PermanentSlackError(SlackRefusedError):
     """Slack refused a call in a way no retry fixes: do not retry, tell someone."""
 
 
-def slack_failure(method: str, exc: Exception) -> BackendError:
-    """The error to raise for a failed Web API call: permanent, refused, or unanswered.
+class SlackUnansweredError(BackendError):
+    """A call whose answer never came (a timeout, a dropped connection): Slack may have
+    done it."""
 
-    An unanswered call (a timeout, a dropped connection) is a plain BackendError: Slack
-    may have done it.
-    """
+    def __init__(self, method: str, cause: Exception):
+        super().__init__(f"Slack {method} failed: {cause!r}")
+        self.method = method
+        self.error = NO_RESPONSE
+
+
+def slack_failure(method: str, exc: Exception) -> BackendError:
+    """The error to raise for a failed Web API call: permanent, refused, or unanswered."""
     if isinstance(exc, SlackApiError):
         code = str(exc.response.get("error") or exc.response.status_code)
         if code in PERMANENT_ERRORS:
             return PermanentSlackError(method, code)
         return SlackRefusedError(method, code)
-    return BackendError(f"Slack {method} failed: {exc!r}")
+    return SlackUnansweredError(method, exc)
 
 
 def _metadata(approval: Approval) -> dict[str, Any]:
@@ -226,6 +410,7 @@ def once(
     *,
     send: Callable[[], None],
     find: Callable[[], bool],
+    note: tuple[AuditKind, Mapping[str, str]] | None = None,
 ) -> bool:
     """Do `send` once per (approval, key) under SNS redelivery and workflow replay.
 
@@ -239,6 +424,7 @@ def once(
     and finds the claim done, or lapsed if its holder died. When Slack answers the send
     with an error, nothing was sent: the claim is released (a permanent error finishes
     it instead: nobody tries again). When the answer is lost, the claim stays, to lapse.
+    `note` is audited with the finishing mark, in the same write (exactly once).
     """
     claim = approvals.claim_once(approval_id, key, lease)
     if claim is OnceClaim.DONE:
@@ -246,7 +432,7 @@ def once(
     if claim is OnceClaim.BUSY:
         raise BackendError(f"{approval_id}: another delivery is sending {key!r}")
     if claim is OnceClaim.TAKEOVER and find():
-        approvals.finish_once(approval_id, key)
+        approvals.finish_once(approval_id, key, note)
         return False
     try:
         send()
@@ -256,7 +442,7 @@ def once(
     except SlackRefusedError:
         approvals.release_once(approval_id, key)
         raise
-    approvals.finish_once(approval_id, key)
+    approvals.finish_once(approval_id, key, note)
     return True
 
 

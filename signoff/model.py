@@ -118,6 +118,22 @@ def parse_iso(value: str) -> datetime:
     return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def millis(value: datetime) -> int:
+    """Whole milliseconds since the epoch, truncated as `iso` truncates: the resolution a
+    deadline is kept and compared at."""
+    return (utc(value) - _EPOCH) // _MILLISECOND
+
+
+def past_deadline(deadline: datetime, now: datetime) -> bool:
+    """The one deadline rule: a request is past its deadline from the deadline's millisecond
+    on. The store's conditional write compares the same milliseconds (`iso` text)."""
+    return millis(now) >= millis(deadline)
+
+
 def parse_duration(text: str) -> timedelta:
     """'90s', '30m', '2h', '1d' or plain seconds → timedelta."""
     match = _DURATION_RE.match(text)
@@ -225,12 +241,19 @@ class SlackRef:
     ts: str
 
 
+def new_event_ref() -> str:
+    return secrets.token_hex(4)
+
+
 @dataclass(frozen=True)
 class AuditEvent:
     kind: AuditKind
     at: datetime
     actor: str
     detail: Mapping[str, str] = field(default_factory=dict)
+    # Which event this is: writing the same event again (a write whose answer was lost)
+    # finds it written instead of adding a second one.
+    ref: str = field(default_factory=new_event_ref, compare=False)
 
 
 @dataclass(frozen=True)
@@ -601,13 +624,13 @@ class Approval:
         ]
 
     def is_due(self, now: datetime) -> bool:
-        return self.status is Status.PENDING and utc(now) >= self.expires_at
+        return self.status is Status.PENDING and past_deadline(self.expires_at, now)
 
     def vote_refusal(self, user: str, now: datetime) -> str | None:
         """Why `user` may not vote now, or None if they may."""
         if self.status is not Status.PENDING:
             return f"this request is already {self.status.value}"
-        if utc(now) >= self.expires_at:
+        if past_deadline(self.expires_at, now):
             return "this request has expired"
         refusal = self.policy.refusal(user, self.requester)
         if refusal:

@@ -7,10 +7,16 @@ thread (one reply per accepted vote and one for the outcome), tell the requester
 outcome by DM, and re-render the message from the record. Each reply and DM is sent
 once per key (`messages.once`).
 
-Slack errors that a retry may fix raise, so SNS delivers again. Errors no retry fixes
-(the bot is not in the channel, the channel is archived, the token is revoked) do not
-raise: they are recorded in the audit trail once, the requester is told by DM where
-Slack still lets us, and the request stays decidable from the CLI.
+Slack errors that a retry may fix raise, so SNS delivers again, SLACK_TRIES times at
+most per side effect and error. Errors no retry fixes (the bot is not in the channel,
+the message is gone, the token is revoked: messages.SLACK_ERRORS), and those that kept
+failing, do not raise: they are recorded in the audit trail once with what to do, the
+requester is told by DM where Slack still lets us, and the request stays decidable from
+the CLI.
+
+Every side effect is named by a once-key, finished when done (or given up), so what
+should exist and what does can be compared: `unfinished` tells a recovery which topics
+to publish again after a crash lost deliveries.
 """
 
 from __future__ import annotations
@@ -25,15 +31,24 @@ from slack_sdk import WebClient
 
 from signoff import blocks, messages
 from signoff.errors import BackendError, NotFoundError
-from signoff.events import Topic, decode
-from signoff.messages import PermanentSlackError, SlackRefusedError
-from signoff.model import Approval, AuditKind, PostClaim
+from signoff.events import Publisher, Topic, decode
+from signoff.messages import (
+    NO_RESPONSE,
+    PermanentSlackError,
+    SlackRefusedError,
+    SlackUnansweredError,
+)
+from signoff.model import Approval, AuditKind, OnceClaim, PostClaim, SlackRef
 from signoff.observability import NoTelemetry, Telemetry
 from signoff.service import Approvals
 
 log = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(seconds=60)
+# Failed deliveries of one side effect with one error before it is given up and recorded.
+# Lambda retries an SNS-invoked function's failures twice (three tries) and then sends the
+# event to the dead-letter queue, where nobody is told: the third failure is recorded here.
+SLACK_TRIES = 3
 
 
 class Notifier:
@@ -91,10 +106,12 @@ class Notifier:
     def reply_in_thread(self, approval: Approval, notice: messages.Notice, key: str) -> bool:
         """Reply once per key in the request's thread (False: done before, or no thread).
 
-        A permanent Slack error is recorded and told, not raised.
+        A Slack error no retry fixes (or one that kept failing) is recorded and told, not
+        raised.
         """
-        return self._permanent_told(
+        return self._slack(
             approval,
+            key,
             lambda: messages.reply_in_thread(
                 self._client, self._approvals, approval, notice, key, self._lease
             ),
@@ -102,8 +119,9 @@ class Notifier:
 
     def tell_requester(self, approval: Approval, notice: messages.Notice, key: str) -> bool:
         """DM the requester once per key (False: done before, or not a Slack user)."""
-        return self._permanent_told(
+        return self._slack(
             approval,
+            "dm:" + key,
             lambda: messages.direct_message(
                 self._client,
                 self._approvals,
@@ -133,9 +151,9 @@ class Notifier:
                 "requested",
             )
         self._refresh_homes(approval)
-        if approval.status.is_closed:
-            # Decided before the message existed: the "decided" delivery found no message
-            # to update or reply to, so render the outcome here.
+        if approval.votes or approval.status.is_closed or approval.policy.escalated:
+            # Something happened before the message existed (or before a lost delivery was
+            # redone): the deliveries that came for it found no message, so do it here.
             self._follow_up(approval_id)
 
     def _post_message(self, approval: Approval) -> Approval | None:
@@ -147,28 +165,44 @@ class Notifier:
                 return self._approvals.get(approval_id)
             # Another delivery is posting right now; fail so this one is retried later.
             raise BackendError(f"{approval_id}: another notifier holds the post claim")
-        ref = messages.find_request(self._client, approval) if claim is PostClaim.TAKEOVER else None
-        if ref is None:
-            try:
-                ref = messages.post_request(self._client, approval)
-            except PermanentSlackError as exc:
-                self._approvals.release_post(approval_id)  # a later delivery may post
-                self._failed(approval, exc)
-                if approval.status.is_closed:
-                    self._follow_up(approval_id)
-                return None
-            except SlackRefusedError:
-                # Slack said no, so nothing was posted: let the retry claim at once. (A lost
-                # answer is not a "no": the claim then lapses, and the retry looks first.)
-                self._approvals.release_post(approval_id)
+        try:
+            ref = self._find_or_post(approval, claim)
+        except PermanentSlackError as exc:
+            self._approvals.release_post(approval_id)  # a later delivery may post
+            self._failed(approval, exc.method, exc.error)
+            self._not_posted(approval)
+            return None
+        except SlackRefusedError as exc:
+            # Slack said no, so nothing was posted: let the retry claim at once. (A lost
+            # answer is not a "no": the claim then lapses, and the retry looks first.)
+            self._approvals.release_post(approval_id)
+            if not self._gave_up(approval, "post", exc.method, exc.error):
                 raise
-        return self._approvals.posted(approval_id, ref)
+            self._not_posted(approval)
+            return None
+        except (OSError, SlackUnansweredError):
+            if not self._gave_up(approval, "post", "chat.postMessage", NO_RESPONSE):
+                raise
+            self._not_posted(approval)
+            return None
+        return self._approvals.posted(approval_id, ref, approval.expires_at)
+
+    def _find_or_post(self, approval: Approval, claim: PostClaim) -> SlackRef:
+        found = (
+            messages.find_request(self._client, approval) if claim is PostClaim.TAKEOVER else None
+        )
+        return found or messages.post_request(self._client, approval)
+
+    def _not_posted(self, approval: Approval) -> None:
+        """No message (Slack refused it for good): a closed request is still told by DM."""
+        if approval.status.is_closed:
+            self._follow_up(approval.id)
 
     def _follow_up(self, approval_id: str) -> None:
         """After a vote or the outcome: thread replies, the requester's DM, the message.
 
-        The message is re-rendered last: its `message_updated` audit event marks the
-        outcome as shown (the local stack re-drives closed requests without one).
+        The message is re-rendered last: for a closed request its `message_updated` audit
+        event marks the outcome as shown.
         """
         approval = self._approvals.get(approval_id)
         for vote in approval.votes:
@@ -182,29 +216,47 @@ class Notifier:
         if approval.message is None:
             log.info("no message yet for %s; the post will render the outcome", approval_id)
             return
-        updated = self._permanent_told(
-            approval, lambda: messages.update_message(self._client, approval)
+        self._render(approval)
+
+    def _render(self, approval: Approval) -> None:
+        """Re-render the message from the record, once per version (`render:vN`); a closed
+        request's render is audited as `message_updated` in the same write as its mark.
+
+        An update is safe to repeat, so a claim held by another delivery (or one that died)
+        does not stop this one, and a failed update gives its claim back at once.
+        """
+        key = render_key(approval)
+        if self._approvals.claim_once(approval.id, key, self._lease) is OnceClaim.DONE:
+            return
+        note = (
+            (AuditKind.MESSAGE_UPDATED, {"status": approval.status.value})
+            if approval.status.is_closed
+            else None
         )
-        if updated and approval.status.is_closed:
-            self._approvals.note(
-                approval_id, AuditKind.MESSAGE_UPDATED, {"status": approval.status.value}
-            )
+
+        def render() -> bool:
+            try:
+                messages.update_message(self._client, approval)
+            except PermanentSlackError:
+                self._approvals.finish_once(approval.id, key)  # given up for good
+                raise
+            except (SlackRefusedError, SlackUnansweredError):
+                self._approvals.release_once(approval.id, key)
+                raise
+            self._approvals.finish_once(approval.id, key, note)
+            return True
+
+        self._slack(approval, key, render)
 
     def _remind(self, approval_id: str) -> None:
         """Reply for the latest reminder in the audit trail, once (`remind:<number>`),
         mentioning whoever has still not voted; nothing once the request is closed."""
         approval = self._approvals.get(approval_id)
-        if approval.status.is_closed or not approval.waiting_for():
-            return
-        numbers = [
-            int(e.get("detail", {}).get("number", 0))
-            for e in self._approvals.audit(approval_id)
-            if e.get("kind") == AuditKind.REMINDED.value
-        ]
-        if not numbers or max(numbers) <= 0:
-            return
-        number = max(numbers)
-        self.reply_in_thread(approval, blocks.reminder_notice(approval, number), f"remind:{number}")
+        number = _reminder_due(approval, self._approvals.audit(approval_id))
+        if number:
+            self.reply_in_thread(
+                approval, blocks.reminder_notice(approval, number), f"remind:{number}"
+            )
 
     def _escalated(self, approval_id: str) -> None:
         """Say in the thread, once, that the escalation group joined (or could not)."""
@@ -226,34 +278,137 @@ class Notifier:
             messages.publish_home(self._client, self._approvals, user)
 
     def _permalink(self, approval: Approval) -> str | None:
-        if approval.message is None:
+        message = approval.message
+        if message is None:
             return None
-        try:
-            return messages.permalink(self._client, approval.message)
-        except PermanentSlackError as exc:
-            self._failed(approval, exc)
-            return None
+        link: list[str] = []
 
-    def _permanent_told(
-        self, approval: Approval, act: Callable[[], bool], *, dm: bool = False
+        def look() -> bool:
+            link.append(messages.permalink(self._client, message))
+            return True
+
+        return link[0] if self._slack(approval, "permalink", look, once=False) else None
+
+    def _slack(
+        self,
+        approval: Approval,
+        what: str,
+        act: Callable[[], bool],
+        *,
+        dm: bool = False,
+        once: bool = True,
     ) -> bool:
+        """Run one Slack side effect named `what` (its once-key, when `once`).
+
+        An error no retry fixes is recorded and told; any other raises so SNS delivers
+        again, until it has failed SLACK_TRIES times: then it is given up (its once-key
+        finished, so nothing tries again) and recorded the same way. False: not done.
+        """
         try:
             return act()
         except PermanentSlackError as exc:
-            self._failed(approval, exc, tell=not dm)
+            self._failed(approval, exc.method, exc.error, tell=not dm)
+            return False
+        except (SlackRefusedError, SlackUnansweredError) as exc:
+            if not self._gave_up(approval, what, exc.method, exc.error, tell=not dm):
+                raise
+            if once:
+                self._approvals.finish_once(approval.id, what)
             return False
 
-    def _failed(self, approval: Approval, exc: PermanentSlackError, *, tell: bool = True) -> None:
-        """Slack refused for good: audit it once, and tell the requester what to do."""
-        advice = blocks.failure_advice(approval, exc.error)
-        key = f"slack-failed:{exc.error}"
-        log.warning("%s: %s (%s)", approval.id, exc, advice)
-        if self._approvals.claim_once(approval.id, key, self._lease).granted:
-            self._approvals.note(
-                approval.id,
-                AuditKind.SLACK_FAILED,
-                {"call": exc.method, "error": exc.error, "what_to_do": advice},
+    def _gave_up(
+        self, approval: Approval, what: str, call: str, error: str, *, tell: bool = True
+    ) -> bool:
+        """Count a failed try at `what`; True (and recorded) when it is the last one."""
+        tries = self._approvals.count_failure(approval.id, f"{what}:{error}")
+        if tries < SLACK_TRIES:
+            log.warning(
+                "%s: %s failed with %s (try %d of %d)", approval.id, call, error, tries, SLACK_TRIES
             )
-            self._approvals.finish_once(approval.id, key)
-        if tell and exc.error not in messages.TOKEN_ERRORS:
-            self.tell_requester(approval, blocks.slack_failure_dm(approval, exc.error, advice), key)
+            return False
+        self._failed(approval, call, error, tell=tell, tries=tries)
+        return True
+
+    def _failed(
+        self, approval: Approval, call: str, error: str, *, tell: bool = True, tries: int = 0
+    ) -> None:
+        """Slack refused for good (or kept failing): audit it once, and tell the requester
+        what to do."""
+        advice = messages.failure_advice(approval, error, call, tries)
+        key = f"slack-failed:{error}"
+        log.warning("%s: Slack %s failed: %s (%s)", approval.id, call, error, advice)
+        if self._approvals.claim_once(approval.id, key, self._lease).granted:
+            detail = {"call": call, "error": error, "what_to_do": advice}
+            if tries:
+                detail["tries"] = str(tries)
+            self._approvals.finish_once(approval.id, key, (AuditKind.SLACK_FAILED, detail))
+        if tell and error not in messages.TOKEN_ERRORS:
+            self.tell_requester(approval, blocks.slack_failure_dm(approval, error, advice), key)
+
+
+def render_key(approval: Approval) -> str:
+    """The once-key of the message's render of this version of the record."""
+    return f"render:v{approval.version}"
+
+
+def _reminder_due(approval: Approval, audit: list[dict[str, Any]]) -> int:
+    """The latest reminder's number, when a reply for it is due (0: none)."""
+    if approval.status.is_closed or not approval.waiting_for():
+        return 0
+    numbers = [
+        int(e.get("detail", {}).get("number", 0))
+        for e in audit
+        if e.get("kind") == AuditKind.REMINDED.value
+    ]
+    return max(numbers, default=0)
+
+
+def unfinished(
+    approval: Approval, audit: list[dict[str, Any]], done: frozenset[str]
+) -> list[Topic]:
+    """The topics whose delivery would finish every side effect the record and its audit
+    trail say should exist and the once-keys (`done`) say does not, in order.
+
+    Each is safe to deliver again: whatever is done already is skipped. The post (and,
+    from it, everything after it) is "requested"; replies, DMs and the render after votes
+    or the outcome are "voted" or "decided"; a reminder's reply and the escalation's
+    notice are their own topics.
+    """
+    if approval.message is None:
+        return [Topic.REQUESTED]
+    to_user = blocks.is_slack_user(approval.requester)
+    topics: list[Topic] = []
+    if to_user and "dm:requested" not in done:
+        topics.append(Topic.REQUESTED)
+    wanted = [f"vote:{v.user}" for v in approval.votes]
+    if approval.status.is_closed:
+        wanted += ["outcome", render_key(approval)] + (["dm:outcome"] if to_user else [])
+    elif approval.votes or approval.policy.escalated:
+        wanted.append(render_key(approval))
+    if any(key not in done for key in wanted) and Topic.REQUESTED not in topics:
+        topics.append(Topic.DECIDED if approval.status.is_closed else Topic.VOTED)
+    kinds = {str(e.get("kind")) for e in audit}
+    escalation = {AuditKind.ESCALATED.value, AuditKind.ESCALATION_FAILED.value}
+    if kinds & escalation and "escalated" not in done:
+        topics.append(Topic.ESCALATED)
+    number = _reminder_due(approval, audit)
+    if number and f"remind:{number}" not in done:
+        topics.append(Topic.REMINDED)
+    return topics
+
+
+def redrive(approvals: Approvals, publisher: Publisher, approval_ids: list[str]) -> int:
+    """Publish again what finishes each approval's unfinished side effects (after a crash
+    lost deliveries); returns how many messages were published. An id with no approval
+    yet is skipped: its workflow creates it, then publishes."""
+    published = 0
+    for approval_id in approval_ids:
+        try:
+            approval = approvals.get(approval_id)
+        except NotFoundError:
+            continue
+        audit = approvals.audit(approval_id) if approval.message else []
+        for topic in unfinished(approval, audit, approvals.finished_once(approval_id)):
+            publisher.publish(topic, approval_id)
+            published += 1
+    return published

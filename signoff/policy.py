@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from signoff.errors import BackendError, ConfigError, ValidationError
+from signoff.limits import reminder_problem
 from signoff.model import (
     _ID_RE,
     MAX_APPROVERS,
@@ -295,6 +296,9 @@ def _rule(name: str, raw: Any, problems: list[str]) -> Rule | None:
             problems.append(problem)
     if bool(escalate) != bool(escalate_to):
         problems.append(f"{where}: escalate_after and escalate_to go together")
+    too_many = reminder_problem(remind, escalate, quorum)  # AWS's durable operations
+    if too_many:
+        problems.append(f"{where}: {too_many}")
     return Rule(
         name,
         approvers,

@@ -10,9 +10,11 @@ from typing import Any, Protocol
 from signoff.doorbell import Doorbell, NoDoorbell
 from signoff.errors import (
     AlreadyRecordedError,
+    BackendError,
     ConfigError,
     ConflictError,
     RefusedError,
+    UnansweredError,
     ValidationError,
 )
 from signoff.history import DEFAULT_SINCE, Page, Window
@@ -27,6 +29,7 @@ from signoff.model import (
     StartRequest,
     Status,
     checked_id,
+    iso,
     person_problem,
     utc,
 )
@@ -90,13 +93,19 @@ class ApprovalStore(Protocol):
     ) -> None: ...
     def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> PostClaim: ...
     def release_claim(self, approval_id: str) -> None: ...
-    def set_message(self, approval_id: str, ref: SlackRef, now: datetime) -> Approval: ...
+    def set_message(
+        self, approval_id: str, ref: SlackRef, now: datetime, expires_at: datetime | None = None
+    ) -> Approval: ...
     def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval: ...
     def claim_once(
         self, approval_id: str, key: str, now: datetime, lease: timedelta
     ) -> OnceClaim: ...
-    def finish_once(self, approval_id: str, key: str, now: datetime) -> None: ...
+    def finish_once(
+        self, approval_id: str, key: str, now: datetime, event: AuditEvent | None = None
+    ) -> None: ...
     def release_once(self, approval_id: str, key: str) -> None: ...
+    def finished_once(self, approval_id: str) -> frozenset[str]: ...
+    def count_failure(self, approval_id: str, key: str, now: datetime) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -229,7 +238,7 @@ class Approvals:
         approval = self.store.get(checked_id(approval_id))
         refusal = approval.vote_refusal(user, self.clock())
         if refusal:
-            self._refused(approval_id, user, AuditKind.VOTE_REFUSED, refusal)
+            self._refused(approval, user, AuditKind.VOTE_REFUSED, refusal)
             raise RefusedError(refusal)
         return approval
 
@@ -315,16 +324,31 @@ class Approvals:
     def release_post(self, approval_id: str) -> None:
         self.store.release_claim(approval_id)
 
-    def posted(self, approval_id: str, ref: SlackRef) -> Approval:
-        """Keep the posted message's channel+ts (audited); returns the approval as it stands."""
-        return self.store.set_message(approval_id, ref, self.clock())
+    def posted(
+        self, approval_id: str, ref: SlackRef, expires_at: datetime | None = None
+    ) -> Approval:
+        """Keep the posted message's channel+ts, audited in the same write; returns the
+        approval as it stands. `expires_at`: its deadline, when the caller has read it."""
+        return self.store.set_message(approval_id, ref, self.clock(), expires_at)
 
     def claim_once(self, approval_id: str, key: str, lease: timedelta) -> OnceClaim:
         """The right to do one side effect named `key` once (see the store's claim_once)."""
         return self.store.claim_once(approval_id, key, self.clock(), lease)
 
-    def finish_once(self, approval_id: str, key: str) -> None:
-        self.store.finish_once(approval_id, key, self.clock())
+    def finish_once(
+        self, approval_id: str, key: str, note: tuple[AuditKind, Mapping[str, str]] | None = None
+    ) -> None:
+        """Mark `key` done; with `note`, audit it (signoff as the actor) in the same write."""
+        now = utc(self.clock())
+        event = AuditEvent(note[0], now, "signoff", dict(note[1])) if note else None
+        self.store.finish_once(approval_id, key, now, event)
+
+    def finished_once(self, approval_id: str) -> frozenset[str]:
+        return self.store.finished_once(approval_id)
+
+    def count_failure(self, approval_id: str, key: str) -> int:
+        """Count one more failed attempt at the side effect `key`; how many so far."""
+        return self.store.count_failure(approval_id, key, self.clock())
 
     def release_once(self, approval_id: str, key: str) -> None:
         self.store.release_once(approval_id, key)
@@ -345,23 +369,28 @@ class Approvals:
     ) -> Approval:
         """Read, apply the rules, commit conditionally; on a lost race read and apply again.
 
-        A refusal by the rules is audited (as `refused`: who, and the kind of event) and raised.
+        A refusal by the rules is audited (as `refused`: who, and the kind of event) and
+        raised. After the last lost race the rules see one more fresh read, so a request
+        decided meanwhile is refused rather than "try again": ConflictError means the rules
+        still accept the change and only the races kept it out, which a retry can change.
         What is not an approval id, or a voter that is not a person, is refused before any read.
         """
         checked_id(approval_id)
         if refused and (problem := person_problem("the user", refused[0])):
             raise ValidationError(problem)
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS + 1):
             before = self.store.get(approval_id)
             now = self.clock()
             try:
                 changed = change(before, now)
             except RefusedError as exc:
                 if refused:
-                    self._refused(approval_id, *refused, str(exc))
+                    self._refused(before, *refused, str(exc))
                 raise
             if changed is None:
                 return before
+            if attempt == MAX_ATTEMPTS:
+                break
             after, events = changed
             events = [self._detailed(e) for e in events]
             try:
@@ -369,6 +398,10 @@ class Approvals:
             except ConflictError:
                 self.telemetry.count(WRITE_CONFLICTS)
                 continue  # someone else wrote first: re-read and apply the rules again
+            except UnansweredError:
+                # Sent, unanswered: if the record is what this write made, it was made.
+                if not self._landed(after):
+                    raise
             # A vote short of the quorum rings too: the workflow wakes to have the
             # message show the progress, then waits on.
             if after.doorbell and (after.status.is_closed or voter is not None):
@@ -376,13 +409,51 @@ class Approvals:
             return after
         raise ConflictError("the approval kept changing; try again")
 
-    def _refused(self, approval_id: str, user: str, kind: AuditKind, why: str) -> None:
-        event = AuditEvent(kind, utc(self.clock()), user, {"why": why})
-        self.store.record(approval_id, self._detailed(event))
+    def _refused(self, approval: Approval, user: str, kind: AuditKind, why: str) -> None:
+        """Audit a refusal before it is told: the person hears it exactly when it is audited.
+
+        A write whose answer is lost (UnansweredError) was sent and, as far as anyone can
+        know, made: the refusal is told. A write that failed (throttled, refused, never
+        sent) is written once more — the store keeps an event once, so a first write that
+        did land is not doubled — and only when neither write can have been made does
+        this raise (BackendError: the person is told to try again, nothing audited).
+        """
+        event = self._detailed(AuditEvent(kind, utc(self.clock()), user, {"why": why}))
+        for attempt in (1, 2):
+            try:
+                self.store.record(approval.id, event, approval.expires_at)
+                break
+            except UnansweredError:
+                break  # sent: it stands, or lands behind the answer that never came
+            except BackendError:
+                if attempt == 2:
+                    raise
         if kind is AuditKind.VOTE_REFUSED:
             self.telemetry.count(CLICKS_REFUSED, Reason=refusal_code(why))
+
+    def _landed(self, after: Approval) -> bool:
+        """Whether the stored approval is `after` (a commit whose answer was lost): the
+        same version, made by the same change (another writer from the same read would
+        have made another one)."""
+        try:
+            stored = self.store.get(after.id)
+        except BackendError:
+            return False
+        return _made(stored) == _made(after)
 
     def _detailed(self, event: AuditEvent) -> AuditEvent:
         if not self.audit_detail:
             return event
         return replace(event, detail={**event.detail, **self.audit_detail})
+
+
+def _made(approval: Approval) -> tuple[object, ...]:
+    """What a commit wrote that tells it from another commit of the same version."""
+    return (
+        approval.version,
+        approval.status,
+        approval.decided_by,
+        approval.reason,
+        approval.policy,
+        tuple((v.user, v.decision, iso(v.at), v.reason) for v in approval.votes),
+    )

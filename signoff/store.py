@@ -9,15 +9,20 @@ Two writers computed from the same version cannot both win.
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 
-from signoff.errors import BackendError, ConflictError, NotFoundError
+from signoff.errors import BackendError, ConflictError, NotFoundError, UnansweredError
 from signoff.history import KEY_CEILING, Page, approval_key, key_id, month, months
 from signoff.model import (
     Approval,
@@ -39,6 +44,7 @@ from signoff.schema import HISTORY_INDEX, PENDING_INDEX, STATUS_INDEX, TTL_ATTRI
 META = "META"
 PENDING_KEY = "PENDING"
 ONCE_PREFIX = "ONCE#"
+TRIES_PREFIX = "TRIES#"  # failed attempts at one side effect, counted (count_failure)
 # Once-claims outlive the approval's own retention by the longest timeout, so no claim is
 # forgotten while its approval can still produce events.
 _ONCE_RETENTION_EXTRA = timedelta(days=8)
@@ -181,8 +187,9 @@ def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _audit_item(approval_id: str, event: AuditEvent, seq: int, expiry: int) -> dict[str, Any]:
-    # The random suffix keeps two events in the same millisecond apart.
-    order = f"{seq:02d}#{secrets.token_hex(3)}"
+    # The event's own random ref keeps two events in the same millisecond apart, and makes
+    # writing the same event twice land on the same item.
+    order = f"{seq:02d}#{event.ref}"
     return {
         "pk": _pk(approval_id),
         "sk": f"AUDIT#{iso(event.at)}#{order}",
@@ -230,9 +237,9 @@ class DynamoApprovalStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise ConflictError("the approval changed while it was being written") from exc
-            raise BackendError(f"DynamoDB {operation} failed: {exc}") from exc
+            raise _failure(f"DynamoDB {operation} failed: {exc}", exc) from exc
         except BotoCoreError as exc:
-            raise BackendError(f"DynamoDB {operation} failed: {exc}") from exc
+            raise _failure(f"DynamoDB {operation} failed: {exc}", exc) from exc
 
     def create(self, approval: Approval, event: AuditEvent) -> bool:
         """Put the new approval once. False when it already exists (a replayed step)."""
@@ -425,11 +432,14 @@ class DynamoApprovalStore:
             values[":bell"] = before.doorbell
         names = {"#s": "status"}
         if voter is not None:
+            # The deadline as `model.past_deadline` compares it: `iso` text keeps whole
+            # milliseconds (truncated) at a fixed width, so it orders as `millis` does. Every
+            # item ever written has `expires_at`, so no item needs rewriting for this.
             condition += (
-                " AND expires_epoch > :now AND attribute_not_exists(votes.#voter)"
+                " AND expires_at > :now AND attribute_not_exists(votes.#voter)"
                 " AND contains(approvers, :voter)"
             )
-            values[":now"] = int(utc(now).timestamp())
+            values[":now"] = iso(now)
             values[":voter"] = voter
             names["#voter"] = voter
         # An update, not a Put of the whole item: attributes the domain does not own (the
@@ -486,23 +496,23 @@ class DynamoApprovalStore:
     ) -> None:
         """Append one audit event that changes nothing else (a refused vote, a notice).
 
-        `expires_at` is the approval's deadline (its TTL follows from it); a caller that has
-        not read the approval leaves it out and the store reads it (no approval: no expiry).
+        The same event (its `ref`) written again is kept once. `expires_at` is the
+        approval's deadline (its TTL follows from it); a caller that has not read the
+        approval leaves it out and the store reads it (no approval: no expiry).
         """
         if expires_at is None:
-            response = self._call(
-                "get_item",
-                Key=_serialize({"pk": _pk(approval_id), "sk": META}),
-                ProjectionExpression="expires_at",
-            )
-            if "Item" in response:
-                expires_at = parse_iso(_deserialize(response["Item"])["expires_at"])
+            expires_at = self._deadline(approval_id)
         item = _audit_item(approval_id, event, 0, 0)
         if expires_at is None:
             del item[TTL_ATTRIBUTE]
         else:
             item[TTL_ATTRIBUTE] = _expiry(expires_at, self._retention)
-        self._call("put_item", Item=_serialize(item))
+        # Conditional, so that writing the event again after a lost answer (botocore's
+        # retry, or the caller's) keeps one item and says so.
+        with contextlib.suppress(ConflictError):  # it was written by an earlier attempt
+            self._call(
+                "put_item", Item=_serialize(item), ConditionExpression="attribute_not_exists(pk)"
+            )
 
     def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> PostClaim:
         """Claim the right to post the Slack message.
@@ -542,26 +552,52 @@ class DynamoApprovalStore:
                 ConditionExpression="attribute_exists(pk)",
             )
 
-    def set_message(self, approval_id: str, ref: SlackRef, now: datetime) -> Approval:
-        """Keep the posted message's channel+ts; returns the approval as it now stands."""
+    def set_message(
+        self, approval_id: str, ref: SlackRef, now: datetime, expires_at: datetime | None = None
+    ) -> Approval:
+        """Keep the posted message's channel+ts and audit `notified`, in one transaction (a
+        kill cannot keep one without the other); returns the approval as it now stands.
+
+        TransactWriteItems returns no item, so the approval is read after it.
+        """
+        if expires_at is None:
+            expires_at = self._deadline(approval_id)
+        notified = AuditEvent(
+            AuditKind.NOTIFIED, now, "signoff", {"channel": ref.channel, "ts": ref.ts}
+        )
+        self._transact(
+            [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _serialize({"pk": _pk(approval_id), "sk": META}),
+                        "UpdateExpression": (
+                            "SET message_channel = :c, message_ts = :ts, "
+                            "version = version + :one REMOVE post_claim"
+                        ),
+                        "ConditionExpression": (
+                            "attribute_exists(pk) AND attribute_not_exists(message_ts)"
+                        ),
+                        "ExpressionAttributeValues": _serialize(
+                            {":c": ref.channel, ":ts": ref.ts, ":one": 1}
+                        ),
+                    }
+                },
+                *self._audit_put(approval_id, [notified], expires_at),
+            ]
+        )
+        return self.get(approval_id)
+
+    def _deadline(self, approval_id: str) -> datetime | None:
+        """The approval's deadline (what its items' TTL follows from), or None."""
         response = self._call(
-            "update_item",
+            "get_item",
             Key=_serialize({"pk": _pk(approval_id), "sk": META}),
-            UpdateExpression=(
-                "SET message_channel = :c, message_ts = :ts, version = version + :one "
-                "REMOVE post_claim"
-            ),
-            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(message_ts)",
-            ExpressionAttributeValues=_serialize({":c": ref.channel, ":ts": ref.ts, ":one": 1}),
-            ReturnValues="ALL_NEW",
+            ProjectionExpression="expires_at",
         )
-        approval = _from_item(_deserialize(response["Attributes"]))
-        self.record(
-            approval_id,
-            AuditEvent(AuditKind.NOTIFIED, now, "signoff", {"channel": ref.channel, "ts": ref.ts}),
-            approval.expires_at,
-        )
-        return approval
+        if "Item" not in response:
+            return None
+        return parse_iso(_deserialize(response["Item"])["expires_at"])
 
     # -- once-only side effects (a thread reply, a DM): one item per key ------------------
 
@@ -571,25 +607,24 @@ class DynamoApprovalStore:
         One item under the approval's partition, written with a condition: the first
         caller gets FIRST; while the claim is live or done, others get DENIED; a claim
         older than `lease` that was never finished (its holder died) can be taken over
-        (TAKEOVER: the thing may or may not have happened).
+        (TAKEOVER: the thing may or may not have happened). A released claim is FIRST again.
         """
         now_epoch = int(utc(now).timestamp())
-        ttl = int((utc(now) + self._retention + _ONCE_RETENTION_EXTRA).timestamp())
         try:
             response = self._client.update_item(
                 TableName=self._table,
-                Key=_serialize({"pk": _pk(approval_id), "sk": ONCE_PREFIX + key}),
+                Key=self._once_key(approval_id, ONCE_PREFIX + key),
                 UpdateExpression="SET claimed = :now, #ttl = :ttl",
                 ConditionExpression=(
-                    "attribute_not_exists(pk) OR "
-                    "(attribute_not_exists(done_at) AND claimed < :stale)"
+                    "attribute_not_exists(pk) OR (attribute_not_exists(done_at) AND "
+                    "(attribute_not_exists(claimed) OR claimed < :stale))"
                 ),
                 ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
                 ExpressionAttributeValues=_serialize(
                     {
                         ":now": now_epoch,
                         ":stale": now_epoch - int(lease.total_seconds()),
-                        ":ttl": ttl,
+                        ":ttl": self._once_ttl(now),
                     }
                 ),
                 ReturnValues="UPDATED_OLD",
@@ -597,47 +632,111 @@ class DynamoApprovalStore:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise BackendError(f"DynamoDB update_item failed: {exc}") from exc
+                raise _failure(f"DynamoDB update_item failed: {exc}", exc) from exc
             held = exc.response.get("Item") or {}
             return OnceClaim.DONE if "done_at" in held else OnceClaim.BUSY
         except BotoCoreError as exc:
-            raise BackendError(f"DynamoDB update_item failed: {exc}") from exc
+            raise _failure(f"DynamoDB update_item failed: {exc}", exc) from exc
         return (
             OnceClaim.TAKEOVER if "claimed" in response.get("Attributes", {}) else OnceClaim.FIRST
         )
 
-    def finish_once(self, approval_id: str, key: str, now: datetime) -> None:
-        """Mark the claimed thing done: nobody claims `key` again, lease or not."""
-        self._call(
-            "update_item",
-            Key=_serialize({"pk": _pk(approval_id), "sk": ONCE_PREFIX + key}),
-            UpdateExpression="SET done_at = :now",
-            ExpressionAttributeValues=_serialize({":now": iso(now)}),
-        )
+    def finish_once(
+        self, approval_id: str, key: str, now: datetime, event: AuditEvent | None = None
+    ) -> None:
+        """Mark the claimed thing done: nobody claims `key` again, lease or not.
+
+        With `event`, the mark and the audit event are one transaction, written once: a
+        kill cannot leave one without the other, and finishing again writes no second event.
+        """
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._once_key(approval_id, ONCE_PREFIX + key),
+            "UpdateExpression": "SET done_at = :now, #ttl = if_not_exists(#ttl, :ttl)",
+            "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
+            "ExpressionAttributeValues": _serialize(
+                {":now": iso(now), ":ttl": self._once_ttl(now)}
+            ),
+        }
+        if event is None:
+            self._call("update_item", **{k: v for k, v in update.items() if k != "TableName"})
+            return
+        update["ConditionExpression"] = "attribute_not_exists(done_at)"
+        expires_at = self._deadline(approval_id)
+        with contextlib.suppress(ConflictError):  # finished before, with its event
+            self._transact([{"Update": update}, *self._audit_put(approval_id, [event], expires_at)])
 
     def release_once(self, approval_id: str, key: str) -> None:
-        """Give an unfinished claim back (the thing failed): the next caller gets FIRST."""
+        """Give an unfinished claim back (the thing failed): the next caller gets FIRST.
+
+        An update, not a delete: the notifier's role needs no DeleteItem."""
         with contextlib.suppress(ConflictError):
             self._call(
-                "delete_item",
-                Key=_serialize({"pk": _pk(approval_id), "sk": ONCE_PREFIX + key}),
-                ConditionExpression="attribute_not_exists(done_at)",
+                "update_item",
+                Key=self._once_key(approval_id, ONCE_PREFIX + key),
+                UpdateExpression="REMOVE claimed",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(done_at)",
             )
 
+    def finished_once(self, approval_id: str) -> frozenset[str]:
+        """The keys of every once-only thing done (or given up for good) for the approval."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :once)",
+            "ExpressionAttributeValues": _serialize(
+                {":pk": _pk(approval_id), ":once": ONCE_PREFIX}
+            ),
+            "ProjectionExpression": "sk, done_at",
+            "ConsistentRead": True,
+        }
+        done: set[str] = set()
+        while True:
+            response = self._call("query", **kwargs)
+            for raw in response.get("Items", []):
+                item = _deserialize(raw)
+                if "done_at" in item:
+                    done.add(str(item["sk"]).removeprefix(ONCE_PREFIX))
+            if "LastEvaluatedKey" not in response:
+                return frozenset(done)
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def count_failure(self, approval_id: str, key: str, now: datetime) -> int:
+        """Count one more failed attempt at `key`; returns how many there have been."""
+        response = self._call(
+            "update_item",
+            Key=self._once_key(approval_id, TRIES_PREFIX + key),
+            UpdateExpression="ADD tries :one SET #ttl = if_not_exists(#ttl, :ttl)",
+            ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+            ExpressionAttributeValues=_serialize({":one": 1, ":ttl": self._once_ttl(now)}),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(_deserialize(response["Attributes"])["tries"])
+
+    def _once_key(self, approval_id: str, sk: str) -> dict[str, Any]:
+        return _serialize({"pk": _pk(approval_id), "sk": sk})
+
+    def _once_ttl(self, now: datetime) -> int:
+        return int((utc(now) + self._retention + _ONCE_RETENTION_EXTRA).timestamp())
+
     def _audit_put(
-        self, approval_id: str, events: list[AuditEvent], expires_at: datetime
+        self, approval_id: str, events: list[AuditEvent], expires_at: datetime | None
     ) -> list[dict[str, Any]]:
-        expiry = _expiry(expires_at, self._retention)
-        return [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": _serialize(_audit_item(approval_id, event, seq, expiry)),
-                    "ConditionExpression": "attribute_not_exists(pk)",
+        puts = []
+        for seq, event in enumerate(events):
+            item = _audit_item(approval_id, event, seq, 0)
+            if expires_at is None:  # no approval to follow: kept until deleted
+                del item[TTL_ATTRIBUTE]
+            else:
+                item[TTL_ATTRIBUTE] = _expiry(expires_at, self._retention)
+            puts.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _serialize(item),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
                 }
-            }
-            for seq, event in enumerate(events)
-        ]
+            )
+        return puts
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
         try:
@@ -648,6 +747,20 @@ class DynamoApprovalStore:
                 reasons = exc.response.get("CancellationReasons", [])
                 if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
                     raise ConflictError("the approval changed while it was being written") from exc
-            raise BackendError(f"DynamoDB transaction failed: {exc}") from exc
+            raise _failure(f"DynamoDB transaction failed: {exc}", exc) from exc
         except BotoCoreError as exc:
-            raise BackendError(f"DynamoDB transaction failed: {exc}") from exc
+            raise _failure(f"DynamoDB transaction failed: {exc}", exc) from exc
+
+
+def _failure(message: str, exc: Exception) -> BackendError:
+    """A failed call: UnansweredError when it was sent and may have been carried out (the
+    answer timed out or was cut off, or DynamoDB answered 5xx), else BackendError (refused,
+    throttled, or never sent)."""
+    if isinstance(exc, ReadTimeoutError | ConnectionClosedError | ResponseStreamingError):
+        return UnansweredError(message)
+    if (
+        isinstance(exc, ClientError)
+        and exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+    ):
+        return UnansweredError(message)
+    return BackendError(message)

@@ -340,7 +340,9 @@ class AwsTarget:
                 FunctionName=self.outputs["WorkflowFunctionArn"],
                 InvocationType="Event",
                 DurableExecutionName=request.id,
-                Payload=json.dumps(request.to_payload()).encode(),
+                # UTF-8, not \u escapes: an emoji is 4 bytes, not 12, so the largest
+                # request stays under AWS's 256 KB input (signoff/limits.py).
+                Payload=json.dumps(request.to_payload(), ensure_ascii=False).encode(),
             )
         except (ClientError, BotoCoreError) as exc:
             raise BackendError(f"starting the workflow failed: {exc}") from exc

@@ -162,18 +162,26 @@ def run_approval(event: dict[str, Any], context: Any, deps: WorkflowDeps) -> dic
 
     def resolve(_: Any) -> dict[str, Any]:
         try:
-            return {"request": deps.resolve(asked).to_payload()}
+            resolved = deps.resolve(asked).to_payload()
         except ValidationError as exc:
             return {"refused": str(exc)}
         except ConfigError as exc:  # a broken policy document: no request can be checked
             return {"refused": f"the deployment's policy document is broken: {exc}"}
         except BackendError as exc:  # the document or a group could not be read
             return {"refused": f"kickoff could not read what it needs, try again: {exc}"}
+        # Only what kickoff changed (the members found, the policy's rules): the request's
+        # text is in the execution's input already, and the whole request with 500 members
+        # could pass AWS's 256 KB per checkpoint (signoff/limits.py).
+        return {"resolved": _changes(asked.to_payload(), resolved)}
 
     resolved = context.step(resolve, name="resolve-request")
     if "refused" in resolved:
         return {"id": asked.id, "status": "refused", "error": resolved["refused"]}
-    request = StartRequest.from_payload(resolved["request"])
+    request = StartRequest.from_payload(
+        resolved["request"]  # checkpointed whole by an earlier version
+        if "request" in resolved
+        else _applied(asked.to_payload(), resolved["resolved"])
+    )
 
     def create(_: Any) -> dict[str, Any]:
         approval = deps.approvals.open(request, execution_id)
@@ -201,6 +209,19 @@ def run_approval(event: dict[str, Any], context: Any, deps: WorkflowDeps) -> dic
 
     context.step(publish_outcome, name="publish-outcome")
     return {"id": request.id, "status": status}
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What turns payload `before` into `after`: the keys set, and the keys dropped."""
+    return {
+        "set": {k: v for k, v in after.items() if k not in before or before[k] != v},
+        "drop": [k for k in before if k not in after],
+    }
+
+
+def _applied(before: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: v for k, v in before.items() if k not in changes["drop"]}
+    return {**kept, **changes["set"]}
 
 
 def _report_outcome(deps: WorkflowDeps, approval_id: str) -> None:

@@ -305,16 +305,16 @@ class LocalStack:
     def _redrive_notices(self) -> int:
         """Publish again what the last run's in-memory queue may have lost; returns how many.
 
-        - an approval without a Slack message: "requested" (the post renders the
-          outcome when it is already closed);
-        - a closed approval whose message was not re-rendered after the outcome (no
-          `message_updated` after it): "decided".
         Looked at: every pending approval (the pending index), every running workflow,
-        and the RECENTLY_FINISHED workflows that finished last. Both notices are safe
-        to repeat: the notifier posts once and re-renders from the record.
+        and the RECENTLY_FINISHED workflows that finished last. For each, the record, its
+        audit trail and its finished once-keys say which side effects should exist and
+        are not done (the post, each reply and DM, the render: `notify.unfinished`), and
+        the topic that finishes them is published. Every delivery is safe to repeat: what
+        is done already is skipped.
         """
-        from signoff.errors import NotFoundError
-        from signoff.events import SnsPublisher, Topic
+        from signoff.events import SnsPublisher
+        from signoff.notify import redrive
+        from signoff.service import Approvals
         from signoff.store import DynamoApprovalStore
 
         store = DynamoApprovalStore(local_client(self.ddb.endpoint), TABLE)
@@ -325,19 +325,7 @@ class LocalStack:
             + self.durable.running()
             + self.durable.recently_finished(RECENTLY_FINISHED)
         )
-        count = 0
-        for approval_id in ids:
-            try:
-                approval = store.get(approval_id)
-            except NotFoundError:
-                continue  # the workflow has not created it yet; it will, then publish
-            if approval.message is None:
-                publisher.publish(Topic.REQUESTED, approval.id)
-                count += 1
-            elif approval.status.is_closed and not _outcome_shown(store.audit(approval.id)):
-                publisher.publish(Topic.DECIDED, approval.id)
-                count += 1
-        return count
+        return redrive(Approvals(store), publisher, list(ids))
 
     def check(self) -> list[state.Mismatch]:
         """Where the table, the workflow store and the Slack stand-in disagree."""
@@ -489,9 +477,6 @@ class LocalStack:
         return app
 
 
-_OUTCOMES = {"decided", "expired", "cancelled"}
-
-
 def _all_pending(store: Any) -> list[Any]:
     """Every pending approval, page by page (the pending index)."""
     from signoff.schema import pending_cursor
@@ -504,13 +489,6 @@ def _all_pending(store: Any) -> list[Any]:
         if len(page) < 1000:
             return found
         after = pending_cursor(page[-1])
-
-
-def _outcome_shown(audit: list[dict[str, Any]]) -> bool:
-    """Whether the message was re-rendered after the outcome (the audit is in order)."""
-    kinds = [event["kind"] for event in audit]
-    outcome = max((i for i, kind in enumerate(kinds) if kind in _OUTCOMES), default=-1)
-    return "message_updated" in kinds[outcome + 1 :]
 
 
 def _slack_crash(crash: CrashPoint | None) -> Any:

@@ -98,6 +98,29 @@ def test_a_vote_at_or_after_the_deadline_conflicts(
     assert any_store.get(before.id).status is Status.PENDING
 
 
+def test_a_vote_in_the_last_second_before_the_deadline_is_committed(
+    any_store: ApprovalStore,
+) -> None:
+    """The write holds the deadline exactly as the rule does (to the millisecond): a vote
+    0.5 s before a deadline that falls inside a second is accepted by both."""
+    opened_at = T0 + timedelta(milliseconds=700)  # the deadline is 12:30:00.700
+    before, event = Approval.open(start_request("apr-c1"), opened_at)
+    assert any_store.create(before, event)
+    now = before.expires_at - timedelta(milliseconds=500)  # 12:30:00.200: same whole second
+    assert before.vote_refusal("U0A", now) is None
+    after, events = before.vote("U0A", Decision.APPROVE, now)
+    any_store.commit(before, after, events, now=now, voter="U0A")
+    assert any_store.get(before.id).status is Status.APPROVED
+    # And one millisecond after the deadline the rule and the write both say no.
+    late_before, late_event = Approval.open(start_request("apr-c2"), opened_at)
+    assert any_store.create(late_before, late_event)
+    late = late_before.expires_at + timedelta(milliseconds=1)
+    assert late_before.vote_refusal("U0A", late) == "this request has expired"
+    voted, voted_events = late_before.vote("U0A", Decision.APPROVE, now)
+    with pytest.raises(ConflictError):
+        any_store.commit(late_before, voted, voted_events, now=late, voter="U0A")
+
+
 def test_a_second_vote_by_the_same_person_conflicts(
     any_store: ApprovalStore, opened: Opener
 ) -> None:
@@ -265,6 +288,88 @@ def test_a_released_claim_is_granted_again_but_a_done_one_is_not(
     any_store.release_once(approval.id, "k")  # too late: it is done
     assert any_store.claim_once(approval.id, "k", T0, LEASE) is ONCE.DONE
     any_store.release_once(approval.id, "never-claimed")  # nothing to release: no error
+
+
+def test_a_released_claim_taken_after_the_lease_is_first_not_a_takeover(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    """Released means nothing was sent: the next holder need not look for it."""
+    approval = opened()
+    assert any_store.claim_once(approval.id, "k", T0, LEASE) is ONCE.FIRST
+    any_store.release_once(approval.id, "k")
+    later = T0 + LEASE + timedelta(seconds=1)
+    assert any_store.claim_once(approval.id, "k", later, LEASE) is ONCE.FIRST
+
+
+def test_finished_once_lists_only_what_was_finished(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    approval = opened()
+    other = opened("apr-c2")
+    for key in ("vote:U0A", "outcome", "dm:outcome", "released"):
+        assert any_store.claim_once(approval.id, key, T0, LEASE) is ONCE.FIRST
+    any_store.finish_once(approval.id, "vote:U0A", T0)
+    any_store.finish_once(approval.id, "outcome", T0)
+    any_store.release_once(approval.id, "released")
+    any_store.finish_once(approval.id, "render:v3", T0)  # marked done without a claim
+    any_store.finish_once(other.id, "outcome", T0)
+    assert any_store.finished_once(approval.id) == {"vote:U0A", "outcome", "render:v3"}
+    assert any_store.finished_once("apr-missing") == frozenset()
+    assert any_store.claim_once(approval.id, "render:v3", T0, LEASE) is ONCE.DONE
+
+
+def test_finishing_with_an_event_writes_the_event_once(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    """The mark and its audit event are one write: finishing again adds no second event."""
+    approval = opened()
+    assert any_store.claim_once(approval.id, "render:v2", T0, LEASE) is ONCE.FIRST
+    for n in range(3):
+        updated = AuditEvent(
+            AuditKind.MESSAGE_UPDATED, T0 + timedelta(seconds=n + 1), "signoff", {"status": "x"}
+        )
+        any_store.finish_once(approval.id, "render:v2", T0, updated)
+    kinds = [e["kind"] for e in any_store.audit(approval.id)]
+    assert kinds == ["created", "message_updated"]
+    assert "render:v2" in any_store.finished_once(approval.id)
+
+
+def test_a_failed_set_message_writes_no_notified_event(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    approval = opened()
+    with pytest.raises(ConflictError):
+        any_store.set_message("apr-missing", SlackRef("C1", "1.0"), T0)
+    t1 = T0 + timedelta(seconds=1)
+    any_store.set_message(approval.id, SlackRef("C1", "1.0"), t1, approval.expires_at)
+    with pytest.raises(ConflictError):
+        any_store.set_message(approval.id, SlackRef("C1", "2.0"), t1)
+    assert [e["kind"] for e in any_store.audit(approval.id)] == ["created", "notified"]
+    assert any_store.audit("apr-missing") == []
+
+
+def test_the_same_event_recorded_twice_is_kept_once(
+    any_store: ApprovalStore, opened: Opener
+) -> None:
+    """A write whose answer was lost is written again: the audit keeps it once."""
+    approval = opened()
+    at = T0 + timedelta(seconds=1)  # events in the same millisecond have no order
+    refused = AuditEvent(AuditKind.VOTE_REFUSED, at, "U0X", {"why": "not an approver"})
+    any_store.record(approval.id, refused, approval.expires_at)
+    any_store.record(approval.id, refused, approval.expires_at)
+    twin = AuditEvent(AuditKind.VOTE_REFUSED, at, "U0X", {"why": "not an approver"})
+    any_store.record(approval.id, twin, approval.expires_at)  # another click, same instant
+    kinds = [e["kind"] for e in any_store.audit(approval.id)]
+    assert kinds == ["created", "vote_refused", "vote_refused"]
+
+
+def test_failures_are_counted_per_key(any_store: ApprovalStore, opened: Opener) -> None:
+    approval = opened()
+    counts = [any_store.count_failure(approval.id, "render:v2:internal_error", T0) for _ in "abc"]
+    assert counts == [1, 2, 3]
+    assert any_store.count_failure(approval.id, "render:v2:ratelimited", T0) == 1
+    assert any_store.count_failure("apr-c2", "render:v2:internal_error", T0) == 1
+    assert any_store.finished_once(approval.id) == frozenset()  # counters are not claims
 
 
 # --- history: listings by status and time, audit events across approvals ---------------------

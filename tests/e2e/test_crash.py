@@ -66,10 +66,10 @@ POINTS = [
     Point("notifier-received", "before-call.dynamodb.UpdateItem#1@SET post_claim", click=False),
     # Slack has the message, the notifier never hears its ts (its post claim stays).
     Point("mid-post", "slack.chat.postMessage#1", click=False),
-    # The message's ts is stored (set_message's UpdateItem).
-    Point("after-post", "after-call.dynamodb.UpdateItem#1@message_channel", click=False),
+    # The message's ts is stored with its `notified` event (set_message's transaction).
+    Point("after-post", "after-call.dynamodb.TransactWriteItems#1@message_channel", click=False),
     # The vote's write is done; the clicker gets no answer.
-    Point("mid-click", "after-call.dynamodb.TransactWriteItems#2", click=True),
+    Point("mid-click", "after-call.dynamodb.TransactWriteItems#1@votes.#voter", click=True),
     # The workflow armed its doorbell; the vote will ring it after a restart.
     Point("after-arming", "after-call.dynamodb.UpdateItem#1@SET doorbell", click=False),
     # The workflow saw the outcome and is about to publish it.

@@ -23,8 +23,8 @@ has settled, and check each approval:
 - the notices a finished approval owes exist: the requester's "posted" DM, the outcome in
   the thread and by DM, a reply for each vote; and its `notified` event.
 
-The last group depends on the re-drive of unfinished notices after a restart, which is
-being completed separately: failures there are reported apart, labelled "re-drive", so
+The last group is what the re-drive of every unfinished side effect makes good after a
+restart (signoff/redrive.py): failures there are reported apart, labelled "re-drive", so
 that they read as that and not as lost state.
 
 SIGNOFF_KILL_ROUNDS rounds (default 1; `make soak` runs more), SIGNOFF_KILL_SEED to
@@ -357,6 +357,6 @@ def test_sigkill_at_random_instants_loses_no_outcome_and_no_side_effect(tmp_path
         print(f"SIGNOFF_KILL_SEED={SEED}: {dict(COUNTS)}")
     problems = [f"must hold: {w}" for w in wrong]
     problems += [
-        f"needs the re-drive of unfinished notices (see the module doc): {r}" for r in redrive
+        f"owed, and not re-driven after the restart (see the module doc): {r}" for r in redrive
     ]
     assert not problems, f"SIGNOFF_KILL_SEED={SEED}\n" + "\n".join(problems)

@@ -8,19 +8,22 @@ must let exactly one vote through; everyone else is told privately why not.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 import slack_handler.app
-from signoff.model import SlackRef, Status
+from signoff import wiring
+from signoff.model import Approval, SlackRef, Status
 from tests.conftest import SIGNING_SECRET
 from tests.factories import start_request
+from tests.faultproxy import FaultProxy, amz_target
 from tests.integration.slack_events import (
     ResponseRecorder,
     block_actions_payload,
@@ -112,9 +115,9 @@ def test_100_simultaneous_requests_decide_exactly_once(
         time.sleep(0.05)
 
     approval = store.get(APPROVAL)
-    kinds = Counter(e["kind"] for e in store.audit(APPROVAL))
     winning_kind = "approve" if approval.status is Status.APPROVED else "reason"
     outcomes: Counter[str] = Counter()
+    winner_busy = 0
     for (key, kind, user, _), result in zip(requests, results, strict=True):
         assert result is not None
         if kind == "reason":
@@ -127,10 +130,19 @@ def test_100_simultaneous_requests_decide_exactly_once(
             assert all(a["response_type"] == "ephemeral" for a in answers)
             text = answers[0]["text"] if answers else ""
         outcome = classify(text)
+        winners = (user, kind) == (approval.decided_by, winning_kind)
         if outcome in ("silent", "already recorded"):
             # Only the winner's own requests for the winning decision may end like this.
-            assert (user, kind) == (approval.decided_by, winning_kind), (key, text)
+            assert winners, (key, text)
+        winner_busy += winners and outcome == "busy"
         outcomes[outcome] += 1
+    # A write DynamoDB answers after the click's budget still lands, later: under load the
+    # trail catches up seconds after the answers (the refusal told is audited by then).
+    settled = time.monotonic() + 30
+    kinds = Counter(e["kind"] for e in store.audit(APPROVAL))
+    while kinds["vote_refused"] != outcomes["refused"] and time.monotonic() < settled:
+        time.sleep(0.5)
+        kinds = Counter(e["kind"] for e in store.audit(APPROVAL))
     print(f"\n100 simultaneous requests: {dict(outcomes)}; audit {dict(kinds)}")
 
     assert approval.status in (Status.APPROVED, Status.REJECTED)
@@ -140,15 +152,17 @@ def test_100_simultaneous_requests_decide_exactly_once(
     winners_requests = sum(
         1 for _, kind, user, _ in requests if (user, kind) == (approval.decided_by, winning_kind)
     )
-    # The winner's other request is told "already recorded" (approve) or just closes the
-    # modal (a repeated identical reason) — or, on a loaded machine, "try again" when its
-    # read timed out: an honest answer that changes nothing.
+    # The winning request is told nothing (the message changes); the winner's other request
+    # is told "already recorded" (approve) or just closes the modal (a repeated identical
+    # reason). On a loaded machine either may be told "try again" when DynamoDB answered
+    # after the click's budget: a retry is then told "already recorded".
     if approval.status is Status.APPROVED:
-        assert outcomes["silent"] == 1
+        assert outcomes["silent"] <= 1
         assert outcomes["already recorded"] <= winners_requests - 1
     else:
-        assert 1 <= outcomes["silent"] <= winners_requests
+        assert outcomes["silent"] <= winners_requests
         assert outcomes["already recorded"] == 0
+    assert outcomes["silent"] >= 1 or winner_busy >= 1
     assert outcomes["refused"] + outcomes["busy"] == (
         100 - outcomes["silent"] - outcomes["already recorded"]
     )
@@ -169,3 +183,74 @@ def classify(text: str) -> str:
     if "not recorded" in text.lower() or "cannot reject" in text:
         return "refused"
     raise AssertionError(f"unexpected answer: {text!r}")
+
+
+def test_a_signed_approve_half_a_second_before_the_deadline_is_recorded(
+    lambda_env, store, slack, responses, lambda_context, monkeypatch
+) -> None:
+    """A click in the deadline's last second: the rule and the write both take it.
+
+    The deadline falls 0.95 s into a whole second and the click comes 0.5 s before it, in
+    the same whole second: a condition on whole seconds refused the write (every retry),
+    and the approver was told to try again while the request went on to expire. The Slack
+    app's clock is set to that instant (the clock is passed in), so a loaded machine cannot
+    move the click past the deadline.
+    """
+    deadline = datetime.fromtimestamp(math.ceil(time.time()) + 3600, UTC) + timedelta(
+        milliseconds=950
+    )
+    clicked_at = deadline - timedelta(seconds=0.5)
+    assert int(clicked_at.timestamp()) == int(deadline.timestamp())
+    monkeypatch.setattr(wiring, "system_clock", lambda: clicked_at)
+    request = start_request("apr-edge", timeout=timedelta(hours=1))
+    approval, event = Approval.open(request, deadline - timedelta(hours=1))
+    assert store.create(approval, event)
+    posted = slack.standin.api("chat.postMessage", "xoxb-test-token", {"channel": "c", "text": "x"})
+    store.set_message("apr-edge", SlackRef("c", posted["ts"]), datetime.now(UTC))
+
+    body = payload_form(
+        block_actions_payload("U0A", "signoff.approve", "apr-edge", responses.url("e"))
+    )
+    result = slack_handler.app.handler(signed_event(body, SIGNING_SECRET), lambda_context)
+    assert result["statusCode"] == 200
+
+    assert responses.responses("e") == []  # the winner is told nothing: the message changes
+    recorded = store.get("apr-edge")
+    assert recorded.status is Status.APPROVED and recorded.decided_by == "U0A"
+    assert recorded.decided_at == clicked_at
+    kinds = Counter(e["kind"] for e in store.audit("apr-edge"))
+    assert kinds["voted"] == 1 and kinds["decided"] == 1 and kinds["vote_refused"] == 0
+
+
+@pytest.fixture
+def ddb_proxy(
+    lambda_env: dict[str, str], ddb_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FaultProxy]:
+    """The Slack handler reaches DynamoDB Local through a proxy that can lose answers."""
+    with FaultProxy(ddb_endpoint) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
+        wiring.reset()
+        yield proxy
+
+
+def test_a_refusal_whose_audit_answer_is_lost_is_told_as_the_refusal(
+    ddb_proxy: FaultProxy, approvals, store, slack, responses, lambda_context
+) -> None:
+    """Under load, the refusal's audit write reached DynamoDB and only its answers were
+    late (both of botocore's attempts): the person was told "try again" while the trail
+    said refused. The event is written once more; DynamoDB answers that it is there."""
+    approvals.open(start_request("apr-lost", approvers=("U0A",)))
+    put = amz_target("PutItem")
+    late = wiring.CLICK.ddb_read + 0.3
+    ddb_proxy.fail(put, times=wiring.CLICK.ddb_attempts, delay=late, forward=True)
+    body = payload_form(
+        block_actions_payload("U0OUT", "signoff.approve", "apr-lost", responses.url("l"))
+    )
+    result = slack_handler.app.handler(signed_event(body, SIGNING_SECRET), lambda_context)
+    assert result["statusCode"] == 200
+    assert ddb_proxy.count(put, "late") == wiring.CLICK.ddb_attempts  # both answers lost
+    (answer,) = responses.responses("l")
+    assert classify(answer["text"]) == "refused", answer["text"]
+    kinds = Counter(e["kind"] for e in store.audit("apr-lost"))
+    assert kinds["vote_refused"] == 1  # written by the late attempts, kept once
+    assert store.get("apr-lost").status is Status.PENDING

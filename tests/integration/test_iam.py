@@ -63,7 +63,7 @@ admins: [{ADMIN}]
 policies:
   prod-deploy:
     approvers: [{APPROVER}]
-    remind_every: 10m
+    remind_every: 20m
     escalate_after: 25m
     escalate_to: S0ONCALL
 """
@@ -314,7 +314,7 @@ def _drive(d: Driver) -> dict[str, str]:
     # 1. A CLI user starts a request naming a user group (the workflow resolves it through
     #    Slack, with the bot token from the secret). Slack refuses the approver's thread
     #    reply once with a retryable error: the notifier releases its once-claim
-    #    (DeleteItem), fails the delivery, and the retry posts it.
+    #    (an UpdateItem), fails the delivery, and the retry posts it.
     message = d.start(CLI_USER, "apr-iam-1", "--approver", APPROVER, "--approver-group", "S0ONCALL")
     d.standin.fault("chat.postMessage", "internal_error", channel="approvals")
     d.until_closed("apr-iam-1", lambda: d.click(APPROVER, message, "signoff.approve"))
@@ -554,7 +554,8 @@ def test_every_call_is_attributed_and_the_lifecycle_ran(lifecycle: Lifecycle) ->
     }
     # The paths this test is for ran: the once-claim released after Slack refused a reply,
     # the doorbell rung from Slack and from the CLI, the workflow's checkpoints.
-    assert by["NotifierFunction"]["dynamodb:DeleteItem"] >= 1
+    assert by["NotifierFunction"]["dynamodb:UpdateItem"] >= 1
+    assert "dynamodb:DeleteItem" not in by["NotifierFunction"]
     assert by["SlackFunction"]["lambda:SendDurableExecutionCallbackSuccess"] >= 1
     assert by[f"cli:{CLI_USER}"]["lambda:SendDurableExecutionCallbackSuccess"] >= 1
     assert by["WorkflowFunction"]["lambda:CheckpointDurableExecution"] >= 1

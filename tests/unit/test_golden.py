@@ -22,7 +22,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from signoff import blocks
+from signoff import blocks, messages
 from signoff.model import Approval, Decision, StartRequest, Status
 from signoff.schema import pending_cursor
 from signoff.text import escape
@@ -70,7 +70,7 @@ def notice_of(build: Callable[[Approval], blocks.Notice], a: Approval) -> dict[s
 
 
 def failure_dm(a: Approval, error: str) -> dict[str, Any]:
-    return notice(blocks.slack_failure_dm(a, error, blocks.failure_advice(a, error)))
+    return notice(blocks.slack_failure_dm(a, error, messages.failure_advice(a, error)))
 
 
 def cases() -> dict[str, Callable[[], dict[str, Any]]]:

@@ -13,8 +13,12 @@ from signoff.model import (
     StartRequest,
     Status,
     format_duration,
+    iso,
+    millis,
     parse_duration,
     parse_fields,
+    parse_iso,
+    past_deadline,
 )
 from signoff.text import visible
 
@@ -436,3 +440,29 @@ def test_cancel_by_the_requester_or_an_admin() -> None:
     with pytest.raises(RefusedError, match="only the requester or an admin"):
         opened().cancel("U0A", T0)  # an approver is not an admin
     assert opened().cancel("U0ADMIN", T0, admins=("U0ADMIN",))[0].status is Status.CANCELLED
+
+
+moments = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(deadline=moments, now=moments)
+def test_the_deadline_rule_and_the_stored_text_order_moments_alike(
+    deadline: datetime, now: datetime
+) -> None:
+    """The rule compares milliseconds; the store's condition compares `iso` text. Both must
+    say the same for every pair, or a vote the rule accepts fails its write."""
+    assert past_deadline(deadline, now) == (iso(now) >= iso(deadline))
+    # What the store gives back is the deadline at the same millisecond.
+    assert millis(parse_iso(iso(deadline))) == millis(deadline)
+
+
+def test_a_deadline_inside_a_second_is_kept_to_the_millisecond() -> None:
+    approval, _ = Approval.open(request(), T0 + timedelta(milliseconds=700))
+    just_before = approval.expires_at - timedelta(milliseconds=1)
+    assert approval.vote_refusal("U0A", just_before) is None
+    assert not approval.is_due(just_before)
+    assert approval.vote_refusal("U0A", approval.expires_at) == "this request has expired"
+    assert approval.is_due(approval.expires_at)

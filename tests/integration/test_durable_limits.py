@@ -1,0 +1,295 @@
+"""The longest and largest approval that validation accepts, run by the durable emulator on
+skipped time and counted against AWS's durable limits (signoff/limits.py), which the
+emulator does not enforce.
+
+The policy: the shortest `remind_every` the document may hold, an escalation, a quorum of
+25 from a group of 500 (64-character ids). The request: every text at its limit in the
+character that costs most once checkpointed. Nobody decides.
+
+The week-long count runs the real workflow over the in-memory store (it passes the
+store's contract tests; the count does not depend on the store), since a week is ~520
+invocations each replaying the history so far. The same request then runs for 90 minutes
+through the real handler on DynamoDB Local (which refuses an item over 400 KB, as
+DynamoDB does), moto's SNS and the Slack stand-in's group of 500.
+
+With the doorbell off the workflow sleeps with `context.wait`, whose time the emulator
+skips; a callback's timeout (the doorbell's) runs on the wall clock, so the doorbell's
+count comes from the same schedule: each wait becomes a callback and the step that arms
+it (signoff/workflow.py, `await_outcome`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.lambda_service import OperationType
+from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
+
+import workflow_fn.app
+from signoff import limits, wiring
+from signoff.config import Settings
+from signoff.events import Topic
+from signoff.memstore import InMemoryApprovalStore
+from signoff.model import (
+    MAX_APPROVERS,
+    MAX_DESCRIPTION,
+    MAX_FIELD_KEY,
+    MAX_FIELD_VALUE,
+    MAX_FIELDS,
+    MAX_MEMBERS,
+    MAX_TIMEOUT,
+    MAX_TITLE,
+    StartRequest,
+    Status,
+    format_duration,
+)
+from signoff.policy import PolicyBook, resolve
+from signoff.service import Approvals
+from signoff.store import DynamoApprovalStore
+from signoff.workflow import PollSchedule, WorkflowDeps, run_approval
+from tests.conftest import StandInServer
+
+pytestmark = pytest.mark.integration
+
+# Outside the Basic Multilingual Plane: one character to Slack, a \\u escape pair (12
+# bytes) in the JSON the durable SDK checkpoints. No character costs more.
+WIDE = "\U0001f600"
+ESCALATE_AFTER = timedelta(hours=1)
+SHORTEST = limits.shortest_reminder(ESCALATE_AFTER, MAX_APPROVERS)
+ONCALL = 5
+
+
+def people(prefix: str, count: int) -> tuple[str, ...]:
+    """User ids as long as validation allows (64 characters)."""
+    return tuple(f"{prefix}{n:063d}" for n in range(count))
+
+
+def longest_policy() -> str:
+    """The policy document: the validation it passes is the deployment's."""
+    assert SHORTEST is not None
+    return (
+        "policies:\n"
+        "  longest:\n"
+        "    approver_groups: [S0BIG]\n"
+        f"    min_approvals: {MAX_APPROVERS}\n"
+        f"    remind_every: {format_duration(SHORTEST)}\n"
+        f"    escalate_after: {format_duration(ESCALATE_AFTER)}\n"
+        "    escalate_to: S0ONCALL\n"
+    )
+
+
+def largest_request(approval_id: str, timeout: timedelta = MAX_TIMEOUT) -> StartRequest:
+    return StartRequest(
+        id=approval_id,
+        title=WIDE * MAX_TITLE,
+        description=WIDE * MAX_DESCRIPTION,
+        fields=tuple(
+            (f"{n}{WIDE * (MAX_FIELD_KEY - 1)}", WIDE * MAX_FIELD_VALUE) for n in range(MAX_FIELDS)
+        ),
+        requester="U" + "R" * 63,
+        approvers=(),
+        policy="longest",
+        channel="c" * 80,
+        timeout=timeout,
+    )
+
+
+class Groups:
+    def members(self, group_id: str) -> tuple[str, ...]:
+        return people("U", MAX_MEMBERS) if group_id == "S0BIG" else people("W", ONCALL)
+
+
+class Published:
+    def __init__(self) -> None:
+        self.kinds: Counter[Topic] = Counter()
+
+    def publish(self, kind: Topic, approval_id: str) -> str:
+        self.kinds[kind] += 1
+        return f"m-{sum(self.kinds.values())}"
+
+
+def payload_bytes(operation: Any) -> int:
+    result = getattr(operation, "result", None)
+    return len(result.encode()) if isinstance(result, str) else 0
+
+
+def test_the_longest_approval_stays_within_the_durable_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The SDK's checkpoint thread looks for its stop signal every 0.1 s, a pause at the end
+    # of each of the week's ~520 invocations; a few milliseconds keep the test short.
+    monkeypatch.setattr("aws_durable_execution_sdk_python.state._STOP_SIGNAL_POLL_SECONDS", 0.005)
+    store = InMemoryApprovalStore()
+    clock: list[Any] = [None]
+    published = Published()
+    book = PolicyBook.parse(longest_policy(), source="policies.yaml")
+    deps = WorkflowDeps(
+        approvals=Approvals(store, clock=lambda: clock[0]()),
+        publisher=published,
+        # AWS's safety poll: the template sets none of SIGNOFF_POLL_*.
+        schedule=PollSchedule(
+            Settings.poll_initial_seconds, Settings.poll_max_seconds, Settings.poll_backoff
+        ),
+        doorbell=False,  # see the module's docstring
+        kickoff=lambda request: resolve(request, book, Groups()),
+        groups=Groups(),
+    )
+
+    @durable_execution
+    def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+        return run_approval(event, context, deps)
+
+    request = largest_request("apr-" + "l" * 60)
+    with DurableFunctionTestRunner(handler=handler, skip_time=True) as runner:
+        clock[0] = lambda: runner._clock.now()  # the emulator's: it jumps when a wait is skipped
+        arn = runner.run_async(
+            input=json.dumps(request.to_payload()),
+            execution_name=request.id,
+            execution_timeout=8 * 86400,  # template.yaml's ExecutionTimeout
+        )
+        result = runner.wait_for_result(arn, timeout=600)  # real seconds
+    assert result.status.value == "SUCCEEDED", result.error
+    assert json.loads(result.result) == {"id": request.id, "status": "expired"}
+
+    # It ran the whole week: every reminder, the escalation, the expiry at the deadline.
+    approval = store.get(request.id)
+    assert approval.status is Status.EXPIRED and approval.policy.escalated
+    assert len(approval.policy.approvers) == MAX_MEMBERS + ONCALL
+    assert isinstance(approval.decided_at, datetime)
+    assert approval.decided_at - approval.created_at >= MAX_TIMEOUT
+    assert SHORTEST is not None
+    reminders = -(-MAX_TIMEOUT // SHORTEST) - 1  # every interval before the deadline
+    assert published.kinds == Counter(
+        {Topic.REQUESTED: 1, Topic.REMINDED: reminders, Topic.ESCALATED: 1, Topic.DECIDED: 1}
+    )
+
+    kinds = Counter(op.operation_type.value for op in result.operations)
+    counted = len(result.operations) + 1  # and the execution itself
+    with_doorbell = counted + kinds[OperationType.WAIT.value]  # each wait: callback + arm
+    planned = limits.operations(MAX_TIMEOUT, SHORTEST, ESCALATE_AFTER, votes=MAX_APPROVERS - 1)
+    print(
+        f"\n{format_duration(MAX_TIMEOUT)}, remind_every {format_duration(SHORTEST)}, "
+        f"escalation after {format_duration(ESCALATE_AFTER)}, nobody deciding: {counted} "
+        f"operations with the doorbell off ({dict(kinds)} and the execution), "
+        f"{with_doorbell} with it on; planned for with 24 votes: {planned} "
+        f"(budget {limits.OPERATIONS_BUDGET}, AWS {limits.MAX_OPERATIONS})"
+    )
+    # The estimate is an upper bound of what ran, and a close one; the plan, with every
+    # vote the quorum leaves room for, stays within the budget.
+    estimate = limits.operations(MAX_TIMEOUT, SHORTEST, ESCALATE_AFTER, doorbell=False)
+    assert counted <= estimate <= counted * 1.05, (counted, estimate)
+    estimate = limits.operations(MAX_TIMEOUT, SHORTEST, ESCALATE_AFTER)
+    assert with_doorbell <= estimate <= with_doorbell * 1.05, (with_doorbell, estimate)
+    assert with_doorbell < planned <= limits.OPERATIONS_BUDGET < limits.MAX_OPERATIONS
+
+    # Payloads: the largest checkpoint (resolve-request: the 500 members found), and every
+    # checkpoint summed with the input.
+    sizes = {str(op.name): payload_bytes(op) for op in result.operations}
+    largest = max(sizes, key=sizes.__getitem__)
+    stored = sum(sizes.values()) + len(json.dumps(request.to_payload()).encode())
+    print(f"largest checkpoint: {largest}, {sizes[largest]:,} bytes; all: {stored:,} bytes")
+    assert largest == "resolve-request"
+    assert sizes[largest] <= limits.MAX_CHECKPOINT_BYTES // 2
+    assert stored <= limits.MAX_STORAGE_BYTES // 10
+    for op in result.operations:  # OperationUpdate.Name: 1-256 printable ASCII
+        assert op.name and len(op.name) <= 256 and op.name.isascii(), op.name
+
+
+def with_longest_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "policies.yaml"
+    path.write_text(longest_policy())
+    monkeypatch.setenv("SIGNOFF_POLICIES_FILE", str(path))
+    # context.wait's time is skipped by the emulator, a callback's timeout is not.
+    monkeypatch.setenv("SIGNOFF_DOORBELL", "off")
+    # AWS's safety poll (the template sets none), not the fixture's one second.
+    monkeypatch.setenv("SIGNOFF_POLL_INITIAL_SECONDS", "60")
+    monkeypatch.setenv("SIGNOFF_POLL_MAX_SECONDS", "14400")
+    wiring.reset()
+
+
+def test_the_largest_request_checkpoints_and_stores_within_awss_limits(
+    lambda_env,
+    store: DynamoApprovalStore,
+    slack: StandInServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    slack.standin.define_group("S0BIG", list(people("U", MAX_MEMBERS)))
+    slack.standin.define_group("S0ONCALL", list(people("W", ONCALL)))
+    with_longest_policy(monkeypatch, tmp_path)
+    # 90 minutes: four reminders, the escalation (five more approvers on the record) and
+    # the expiry, on skipped time.
+    request = largest_request("apr-" + "x" * 60, timeout=timedelta(minutes=90))
+    with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=True) as runner:
+        monkeypatch.setattr(wiring.workflow_deps_from_env().approvals, "clock", runner._clock.now)
+        arn = runner.run_async(
+            input=json.dumps(request.to_payload()),
+            execution_name=request.id,
+            execution_timeout=3 * 3600,
+        )
+        result: Any = runner.wait_for_result(arn, timeout=240)  # real seconds
+    assert result.status.value == "SUCCEEDED", result.error
+    assert json.loads(result.result)["status"] == "expired"
+
+    # The record, written whole to DynamoDB Local and read back: every approver, every text.
+    approval = store.get(request.id)
+    assert approval.policy.escalated
+    assert len(approval.policy.approvers) == MAX_MEMBERS + ONCALL
+    assert approval.title == request.title and approval.fields == request.fields
+    names = [op.name for op in result.operations]
+    assert names.count("escalate") == 1
+    assert sum(1 for n in names if n and n.startswith("remind-")) == 4
+
+    sizes = {str(op.name): payload_bytes(op) for op in result.operations}
+    print(f"\nresolve-request checkpoint: {sizes['resolve-request']:,} bytes")
+    assert max(sizes.values()) == sizes["resolve-request"] <= limits.MAX_CHECKPOINT_BYTES // 2
+
+
+def test_what_kickoff_drops_from_a_payload_stays_dropped_on_every_replay(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`resolve-request` keeps only what kickoff changed, and what it removed: a payload's
+    own members, self-approval and reminders (invoked by hand) never reach the record."""
+    monkeypatch.setattr("aws_durable_execution_sdk_python.state._STOP_SIGNAL_POLL_SECONDS", 0.005)
+    store = InMemoryApprovalStore()
+    clock: list[Any] = [None]
+    published = Published()
+    deps = WorkflowDeps(
+        approvals=Approvals(store, clock=lambda: clock[0]()),
+        publisher=published,
+        schedule=PollSchedule(),
+        doorbell=False,
+        kickoff=lambda request: resolve(request, PolicyBook(), Groups()),
+    )
+
+    @durable_execution
+    def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+        return run_approval(event, context, deps)
+
+    asked = largest_request("apr-crafted", timeout=timedelta(minutes=30))
+    payload = {
+        **asked.to_payload(),
+        "policy": "",
+        "approvers": ["U0A"],
+        "members": ["U0REQ"],
+        "allow_self_approval": True,
+        "remind_every_seconds": 60,
+    }
+    with DurableFunctionTestRunner(handler=handler, skip_time=True) as runner:
+        clock[0] = lambda: runner._clock.now()
+        arn = runner.run_async(input=json.dumps(payload), execution_name=asked.id)
+        result = runner.wait_for_result(arn, timeout=120)
+    assert result.status.value == "SUCCEEDED", result.error
+    approval = store.get(asked.id)
+    assert approval.status is Status.EXPIRED
+    assert approval.policy.approvers == ("U0A",) and not approval.policy.allow_self_approval
+    assert approval.policy.remind_every is None and Topic.REMINDED not in published.kinds
+    assert approval.title == asked.title and approval.fields == asked.fields
+    # Its checkpoint holds none of the request's text: a few hundred bytes.
+    assert len(result.get_step("resolve-request").result) < 500
