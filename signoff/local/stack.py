@@ -295,6 +295,15 @@ class LocalStack:
                 "SIGNOFF_POLICIES_FILE": str(self.policies_path),
             }
         )
+        import boto3
+
+        if boto3.DEFAULT_SESSION is not None:
+            # The handlers' clients come from boto3's default session, which keeps the
+            # credentials it found first: one made before this start (a test process, the
+            # crash points' hooks) signs with this run's from now on.
+            boto3.DEFAULT_SESSION._session.set_credentials(
+                self.credentials.access_key_id, self.credentials.secret_access_key
+            )
 
     def _complete_callback(self, callback_id: str, result: bytes) -> None:
         try:

@@ -8,6 +8,7 @@ moto answers only requests signed with the stack's credentials (signoff/local/aw
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import threading
 import time
@@ -160,12 +161,18 @@ def test_a_view_submission_of_the_wrong_shape_is_a_400(guarded: Guarded, values:
 
 @pytest.fixture
 def locked_moto() -> Iterator[tuple[aws.LocalAws, aws.Credentials]]:
+    """moto behind the signature check, with a topic, a queue and a secret of its own (moto's
+    backends are shared by every moto server in this process: the names are this test's)."""
     credentials = aws.Credentials.generate()
     server, endpoint = aws.start_moto(credentials)
-    provisioned = aws.provision(
-        endpoint, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, credentials=credentials
+    suffix = secrets.token_hex(4)
+    topic = aws.client(endpoint, "sns", credentials).create_topic(Name=f"guard-{suffix}")
+    queue = aws.client(endpoint, "sqs", credentials).create_queue(QueueName=f"guard-{suffix}")
+    secret = aws.client(endpoint, "secretsmanager", credentials).create_secret(
+        Name=f"guard/{suffix}",
+        SecretString=json.dumps({"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET}),
     )
-    yield provisioned, credentials
+    yield aws.LocalAws(endpoint, topic["TopicArn"], queue["QueueUrl"], secret["ARN"]), credentials
     server.stop()
 
 
