@@ -59,10 +59,14 @@ check: lint typecheck test
 check-build: setup
 	SIGNOFF_CHECK_BUILD=1 $(BIN)/python -m pytest tests/integration/test_build_artifact.py -q -rs -p no:cacheprovider
 
-## soak: the crash-at-every-point test, many rounds (SIGNOFF_CRASH_ROUNDS, default 10), with counts
+## soak: the crash tests, many rounds, with counts: SIGKILL at every named point
+## (SIGNOFF_CRASH_ROUNDS, default 10) and from outside at random instants
+## (SIGNOFF_KILL_ROUNDS, default 20; SIGNOFF_KILL_SEED replays a run)
 SIGNOFF_CRASH_ROUNDS ?= 10
+SIGNOFF_KILL_ROUNDS ?= 20
 soak: setup
-	SIGNOFF_CRASH_ROUNDS=$(SIGNOFF_CRASH_ROUNDS) $(BIN)/python -m pytest tests/e2e/test_crash.py -s -q -p no:cacheprovider
+	SIGNOFF_CRASH_ROUNDS=$(SIGNOFF_CRASH_ROUNDS) SIGNOFF_KILL_ROUNDS=$(SIGNOFF_KILL_ROUNDS) \
+		$(BIN)/python -m pytest tests/e2e/test_crash.py tests/e2e/test_kill9.py -s -q -p no:cacheprovider
 
 lint: setup
 	$(BIN)/ruff check .

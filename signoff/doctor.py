@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -91,6 +92,7 @@ class Deployment:
     subscription_protocol: str = "lambda"
     dead_letter_queue_url: str | None = None
     workflow_alias_arn: str | None = None
+    state_check_url: str | None = None  # locally: where the table and workflows are compared
     fixes: dict[str, str] = field(default_factory=dict)  # how to fix, per piece, here
 
 
@@ -104,14 +106,23 @@ def local_deployment(base_url: str, config: dict[str, Any]) -> Deployment:
     """The local stack, from what it serves at /local/config."""
     endpoints = {"dynamodb": str(config.get("dynamodb_endpoint", ""))}
     aws_endpoint = str(config.get("aws_endpoint", ""))
+    # The local SNS, SQS and Secrets Manager serve requests signed with the credentials
+    # `signoff dev` keeps for its owner; DynamoDB Local takes any.
+    key = secret = "local"
+    if isinstance(config.get("aws_credentials_file"), str):
+        try:
+            saved = json.loads(Path(config["aws_credentials_file"]).read_text())
+            key, secret = str(saved["aws_access_key_id"]), str(saved["aws_secret_access_key"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # then the checks that need them fail, saying moto refused
 
     def client(service: str) -> Any:
         return boto3.client(
             service,
             endpoint_url=endpoints.get(service, aws_endpoint),
             region_name=str(config.get("region") or "us-east-1"),
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            aws_access_key_id=key if service != "dynamodb" else "local",
+            aws_secret_access_key=secret if service != "dynamodb" else "local",
             config=QUICK,
         )
 
@@ -128,6 +139,7 @@ def local_deployment(base_url: str, config: dict[str, Any]) -> Deployment:
         events_url=str(config.get("slack_events_url", "")),
         default_channel=str(config.get("default_channel", "")),
         subscription_protocol="sqs",
+        state_check_url=f"{base_url.rstrip('/')}/local/check",
         fixes={
             "outputs": "upgrade signoff and restart `signoff dev`",
             "table": f"DynamoDB Local is not answering: {restart}",
@@ -229,6 +241,14 @@ def _checks(d: Deployment) -> Iterator[Check]:
         else:
             yield Check("bot in the default channel", Outcome.SKIP, "needs a working bot token")
         yield _guard("Slack request URL", lambda: _request_url(d, slack), _url_fix(d))
+    if d.state_check_url is None:
+        yield Check(
+            "table and workflows agree",
+            Outcome.SKIP,
+            "compared on the local stack only (its workflow store is a file beside the table)",
+        )
+    else:
+        yield _guard("table and workflows agree", lambda: _agree(d), "restart `signoff dev`")
     if d.workflow_alias_arn is None:
         yield Check(
             "workflow alias is durable",
@@ -469,6 +489,22 @@ def _request_url(d: Deployment, slack: _Slack) -> str:
     if echoed != challenge:
         raise _Failed(f"{d.events_url} did not answer with the challenge")
     return f"{d.events_url} answers signed requests"
+
+
+def _agree(d: Deployment) -> str:
+    """Every pending approval has a running workflow, every running workflow its record."""
+    assert d.state_check_url is not None
+    with urllib.request.urlopen(d.state_check_url, timeout=30) as response:
+        answer = json.loads(response.read())
+    mismatches = answer.get("mismatches") if isinstance(answer, dict) else None
+    if not isinstance(mismatches, list):
+        raise _Failed(f"{d.state_check_url} answered something unexpected")
+    if mismatches:
+        raise _Failed(
+            "; ".join(f"{m.get('id')}: {m.get('problem')}" for m in mismatches),
+            " | ".join(f"{m.get('id')}: {m.get('fix')}" for m in mismatches),
+        )
+    return "every pending approval has a running workflow, and every workflow its record"
 
 
 def _durable_alias(d: Deployment) -> str:

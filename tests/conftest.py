@@ -115,7 +115,7 @@ class StandInServer:
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.base_url = f"http://127.0.0.1:{self.server.server_port}"
         self.standin = SlackStandIn(
-            tmp / "slack.json",
+            tmp / "slack.jsonl",
             bot_token=BOT_TOKEN,
             signing_secret=SIGNING_SECRET,
             events_url=events_url,

@@ -153,6 +153,9 @@ class FaultProxy:
         try:
             headers = {k: v for k, v in seen.headers.items() if k not in _HOP_BY_HOP}
             headers["content-length"] = str(len(seen.body))
+            # Addressed to the upstream, as its own clients address it: the local servers
+            # refuse a request for another host (signoff/local/guard.py).
+            headers["host"] = f"{self.target_host}:{self.target_port}"
             conn.request(seen.method, self.target_prefix + seen.path, seen.body, headers)
             response = conn.getresponse()
             return response.status, response.getheaders(), response.read()

@@ -114,6 +114,25 @@ class LocalDurable:
             ).fetchall()
         return [str(name) for (name,) in rows]
 
+    def statuses(self) -> dict[str, str]:
+        """Every execution's name (approval id) and status (RUNNING, SUCCEEDED, FAILED...)."""
+        with closing(sqlite3.connect(self._db_path)) as db:
+            rows = db.execute(
+                "SELECT execution_name, status FROM executions WHERE function_name = ?",
+                (FUNCTION_NAME,),
+            ).fetchall()
+        return {str(name): str(status) for name, status in rows}
+
+    def created(self, name: str, step: str = "create-record") -> bool:
+        """Whether the execution `name` finished its step `step`."""
+        execution = self._find(name)
+        return execution is not None and any(
+            op.operation_type is OperationType.STEP
+            and op.name == step
+            and op.status is OperationStatus.SUCCEEDED
+            for op in execution.operations
+        )
+
     def recently_finished(self, limit: int) -> list[str]:
         """The names of the `limit` executions that finished last, newest first.
 

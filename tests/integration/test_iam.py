@@ -157,17 +157,19 @@ class CliSession:
     """What AwsTarget asks a boto3 session for: clients from boto3's default session (the
     recorder's), each service at its local stand-in."""
 
-    def __init__(self, endpoints: dict[str, str]):
+    def __init__(self, endpoints: dict[str, str], credentials: aws.Credentials):
         self.endpoints = endpoints
+        self.credentials = credentials
 
     def client(self, service: str, **kwargs: Any) -> Any:
         return boto3.client(
             service,
             endpoint_url=self.endpoints[service],
             region_name=aws.REGION,
-            # DynamoDB Local keeps one database per access key: the local stack's.
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            # The local stack's moto serves its own run's credentials only; DynamoDB Local
+            # takes any.
+            aws_access_key_id=self.credentials.access_key_id,
+            aws_secret_access_key=self.credentials.secret_access_key,
             **kwargs,
         )
 
@@ -464,7 +466,8 @@ def lifecycle(
                     "ssm": moto,
                     "dynamodb": local.ddb.endpoint,
                     "lambda": lambda_api.url,
-                }
+                },
+                local.credentials,
             )
             mp.setattr(cli, "_target", lambda: AwsTarget(model.STACK, session=session))
             _record_durable_calls(recorder, mp)
