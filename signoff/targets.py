@@ -69,7 +69,10 @@ def _http_json(url: str, payload: dict[str, Any] | None = None, timeout: float =
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:  # it answered, with an error status
-        raise HttpStatusError(f"{url} answered HTTP {exc.code}", exc.code) from exc
+        said = _said(exc)
+        raise HttpStatusError(
+            f"{url} answered HTTP {exc.code}" + (f": {said}" if said else ""), exc.code
+        ) from exc
     except (OSError, ValueError, http.client.HTTPException) as exc:
         # OSError: refused, reset, timed out; ValueError: not a usable URL;
         # HTTPException: whatever answered does not speak HTTP.
@@ -78,6 +81,16 @@ def _http_json(url: str, payload: dict[str, Any] | None = None, timeout: float =
         return json.loads(body.decode())
     except ValueError as exc:  # not UTF-8, or not JSON
         raise BackendError(f"{url} answered something that is not JSON") from exc
+
+
+def _said(error: urllib.error.HTTPError) -> str:
+    """The `error` sentence of a JSON error answer (the local stack's), if there is one."""
+    try:
+        body = json.loads(error.read(64 * 1024).decode())
+    except (OSError, ValueError):
+        return ""
+    said = body.get("error") if isinstance(body, dict) else None
+    return said if isinstance(said, str) else ""
 
 
 CONFIG_KEYS = ("dynamodb_endpoint", "region", "table")
@@ -140,7 +153,9 @@ class LocalTarget:
         except HttpStatusError as exc:
             if exc.status == 404:  # a stack that serves no policies has none
                 return PolicyBook()
-            raise BackendError(f"the local stack could not give its policies: {exc}") from exc
+            # The stack's document is broken: its problems, with the file and line, are
+            # in the answer (a ConfigError: the deployment's to fix, not the request's).
+            raise ConfigError(f"the local stack's policies cannot be used: {exc}") from exc
         return PolicyBook.from_data(answer, source=url)
 
     def kickoff_refusal(self, approval_id: str) -> str | None:
