@@ -164,18 +164,16 @@ class Approvals:
         now = self.clock()
         waiting: list[Approval] = []
         asked: list[Approval] = []
-        after = ""
-        while limit > 0:
-            page = self.store.list_pending(min(100, limit), after)
-            for approval in page:
+        after: str | None = ""
+        while after is not None and limit > 0:
+            page = self.pending_page(min(100, limit), after)
+            for approval in page.approvals:
                 if approval.requester == user:
                     asked.append(approval)
                 if approval.vote_refusal(user, now) is None:
                     waiting.append(approval)
-            if len(page) < min(100, limit):
-                break
-            limit -= len(page)
-            after = pending_cursor(page[-1])
+            limit -= len(page.approvals)
+            after = page.next_page
         return waiting, asked
 
     def audit(self, approval_id: str) -> list[dict[str, Any]]:
@@ -445,6 +443,17 @@ class Approvals:
         if not self.audit_detail:
             return event
         return replace(event, detail={**event.detail, **self.audit_detail})
+
+    # -- pages of the pending list ------------------------------------------------------
+
+    def pending_page(self, size: int, after: str = "") -> Listing:
+        """`size` pending approvals, soonest deadline first, from `after` (the `next_page`
+        of the page before; "" for the first); `next_page` is None on the last page."""
+        if size < 1:
+            raise ValueError(f"a page holds at least one approval, not {size}")
+        found = self.store.list_pending(size + 1, after)  # one more: is there a next page?
+        page = found[:size]
+        return Listing(page, pending_cursor(page[-1]) if len(found) > size else None)
 
 
 def _made(approval: Approval) -> tuple[object, ...]:

@@ -17,7 +17,8 @@ from signoff.local.stack import LambdaContext
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import Status
 from signoff.service import POLICIES_UNREADABLE, Approvals
-from signoff.slack_app import SlackApp, build_app, handle_function_url
+from signoff.slack.app import SlackApp, build_app
+from signoff.slack.request import handle_function_url
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, StandInServer
 from tests.factories import Bell, start_request
 from tests.integration.slack_events import block_actions, signed_event, slash_command
