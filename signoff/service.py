@@ -33,13 +33,8 @@ from signoff.model import (
     person_problem,
     utc,
 )
-from signoff.observability import (
-    CLICKS_REFUSED,
-    WRITE_CONFLICTS,
-    NoTelemetry,
-    Telemetry,
-    refusal_code,
-)
+from signoff.observability import CLICKS_REFUSED, WRITE_CONFLICTS, NoTelemetry, Telemetry
+from signoff.refusals import Refusal, RefusalCode
 from signoff.schema import pending_cursor
 
 Clock = Callable[[], datetime]
@@ -48,13 +43,6 @@ Clock = Callable[[], datetime]
 Change = Callable[[Approval, datetime], "tuple[Approval, list[AuditEvent]] | None"]
 
 MAX_ATTEMPTS = 8
-
-# Said (and audited) when someone other than the requester cancels and the deployment's
-# policy document, which names the admins, cannot be read.
-POLICIES_UNREADABLE = (
-    "the deployment's policy document cannot be read, so nobody but the requester can "
-    "cancel until an operator fixes it"
-)
 
 
 def system_clock() -> datetime:
@@ -260,7 +248,7 @@ class Approvals:
             try:
                 admins = self.admins()
             except ConfigError as exc:  # a broken document: refused and audited, not a crash
-                raise RefusedError(POLICIES_UNREADABLE) from exc
+                raise RefusedError(RefusalCode.POLICIES_UNREADABLE) from exc
             return before.cancel(user, now, reason, admins)
 
         return self._change(approval_id, cancel, refused=(user, AuditKind.CANCEL_REFUSED))
@@ -383,7 +371,7 @@ class Approvals:
                 changed = change(before, now)
             except RefusedError as exc:
                 if refused:
-                    self._refused(before, *refused, str(exc))
+                    self._refused(before, *refused, exc.refusal)
                 raise
             if changed is None:
                 return before
@@ -407,7 +395,7 @@ class Approvals:
             return after
         raise ConflictError("the approval kept changing; try again")
 
-    def _refused(self, approval: Approval, user: str, kind: AuditKind, why: str) -> None:
+    def _refused(self, approval: Approval, user: str, kind: AuditKind, refusal: Refusal) -> None:
         """Audit a refusal before it is told: the person hears it exactly when it is audited.
 
         A write whose answer is lost (UnansweredError) was sent and, as far as anyone can
@@ -416,7 +404,8 @@ class Approvals:
         did land is not doubled — and only when neither write can have been made does
         this raise (BackendError: the person is told to try again, nothing audited).
         """
-        event = self._detailed(AuditEvent(kind, utc(self.clock()), user, {"why": why}))
+        detail = {"why": refusal.text, "code": refusal.code.value}
+        event = self._detailed(AuditEvent(kind, utc(self.clock()), user, detail))
         for attempt in (1, 2):
             try:
                 self.store.record(approval.id, event, approval.expires_at)
@@ -427,7 +416,7 @@ class Approvals:
                 if attempt == 2:
                     raise
         if kind is AuditKind.VOTE_REFUSED:
-            self.telemetry.count(CLICKS_REFUSED, Reason=refusal_code(why))
+            self.telemetry.count(CLICKS_REFUSED, Reason=refusal.code.value)
 
     def _landed(self, after: Approval) -> bool:
         """Whether the stored approval is `after` (a commit whose answer was lost): the

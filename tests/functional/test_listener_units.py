@@ -281,6 +281,7 @@ def test_an_approve_the_rules_refuse_is_told_why_privately_and_audited(
     ]
     refusal = refused_with(approvals, "vote_refused")
     assert refusal["actor"] == user and refusal["detail"]["why"] == why
+    assert refusal["detail"]["code"] == code
 
 
 def test_the_requester_approving_their_own_request_is_refused(
@@ -414,7 +415,7 @@ def test_reject_by_someone_who_may_not_vote_is_refused_without_a_dialog(
     listeners.reject(ack, click("U0X", blocks.REJECT_ACTION), client, respond)
     assert ack.calls == [{}] and client.calls == []
     assert respond.texts == [f"You cannot reject this: {NOT_APPROVER}."]
-    assert refused_with(approvals, "vote_refused")["actor"] == "U0X"
+    assert refused_with(approvals, "vote_refused")["detail"]["code"] == "not_approver"
 
 
 def test_reject_after_approving_is_refused_a_vote_cannot_change(
@@ -557,7 +558,7 @@ def test_a_strangers_cancel_is_refused_privately_and_audited(
     refusal = refused_with(approvals, "cancel_refused")
     assert (refusal["actor"], refusal["detail"]) == (
         "U0A",
-        {"why": why},
+        {"why": why, "code": "not_requester_or_admin"},
     )
     assert approvals.get("apr-u1").status is Status.PENDING
 
@@ -575,7 +576,7 @@ def test_a_strangers_cancel_with_a_broken_policy_document_is_refused_and_audited
         "cancel until an operator fixes it"
     )
     assert respond.texts == [f"The request was not cancelled: {why}."]
-    assert refused_with(approvals, "cancel_refused")["detail"]["why"] == why
+    assert refused_with(approvals, "cancel_refused")["detail"]["code"] == "policies_unreadable"
     assert approvals.get("apr-u1").status is Status.PENDING
 
 
