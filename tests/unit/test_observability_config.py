@@ -86,7 +86,8 @@ class Counted:
 
 def test_a_refused_click_is_counted_by_its_code() -> None:
     """Keyed by the code the rules gave, not by the sentence: a changed vote counts as
-    already_voted (matching sentences by prefix, it counted as "other")."""
+    already_voted (matching sentences by prefix, it counted as "other"). Only votes count
+    (the dimension's values are the vote refusals' codes)."""
     telemetry = Counted()
     approvals = Approvals(InMemoryApprovalStore(), telemetry=telemetry)
     approvals.open(start_request("apr-m", approvers=("U0A", "U0B"), min_approvals=2))
@@ -94,6 +95,8 @@ def test_a_refused_click_is_counted_by_its_code() -> None:
     for user, decision in (("U0A", Decision.REJECT), ("U0X", Decision.APPROVE)):
         with pytest.raises(RefusedError):
             approvals.decide("apr-m", user, decision, "no")
+    with pytest.raises(RefusedError):  # audited as cancel_refused; not a vote's refusal
+        approvals.cancel("apr-m", "U0X")
     assert [d for name, d in telemetry.counted if name == CLICKS_REFUSED] == [
         {"Reason": "already_voted"},
         {"Reason": "not_approver"},
