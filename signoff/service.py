@@ -33,13 +33,8 @@ from signoff.model import (
     person_problem,
     utc,
 )
-from signoff.observability import (
-    CLICKS_REFUSED,
-    WRITE_CONFLICTS,
-    NoTelemetry,
-    Telemetry,
-    refusal_code,
-)
+from signoff.observability import CLICKS_REFUSED, WRITE_CONFLICTS, NoTelemetry, Telemetry
+from signoff.refusals import Refusal, RefusalCode
 from signoff.schema import pending_cursor
 
 Clock = Callable[[], datetime]
@@ -48,13 +43,6 @@ Clock = Callable[[], datetime]
 Change = Callable[[Approval, datetime], "tuple[Approval, list[AuditEvent]] | None"]
 
 MAX_ATTEMPTS = 8
-
-# Said (and audited) when someone other than the requester cancels and the deployment's
-# policy document, which names the admins, cannot be read.
-POLICIES_UNREADABLE = (
-    "the deployment's policy document cannot be read, so nobody but the requester can "
-    "cancel until an operator fixes it"
-)
 
 
 def system_clock() -> datetime:
@@ -164,18 +152,16 @@ class Approvals:
         now = self.clock()
         waiting: list[Approval] = []
         asked: list[Approval] = []
-        after = ""
-        while limit > 0:
-            page = self.store.list_pending(min(100, limit), after)
-            for approval in page:
+        after: str | None = ""
+        while after is not None and limit > 0:
+            page = self.pending_page(min(100, limit), after)
+            for approval in page.approvals:
                 if approval.requester == user:
                     asked.append(approval)
                 if approval.vote_refusal(user, now) is None:
                     waiting.append(approval)
-            if len(page) < min(100, limit):
-                break
-            limit -= len(page)
-            after = pending_cursor(page[-1])
+            limit -= len(page.approvals)
+            after = page.next_page
         return waiting, asked
 
     def audit(self, approval_id: str) -> list[dict[str, Any]]:
@@ -262,7 +248,7 @@ class Approvals:
             try:
                 admins = self.admins()
             except ConfigError as exc:  # a broken document: refused and audited, not a crash
-                raise RefusedError(POLICIES_UNREADABLE) from exc
+                raise RefusedError(RefusalCode.POLICIES_UNREADABLE) from exc
             return before.cancel(user, now, reason, admins)
 
         return self._change(approval_id, cancel, refused=(user, AuditKind.CANCEL_REFUSED))
@@ -385,7 +371,7 @@ class Approvals:
                 changed = change(before, now)
             except RefusedError as exc:
                 if refused:
-                    self._refused(before, *refused, str(exc))
+                    self._refused(before, *refused, exc.refusal)
                 raise
             if changed is None:
                 return before
@@ -409,7 +395,7 @@ class Approvals:
             return after
         raise ConflictError("the approval kept changing; try again")
 
-    def _refused(self, approval: Approval, user: str, kind: AuditKind, why: str) -> None:
+    def _refused(self, approval: Approval, user: str, kind: AuditKind, refusal: Refusal) -> None:
         """Audit a refusal before it is told: the person hears it exactly when it is audited.
 
         A write whose answer is lost (UnansweredError) was sent and, as far as anyone can
@@ -418,7 +404,8 @@ class Approvals:
         did land is not doubled — and only when neither write can have been made does
         this raise (BackendError: the person is told to try again, nothing audited).
         """
-        event = self._detailed(AuditEvent(kind, utc(self.clock()), user, {"why": why}))
+        detail = {"why": refusal.text, "code": refusal.code.value}
+        event = self._detailed(AuditEvent(kind, utc(self.clock()), user, detail))
         for attempt in (1, 2):
             try:
                 self.store.record(approval.id, event, approval.expires_at)
@@ -429,7 +416,7 @@ class Approvals:
                 if attempt == 2:
                     raise
         if kind is AuditKind.VOTE_REFUSED:
-            self.telemetry.count(CLICKS_REFUSED, Reason=refusal_code(why))
+            self.telemetry.count(CLICKS_REFUSED, Reason=refusal.code.value)
 
     def _landed(self, after: Approval) -> bool:
         """Whether the stored approval is `after` (a commit whose answer was lost): the
@@ -445,6 +432,17 @@ class Approvals:
         if not self.audit_detail:
             return event
         return replace(event, detail={**event.detail, **self.audit_detail})
+
+    # -- pages of the pending list ------------------------------------------------------
+
+    def pending_page(self, size: int, after: str = "") -> Listing:
+        """`size` pending approvals, soonest deadline first, from `after` (the `next_page`
+        of the page before; "" for the first); `next_page` is None on the last page."""
+        if size < 1:
+            raise ValueError(f"a page holds at least one approval, not {size}")
+        found = self.store.list_pending(size + 1, after)  # one more: is there a next page?
+        page = found[:size]
+        return Listing(page, pending_cursor(page[-1]) if len(found) > size else None)
 
 
 def _made(approval: Approval) -> tuple[object, ...]:

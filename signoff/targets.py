@@ -18,6 +18,7 @@ from signoff.doorbell import LambdaDoorbell
 from signoff.errors import BackendError, ConfigError, RefusedError
 from signoff.model import Approval, StartRequest
 from signoff.policy import PolicyBook, PolicyDocument, PushResult, push_policies, read_policies
+from signoff.refusals import Refusal, RefusalCode
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 
@@ -310,27 +311,17 @@ class AwsTarget:
         """Refuse what AllowCliDecisions turns off (all but a requester's cancel); otherwise
         the approvals, recording the caller's AWS identity beside `--as` in the audit trail."""
         allowed = self.outputs.get(CLI_DECISIONS_OUTPUT)
+        stack = {"stack": self.stack_name, "output": CLI_DECISIONS_OUTPUT}
         if allowed is None:
-            raise CliDecisionsOffError(
-                f"stack {self.stack_name} does not say whether it takes decisions from the CLI "
-                f"(no {CLI_DECISIONS_OUTPUT} output: it was deployed from an older "
-                "template.yaml); redeploy it, or decide in Slack"
-            )
+            raise CliDecisionsOffError(Refusal(RefusalCode.CLI_DECISIONS_UNSTATED, stack))
         if allowed.strip().lower() != "true":
-            off = (
-                f"stack {self.stack_name} takes no decisions from the CLI "
-                f"({CLI_DECISIONS_OUTPUT} is {allowed})"
-            )
+            off = {**stack, "allowed": allowed}
             if action is CliAction.DECIDE:
-                raise CliDecisionsOffError(
-                    f"{off}: approve or reject in Slack, or redeploy with "
-                    f"{CLI_DECISIONS_OUTPUT}=true"
-                )
+                raise CliDecisionsOffError(Refusal(RefusalCode.CLI_DECISIONS_OFF, off))
             requester = self.approvals.get(approval_id).requester
             if user != requester:
-                raise CliDecisionsOffError(
-                    f"{off}: only its requester ({requester}) may cancel {approval_id} from the CLI"
-                )
+                only = {**off, "requester": requester, "approval_id": approval_id}
+                raise CliDecisionsOffError(Refusal(RefusalCode.CLI_CANCEL_REQUESTER_ONLY, only))
         return Approvals(
             self._store,
             doorbell=self.approvals.doorbell,
