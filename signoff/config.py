@@ -99,9 +99,7 @@ def _check_poll_budget(initial: int, maximum: int, backoff: float) -> None:
     from signoff.limits import MAX_OPERATIONS, OPERATIONS_BUDGET, operations
     from signoff.model import MAX_TIMEOUT
 
-    spent = operations(
-        MAX_TIMEOUT, poll_initial=initial, poll_max=maximum, poll_backoff=backoff
-    )
+    spent = operations(MAX_TIMEOUT, poll_initial=initial, poll_max=maximum, poll_backoff=backoff)
     if spent > OPERATIONS_BUDGET:
         raise ConfigError(
             f"SIGNOFF_POLL_INITIAL_SECONDS={initial}, SIGNOFF_POLL_MAX_SECONDS={maximum} and "

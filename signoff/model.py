@@ -38,6 +38,9 @@ _ID_RE = re.compile(r"\A[a-z0-9][a-z0-9-]{2,63}\Z")
 # Who: Slack user ids (U…/W…) or plain names; no characters that Slack escapes, so the
 # approver line stays within its block (25 of 64 characters).
 _PERSON_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}\Z", re.ASCII)
+# Of those, Slack user ids (U…, W… on Enterprise Grid): the people signoff can mention and
+# message.
+_SLACK_USER_RE = re.compile(r"\A[UW][A-Z0-9]{2,}\Z", re.ASCII)
 # Slack user group ids (S…), as usergroups.users.list takes them.
 _GROUP_RE = re.compile(r"\AS[A-Z0-9]{2,20}\Z", re.ASCII)
 _CHANNEL_RE = re.compile(r"\A#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}\Z", re.ASCII)
@@ -185,6 +188,11 @@ def person_problem(what: str, value: str) -> str | None:
         f"{what} {_shown(value)} must be a Slack user id or a name of "
         "up to 64 letters, digits or . _ @ + -"
     )
+
+
+def is_slack_user(user: str) -> bool:
+    """A Slack user id (which can be mentioned and messaged), not a plain name."""
+    return bool(_SLACK_USER_RE.match(user))
 
 
 def group_problem(what: str, value: str) -> str | None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from signoff import blocks, messages
+from signoff import blocks, messages, model
 from signoff.errors import BackendError, NotFoundError
 from signoff.events import Publisher, Topic, decode
 from signoff.messages import (
@@ -376,7 +376,7 @@ def unfinished(
     """
     if approval.message is None:
         return [Topic.REQUESTED]
-    to_user = blocks.is_slack_user(approval.requester)
+    to_user = model.is_slack_user(approval.requester)
     topics: list[Topic] = []
     if to_user and "dm:requested" not in done:
         topics.append(Topic.REQUESTED)

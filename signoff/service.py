@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
 from signoff.doorbell import Doorbell, NoDoorbell
@@ -13,6 +15,7 @@ from signoff.errors import (
     BackendError,
     ConfigError,
     ConflictError,
+    NotFoundError,
     RefusedError,
     UnansweredError,
     ValidationError,
@@ -444,6 +447,116 @@ class Approvals:
         page = found[:size]
         return Listing(page, pending_cursor(page[-1]) if len(found) > size else None)
 
+    # -- the CLI's rules: start or match an --id, wait for the outcome, decide from the CLI
+
+    def start_or_match(
+        self,
+        request: StartRequest,
+        starter: Starter,
+        *,
+        new_id: bool = False,
+        sleep: Sleep = time.sleep,
+    ) -> Kickoff:
+        """Start `request`'s workflow unless its id has a record already, then compare.
+
+        The same request again starts nothing (MATCHED). A record made from a different
+        request, earlier or by a start racing this one, is REFUSED with the differences.
+        `new_id`: the id was just made up, so it has no record to read first.
+        """
+        existing = None if new_id else self._recorded(request.id)
+        if existing is None:
+            starter.start(request)
+            approval, outcome = self._await_record(request.id, starter, sleep), Started.STARTED
+        else:
+            approval, outcome = existing, Started.MATCHED
+        # Compared after a start too: a record made at the same moment may be someone else's.
+        # The caller does not know the deployment's default channel: an empty channel matches
+        # the one the record was given.
+        differences = approval.differences(request, default_channel=approval.channel)
+        if differences:
+            return Kickoff(Started.REFUSED, approval, tuple(differences))
+        return Kickoff(outcome, approval)
+
+    def wait_for_outcome(
+        self, approval_id: str, *, sleep: Sleep = time.sleep, interval: float = 1.0
+    ) -> Iterator[Progress]:
+        """Read the approval every `interval` seconds until it is closed, yielding each read
+        (the last one is the outcome).
+
+        The workflow expires a request at its deadline. One still pending EXPIRY_GRACE after
+        it (its workflow failed or was deleted) is expired here, with the same conditional
+        write: still one outcome, whoever writes it, and a waiter is never stranded.
+        """
+        approval = self.get(approval_id)
+        while True:
+            yield Progress(approval, approval.expires_at - self.clock())
+            if approval.status.is_closed:
+                return
+            sleep(interval)
+            # One read: the approval as it stands, expired if its workflow abandoned it.
+            approval = self.expire_if_abandoned(approval_id, EXPIRY_GRACE)
+
+    def for_cli(
+        self, action: CliAction, approval_id: str, user: str, stack: CliDecisions | None
+    ) -> Approvals:
+        """What a decision or cancel from the CLI goes through (`user`: its `--as`).
+
+        On a deployed stack (`stack`), refused where its AllowCliDecisions says no (all but
+        the requester's own cancel; not audited: the request is not touched), and otherwise
+        audited with the caller's identity beside `--as`, which is only a claim. Locally
+        (None): these approvals.
+        """
+        if stack is None:
+            return self
+        where = {"stack": stack.name, "output": CLI_DECISIONS}
+        if stack.allowed is None:
+            raise CliDecisionsOffError(Refusal(RefusalCode.CLI_DECISIONS_UNSTATED, where))
+        if stack.allowed.strip().lower() != "true":
+            off = {**where, "allowed": stack.allowed}
+            if action is CliAction.DECIDE:
+                raise CliDecisionsOffError(Refusal(RefusalCode.CLI_DECISIONS_OFF, off))
+            requester = self.get(approval_id).requester
+            if user != requester:
+                only = {**off, "requester": requester, "approval_id": approval_id}
+                raise CliDecisionsOffError(Refusal(RefusalCode.CLI_CANCEL_REQUESTER_ONLY, only))
+        return Approvals(
+            self.store,
+            clock=self.clock,
+            default_channel=self.default_channel,
+            doorbell=self.doorbell,
+            admins=self.admins,
+            telemetry=self.telemetry,
+            audit_detail={**self.audit_detail, "caller": stack.caller()},
+        )
+
+    def _recorded(self, approval_id: str) -> Approval | None:
+        try:
+            return self.get(approval_id)
+        except NotFoundError:
+            return None
+
+    def _await_record(self, approval_id: str, starter: Starter, sleep: Sleep) -> Approval:
+        """The workflow writes the record once kickoff is resolved; wait until it is there.
+
+        A kickoff the policies refuse writes nothing: the workflow says why (ValidationError).
+        """
+        give_up = self.clock() + RECORD_TIMEOUT
+        attempts = 0
+        while True:
+            try:
+                return self.get(approval_id)
+            except NotFoundError as exc:
+                attempts += 1
+                if attempts % 3 == 0 and (refusal := starter.kickoff_refusal(approval_id)):
+                    raise ValidationError(f"refused at kickoff: {refusal}") from None
+                if self.clock() > give_up:
+                    raise NotFoundError(
+                        f"the workflow has not recorded {approval_id} after "
+                        f"{RECORD_TIMEOUT.total_seconds():.0f}s; check that it started "
+                        f"(`signoff show {approval_id}` later)"
+                    ) from exc
+                sleep(RECORD_POLL)
+
 
 def _made(approval: Approval) -> tuple[object, ...]:
     """What a commit wrote that tells it from another commit of the same version."""
@@ -455,3 +568,68 @@ def _made(approval: Approval) -> tuple[object, ...]:
         approval.policy,
         tuple((v.user, v.decision, iso(v.at), v.reason) for v in approval.votes),
     )
+
+
+# -- what the CLI's rules take and return ------------------------------------------------
+
+Sleep = Callable[[float], None]
+
+# The workflow expires a request at its deadline. If it has not done so this long after
+# (the workflow failed or was deleted), a waiter makes the same conditional write.
+EXPIRY_GRACE = timedelta(seconds=120)
+# How long a start waits for its workflow to write the record, and how often it looks.
+RECORD_TIMEOUT = timedelta(seconds=30)
+RECORD_POLL = 0.2
+# The deployment's setting (template.yaml's parameter, a stack output) that lets the CLI
+# decide.
+CLI_DECISIONS = "AllowCliDecisions"
+
+
+class Starter(Protocol):
+    """What starts a request's workflow (the CLI's target)."""
+
+    def start(self, request: StartRequest) -> object: ...
+    def kickoff_refusal(self, approval_id: str) -> str | None:
+        """Why the workflow refused this kickoff (and wrote nothing), if it did."""
+        ...
+
+
+class Started(StrEnum):
+    STARTED = "started"  # the workflow was started and has written the record
+    MATCHED = "matched"  # the id's record is this same request: nothing was started
+    REFUSED = "refused"  # the id's record is a different request (see the differences)
+
+
+@dataclass(frozen=True)
+class Kickoff:
+    """What `start_or_match` did, and the approval as it stands."""
+
+    outcome: Started
+    approval: Approval
+    differences: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One read of an approval being waited for."""
+
+    approval: Approval
+    left: timedelta  # until its deadline, at this read (negative once past it)
+
+
+class CliAction(StrEnum):
+    DECIDE = "decide"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class CliDecisions:
+    """What a deployed stack says about decisions from the CLI, and who is calling."""
+
+    name: str  # the stack, as its refusals name it
+    allowed: str | None  # its AllowCliDecisions as written; None: it does not say
+    caller: Callable[[], str]  # the caller's identity (asked only when the CLI may act)
+
+
+class CliDecisionsOffError(RefusedError):
+    """The deployment takes no decisions from the CLI (its AllowCliDecisions is not true)."""

@@ -6,7 +6,6 @@ import http.client
 import json
 import urllib.error
 import urllib.request
-from enum import StrEnum
 from typing import Any, Protocol
 
 import boto3
@@ -15,16 +14,13 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from signoff.aws_session import aws_session
 from signoff.doorbell import LambdaDoorbell
-from signoff.errors import BackendError, ConfigError, RefusedError
+from signoff.errors import BackendError, ConfigError
 from signoff.model import Approval, StartRequest
 from signoff.policy import PolicyBook, PolicyDocument, PushResult, push_policies, read_policies
-from signoff.refusals import Refusal, RefusalCode
-from signoff.service import Approvals
+from signoff.service import CLI_DECISIONS, Approvals, CliDecisions
 from signoff.store import DynamoApprovalStore
 
 DEFAULT_LOCAL_URL = "http://127.0.0.1:3000"
-# The stack output that says whether the CLI may decide (template.yaml's parameter).
-CLI_DECISIONS_OUTPUT = "AllowCliDecisions"
 
 
 class Target(Protocol):
@@ -35,6 +31,10 @@ class Target(Protocol):
     def policies(self) -> PolicyBook: ...
     def kickoff_refusal(self, approval_id: str) -> str | None:
         """Why the workflow refused this kickoff (and wrote nothing), if it did."""
+        ...
+
+    def cli_decisions(self) -> CliDecisions | None:
+        """What the deployment says about decisions from the CLI (None: no limits)."""
         ...
 
 
@@ -159,6 +159,9 @@ class LocalTarget:
             raise ConfigError(f"the local stack's policies cannot be used: {exc}") from exc
         return PolicyBook.from_data(answer, source=url)
 
+    def cli_decisions(self) -> CliDecisions | None:
+        return None  # the local stack takes every decision the rules allow
+
     def kickoff_refusal(self, approval_id: str) -> str | None:
         try:
             answer = _http_json(f"{self.base_url}/local/workflows/{approval_id}")
@@ -201,23 +204,6 @@ def describe_stack(session: Any, stack_name: str) -> dict[str, Any]:
             "--region, AWS_REGION, AWS_DEFAULT_REGION or the profile, in that order)"
         ) from exc
     return dict(stacks["Stacks"][0])
-
-
-class CliAction(StrEnum):
-    DECIDE = "decide"
-    CANCEL = "cancel"
-
-
-class CliDecisionsOffError(RefusedError):
-    """The deployment takes no decisions from the CLI (its AllowCliDecisions is false)."""
-
-
-def for_cli(target: Target, action: CliAction, approval_id: str, user: str) -> Approvals:
-    """What a CLI decision or cancel goes through: on a deployed stack, checked against its
-    AllowCliDecisions and audited with the caller's AWS identity; locally, the approvals."""
-    if isinstance(target, AwsTarget):
-        return target.for_cli(action, approval_id, user)
-    return target.approvals
 
 
 class AwsTarget:
@@ -307,27 +293,9 @@ class AwsTarget:
         except ValueError:
             return None
 
-    def for_cli(self, action: CliAction, approval_id: str, user: str) -> Approvals:
-        """Refuse what AllowCliDecisions turns off (all but a requester's cancel); otherwise
-        the approvals, recording the caller's AWS identity beside `--as` in the audit trail."""
-        allowed = self.outputs.get(CLI_DECISIONS_OUTPUT)
-        stack = {"stack": self.stack_name, "output": CLI_DECISIONS_OUTPUT}
-        if allowed is None:
-            raise CliDecisionsOffError(Refusal(RefusalCode.CLI_DECISIONS_UNSTATED, stack))
-        if allowed.strip().lower() != "true":
-            off = {**stack, "allowed": allowed}
-            if action is CliAction.DECIDE:
-                raise CliDecisionsOffError(Refusal(RefusalCode.CLI_DECISIONS_OFF, off))
-            requester = self.approvals.get(approval_id).requester
-            if user != requester:
-                only = {**off, "requester": requester, "approval_id": approval_id}
-                raise CliDecisionsOffError(Refusal(RefusalCode.CLI_CANCEL_REQUESTER_ONLY, only))
-        return Approvals(
-            self._store,
-            doorbell=self.approvals.doorbell,
-            admins=self.approvals.admins,
-            audit_detail={"caller": self.caller()},
-        )
+    def cli_decisions(self) -> CliDecisions:
+        """Its AllowCliDecisions output, and the caller's AWS identity for the audit trail."""
+        return CliDecisions(self.stack_name, self.outputs.get(CLI_DECISIONS), self.caller)
 
     def caller(self) -> str:
         """Who the AWS credentials belong to (STS GetCallerIdentity; needs no permission)."""
