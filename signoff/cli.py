@@ -28,6 +28,7 @@ from signoff.errors import (
     SignoffError,
     ValidationError,
 )
+from signoff.gates.port import parse_links
 from signoff.model import (
     DEFAULT_TIMEOUT,
     MAX_TIMEOUT,
@@ -337,6 +338,13 @@ def start(
     field: Annotated[
         list[str] | None, typer.Option(help="Extra key=value shown in the message (repeatable).")
     ] = None,
+    link: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=URL shown as a link button on the message (https:// or http://; "
+            "repeatable, at most 5)."
+        ),
+    ] = None,
     approval_id: Annotated[
         str | None,
         typer.Option(
@@ -377,6 +385,7 @@ def start(
         policy=policy,
         approver_groups=tuple(approver_group or ()),
         min_approvals=min_approvals,
+        links=parse_links(link or []),
     )
     target = _target()
     # What needs no lookup is refused here; the workflow resolves the groups (and checks

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from signoff.errors import RefusedError, ValidationError
+from signoff.gates.port import GateRef, Link, links_problems
 from signoff.refusals import Refusal, RefusalCode
 from signoff.text import slack_length, unsafe_characters, visible
 
@@ -106,6 +107,8 @@ class AuditKind(StrEnum):
     REMINDED = "reminded"  # the approvers who had not voted were reminded (detail: number)
     ESCALATED = "escalated"  # the policy's escalation group joined the approvers
     ESCALATION_FAILED = "escalation_failed"  # its group could not be resolved: nobody added
+    GATE_RELEASED = "gate_released"  # the CI system's hold was released (detail: its answer)
+    GATE_FAILED = "gate_failed"  # releasing it failed (detail: why, and whether it is retried)
 
 
 def utc(value: datetime) -> datetime:
@@ -288,6 +291,9 @@ class StartRequest:
     remind_every: timedelta | None = None
     escalate_after: timedelta | None = None
     escalate_to: str = ""
+    # The CI hold this request releases (filled by a gate), and links shown as buttons.
+    gate: GateRef | None = None
+    links: tuple[Link, ...] = ()
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -320,6 +326,7 @@ class StartRequest:
             problems.append(f"the timeout must be between 1s and {format_duration(MAX_TIMEOUT)}")
         problems += self._field_problems()
         problems += self._schedule_problems()
+        problems += links_problems(self.links)
         return problems
 
     def _schedule_problems(self) -> list[str]:
@@ -441,6 +448,8 @@ class StartRequest:
                 if self.escalate_after
                 else {}
             ),
+            **({"gate": self.gate.to_json()} if self.gate else {}),
+            **({"links": [link.to_json() for link in self.links]} if self.links else {}),
         }
 
     @classmethod
@@ -492,6 +501,13 @@ class StartRequest:
             escalate_to = payload.get("escalate_to", "")
             if not isinstance(escalate_to, str):
                 raise TypeError("escalate_to must be a string")
+            gate = GateRef.from_json(payload["gate"]) if payload.get("gate") else None
+            links = payload.get("links", [])
+            if not isinstance(links, list) or not all(
+                isinstance(x, list) and len(x) == 2 and all(isinstance(y, str) for y in x)
+                for x in links
+            ):
+                raise TypeError("links must be a list of [name, url] strings")
             return cls(
                 id=strings["id"],
                 title=strings["title"],
@@ -509,6 +525,8 @@ class StartRequest:
                 remind_every=schedule["remind_every"],
                 escalate_after=schedule["escalate_after"],
                 escalate_to=escalate_to,
+                gate=gate,
+                links=tuple(Link(name, url) for name, url in links),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ValidationError(f"the start payload is malformed: {exc}") from exc
@@ -554,6 +572,9 @@ class Approval:
     # The waiting workflow's current callback id: rung after a decision so it resumes at
     # once. Written by the workflow alone (the store keeps it outside `version`).
     doorbell: str = ""
+    # The CI hold the outcome releases, and the links shown on the message: as filed.
+    gate: GateRef | None = None
+    links: tuple[Link, ...] = ()
 
     @classmethod
     def open(
@@ -582,6 +603,8 @@ class Approval:
             created_at=now,
             expires_at=now + request.timeout,
             version=1,
+            gate=request.gate,
+            links=request.links,
         )
         event = AuditEvent(
             AuditKind.CREATED,
@@ -605,6 +628,8 @@ class Approval:
             ("fields", self.fields, request.fields),
             ("requester", self.requester, request.requester),
             ("policy", self.policy.name, request.policy),
+            ("links", self.links, request.links),
+            ("gate", self.gate, request.gate),
         ]
         if not request.policy:  # a named policy's rules are the deployment's, not the request's
             named = self.policy.named_users

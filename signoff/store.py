@@ -23,6 +23,7 @@ from botocore.exceptions import (
 )
 
 from signoff.errors import BackendError, ConflictError, NotFoundError, UnansweredError
+from signoff.gates.port import GateRef, Link
 from signoff.history import KEY_CEILING, Page, approval_key, key_id, month, months
 from signoff.model import (
     Approval,
@@ -116,6 +117,10 @@ def _to_item(approval: Approval, retention: timedelta) -> dict[str, Any]:
         item["escalate_to"] = approval.policy.escalate_to
     if approval.policy.escalated:
         item["escalated"] = True
+    if approval.gate:  # a gate's hold, as filed (never changed by a later write)
+        item["gate"] = approval.gate.to_json()
+    if approval.links:
+        item["links"] = [link.to_json() for link in approval.links]
     if approval.message:
         item["message_channel"] = approval.message.channel
         item["message_ts"] = approval.message.ts
@@ -171,6 +176,8 @@ def _from_item(item: dict[str, Any]) -> Approval:
         execution_id=item.get("execution_id", ""),
         version=int(item["version"]),
         doorbell=item.get("doorbell", ""),
+        gate=GateRef.from_json(item["gate"]) if item.get("gate") else None,
+        links=tuple(Link(str(name), str(url)) for name, url in item.get("links", [])),
     )
 
 
