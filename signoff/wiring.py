@@ -447,7 +447,7 @@ def build_github_door(settings: Settings) -> GitHubDoor | None:
         return None
     from signoff.gates.deliveries import DynamoDeliveries
     from signoff.gates.github import GitHubDoor, Route, Routes
-    from signoff.gates.start import HttpStarter, LambdaStarter
+    from signoff.gates.start import LambdaStarter
 
     secret = JsonSecret(github.webhook_secret_id, settings.secret_max_age_seconds)
 
@@ -457,15 +457,11 @@ def build_github_door(settings: Settings) -> GitHubDoor | None:
             raise ConfigError(f"secret {secret.secret_id} must be JSON with webhook_secret")
         return value
 
-    if github.workflow_function_arn:
-        config = Config(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 2})
-        starter: LambdaStarter | HttpStarter = LambdaStarter(
-            cache(lambda: _client("lambda", config)), github.workflow_function_arn
-        )
-    elif github.workflow_start_url:
-        starter = HttpStarter(github.workflow_start_url)
-    else:
+    if not github.workflow_function_arn:
         raise ConfigError("the GitHub gate needs SIGNOFF_WORKFLOW_FUNCTION_ARN to start workflows")
+    # Well inside GitHub's 10 s: an asynchronous Invoke answers in tens of milliseconds.
+    config = Config(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 2})
+    starter = LambdaStarter(cache(lambda: _client("lambda", config)), github.workflow_function_arn)
     policies = build_policies(settings, CLICK)
     fallback = (
         (Route(repository="*", environment="*", approvers=github.default_approvers),)

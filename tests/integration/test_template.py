@@ -353,6 +353,12 @@ def test_environment_carries_references_not_secrets(template: dict[str, Any]) ->
         "SIGNOFF_TABLE": {"Ref": "ApprovalsTable"},
         "SIGNOFF_TOPIC_ARN": {"Ref": "ApprovalsTopic"},
         "SIGNOFF_SLACK_SECRET_ID": {"Ref": "SlackSecret"},
+        "SIGNOFF_GITHUB_WEBHOOK_SECRET_ID": {"Ref": "GitHubWebhookSecret"},
+        "SIGNOFF_GITHUB_APP_SECRET_ID": {"Ref": "GitHubAppSecret"},
+        "SIGNOFF_WORKFLOW_FUNCTION_ARN": {
+            "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:"
+            "function:${AWS::StackName}-workflow:live"
+        },
         "SIGNOFF_DEFAULT_CHANNEL": {"Ref": "DefaultChannel"},
         "SIGNOFF_POLICIES_PARAMETER": {"Fn::Sub": "/${AWS::StackName}/policies"},
         "POWERTOOLS_SERVICE_NAME": "signoff",
@@ -426,10 +432,17 @@ def test_iam_statements_are_least_privilege(template: dict[str, Any]) -> None:
     problems = [p for where, st in statements for p in _statement_problems(where, st)]
     assert not problems, "\n".join(problems)
 
+    # Each function reads the secrets it needs and no other: the GitHub webhook secret
+    # the Slack function, the GitHub App's key the notifier.
+    readable = {
+        "SlackFunction": ({"Ref": "SlackSecret"}, {"Ref": "GitHubWebhookSecret"}),
+        "NotifierFunction": ({"Ref": "SlackSecret"}, {"Ref": "GitHubAppSecret"}),
+    }
     for where, st in statements:
         for action in _as_list(st.get("Action", [])):
             if action.startswith("secretsmanager:"):
-                assert st["Resource"] == {"Ref": "SlackSecret"}, f"{where}: {st}"
+                allowed = readable.get(where, ({"Ref": "SlackSecret"},))
+                assert st["Resource"] in allowed, f"{where}: {st}"
 
 
 @slow
@@ -842,7 +855,7 @@ def _module_path(module: str) -> Path | None:
 
 
 # Distributions whose import name is not their name, lowercased with "_" for "-".
-_IMPORT_NAMES = {"pyyaml": "yaml"}
+_IMPORT_NAMES = {"pyyaml": "yaml", "pyjwt": "jwt"}
 
 
 def _requirement_modules() -> set[str]:
