@@ -100,7 +100,7 @@ class Routes:
     @classmethod
     def parse(cls, data: Any, problems: list[str]) -> Routes:
         """The `github:` section; problems are appended as sentences."""
-        from signoff.model import parse_duration
+        from signoff.model import MAX_TIMEOUT, MIN_TIMEOUT, parse_duration
 
         if data is None:
             return cls()
@@ -130,6 +130,9 @@ class Routes:
                 timeout = parse_duration(values.get("timeout") or "24h")
             except ValidationError as exc:
                 problems.append(f"{where}: {exc}")
+                continue
+            if not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
+                problems.append(f"{where}: the timeout must be between 1s and 7d")
                 continue
             routes.append(
                 Route(

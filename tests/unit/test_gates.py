@@ -114,3 +114,92 @@ def test_a_rejection_an_expiry_and_a_cancel_are_rejections_with_that_said() -> N
     cancelled = approval.cancel("U0REQ", NOW, "wrong ticket")[0]
     assert not verdict(cancelled).approved
     assert "cancelled by U0REQ: wrong ticket" in verdict(cancelled).summary
+
+
+GITHUB_DOCUMENT = """
+policies:
+  prod-deploy:
+    approvers: [U0A, U0B]
+github:
+  users: {OctoCat: U0OCTO}
+  routes:
+    - {repository: octo-org/api, environment: production, policy: prod-deploy, timeout: 4h}
+    - {repository: "octo-org/*", environment: "*", policy: prod-deploy}
+"""
+
+
+def test_the_policy_document_routes_repositories_and_environments_to_policies() -> None:
+    from signoff.policy import PolicyBook
+
+    routes = PolicyBook.parse(GITHUB_DOCUMENT, source="t").github
+    exact = routes.route("Octo-Org/API", "Production")
+    assert exact is not None and exact.timeout == timedelta(hours=4)
+    other = routes.route("octo-org/web", "staging")
+    assert other is not None and other.timeout == timedelta(hours=24)
+    assert routes.route("someone/else", "production") is None
+    assert routes.requester("octocat") == "U0OCTO"
+    assert routes.requester("dependabot[bot]") == "github"  # not a plain name
+    assert routes.requester("hubot") == "hubot"
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ("github: {routes: [{repository: a/b, policy: nope}]}", "no policy named 'nope'"),
+        ("github: {routes: [{repository: a/b, policy: p1, timeout: 30d}]}", "between 1s and 7d"),
+        ("github: {routes: [{repository: a/b}]}", "are text"),
+        ("github: {routes: [{repository: a/b, policy: p1, branch: main}]}", "must hold"),
+        ("github: {users: {octocat: 'not a user!'}}", "github.users"),
+        ("github: [1]", "github must be a mapping"),
+    ],
+)
+def test_a_bad_github_section_is_refused_with_the_document(section: str, problem: str) -> None:
+    from signoff.errors import ConfigError
+    from signoff.policy import PolicyBook
+
+    document = "policies:\n  p1:\n    approvers: [U0A]\n" + section + "\n"
+    with pytest.raises(ConfigError, match=problem):
+        PolicyBook.parse(document, source="t")
+
+
+def test_the_app_jwt_is_rs256_with_githubs_claims() -> None:
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from signoff.gates.github import AppCredentials, GitHubGate
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    gate = GitHubGate(lambda: AppCredentials("123", pem), clock=lambda: 1_000_000.0)
+    token = gate.app_jwt()
+    assert jwt.get_unverified_header(token)["alg"] == "RS256"
+    claims = jwt.decode(
+        token,
+        key.public_key(),
+        algorithms=["RS256"],
+        options={"verify_exp": False, "verify_iat": False},
+    )
+    assert claims == {"iat": 1_000_000 - 60, "exp": 1_000_000 + 540, "iss": "123"}
+
+
+def test_the_app_token_is_never_sent_off_the_github_api() -> None:
+    from signoff.gates import GateFailedError
+    from signoff.gates.github import AppCredentials, GitHubGate
+
+    def no_key() -> AppCredentials:
+        raise AssertionError("the key was read for a callback off the GitHub API")
+
+    approval = _two_of_three().cancel("U0REQ", NOW)[0]
+    ref = GateRef(
+        kind="github",
+        target={
+            "callback_url": "https://api.github.com.evil.example/repos/o/r/actions/runs/1/x",
+            "installation_id": "1",
+            "environment": "prod",
+        },
+    )
+    with pytest.raises(GateFailedError, match=r"not on https://api\.github\.com"):
+        GitHubGate(no_key).release(approval, ref)
