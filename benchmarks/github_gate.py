@@ -68,7 +68,7 @@ def main() -> None:
     log = (home.parent / f"{home.name}.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "signoff.cli", "dev", "--port", str(port), "--home", str(home)],
-        stdout=subprocess.DEVNULL,
+        stdout=log,
         stderr=log,
     )
     try:

@@ -60,7 +60,7 @@ class DynamoDeliveries:
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 held = exc.response.get("Item", {}).get("claim", {}).get("S")
-                return held == claim
+                return bool(held == claim)
             raise BackendError(f"DynamoDB put_item failed: {exc}") from exc
         except BotoCoreError as exc:
             raise BackendError(f"DynamoDB put_item failed: {exc}") from exc
