@@ -20,6 +20,7 @@ from signoff.model import (
     Approval,
     AuditEvent,
     AuditKind,
+    Notified,
     OnceClaim,
     PostClaim,
     SlackRef,
@@ -95,7 +96,10 @@ class InMemoryApprovalStore:
         found = [
             (key, a) for key, a in keyed if low <= key <= high and (after is None or key < after)
         ][:limit]
-        return Page(tuple(a for _, a in found), found[-1][0] if len(found) == limit else None)
+        return Page(
+            items=tuple(a for _, a in found),
+            after=found[-1][0] if len(found) == limit else None,
+        )
 
     def audit_history(
         self, since: datetime, until: datetime, limit: int, after: str | None = None
@@ -112,7 +116,10 @@ class InMemoryApprovalStore:
             for key, event in keyed
             if low <= key <= high and (after is None or key > after)
         ][:limit]
-        return Page(tuple(e for _, e in found), found[-1][0] if len(found) == limit else None)
+        return Page(
+            items=tuple(e for _, e in found),
+            after=found[-1][0] if len(found) == limit else None,
+        )
 
     def commit(
         self,
@@ -183,7 +190,10 @@ class InMemoryApprovalStore:
                 approval_id,
                 [
                     AuditEvent(
-                        AuditKind.NOTIFIED, now, "signoff", {"channel": ref.channel, "ts": ref.ts}
+                        kind=AuditKind.NOTIFIED,
+                        at=now,
+                        actor="signoff",
+                        detail=Notified(message=ref).detail(),
                     )
                 ],
             )

@@ -274,7 +274,7 @@ def post_request(client: WebClient, approval: Approval) -> SlackRef:
         )
     except SlackApiError as exc:  # a lost answer (OSError) propagates: it may have posted
         raise slack_failure("chat.postMessage", exc) from exc
-    return SlackRef(str(response["channel"]), str(response["ts"]))
+    return SlackRef(channel=str(response["channel"]), ts=str(response["ts"]))
 
 
 def find_request(client: WebClient, approval: Approval) -> SlackRef | None:
@@ -299,7 +299,7 @@ def find_request(client: WebClient, approval: Approval) -> SlackRef | None:
         metadata = message.get("metadata") or {}
         payload = metadata.get("event_payload") or {}
         if metadata.get("event_type") == METADATA_TYPE and payload.get("id") == approval.id:
-            return SlackRef(approval.channel, str(message["ts"]))
+            return SlackRef(channel=approval.channel, ts=str(message["ts"]))
     return None
 
 

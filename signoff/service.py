@@ -25,6 +25,7 @@ from signoff.model import (
     Decision,
     OnceClaim,
     PostClaim,
+    Refused,
     SlackRef,
     StartRequest,
     Status,
@@ -201,10 +202,10 @@ class Approvals:
                     f"not --status {wanted}"
                 )
         elif status is Status.PENDING and since is None:
-            window = Window(wanted)
+            window = Window(status=wanted)
         else:
             now = utc(self.clock())
-            window = Window(wanted, now - (since or DEFAULT_SINCE), now)
+            window = Window(status=wanted, since=now - (since or DEFAULT_SINCE), until=now)
         if window.since is None or window.until is None:
             pending = self.store.list_pending(limit, after or "")
             last = pending_cursor(pending[-1]) if pending else ""
@@ -340,7 +341,11 @@ class Approvals:
     ) -> None:
         """Mark `key` done; with `note`, audit it (signoff as the actor) in the same write."""
         now = utc(self.clock())
-        event = AuditEvent(note[0], now, "signoff", dict(note[1])) if note else None
+        event = (
+            AuditEvent(kind=note[0], at=now, actor="signoff", detail=dict(note[1]))
+            if note
+            else None
+        )
         self.store.finish_once(approval_id, key, now, event)
 
     def finished_once(self, approval_id: str) -> frozenset[str]:
@@ -355,7 +360,9 @@ class Approvals:
 
     def note(self, approval_id: str, kind: AuditKind, detail: dict[str, str]) -> None:
         """Audit something signoff did that changes no state (a message update, a notice)."""
-        self.store.record(approval_id, AuditEvent(kind, utc(self.clock()), "signoff", detail))
+        self.store.record(
+            approval_id, AuditEvent(kind=kind, at=utc(self.clock()), actor="signoff", detail=detail)
+        )
 
     # -- internals --------------------------------------------------------------------
 
@@ -418,7 +425,11 @@ class Approvals:
         did land is not doubled — and only when neither write can have been made does
         this raise (BackendError: the person is told to try again, nothing audited).
         """
-        event = self._detailed(AuditEvent(kind, utc(self.clock()), user, {"why": why}))
+        event = self._detailed(
+            AuditEvent(
+                kind=kind, at=utc(self.clock()), actor=user, detail=Refused(why=why).detail()
+            )
+        )
         for attempt in (1, 2):
             try:
                 self.store.record(approval.id, event, approval.expires_at)

@@ -29,6 +29,7 @@ from signoff.model import (
     AuditEvent,
     AuditKind,
     Decision,
+    Notified,
     OnceClaim,
     Policy,
     PostClaim,
@@ -133,13 +134,20 @@ def _to_item(approval: Approval, retention: timedelta) -> dict[str, Any]:
 def _from_item(item: dict[str, Any]) -> Approval:
     votes = sorted(
         (
-            Vote(user, Decision(v["decision"]), parse_iso(v["at"]), v.get("reason", ""))
+            Vote(
+                user=user,
+                decision=Decision(v["decision"]),
+                at=parse_iso(v["at"]),
+                reason=v.get("reason", ""),
+            )
             for user, v in item.get("votes", {}).items()
         ),
         key=lambda v: v.at,
     )
     message = (
-        SlackRef(item["message_channel"], item["message_ts"]) if "message_ts" in item else None
+        SlackRef(channel=item["message_channel"], ts=item["message_ts"])
+        if "message_ts" in item
+        else None
     )
     return Approval(
         id=item["id"],
@@ -148,16 +156,16 @@ def _from_item(item: dict[str, Any]) -> Approval:
         fields=tuple((f["k"], f["v"]) for f in item.get("fields", [])),
         requester=item["requester"],
         policy=Policy(
-            tuple(item["approvers"]),
-            bool(item.get("allow_self_approval", False)),
-            int(item.get("min_approvals", 1)),
-            tuple(item.get("approver_groups", ())),
-            tuple(item.get("named_approvers", ())),
-            str(item.get("policy_name", "")),
-            _seconds(item.get("remind_every_seconds")),
-            _seconds(item.get("escalate_after_seconds")),
-            str(item.get("escalate_to", "")),
-            bool(item.get("escalated", False)),
+            approvers=tuple(item["approvers"]),
+            allow_self_approval=bool(item.get("allow_self_approval", False)),
+            min_approvals=int(item.get("min_approvals", 1)),
+            groups=tuple(item.get("approver_groups", ())),
+            named=tuple(item.get("named_approvers", ())),
+            name=str(item.get("policy_name", "")),
+            remind_every=_seconds(item.get("remind_every_seconds")),
+            escalate_after=_seconds(item.get("escalate_after_seconds")),
+            escalate_to=str(item.get("escalate_to", "")),
+            escalated=bool(item.get("escalated", False)),
         ),
         channel=item["channel"],
         status=Status(item["status"]),
@@ -338,8 +346,8 @@ class DynamoApprovalStore:
             if len(found) == limit:
                 break
         return Page(
-            tuple(found),
-            approval_key(found[-1].created_at, found[-1].id) if len(found) == limit else None,
+            items=tuple(found),
+            after=approval_key(found[-1].created_at, found[-1].id) if len(found) == limit else None,
         )
 
     def audit_history(
@@ -369,7 +377,7 @@ class DynamoApprovalStore:
                 last = item["hist_sk"]
             if len(found) == limit:
                 break
-        return Page(tuple(found), last if len(found) == limit else None)
+        return Page(items=tuple(found), after=last if len(found) == limit else None)
 
     def _query_index(
         self,
@@ -563,7 +571,7 @@ class DynamoApprovalStore:
         if expires_at is None:
             expires_at = self._deadline(approval_id)
         notified = AuditEvent(
-            AuditKind.NOTIFIED, now, "signoff", {"channel": ref.channel, "ts": ref.ts}
+            kind=AuditKind.NOTIFIED, at=now, actor="signoff", detail=Notified(message=ref).detail()
         )
         self._transact(
             [

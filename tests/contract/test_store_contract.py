@@ -167,7 +167,10 @@ def test_audit_is_in_the_order_written(any_store: ApprovalStore, opened: Opener)
         any_store.record(
             approval.id,
             AuditEvent(
-                AuditKind.VOTE_REFUSED, T0 + timedelta(seconds=n + 1), f"U0X{n}", {"why": "no"}
+                kind=AuditKind.VOTE_REFUSED,
+                at=T0 + timedelta(seconds=n + 1),
+                actor=f"U0X{n}",
+                detail={"why": "no"},
             ),
         )
     audit = any_store.audit(approval.id)
@@ -181,13 +184,17 @@ def test_post_claim_lease_and_message(any_store: ApprovalStore, opened: Opener) 
     assert any_store.claim_message(approval.id, T0 + timedelta(seconds=30), LEASE) is DENIED
     # A claim older than the lease (its holder died) can be taken over, and says so.
     assert any_store.claim_message(approval.id, T0 + timedelta(seconds=61), LEASE) is TAKEOVER
-    stored = any_store.set_message(approval.id, SlackRef("C1", "1.0"), T0 + timedelta(seconds=62))
-    assert stored.message == SlackRef("C1", "1.0")
+    stored = any_store.set_message(
+        approval.id, SlackRef(channel="C1", ts="1.0"), T0 + timedelta(seconds=62)
+    )
+    assert stored.message == SlackRef(channel="C1", ts="1.0")
     assert stored.version == approval.version + 1
     assert any_store.claim_message(approval.id, T0 + timedelta(hours=1), LEASE) is DENIED
     with pytest.raises(ConflictError):
-        any_store.set_message(approval.id, SlackRef("C1", "2.0"), T0 + timedelta(seconds=63))
-    assert any_store.get(approval.id).message == SlackRef("C1", "1.0")
+        any_store.set_message(
+            approval.id, SlackRef(channel="C1", ts="2.0"), T0 + timedelta(seconds=63)
+        )
+    assert any_store.get(approval.id).message == SlackRef(channel="C1", ts="1.0")
     assert [e["kind"] for e in any_store.audit(approval.id)] == ["created", "notified"]
 
 
@@ -326,7 +333,10 @@ def test_finishing_with_an_event_writes_the_event_once(
     assert any_store.claim_once(approval.id, "render:v2", T0, LEASE) is ONCE.FIRST
     for n in range(3):
         updated = AuditEvent(
-            AuditKind.MESSAGE_UPDATED, T0 + timedelta(seconds=n + 1), "signoff", {"status": "x"}
+            kind=AuditKind.MESSAGE_UPDATED,
+            at=T0 + timedelta(seconds=n + 1),
+            actor="signoff",
+            detail={"status": "x"},
         )
         any_store.finish_once(approval.id, "render:v2", T0, updated)
     kinds = [e["kind"] for e in any_store.audit(approval.id)]
@@ -339,11 +349,11 @@ def test_a_failed_set_message_writes_no_notified_event(
 ) -> None:
     approval = opened()
     with pytest.raises(ConflictError):
-        any_store.set_message("apr-missing", SlackRef("C1", "1.0"), T0)
+        any_store.set_message("apr-missing", SlackRef(channel="C1", ts="1.0"), T0)
     t1 = T0 + timedelta(seconds=1)
-    any_store.set_message(approval.id, SlackRef("C1", "1.0"), t1, approval.expires_at)
+    any_store.set_message(approval.id, SlackRef(channel="C1", ts="1.0"), t1, approval.expires_at)
     with pytest.raises(ConflictError):
-        any_store.set_message(approval.id, SlackRef("C1", "2.0"), t1)
+        any_store.set_message(approval.id, SlackRef(channel="C1", ts="2.0"), t1)
     assert [e["kind"] for e in any_store.audit(approval.id)] == ["created", "notified"]
     assert any_store.audit("apr-missing") == []
 
@@ -354,10 +364,14 @@ def test_the_same_event_recorded_twice_is_kept_once(
     """A write whose answer was lost is written again: the audit keeps it once."""
     approval = opened()
     at = T0 + timedelta(seconds=1)  # events in the same millisecond have no order
-    refused = AuditEvent(AuditKind.VOTE_REFUSED, at, "U0X", {"why": "not an approver"})
+    refused = AuditEvent(
+        kind=AuditKind.VOTE_REFUSED, at=at, actor="U0X", detail={"why": "not an approver"}
+    )
     any_store.record(approval.id, refused, approval.expires_at)
     any_store.record(approval.id, refused, approval.expires_at)
-    twin = AuditEvent(AuditKind.VOTE_REFUSED, at, "U0X", {"why": "not an approver"})
+    twin = AuditEvent(
+        kind=AuditKind.VOTE_REFUSED, at=at, actor="U0X", detail={"why": "not an approver"}
+    )
     any_store.record(approval.id, twin, approval.expires_at)  # another click, same instant
     kinds = [e["kind"] for e in any_store.audit(approval.id)]
     assert kinds == ["created", "vote_refused", "vote_refused"]
@@ -456,7 +470,9 @@ def test_audit_history_holds_every_event_oldest_first_with_its_approval(
     any_store: ApprovalStore,
 ) -> None:
     made = _history(any_store)
-    refused = AuditEvent(AuditKind.VOTE_REFUSED, T0 - timedelta(minutes=1), "U0X", {"why": "no"})
+    refused = AuditEvent(
+        kind=AuditKind.VOTE_REFUSED, at=T0 - timedelta(minutes=1), actor="U0X", detail={"why": "no"}
+    )
     any_store.record("apr-h-pending", refused, made["apr-h-pending"].expires_at)
     since = T0 - timedelta(days=2, minutes=30)
     page = any_store.audit_history(since, T0, 100)
@@ -489,7 +505,12 @@ def test_audit_of_one_approval_since_a_time(any_store: ApprovalStore, opened: Op
     for n in range(3):
         any_store.record(
             approval.id,
-            AuditEvent(AuditKind.VOTE_REFUSED, T0 + timedelta(minutes=n + 1), f"U0X{n}", {}),
+            AuditEvent(
+                kind=AuditKind.VOTE_REFUSED,
+                at=T0 + timedelta(minutes=n + 1),
+                actor=f"U0X{n}",
+                detail={},
+            ),
         )
     recent = any_store.audit(approval.id, T0 + timedelta(minutes=2))
     assert [e["actor"] for e in recent] == ["U0X1", "U0X2"]

@@ -77,7 +77,7 @@ def test_100_simultaneous_requests_decide_exactly_once(
 ) -> None:
     approvals.open(start_request(APPROVAL, requester=REQUESTER, approvers=(*APPROVERS, REQUESTER)))
     posted = slack.standin.api("chat.postMessage", "xoxb-test-token", {"channel": "c", "text": "x"})
-    store.set_message(APPROVAL, SlackRef("c", posted["ts"]), datetime.now(UTC))
+    store.set_message(APPROVAL, SlackRef(channel="c", ts=posted["ts"]), datetime.now(UTC))
     # Build the cached app (and Bolt's auth.test) before the race, as a warm Lambda has.
     warm = slack_handler.app.handler(
         signed_event(slash_command("U0X", "help"), SIGNING_SECRET), lambda_context
@@ -206,7 +206,7 @@ def test_a_signed_approve_half_a_second_before_the_deadline_is_recorded(
     approval, event = Approval.open(request, deadline - timedelta(hours=1))
     assert store.create(approval, event)
     posted = slack.standin.api("chat.postMessage", "xoxb-test-token", {"channel": "c", "text": "x"})
-    store.set_message("apr-edge", SlackRef("c", posted["ts"]), datetime.now(UTC))
+    store.set_message("apr-edge", SlackRef(channel="c", ts=posted["ts"]), datetime.now(UTC))
 
     body = payload_form(
         block_actions_payload("U0A", "signoff.approve", "apr-edge", responses.url("e"))

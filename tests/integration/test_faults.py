@@ -83,7 +83,7 @@ def open_posted(approvals: Approvals, store: DynamoApprovalStore, slack: StandIn
     posted = slack.standin.api(
         "chat.postMessage", "xoxb-test-token", {"channel": "approvals", "text": "x"}
     )
-    store.set_message("apr-f", SlackRef("approvals", posted["ts"]), datetime.now(UTC))
+    store.set_message("apr-f", SlackRef(channel="approvals", ts=posted["ts"]), datetime.now(UTC))
     return str(posted["ts"])
 
 

@@ -77,7 +77,9 @@ def _load(store: DynamoApprovalStore) -> tuple[dict[str, Approval], dict[str, li
         times = [created]
         step = created + timedelta(seconds=30)
         if n % 7 == 0:  # a refused click, audited
-            refused = AuditEvent(AuditKind.VOTE_REFUSED, step, "U0X", {"why": "not an approver"})
+            refused = AuditEvent(
+                kind=AuditKind.VOTE_REFUSED, at=step, actor="U0X", detail={"why": "not an approver"}
+            )
             store.record(approval_id, refused, approval.expires_at)
             times.append(step)
         step += timedelta(seconds=30)
@@ -222,7 +224,7 @@ def test_every_audit_item_carries_its_approvals_ttl(table: tuple[Any, str]) -> N
     opened = approvals.open(start_request("apr-ttl", approvers=("U0A", "U0B")))
     with pytest.raises(Exception, match="not an approver"):
         approvals.decide("apr-ttl", "U0X", Decision.APPROVE)  # refused: audited while pending
-    approvals.posted("apr-ttl", SlackRef("C1", "1.0"))  # notified
+    approvals.posted("apr-ttl", SlackRef(channel="C1", ts="1.0"))  # notified
     approvals.decide("apr-ttl", "U0A", Decision.APPROVE)  # voted, decided
     approvals.note("apr-ttl", AuditKind.MESSAGE_UPDATED, {"ts": "1.0"})  # after the close
     items = _partition(client, name, "apr-ttl")

@@ -174,7 +174,7 @@ def test_recovery_publishes_what_finishes_each_unfinished_side_effect(
 
     never_posted = opened("apr-r1")
     posted_only = opened("apr-r2")  # the notifier died after the post, before the DM
-    ref = SlackRef("approvals", "1.000100")
+    ref = SlackRef(channel="approvals", ts="1.000100")
     approvals.posted(posted_only, ref)
     whole = delivered(opened("apr-r3"), Topic.REQUESTED)
     voted_unshown = delivered(

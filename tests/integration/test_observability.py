@@ -92,7 +92,9 @@ def open_with_message(approvals: Approvals, store: DynamoApprovalStore, slack, a
 
     approvals.open(start_request(approval_id))
     posted = slack.standin.api("chat.postMessage", BOT_TOKEN, {"channel": "approvals", "text": "x"})
-    store.set_message(approval_id, SlackRef("approvals", posted["ts"]), datetime.now(UTC))
+    store.set_message(
+        approval_id, SlackRef(channel="approvals", ts=posted["ts"]), datetime.now(UTC)
+    )
 
 
 def test_slack_handler_logs_json_with_ids_and_counts_the_refusal(

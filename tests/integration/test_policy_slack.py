@@ -71,7 +71,7 @@ def kickoff(
     groups = SlackGroups(lambda: WebClient(token=BOT_TOKEN, base_url=f"{slack.base_url}/api/"))
     approvals.open(resolve(request, book, groups))
     posted = slack.standin.api("chat.postMessage", BOT_TOKEN, {"channel": "approvals", "text": "x"})
-    store.set_message(request.id, SlackRef("approvals", posted["ts"]), datetime.now(UTC))
+    store.set_message(request.id, SlackRef(channel="approvals", ts=posted["ts"]), datetime.now(UTC))
     return str(posted["ts"])
 
 

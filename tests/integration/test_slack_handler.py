@@ -41,7 +41,9 @@ def open_approval(
     )
     from datetime import UTC, datetime
 
-    store.set_message(approval_id, SlackRef("approvals", posted["ts"]), datetime.now(UTC))
+    store.set_message(
+        approval_id, SlackRef(channel="approvals", ts=posted["ts"]), datetime.now(UTC)
+    )
     return str(posted["ts"])
 
 
