@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol, Self, TypeVar
+from typing import ClassVar, Protocol, Self, TypeVar
 
 from signoff.errors import RefusedError, ValidationError
 from signoff.text import slack_length, unsafe_characters, visible
@@ -695,107 +695,6 @@ class StartRequest:
         if repeated:
             problems.append(f"fields named more than once: {', '.join(map(shown, repeated))}")
         return problems
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "description": self.description,
-            "requester": self.requester,
-            "approvers": list(self.approvers),
-            "channel": self.channel,
-            "timeout_seconds": int(self.timeout.total_seconds()),
-            "fields": [[k, v] for k, v in self.fields],
-            "allow_self_approval": self.allow_self_approval,
-            "policy": self.policy,
-            "approver_groups": list(self.approver_groups),
-            "min_approvals": self.min_approvals,
-            "members": list(self.members),
-            # Only when a policy sets them: payloads without a schedule stay as they were.
-            **(
-                {"remind_every_seconds": int(self.remind_every.total_seconds())}
-                if self.remind_every
-                else {}
-            ),
-            **(
-                {
-                    "escalate_after_seconds": int(self.escalate_after.total_seconds()),
-                    "escalate_to": self.escalate_to,
-                }
-                if self.escalate_after
-                else {}
-            ),
-        }
-
-    @classmethod
-    def from_payload(cls, payload: Any) -> StartRequest:
-        """The workflow's input, checked as strictly as the CLI's flags."""
-        if not isinstance(payload, Mapping):
-            raise ValidationError("the start payload must be a JSON object")
-        try:
-            approvers = payload["approvers"]
-            fields = payload.get("fields", [])
-            timeout = payload["timeout_seconds"]
-            if not isinstance(approvers, list) or not all(isinstance(a, str) for a in approvers):
-                raise TypeError("approvers must be a list of strings")
-            if not isinstance(fields, list) or not all(
-                isinstance(f, list | tuple) and len(f) == 2 and all(isinstance(x, str) for x in f)
-                for f in fields
-            ):
-                raise TypeError("fields must be a list of [name, value] strings")
-            if isinstance(timeout, bool) or not isinstance(timeout, int):
-                raise TypeError("timeout_seconds must be a whole number")
-            strings = {
-                k: payload.get(k, "")
-                for k in ("id", "title", "description", "requester", "channel")
-            }
-            if not all(isinstance(v, str) for v in strings.values()):
-                raise TypeError("id, title, description, requester and channel must be strings")
-            allow_self = payload.get("allow_self_approval", False)
-            if not isinstance(allow_self, bool):
-                raise TypeError("allow_self_approval must be true or false")
-            groups = payload.get("approver_groups", [])
-            members = payload.get("members", [])
-            for name, value in (("approver_groups", groups), ("members", members)):
-                if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-                    raise TypeError(f"{name} must be a list of strings")
-            policy = payload.get("policy", "")
-            if not isinstance(policy, str):
-                raise TypeError("policy must be a string")
-            quorum = payload.get("min_approvals", 1)
-            if isinstance(quorum, bool) or not isinstance(quorum, int):
-                raise TypeError("min_approvals must be a whole number")
-            schedule: dict[str, timedelta | None] = {}
-            for name in ("remind_every", "escalate_after"):
-                seconds = payload.get(f"{name}_seconds")
-                if seconds is not None and (
-                    isinstance(seconds, bool) or not isinstance(seconds, int)
-                ):
-                    raise TypeError(f"{name}_seconds must be a whole number")
-                schedule[name] = timedelta(seconds=seconds) if seconds is not None else None
-            escalate_to = payload.get("escalate_to", "")
-            if not isinstance(escalate_to, str):
-                raise TypeError("escalate_to must be a string")
-            return cls(
-                id=strings["id"],
-                title=strings["title"],
-                description=strings["description"],
-                requester=strings["requester"],
-                approvers=tuple(approvers),
-                channel=strings["channel"],
-                timeout=timedelta(seconds=timeout),
-                fields=tuple((k, v) for k, v in fields),
-                allow_self_approval=allow_self,
-                policy=policy,
-                approver_groups=tuple(groups),
-                min_approvals=quorum,
-                members=tuple(members),
-                remind_every=schedule["remind_every"],
-                escalate_after=schedule["escalate_after"],
-                escalate_to=escalate_to,
-            )
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise ValidationError(f"the start payload is malformed: {exc}") from exc
 
 
 @dataclass(frozen=True, kw_only=True)

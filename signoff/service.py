@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from signoff.doorbell import Doorbell, NoDoorbell
 from signoff.errors import (
@@ -23,10 +23,9 @@ from signoff.model import (
     AuditEvent,
     AuditKind,
     Decision,
-    OnceClaim,
-    PostClaim,
+    RecordedEvent,
     Refused,
-    SlackRef,
+    Reminded,
     StartRequest,
     Status,
     checked_id,
@@ -62,13 +61,31 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-class ApprovalStore(Protocol):
-    """Where approvals and their audit trails live; every change is one conditional write."""
+class ApprovalRecords(Protocol):
+    """The approvals themselves; every change is one conditional write."""
 
     def create(self, approval: Approval, event: AuditEvent) -> bool: ...
     def get(self, approval_id: str) -> Approval: ...
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
-    def audit(self, approval_id: str, since: datetime | None = None) -> list[dict[str, Any]]: ...
+    def commit(
+        self,
+        before: Approval,
+        after: Approval,
+        events: Iterable[AuditEvent],
+        *,
+        now: datetime,
+        voter: str | None = None,
+    ) -> None: ...
+    def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval: ...
+    def record(
+        self, approval_id: str, event: AuditEvent, expires_at: datetime | None = None
+    ) -> None: ...
+
+
+class HistoryReader(Protocol):
+    """The past: one approval's audit trail, and listings over a time window."""
+
+    def audit(self, approval_id: str, since: datetime | None = None) -> list[AuditEvent]: ...
     def list_history(
         self,
         status: Status | None,
@@ -79,37 +96,48 @@ class ApprovalStore(Protocol):
     ) -> Page[Approval]: ...
     def audit_history(
         self, since: datetime, until: datetime, limit: int, after: str | None = None
-    ) -> Page[dict[str, Any]]: ...
-    def commit(
-        self,
-        before: Approval,
-        after: Approval,
-        events: Iterable[AuditEvent],
-        *,
-        now: datetime,
-        voter: str | None = None,
-    ) -> None: ...
-    def record(
-        self, approval_id: str, event: AuditEvent, expires_at: datetime | None = None
-    ) -> None: ...
-    def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> PostClaim: ...
-    def release_claim(self, approval_id: str) -> None: ...
-    def set_message(
-        self, approval_id: str, ref: SlackRef, now: datetime, expires_at: datetime | None = None
-    ) -> Approval: ...
-    def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval: ...
-    def claim_once(
-        self, approval_id: str, key: str, now: datetime, lease: timedelta
-    ) -> OnceClaim: ...
-    def finish_once(
-        self, approval_id: str, key: str, now: datetime, event: AuditEvent | None = None
-    ) -> None: ...
-    def release_once(self, approval_id: str, key: str) -> None: ...
-    def finished_once(self, approval_id: str) -> frozenset[str]: ...
-    def count_failure(self, approval_id: str, key: str, now: datetime) -> int: ...
+    ) -> Page[RecordedEvent]: ...
 
 
-@dataclass(frozen=True)
+class ApprovalStore(ApprovalRecords, HistoryReader, Protocol):
+    """What the use cases read and write (the notifier's claims are `signoff.claims`)."""
+
+
+class PendingIndex(Protocol):
+    def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pending:
+    """The pending index as one person sees it (their Home tab)."""
+
+    index: PendingIndex
+    clock: Clock
+
+    def pending_for(self, user: str, limit: int = 1000) -> tuple[list[Approval], list[Approval]]:
+        """What waits for `user`'s vote, and what `user` asked for that is still pending.
+
+        Read page by page from the pending index (at most `limit` pending requests).
+        """
+        now = self.clock()
+        waiting: list[Approval] = []
+        asked: list[Approval] = []
+        after = ""
+        while limit > 0:
+            page = self.index.list_pending(min(100, limit), after)
+            for approval in page:
+                if approval.requester == user:
+                    asked.append(approval)
+                if approval.vote_refusal(user, now) is None:
+                    waiting.append(approval)
+            if len(page) < min(100, limit):
+                break
+            limit -= len(page)
+            after = pending_cursor(page[-1])
+        return waiting, asked
+
+
+@dataclass(frozen=True, kw_only=True)
 class Listing:
     """One page of a listing, and the token that reads the next (None: this was the last)."""
 
@@ -152,35 +180,15 @@ class Approvals:
         return self.store.get(request.id)
 
     def get(self, approval_id: str) -> Approval:
+        """One approval by an id a person typed: what is not an id is refused unread."""
         return self.store.get(checked_id(approval_id))
 
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]:
         return self.store.list_pending(limit, after)
 
     def pending_for(self, user: str, limit: int = 1000) -> tuple[list[Approval], list[Approval]]:
-        """What waits for `user`'s vote, and what `user` asked for that is still pending.
-
-        Read page by page from the pending index (at most `limit` pending requests).
-        """
-        now = self.clock()
-        waiting: list[Approval] = []
-        asked: list[Approval] = []
-        after = ""
-        while limit > 0:
-            page = self.store.list_pending(min(100, limit), after)
-            for approval in page:
-                if approval.requester == user:
-                    asked.append(approval)
-                if approval.vote_refusal(user, now) is None:
-                    waiting.append(approval)
-            if len(page) < min(100, limit):
-                break
-            limit -= len(page)
-            after = pending_cursor(page[-1])
-        return waiting, asked
-
-    def audit(self, approval_id: str) -> list[dict[str, Any]]:
-        return self.store.audit(checked_id(approval_id))
+        """What waits for `user`'s vote, and what `user` asked for (see `Pending`)."""
+        return Pending(index=self.store, clock=self.clock).pending_for(user, limit)
 
     def listing(
         self,
@@ -209,21 +217,25 @@ class Approvals:
         if window.since is None or window.until is None:
             pending = self.store.list_pending(limit, after or "")
             last = pending_cursor(pending[-1]) if pending else ""
-            return Listing(pending, window.token(last) if len(pending) == limit else None)
+            return Listing(
+                approvals=pending,
+                next_page=window.token(last) if len(pending) == limit else None,
+            )
         found = self.store.list_history(status, window.since, window.until, limit, after)
         return Listing(
-            list(found.items), window.token(found.after) if found.after is not None else None
+            approvals=list(found.items),
+            next_page=window.token(found.after) if found.after is not None else None,
         )
 
-    def audit_trail(self, approval_id: str, since: timedelta | None = None) -> list[dict[str, Any]]:
+    def audit_trail(self, approval_id: str, since: timedelta | None = None) -> list[RecordedEvent]:
         """One approval's audit events (in the last `since`); NotFoundError for an unknown id."""
         checked_id(approval_id)
         events = self.store.audit(approval_id, utc(self.clock()) - since if since else None)
         if not events:
             self.store.get(approval_id)  # raises NotFoundError when there is no such approval
-        return [{"id": approval_id, **event} for event in events]
+        return [RecordedEvent(approval_id=approval_id, event=event) for event in events]
 
-    def audit_events(self, since: timedelta) -> Iterator[dict[str, Any]]:
+    def audit_events(self, since: timedelta) -> Iterator[RecordedEvent]:
         """Every approval's audit events in the last `since`, oldest first, page by page."""
         until = utc(self.clock())
         after = None
@@ -298,10 +310,16 @@ class Approvals:
         the notifier reads it from the audit trail and replies in the thread once."""
         approval = self.store.get(approval_id)
         if approval.status is Status.PENDING:
-            self.note(
+            reminded = Reminded(number=number, waiting_for=approval.waiting_for())
+            self.store.record(
                 approval_id,
-                AuditKind.REMINDED,
-                {"number": str(number), "waiting_for": ", ".join(approval.waiting_for())},
+                AuditEvent(
+                    kind=AuditKind.REMINDED,
+                    at=utc(self.clock()),
+                    actor="signoff",
+                    detail=reminded.detail(),
+                ),
+                approval.expires_at,
             )
         return approval
 
@@ -315,54 +333,6 @@ class Approvals:
             return before.escalate(tuple(members), now, problem)
 
         return self._change(approval_id, escalate)
-
-    # -- the notifier's part of the record --------------------------------------------
-
-    def claim_post(self, approval_id: str, lease: timedelta) -> PostClaim:
-        """The right to post the request's message (see the store's claim_message)."""
-        return self.store.claim_message(approval_id, self.clock(), lease)
-
-    def release_post(self, approval_id: str) -> None:
-        self.store.release_claim(approval_id)
-
-    def posted(
-        self, approval_id: str, ref: SlackRef, expires_at: datetime | None = None
-    ) -> Approval:
-        """Keep the posted message's channel+ts, audited in the same write; returns the
-        approval as it stands. `expires_at`: its deadline, when the caller has read it."""
-        return self.store.set_message(approval_id, ref, self.clock(), expires_at)
-
-    def claim_once(self, approval_id: str, key: str, lease: timedelta) -> OnceClaim:
-        """The right to do one side effect named `key` once (see the store's claim_once)."""
-        return self.store.claim_once(approval_id, key, self.clock(), lease)
-
-    def finish_once(
-        self, approval_id: str, key: str, note: tuple[AuditKind, Mapping[str, str]] | None = None
-    ) -> None:
-        """Mark `key` done; with `note`, audit it (signoff as the actor) in the same write."""
-        now = utc(self.clock())
-        event = (
-            AuditEvent(kind=note[0], at=now, actor="signoff", detail=dict(note[1]))
-            if note
-            else None
-        )
-        self.store.finish_once(approval_id, key, now, event)
-
-    def finished_once(self, approval_id: str) -> frozenset[str]:
-        return self.store.finished_once(approval_id)
-
-    def count_failure(self, approval_id: str, key: str) -> int:
-        """Count one more failed attempt at the side effect `key`; how many so far."""
-        return self.store.count_failure(approval_id, key, self.clock())
-
-    def release_once(self, approval_id: str, key: str) -> None:
-        self.store.release_once(approval_id, key)
-
-    def note(self, approval_id: str, kind: AuditKind, detail: dict[str, str]) -> None:
-        """Audit something signoff did that changes no state (a message update, a notice)."""
-        self.store.record(
-            approval_id, AuditEvent(kind=kind, at=utc(self.clock()), actor="signoff", detail=detail)
-        )
 
     # -- internals --------------------------------------------------------------------
 

@@ -139,10 +139,10 @@ def test_100_simultaneous_requests_decide_exactly_once(
     # A write DynamoDB answers after the click's budget still lands, later: under load the
     # trail catches up seconds after the answers (the refusal told is audited by then).
     settled = time.monotonic() + 30
-    kinds = Counter(e["kind"] for e in store.audit(APPROVAL))
+    kinds = Counter(e.kind.value for e in store.audit(APPROVAL))
     while kinds["vote_refused"] != outcomes["refused"] and time.monotonic() < settled:
         time.sleep(0.5)
-        kinds = Counter(e["kind"] for e in store.audit(APPROVAL))
+        kinds = Counter(e.kind.value for e in store.audit(APPROVAL))
     print(f"\n100 simultaneous requests: {dict(outcomes)}; audit {dict(kinds)}")
 
     assert approval.status in (Status.APPROVED, Status.REJECTED)
@@ -218,7 +218,7 @@ def test_a_signed_approve_half_a_second_before_the_deadline_is_recorded(
     recorded = store.get("apr-edge")
     assert recorded.status is Status.APPROVED and recorded.decided_by == "U0A"
     assert recorded.decided_at == clicked_at
-    kinds = Counter(e["kind"] for e in store.audit("apr-edge"))
+    kinds = Counter(e.kind.value for e in store.audit("apr-edge"))
     assert kinds["voted"] == 1 and kinds["decided"] == 1 and kinds["vote_refused"] == 0
 
 
@@ -251,6 +251,6 @@ def test_a_refusal_whose_audit_answer_is_lost_is_told_as_the_refusal(
     assert ddb_proxy.count(put, "late") == wiring.CLICK.ddb_attempts  # both answers lost
     (answer,) = responses.responses("l")
     assert classify(answer["text"]) == "refused", answer["text"]
-    kinds = Counter(e["kind"] for e in store.audit("apr-lost"))
+    kinds = Counter(e.kind.value for e in store.audit("apr-lost"))
     assert kinds["vote_refused"] == 1  # written by the late attempts, kept once
     assert store.get("apr-lost").status is Status.PENDING
