@@ -7,11 +7,18 @@ kickoff (`StartRequest`) refuses text that would not fit Slack's limits once esc
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from signoff.model import Approval, Decision, Status, Vote, format_duration
+from signoff.model import (
+    MAX_REASON,
+    Approval,
+    Decision,
+    Status,
+    Vote,
+    format_duration,
+    is_slack_user,
+)
 from signoff.text import escape
 
 APPROVE_ACTION = "signoff.approve"
@@ -21,8 +28,6 @@ REJECT_VIEW = "signoff.reject_reason"
 REASON_BLOCK = "reason"
 REASON_ACTION = "reason"
 
-_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-
 Blocks = list[dict[str, Any]]
 
 _OUTCOME_ICON = {
@@ -31,11 +36,6 @@ _OUTCOME_ICON = {
     Status.EXPIRED: ":hourglass:",
     Status.CANCELLED: ":no_entry_sign:",
 }
-
-
-def is_slack_user(user: str) -> bool:
-    """A Slack user id (which can be mentioned and messaged), not a plain name."""
-    return bool(_SLACK_ID.match(user))
 
 
 def who(user: str) -> str:
@@ -220,7 +220,7 @@ def reject_modal(approval: Approval) -> dict[str, Any]:
                     "type": "plain_text_input",
                     "action_id": REASON_ACTION,
                     "multiline": True,
-                    "max_length": 500,
+                    "max_length": MAX_REASON,
                 },
             },
         ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import signal
@@ -10,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
@@ -24,7 +25,6 @@ from signoff.codec import approval_json, event_json, recorded_json
 from signoff.errors import (
     AlreadyRecordedError,
     ConfigError,
-    NotFoundError,
     RefusedError,
     SignoffError,
     ValidationError,
@@ -32,7 +32,6 @@ from signoff.errors import (
 from signoff.model import (
     DEFAULT_TIMEOUT,
     MAX_TIMEOUT,
-    Approval,
     AuditEvent,
     Decision,
     RecordedEvent,
@@ -46,6 +45,7 @@ from signoff.model import (
     parse_fields,
     person_problem,
 )
+from signoff.service import CliAction, Started
 from signoff.text import visible
 
 if TYPE_CHECKING:
@@ -219,14 +219,16 @@ def _timeout(text: str) -> timedelta:
         ) from exc
 
 
-# The workflow expires a request at its deadline. If it has not done so this long after
-# (the workflow failed or was deleted), the waiting CLI makes the same conditional write:
-# still one outcome, whoever writes it.
-EXPIRY_GRACE = timedelta(seconds=120)
-
-
-def _wait(target: Target, approval_id: str, as_json: bool, interval: float = 1.0) -> int:
-    approval = target.approvals.get(approval_id)
+def _wait(
+    target: Target,
+    approval_id: str,
+    as_json: bool,
+    interval: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    reads = target.approvals.wait_for_outcome(approval_id, sleep=sleep, interval=interval)
+    first = next(reads)
+    approval = first.approval
     deadline = approval.expires_at.astimezone().strftime("%H:%M:%S %Z")
     err.print(
         _text(
@@ -237,12 +239,10 @@ def _wait(target: Target, approval_id: str, as_json: bool, interval: float = 1.0
         soft_wrap=True,
     )
     with err.status(Text("waiting…")) as spinner:
-        while approval.status is Status.PENDING:
-            left = approval.expires_at - datetime.now(UTC)
-            spinner.update(Text(f"pending — {format_duration(left)} left"))
-            time.sleep(interval)
-            # One read: the approval as it stands, expired if its workflow abandoned it.
-            approval = target.approvals.expire_if_abandoned(approval_id, EXPIRY_GRACE)
+        for progress in itertools.chain([first], reads):
+            approval = progress.approval
+            if approval.status is Status.PENDING:
+                spinner.update(Text(f"pending — {format_duration(progress.left)} left"))
     code = EXIT_CODES[approval.status]
     if as_json:
         out.print_json(json.dumps(approval_json(approval)))
@@ -251,24 +251,6 @@ def _wait(target: Target, approval_id: str, as_json: bool, interval: float = 1.0
         why = f": {approval.reason}" if approval.reason else ""
         _say(f"{approval_id} {approval.status.value}{who}{why}")
     return code
-
-
-def _same_request(approval: Approval, request: StartRequest) -> None:
-    """Refuse (ValidationError) if the id's record was made from a different request."""
-    # The deployment's default channel is not known here; an empty --channel matches the
-    # channel the record was given.
-    differences = approval.differences(request, default_channel=approval.channel)
-    if differences:
-        raise ValidationError(
-            f"id {request.id} is already used by a different request: {'; '.join(differences)}"
-        )
-
-
-def _recorded(target: Target, approval_id: str) -> Approval | None:
-    try:
-        return target.approvals.get(approval_id)
-    except NotFoundError:
-        return None
 
 
 @app.command()
@@ -378,20 +360,19 @@ def start(
             f"{_fix_document(target)}"
         ) from exc
     book.check(request)
-    existing = _recorded(target, request.id) if approval_id else None
-    if existing is None:
-        target.start(request)
-        approval = _await_record(target, request.id)
-    else:
-        approval = existing
-    # Checked after the start too: a record made at the same moment may be someone else's.
-    _same_request(approval, request)
+    kickoff = target.approvals.start_or_match(request, target, new_id=approval_id is None)
+    if kickoff.outcome is Started.REFUSED:
+        raise ValidationError(
+            f"id {request.id} is already used by a different request: "
+            f"{'; '.join(kickoff.differences)}"
+        )
+    status = kickoff.approval.status.value
     if as_json:
-        out.print_json(json.dumps({"id": request.id, "status": approval.status.value}))
-    elif existing is None:
+        out.print_json(json.dumps({"id": request.id, "status": status}))
+    elif kickoff.outcome is Started.STARTED:
         _say(f"started {request.id}: {request.title}")
     else:
-        _say(f"already started {request.id} ({approval.status.value}): {request.title}")
+        _say(f"already started {request.id} ({status}): {request.title}")
     if wait:
         raise typer.Exit(_wait(target, request.id, as_json))
 
@@ -402,31 +383,6 @@ def _fix_document(target: Target) -> str:
     if isinstance(target, AwsTarget):
         return f"Push a valid one: signoff policies push FILE --stack {target.stack_name}"
     return "Fix the local stack's policy file (.signoff/policies.yaml or `signoff dev --policies`)"
-
-
-def _await_record(target: Target, approval_id: str, timeout: float = 30) -> Approval:
-    """The workflow writes the record once kickoff is resolved; wait until it is there.
-
-    A kickoff the policies refuse writes nothing: the workflow says why, and that is a
-    usage error (exit 2).
-    """
-    give_up = time.monotonic() + timeout
-    attempts = 0
-    while True:
-        try:
-            return target.approvals.get(approval_id)
-        except NotFoundError as exc:
-            attempts += 1
-            if attempts % 3 == 0:
-                refusal = target.kickoff_refusal(approval_id)
-                if refusal:
-                    raise ValidationError(f"refused at kickoff: {refusal}") from None
-            if time.monotonic() > give_up:
-                raise NotFoundError(
-                    f"the workflow has not recorded {approval_id} after {timeout:.0f}s; "
-                    f"check that it started (`signoff show {approval_id}` later)"
-                ) from exc
-            time.sleep(0.2)
 
 
 @app.command("wait")
@@ -657,11 +613,12 @@ def decide(
     On a deployed stack: refused unless it was deployed with AllowCliDecisions=true; your
     AWS identity is recorded beside --as in the audit trail.
     """
-    from signoff.targets import CliAction, for_cli
-
     checked_id(approval_id)
     _check_person(as_user)
-    approvals = for_cli(_target(), CliAction.DECIDE, approval_id, as_user)
+    target = _target()
+    approvals = target.approvals.for_cli(
+        CliAction.DECIDE, approval_id, as_user, target.cli_decisions()
+    )
     approval = approvals.decide(approval_id, as_user, decision, reason)
     if approval.status.is_closed:
         _say(f"{approval.id} {approval.status.value} by {as_user}")
@@ -689,11 +646,12 @@ def cancel(
     On a deployed stack with AllowCliDecisions=false only the requester may cancel here;
     your AWS identity is recorded beside --as in the audit trail.
     """
-    from signoff.targets import CliAction, for_cli
-
     checked_id(approval_id)
     _check_person(as_user)
-    approvals = for_cli(_target(), CliAction.CANCEL, approval_id, as_user)
+    target = _target()
+    approvals = target.approvals.for_cli(
+        CliAction.CANCEL, approval_id, as_user, target.cli_decisions()
+    )
     approval = approvals.cancel(approval_id, as_user, reason)
     _say(f"{approval.id} cancelled by {as_user}")
 

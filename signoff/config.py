@@ -69,6 +69,8 @@ class Settings:
             raise ConfigError(
                 "need SIGNOFF_SECRET_MAX_AGE_SECONDS >= 1 and SIGNOFF_SECRET_REFRESH_SECONDS >= 0"
             )
+        if env.get("AWS_LAMBDA_FUNCTION_NAME"):  # on Lambda: AWS's durable limits apply
+            _check_poll_budget(poll_initial, poll_max, backoff)
         api_url = env.get("SIGNOFF_SLACK_API_URL") or SLACK_API_DEFAULT
         return cls(
             table=env["SIGNOFF_TABLE"],
@@ -86,4 +88,23 @@ class Settings:
             policies_file=env.get("SIGNOFF_POLICIES_FILE", ""),
             secret_max_age_seconds=secret_max_age,
             secret_refresh_seconds=secret_refresh,
+        )
+
+
+def _check_poll_budget(initial: int, maximum: int, backoff: float) -> None:
+    """On Lambda, the safety poll alone must keep the longest request within the durable
+    operations AWS allows an execution (signoff/limits.py): a 60 s maximum poll would take
+    some 30,000 operations over 7 days. The local stack polls faster on purpose; its
+    emulator enforces no limits, and Lambda's runtime variables are not set there."""
+    from signoff.limits import MAX_OPERATIONS, OPERATIONS_BUDGET, operations
+    from signoff.model import MAX_TIMEOUT
+
+    spent = operations(MAX_TIMEOUT, poll_initial=initial, poll_max=maximum, poll_backoff=backoff)
+    if spent > OPERATIONS_BUDGET:
+        raise ConfigError(
+            f"SIGNOFF_POLL_INITIAL_SECONDS={initial}, SIGNOFF_POLL_MAX_SECONDS={maximum} and "
+            f"SIGNOFF_POLL_BACKOFF={backoff:g} would take {spent:,} durable operations over a "
+            f"7-day request; AWS allows {MAX_OPERATIONS:,} per execution and signoff plans for "
+            f"at most {OPERATIONS_BUDGET:,}: raise SIGNOFF_POLL_MAX_SECONDS (the default is "
+            "14400)"
         )

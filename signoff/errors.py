@@ -1,5 +1,9 @@
 """One base error; leaves end in Error and carry a sentence a person can act on."""
 
+from __future__ import annotations
+
+from signoff.refusals import Refusal, RefusalCode
+
 
 class SignoffError(Exception):
     """Base of every error signoff raises on purpose."""
@@ -14,7 +18,18 @@ class NotFoundError(SignoffError):
 
 
 class RefusedError(SignoffError):
-    """The request is valid but the rules say no (already decided, not an approver, ...)."""
+    """The request is valid but the rules say no (already decided, not an approver, ...).
+
+    It carries the refusal (its code and details); its message is the refusal's sentence.
+    """
+
+    def __init__(self, refusal: Refusal | RefusalCode) -> None:
+        self.refusal = refusal if isinstance(refusal, Refusal) else Refusal(refusal)
+        super().__init__(self.refusal)  # str() is its sentence; a copy or pickle rebuilds it
+
+    @property
+    def code(self) -> RefusalCode:
+        return self.refusal.code
 
 
 class AlreadyRecordedError(SignoffError):

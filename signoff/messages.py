@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from signoff import blocks
+from signoff import blocks, model
 from signoff.claims import Claims, Once
 from signoff.errors import BackendError
 from signoff.model import Approval, SlackRef
@@ -369,7 +369,7 @@ def direct_message(
     Only Slack user ids can be messaged; for anyone else this is False and nothing
     happens. Errors as for `reply_in_thread`.
     """
-    if not blocks.is_slack_user(user):
+    if not model.is_slack_user(user):
         return False
     channel: list[str] = []
 
@@ -474,7 +474,7 @@ def publish_home(client: WebClient, pending: PendingFor, user: str, notice: str 
 
     `notice` is signoff's own Slack text shown on top (user text in it must be escaped).
     """
-    if not blocks.is_slack_user(user):
+    if not model.is_slack_user(user):
         return False
     try:
         waiting, asked = pending.pending_for(user)

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import ClassVar, Protocol, Self, TypeVar
 
 from signoff.errors import RefusedError, ValidationError
+from signoff.refusals import Refusal, RefusalCode
 from signoff.text import slack_length, unsafe_characters, visible
 
 # Limits count text as Slack sees it, escaped (`&` is 5 characters, `<` and `>` 4): kickoff
@@ -37,6 +38,9 @@ _ID_RE = re.compile(r"\A[a-z0-9][a-z0-9-]{2,63}\Z")
 # Who: Slack user ids (U…/W…) or plain names; no characters that Slack escapes, so the
 # approver line stays within its block (25 of 64 characters).
 _PERSON_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}\Z", re.ASCII)
+# Of those, Slack user ids (U…, W… on Enterprise Grid): the people signoff can mention and
+# message.
+_SLACK_USER_RE = re.compile(r"\A[UW][A-Z0-9]{2,}\Z", re.ASCII)
 # Slack user group ids (S…), as usergroups.users.list takes them.
 _GROUP_RE = re.compile(r"\AS[A-Z0-9]{2,20}\Z", re.ASCII)
 _CHANNEL_RE = re.compile(r"\A#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}\Z", re.ASCII)
@@ -196,6 +200,11 @@ def person_problem(what: str, value: str) -> str | None:
     )
 
 
+def is_slack_user(user: str) -> bool:
+    """A Slack user id (which can be mentioned and messaged), not a plain name."""
+    return bool(_SLACK_USER_RE.match(user))
+
+
 def group_problem(what: str, value: str) -> str | None:
     """Why `value` cannot name a Slack user group (an id like S0123ABCD), or None."""
     if _GROUP_RE.match(value):
@@ -275,11 +284,11 @@ class Policy:
     def named_users(self) -> tuple[str, ...]:
         return self.named if (self.named or self.groups) else self.approvers
 
-    def refusal(self, user: str, requester: str) -> str | None:
+    def refusal(self, user: str, requester: str) -> Refusal | None:
         if user not in self.approvers:
-            return "you are not an approver of this request"
+            return Refusal(RefusalCode.NOT_APPROVER)
         if user == requester and not self.allow_self_approval:
-            return "you requested this, and self-approval is not allowed"
+            return Refusal(RefusalCode.SELF_APPROVAL)
         return None
 
 
@@ -442,13 +451,14 @@ class Refused:
         {AuditKind.VOTE_REFUSED, AuditKind.CANCEL_REFUSED}
     )
     why: str
+    code: str = ""  # the refusal's code (signoff.refusals); events written before codes lack it
 
     def detail(self) -> dict[str, str]:
-        return {"why": self.why}
+        return {"why": self.why, "code": self.code} if self.code else {"why": self.why}
 
     @classmethod
     def read(cls, detail: Mapping[str, str]) -> Self:
-        return cls(why=detail.get("why", ""))
+        return cls(why=detail.get("why", ""), code=detail.get("code", ""))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -800,20 +810,23 @@ class Approval:
     def is_due(self, now: datetime) -> bool:
         return self.status is Status.PENDING and past_deadline(self.expires_at, now)
 
-    def vote_refusal(self, user: str, now: datetime) -> str | None:
+    def vote_refusal(self, user: str, now: datetime) -> Refusal | None:
         """Why `user` may not vote now, or None if they may."""
         if self.status is not Status.PENDING:
-            return f"this request is already {self.status.value}"
+            return self._closed()
         if past_deadline(self.expires_at, now):
-            return "this request has expired"
+            return Refusal(RefusalCode.EXPIRED)
         refusal = self.policy.refusal(user, self.requester)
         if refusal:
             return refusal
         earlier = next((v for v in self.votes if v.user == user), None)
         if earlier is not None:
             said = "approved" if earlier.decision is Decision.APPROVE else "rejected"
-            return f"you already {said} this request, and a vote cannot be changed"
+            return Refusal(RefusalCode.ALREADY_VOTED, {"vote": said})
         return None
+
+    def _closed(self) -> Refusal:
+        return Refusal(RefusalCode.CLOSED, {"status": self.status.value})
 
     @property
     def approved_by(self) -> tuple[str, ...]:
@@ -875,7 +888,7 @@ class Approval:
 
     def expire(self, now: datetime) -> tuple[Approval, list[AuditEvent]]:
         if not self.is_due(now):
-            raise RefusedError("this request is not due to expire")
+            raise RefusedError(RefusalCode.NOT_DUE)
         now = utc(now)
         new = replace(
             self, status=Status.EXPIRED, decided_at=now, decided_by="", version=self.version + 1
@@ -904,11 +917,11 @@ class Approval:
         attempt is recorded (ESCALATION_FAILED) and the escalation is not tried again.
         """
         if self.status is not Status.PENDING:
-            raise RefusedError(f"this request is already {self.status.value}")
+            raise RefusedError(self._closed())
         if not self.policy.escalate_to:
-            raise RefusedError("this request's policy has no escalation")
+            raise RefusedError(RefusalCode.NO_ESCALATION)
         if self.policy.escalated:
-            raise RefusedError("this request was escalated already")
+            raise RefusedError(RefusalCode.ESCALATED_ALREADY)
         now = utc(now)
         group_id = self.policy.escalate_to
         if problem or not members:
@@ -945,9 +958,9 @@ class Approval:
     ) -> tuple[Approval, list[AuditEvent]]:
         """The requester, or an admin of the deployment, calls the request off."""
         if self.status is not Status.PENDING:
-            raise RefusedError(f"this request is already {self.status.value}")
+            raise RefusedError(self._closed())
         if user != self.requester and user not in admins:
-            raise RefusedError("only the requester or an admin can cancel this request")
+            raise RefusedError(RefusalCode.NOT_REQUESTER_OR_ADMIN)
         now = utc(now)
         reason = _checked_reason(reason)
         new = replace(

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from slack_sdk import WebClient
 
-from signoff import blocks, messages
+from signoff import blocks, messages, model
 from signoff.claims import Claims
 from signoff.errors import BackendError, NotFoundError
 from signoff.events import Publisher, Topic, decode
@@ -395,7 +395,7 @@ def unfinished(approval: Approval, audit: list[AuditEvent], done: frozenset[str]
     """
     if approval.message is None:
         return [Topic.REQUESTED]
-    to_user = blocks.is_slack_user(approval.requester)
+    to_user = model.is_slack_user(approval.requester)
     topics: list[Topic] = []
     if to_user and "dm:requested" not in done:
         topics.append(Topic.REQUESTED)

@@ -27,25 +27,11 @@ CORE_LOGGER = "signoff"  # the parent of every module logger in the core
 # Metric names (CloudWatch namespace `signoff`).
 APPROVALS_STARTED = "ApprovalsStarted"
 APPROVALS_DECIDED = "ApprovalsDecided"  # dimension Outcome
-CLICKS_REFUSED = "ClicksRefused"  # dimension Reason
+CLICKS_REFUSED = "ClicksRefused"  # dimension Reason: the refusal's code (signoff.refusals)
 WRITE_CONFLICTS = "WriteConflicts"
 SLACK_API_ERRORS = "SlackApiErrors"  # dimensions Method, Code
 REQUEST_TO_DECISION = "RequestToDecision"  # seconds; dimension Outcome
 DECISION_TO_RESUME = "DecisionToResume"  # milliseconds
-
-# Why the rules refused a vote (signoff.model), as a short dimension value. A sentence
-# not listed here counts as "other" (a dimension must stay a small set of values).
-_REFUSAL_CODES = (
-    ("this request is already", "closed"),
-    ("this request has expired", "expired"),
-    ("you are not an approver", "not_approver"),
-    ("you requested this", "self_approval"),
-    ("you have already voted", "already_voted"),
-)
-
-
-def refusal_code(why: str) -> str:
-    return next((code for prefix, code in _REFUSAL_CODES if why.startswith(prefix)), "other")
 
 
 class Telemetry(Protocol):

@@ -489,6 +489,7 @@ class FilePolicies:
         self._path = path
         self._local = local
         self._required = required
+        self._read = False  # a document was read from the file once
 
     def load(self) -> PolicyBook:
         try:
@@ -502,6 +503,12 @@ class FilePolicies:
                     f"the policy file {self._path} does not exist: check the path "
                     "(or leave --policies out to have none)"
                 ) from None
+            if self._read:
+                # Gone while in use: not "no policies" (ad hoc allowed, no admins) in silence.
+                raise ConfigError(
+                    f"the policy file {self._path} was removed while signoff used it: put it "
+                    "back, or restart signoff dev to run without policies"
+                ) from None
             return PolicyBook()
         except OSError as exc:
             raise ConfigError(
@@ -512,7 +519,9 @@ class FilePolicies:
                 f"{self._path} is {max(size, len(raw)):,} bytes; a policy document is at "
                 f"most {MAX_DOCUMENT_BYTES // 1024} KiB"
             )
-        return PolicyBook.parse(raw, source=str(self._path), local=self._local)
+        book = PolicyBook.parse(raw, source=str(self._path), local=self._local)
+        self._read = True
+        return book
 
 
 class SsmPolicies:

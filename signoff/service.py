@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 from signoff.doorbell import Doorbell, NoDoorbell
@@ -13,6 +15,7 @@ from signoff.errors import (
     BackendError,
     ConfigError,
     ConflictError,
+    NotFoundError,
     RefusedError,
     UnansweredError,
     ValidationError,
@@ -33,13 +36,8 @@ from signoff.model import (
     person_problem,
     utc,
 )
-from signoff.observability import (
-    CLICKS_REFUSED,
-    WRITE_CONFLICTS,
-    NoTelemetry,
-    Telemetry,
-    refusal_code,
-)
+from signoff.observability import CLICKS_REFUSED, WRITE_CONFLICTS, NoTelemetry, Telemetry
+from signoff.refusals import Refusal, RefusalCode
 from signoff.schema import pending_cursor
 
 Clock = Callable[[], datetime]
@@ -48,13 +46,6 @@ Clock = Callable[[], datetime]
 Change = Callable[[Approval, datetime], "tuple[Approval, list[AuditEvent]] | None"]
 
 MAX_ATTEMPTS = 8
-
-# Said (and audited) when someone other than the requester cancels and the deployment's
-# policy document, which names the admins, cannot be read.
-POLICIES_UNREADABLE = (
-    "the deployment's policy document cannot be read, so nobody but the requester can "
-    "cancel until an operator fixes it"
-)
 
 
 def system_clock() -> datetime:
@@ -108,11 +99,30 @@ class PendingIndex(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Listing:
+    """One page of a listing, and the token that reads the next (None: this was the last)."""
+
+    approvals: list[Approval]
+    next_page: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Pending:
-    """The pending index as one person sees it (their Home tab)."""
+    """The pending index page by page, and as one person sees it (their Home tab)."""
 
     index: PendingIndex
     clock: Clock
+
+    def page(self, size: int, after: str = "") -> Listing:
+        """`size` pending approvals, soonest deadline first, from `after` (the `next_page`
+        of the page before; "" for the first); `next_page` is None on the last page."""
+        if size < 1:
+            raise ValueError(f"a page holds at least one approval, not {size}")
+        found = self.index.list_pending(size + 1, after)  # one more: is there a next page?
+        page = found[:size]
+        return Listing(
+            approvals=page, next_page=pending_cursor(page[-1]) if len(found) > size else None
+        )
 
     def pending_for(self, user: str, limit: int = 1000) -> tuple[list[Approval], list[Approval]]:
         """What waits for `user`'s vote, and what `user` asked for that is still pending.
@@ -122,27 +132,17 @@ class Pending:
         now = self.clock()
         waiting: list[Approval] = []
         asked: list[Approval] = []
-        after = ""
-        while limit > 0:
-            page = self.index.list_pending(min(100, limit), after)
-            for approval in page:
+        after: str | None = ""
+        while after is not None and limit > 0:
+            page = self.page(min(100, limit), after)
+            for approval in page.approvals:
                 if approval.requester == user:
                     asked.append(approval)
                 if approval.vote_refusal(user, now) is None:
                     waiting.append(approval)
-            if len(page) < min(100, limit):
-                break
-            limit -= len(page)
-            after = pending_cursor(page[-1])
+            limit -= len(page.approvals)
+            after = page.next_page
         return waiting, asked
-
-
-@dataclass(frozen=True, kw_only=True)
-class Listing:
-    """One page of a listing, and the token that reads the next (None: this was the last)."""
-
-    approvals: list[Approval]
-    next_page: str | None
 
 
 AUDIT_PAGE = 500
@@ -189,6 +189,10 @@ class Approvals:
     def pending_for(self, user: str, limit: int = 1000) -> tuple[list[Approval], list[Approval]]:
         """What waits for `user`'s vote, and what `user` asked for (see `Pending`)."""
         return Pending(index=self.store, clock=self.clock).pending_for(user, limit)
+
+    def audit(self, approval_id: str) -> list[AuditEvent]:
+        """One approval's audit events, by an id a person typed."""
+        return self.store.audit(checked_id(approval_id))
 
     def listing(
         self,
@@ -275,7 +279,7 @@ class Approvals:
             try:
                 admins = self.admins()
             except ConfigError as exc:  # a broken document: refused and audited, not a crash
-                raise RefusedError(POLICIES_UNREADABLE) from exc
+                raise RefusedError(RefusalCode.POLICIES_UNREADABLE) from exc
             return before.cancel(user, now, reason, admins)
 
         return self._change(approval_id, cancel, refused=(user, AuditKind.CANCEL_REFUSED))
@@ -362,7 +366,7 @@ class Approvals:
                 changed = change(before, now)
             except RefusedError as exc:
                 if refused:
-                    self._refused(before, *refused, str(exc))
+                    self._refused(before, *refused, exc.refusal)
                 raise
             if changed is None:
                 return before
@@ -386,7 +390,7 @@ class Approvals:
             return after
         raise ConflictError("the approval kept changing; try again")
 
-    def _refused(self, approval: Approval, user: str, kind: AuditKind, why: str) -> None:
+    def _refused(self, approval: Approval, user: str, kind: AuditKind, refusal: Refusal) -> None:
         """Audit a refusal before it is told: the person hears it exactly when it is audited.
 
         A write whose answer is lost (UnansweredError) was sent and, as far as anyone can
@@ -395,10 +399,9 @@ class Approvals:
         did land is not doubled — and only when neither write can have been made does
         this raise (BackendError: the person is told to try again, nothing audited).
         """
+        why = Refused(why=refusal.text, code=refusal.code.value)
         event = self._detailed(
-            AuditEvent(
-                kind=kind, at=utc(self.clock()), actor=user, detail=Refused(why=why).detail()
-            )
+            AuditEvent(kind=kind, at=utc(self.clock()), actor=user, detail=why.detail())
         )
         for attempt in (1, 2):
             try:
@@ -410,7 +413,7 @@ class Approvals:
                 if attempt == 2:
                     raise
         if kind is AuditKind.VOTE_REFUSED:
-            self.telemetry.count(CLICKS_REFUSED, Reason=refusal_code(why))
+            self.telemetry.count(CLICKS_REFUSED, Reason=refusal.code.value)
 
     def _landed(self, after: Approval) -> bool:
         """Whether the stored approval is `after` (a commit whose answer was lost): the
@@ -427,6 +430,122 @@ class Approvals:
             return event
         return replace(event, detail={**event.detail, **self.audit_detail})
 
+    # -- pages of the pending list ------------------------------------------------------
+
+    def pending_page(self, size: int, after: str = "") -> Listing:
+        """One page of the pending list (see `Pending.page`)."""
+        return Pending(index=self.store, clock=self.clock).page(size, after)
+
+    # -- the CLI's rules: start or match an --id, wait for the outcome, decide from the CLI
+
+    def start_or_match(
+        self,
+        request: StartRequest,
+        starter: Starter,
+        *,
+        new_id: bool = False,
+        sleep: Sleep = time.sleep,
+    ) -> Kickoff:
+        """Start `request`'s workflow unless its id has a record already, then compare.
+
+        The same request again starts nothing (MATCHED). A record made from a different
+        request, earlier or by a start racing this one, is REFUSED with the differences.
+        `new_id`: the id was just made up, so it has no record to read first.
+        """
+        existing = None if new_id else self._recorded(request.id)
+        if existing is None:
+            starter.start(request)
+            approval, outcome = self._await_record(request.id, starter, sleep), Started.STARTED
+        else:
+            approval, outcome = existing, Started.MATCHED
+        # Compared after a start too: a record made at the same moment may be someone else's.
+        # The caller does not know the deployment's default channel: an empty channel matches
+        # the one the record was given.
+        differences = approval.differences(request, default_channel=approval.channel)
+        if differences:
+            return Kickoff(Started.REFUSED, approval, tuple(differences))
+        return Kickoff(outcome, approval)
+
+    def wait_for_outcome(
+        self, approval_id: str, *, sleep: Sleep = time.sleep, interval: float = 1.0
+    ) -> Iterator[Progress]:
+        """Read the approval every `interval` seconds until it is closed, yielding each read
+        (the last one is the outcome).
+
+        The workflow expires a request at its deadline. One still pending EXPIRY_GRACE after
+        it (its workflow failed or was deleted) is expired here, with the same conditional
+        write: still one outcome, whoever writes it, and a waiter is never stranded.
+        """
+        approval = self.get(approval_id)
+        while True:
+            yield Progress(approval, approval.expires_at - self.clock())
+            if approval.status.is_closed:
+                return
+            sleep(interval)
+            # One read: the approval as it stands, expired if its workflow abandoned it.
+            approval = self.expire_if_abandoned(approval_id, EXPIRY_GRACE)
+
+    def for_cli(
+        self, action: CliAction, approval_id: str, user: str, stack: CliDecisions | None
+    ) -> Approvals:
+        """What a decision or cancel from the CLI goes through (`user`: its `--as`).
+
+        On a deployed stack (`stack`), refused where its AllowCliDecisions says no (all but
+        the requester's own cancel; not audited: the request is not touched), and otherwise
+        audited with the caller's identity beside `--as`, which is only a claim. Locally
+        (None): these approvals.
+        """
+        if stack is None:
+            return self
+        where = {"stack": stack.name, "output": CLI_DECISIONS}
+        if stack.allowed is None:
+            raise CliDecisionsOffError(Refusal(RefusalCode.CLI_DECISIONS_UNSTATED, where))
+        if stack.allowed.strip().lower() != "true":
+            off = {**where, "allowed": stack.allowed}
+            if action is CliAction.DECIDE:
+                raise CliDecisionsOffError(Refusal(RefusalCode.CLI_DECISIONS_OFF, off))
+            requester = self.get(approval_id).requester
+            if user != requester:
+                only = {**off, "requester": requester, "approval_id": approval_id}
+                raise CliDecisionsOffError(Refusal(RefusalCode.CLI_CANCEL_REQUESTER_ONLY, only))
+        return Approvals(
+            self.store,
+            clock=self.clock,
+            default_channel=self.default_channel,
+            doorbell=self.doorbell,
+            admins=self.admins,
+            telemetry=self.telemetry,
+            audit_detail={**self.audit_detail, "caller": stack.caller()},
+        )
+
+    def _recorded(self, approval_id: str) -> Approval | None:
+        try:
+            return self.get(approval_id)
+        except NotFoundError:
+            return None
+
+    def _await_record(self, approval_id: str, starter: Starter, sleep: Sleep) -> Approval:
+        """The workflow writes the record once kickoff is resolved; wait until it is there.
+
+        A kickoff the policies refuse writes nothing: the workflow says why (ValidationError).
+        """
+        give_up = self.clock() + RECORD_TIMEOUT
+        attempts = 0
+        while True:
+            try:
+                return self.get(approval_id)
+            except NotFoundError as exc:
+                attempts += 1
+                if attempts % 3 == 0 and (refusal := starter.kickoff_refusal(approval_id)):
+                    raise ValidationError(f"refused at kickoff: {refusal}") from None
+                if self.clock() > give_up:
+                    raise NotFoundError(
+                        f"the workflow has not recorded {approval_id} after "
+                        f"{RECORD_TIMEOUT.total_seconds():.0f}s; check that it started "
+                        f"(`signoff show {approval_id}` later)"
+                    ) from exc
+                sleep(RECORD_POLL)
+
 
 def _made(approval: Approval) -> tuple[object, ...]:
     """What a commit wrote that tells it from another commit of the same version."""
@@ -438,3 +557,68 @@ def _made(approval: Approval) -> tuple[object, ...]:
         approval.policy,
         tuple((v.user, v.decision, iso(v.at), v.reason) for v in approval.votes),
     )
+
+
+# -- what the CLI's rules take and return ------------------------------------------------
+
+Sleep = Callable[[float], None]
+
+# The workflow expires a request at its deadline. If it has not done so this long after
+# (the workflow failed or was deleted), a waiter makes the same conditional write.
+EXPIRY_GRACE = timedelta(seconds=120)
+# How long a start waits for its workflow to write the record, and how often it looks.
+RECORD_TIMEOUT = timedelta(seconds=30)
+RECORD_POLL = 0.2
+# The deployment's setting (template.yaml's parameter, a stack output) that lets the CLI
+# decide.
+CLI_DECISIONS = "AllowCliDecisions"
+
+
+class Starter(Protocol):
+    """What starts a request's workflow (the CLI's target)."""
+
+    def start(self, request: StartRequest) -> object: ...
+    def kickoff_refusal(self, approval_id: str) -> str | None:
+        """Why the workflow refused this kickoff (and wrote nothing), if it did."""
+        ...
+
+
+class Started(StrEnum):
+    STARTED = "started"  # the workflow was started and has written the record
+    MATCHED = "matched"  # the id's record is this same request: nothing was started
+    REFUSED = "refused"  # the id's record is a different request (see the differences)
+
+
+@dataclass(frozen=True)
+class Kickoff:
+    """What `start_or_match` did, and the approval as it stands."""
+
+    outcome: Started
+    approval: Approval
+    differences: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One read of an approval being waited for."""
+
+    approval: Approval
+    left: timedelta  # until its deadline, at this read (negative once past it)
+
+
+class CliAction(StrEnum):
+    DECIDE = "decide"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class CliDecisions:
+    """What a deployed stack says about decisions from the CLI, and who is calling."""
+
+    name: str  # the stack, as its refusals name it
+    allowed: str | None  # its AllowCliDecisions as written; None: it does not say
+    caller: Callable[[], str]  # the caller's identity (asked only when the CLI may act)
+
+
+class CliDecisionsOffError(RefusedError):
+    """The deployment takes no decisions from the CLI (its AllowCliDecisions is not true)."""

@@ -6,7 +6,6 @@ import http.client
 import json
 import urllib.error
 import urllib.request
-from enum import StrEnum
 from typing import Any, Protocol
 
 import boto3
@@ -16,15 +15,13 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from signoff.aws_session import aws_session
 from signoff.codec import request_to_payload
 from signoff.doorbell import LambdaDoorbell
-from signoff.errors import BackendError, ConfigError, RefusedError
+from signoff.errors import BackendError, ConfigError
 from signoff.model import Approval, StartRequest
 from signoff.policy import PolicyBook, PolicyDocument, PushResult, push_policies, read_policies
-from signoff.service import Approvals
+from signoff.service import CLI_DECISIONS, Approvals, CliDecisions
 from signoff.store import DynamoApprovalStore
 
 DEFAULT_LOCAL_URL = "http://127.0.0.1:3000"
-# The stack output that says whether the CLI may decide (template.yaml's parameter).
-CLI_DECISIONS_OUTPUT = "AllowCliDecisions"
 
 
 class Target(Protocol):
@@ -35,6 +32,10 @@ class Target(Protocol):
     def policies(self) -> PolicyBook: ...
     def kickoff_refusal(self, approval_id: str) -> str | None:
         """Why the workflow refused this kickoff (and wrote nothing), if it did."""
+        ...
+
+    def cli_decisions(self) -> CliDecisions | None:
+        """What the deployment says about decisions from the CLI (None: no limits)."""
         ...
 
 
@@ -70,7 +71,10 @@ def _http_json(url: str, payload: dict[str, Any] | None = None, timeout: float =
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:  # it answered, with an error status
-        raise HttpStatusError(f"{url} answered HTTP {exc.code}", exc.code) from exc
+        said = _said(exc)
+        raise HttpStatusError(
+            f"{url} answered HTTP {exc.code}" + (f": {said}" if said else ""), exc.code
+        ) from exc
     except (OSError, ValueError, http.client.HTTPException) as exc:
         # OSError: refused, reset, timed out; ValueError: not a usable URL;
         # HTTPException: whatever answered does not speak HTTP.
@@ -79,6 +83,16 @@ def _http_json(url: str, payload: dict[str, Any] | None = None, timeout: float =
         return json.loads(body.decode())
     except ValueError as exc:  # not UTF-8, or not JSON
         raise BackendError(f"{url} answered something that is not JSON") from exc
+
+
+def _said(error: urllib.error.HTTPError) -> str:
+    """The `error` sentence of a JSON error answer (the local stack's), if there is one."""
+    try:
+        body = json.loads(error.read(64 * 1024).decode())
+    except (OSError, ValueError):
+        return ""
+    said = body.get("error") if isinstance(body, dict) else None
+    return said if isinstance(said, str) else ""
 
 
 CONFIG_KEYS = ("dynamodb_endpoint", "region", "table")
@@ -141,8 +155,13 @@ class LocalTarget:
         except HttpStatusError as exc:
             if exc.status == 404:  # a stack that serves no policies has none
                 return PolicyBook()
-            raise BackendError(f"the local stack could not give its policies: {exc}") from exc
+            # The stack's document is broken: its problems, with the file and line, are
+            # in the answer (a ConfigError: the deployment's to fix, not the request's).
+            raise ConfigError(f"the local stack's policies cannot be used: {exc}") from exc
         return PolicyBook.from_data(answer, source=url)
+
+    def cli_decisions(self) -> CliDecisions | None:
+        return None  # the local stack takes every decision the rules allow
 
     def kickoff_refusal(self, approval_id: str) -> str | None:
         try:
@@ -186,23 +205,6 @@ def describe_stack(session: Any, stack_name: str) -> dict[str, Any]:
             "--region, AWS_REGION, AWS_DEFAULT_REGION or the profile, in that order)"
         ) from exc
     return dict(stacks["Stacks"][0])
-
-
-class CliAction(StrEnum):
-    DECIDE = "decide"
-    CANCEL = "cancel"
-
-
-class CliDecisionsOffError(RefusedError):
-    """The deployment takes no decisions from the CLI (its AllowCliDecisions is false)."""
-
-
-def for_cli(target: Target, action: CliAction, approval_id: str, user: str) -> Approvals:
-    """What a CLI decision or cancel goes through: on a deployed stack, checked against its
-    AllowCliDecisions and audited with the caller's AWS identity; locally, the approvals."""
-    if isinstance(target, AwsTarget):
-        return target.for_cli(action, approval_id, user)
-    return target.approvals
 
 
 class AwsTarget:
@@ -292,37 +294,9 @@ class AwsTarget:
         except ValueError:
             return None
 
-    def for_cli(self, action: CliAction, approval_id: str, user: str) -> Approvals:
-        """Refuse what AllowCliDecisions turns off (all but a requester's cancel); otherwise
-        the approvals, recording the caller's AWS identity beside `--as` in the audit trail."""
-        allowed = self.outputs.get(CLI_DECISIONS_OUTPUT)
-        if allowed is None:
-            raise CliDecisionsOffError(
-                f"stack {self.stack_name} does not say whether it takes decisions from the CLI "
-                f"(no {CLI_DECISIONS_OUTPUT} output: it was deployed from an older "
-                "template.yaml); redeploy it, or decide in Slack"
-            )
-        if allowed.strip().lower() != "true":
-            off = (
-                f"stack {self.stack_name} takes no decisions from the CLI "
-                f"({CLI_DECISIONS_OUTPUT} is {allowed})"
-            )
-            if action is CliAction.DECIDE:
-                raise CliDecisionsOffError(
-                    f"{off}: approve or reject in Slack, or redeploy with "
-                    f"{CLI_DECISIONS_OUTPUT}=true"
-                )
-            requester = self.approvals.get(approval_id).requester
-            if user != requester:
-                raise CliDecisionsOffError(
-                    f"{off}: only its requester ({requester}) may cancel {approval_id} from the CLI"
-                )
-        return Approvals(
-            self._store,
-            doorbell=self.approvals.doorbell,
-            admins=self.approvals.admins,
-            audit_detail={"caller": self.caller()},
-        )
+    def cli_decisions(self) -> CliDecisions:
+        """Its AllowCliDecisions output, and the caller's AWS identity for the audit trail."""
+        return CliDecisions(self.stack_name, self.outputs.get(CLI_DECISIONS), self.caller)
 
     def caller(self) -> str:
         """Who the AWS credentials belong to (STS GetCallerIdentity; needs no permission)."""

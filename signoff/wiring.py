@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from signoff.model import StartRequest
     from signoff.notify import Notifier
     from signoff.policy import PolicySource, SlackGroups
-    from signoff.slack_app import SlackApp
+    from signoff.slack.app import SlackApp
     from signoff.workflow import WorkflowDeps
 
 
@@ -370,7 +370,7 @@ def build_notifier(settings: Settings, telemetry: Telemetry | None = None) -> No
 
 
 def build_slack_app(settings: Settings, telemetry: Telemetry | None = None) -> SlackApp:
-    from signoff.slack_app import build_app
+    from signoff.slack.app import build_app
 
     observe = telemetry or NoTelemetry()
     secrets = secret_source(settings)

@@ -30,9 +30,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from aws_durable_execution_sdk_python.config import CallbackConfig, Duration
 from aws_durable_execution_sdk_python.exceptions import CallbackTimeoutError
@@ -56,6 +56,50 @@ if TYPE_CHECKING:
     from signoff.policy import GroupDirectory
 
 PENDING = Status.PENDING.value
+
+T = TypeVar("T")
+
+
+class DurableLogger(Protocol):
+    """Replay-aware: a line an earlier invocation wrote is not written again."""
+
+    def info(
+        self, msg: object, *args: object, extra: Mapping[str, object] | None = None
+    ) -> None: ...
+
+
+class ExecutionState(Protocol):
+    @property
+    def durable_execution_arn(self) -> str: ...
+
+
+class DurableCallback(Protocol):
+    @property
+    def callback_id(self) -> str: ...
+
+    def result(self) -> object:
+        """Suspends until the callback is sent its result; CallbackTimeoutError after its
+        timeout."""
+        ...
+
+
+class DurableContext(Protocol):
+    """What the workflow uses of the durable SDK's context (the SDK's own satisfies it; the
+    fast tests run the workflow on a fake)."""
+
+    @property
+    def logger(self) -> DurableLogger: ...
+    @property
+    def state(self) -> ExecutionState: ...
+
+    def step(self, func: Callable[[Any], T], name: str | None = None) -> T:
+        """Runs `func` once and checkpoints its result; a replay returns the checkpoint."""
+        ...
+
+    def wait(self, duration: Duration, name: str | None = None) -> None: ...
+    def create_callback(
+        self, name: str | None = None, config: CallbackConfig | None = None
+    ) -> DurableCallback: ...
 
 
 @dataclass(frozen=True)
@@ -152,9 +196,11 @@ class _NoGroups:
         raise ValidationError(f"the user group {group_id} cannot be resolved here")
 
 
-def run_approval(event: dict[str, Any], context: Any, deps: WorkflowDeps) -> dict[str, Any]:
+def run_approval(
+    event: dict[str, Any], context: DurableContext, deps: WorkflowDeps
+) -> dict[str, Any]:
     asked = request_from_payload(event)
-    execution_id = str(getattr(context.state, "durable_execution_arn", ""))
+    execution_id = context.state.durable_execution_arn
     # context.logger is replay-aware: a line already written by an earlier invocation of
     # this execution is not written again when the replay passes it.
     # The correlation id: the execution's ARN, the same on every invocation of it.
@@ -244,7 +290,7 @@ def _report_outcome(deps: WorkflowDeps, approval_id: str) -> None:
 
 
 def await_outcome(
-    context: Any,
+    context: DurableContext,
     deps: WorkflowDeps,
     approval_id: str,
     expires_epoch: float,
@@ -302,7 +348,7 @@ def await_outcome(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _remind(context: Any, deps: WorkflowDeps, approval_id: str, number: int) -> None:
+def _remind(context: DurableContext, deps: WorkflowDeps, approval_id: str, number: int) -> None:
     """Reminder `number`: audited in one step, published in the next (each once)."""
     reminded = context.step(
         lambda _: _observe(deps, lambda: deps.approvals.remind(approval_id, number)),
@@ -316,7 +362,7 @@ def _remind(context: Any, deps: WorkflowDeps, approval_id: str, number: int) -> 
 
 
 def _escalate(
-    context: Any, deps: WorkflowDeps, approval_id: str, group_id: str, attempt: int
+    context: DurableContext, deps: WorkflowDeps, approval_id: str, group_id: str, attempt: int
 ) -> bool:
     """The escalation: its group looked up and committed in one step; True once done.
 

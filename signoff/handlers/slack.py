@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.logging import correlation_paths
 
 from signoff import observability
-from signoff.slack_app import handle_function_url
+from signoff.slack.request import handle_function_url
 from signoff.wiring import slack_app_from_env
 
 if TYPE_CHECKING:  # an annotation only: not imported on a cold start

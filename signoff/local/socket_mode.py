@@ -4,7 +4,7 @@
 manifest.dev.yaml), so no public URL is needed. Slack authenticates the socket itself
 (the app-level `xapp-` token opens it), so Socket Mode envelopes carry no request
 signature to check. Each envelope's payload still goes through the same body check as a
-signed HTTP request (`read_body`) before the one Bolt app (`signoff.slack_app`) sees it:
+signed HTTP request (`read_body`) before the one Bolt app (`signoff.slack.app`) sees it:
 this adapter only translates, as the Lambda adapter does.
 """
 
@@ -28,7 +28,8 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 
 from signoff.config import SLACK_API_DEFAULT
 from signoff.errors import ConfigError
-from signoff.slack_app import MalformedRequestError, SlackApp, read_body
+from signoff.slack.app import SlackApp
+from signoff.slack.request import MalformedRequestError, read_body
 
 log = logging.getLogger(__name__)
 

@@ -169,7 +169,8 @@ class LocalStack:
         from signoff.policy import FilePolicies
 
         # A bad document stops the start with its problems listed, before anything runs.
-        book = FilePolicies(self.policies_path).load()
+        self._policies = FilePolicies(self.policies_path)
+        book = self._policies.load()
         keys = _local_secrets(self.home)
         # So does a damaged state file, named with what to do (signoff/local/state.py).
         state.check_durable_store(self.home / "durable.sqlite")
@@ -415,10 +416,9 @@ class LocalStack:
         def policies() -> Response | tuple[Response, int]:
             """The deployment's policy document as JSON (what `signoff policies` prints)."""
             from signoff.errors import ConfigError
-            from signoff.policy import FilePolicies
 
             try:
-                return jsonify(FilePolicies(self.policies_path).load().to_json())
+                return jsonify(self._policies.load().to_json())
             except ConfigError as exc:
                 return jsonify({"error": str(exc)}), 500
 

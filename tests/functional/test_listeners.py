@@ -16,8 +16,10 @@ from signoff.errors import ConfigError
 from signoff.local.stack import LambdaContext
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import Status
-from signoff.service import POLICIES_UNREADABLE, Approvals
-from signoff.slack_app import SlackApp, build_app, handle_function_url
+from signoff.refusals import Refusal, RefusalCode
+from signoff.service import Approvals
+from signoff.slack.app import SlackApp, build_app
+from signoff.slack.request import handle_function_url
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, StandInServer
 from tests.factories import Bell, start_request
 from tests.integration.slack_events import block_actions, signed_event, slash_command
@@ -120,7 +122,10 @@ def test_a_strangers_cancel_with_a_broken_policy_document_is_told_and_audited(
     assert call(app, block_actions("U0X", "signoff.cancel", "apr-l1", url))["statusCode"] == 200
     (told,) = slack.standin.conversation()["ephemerals"]
     assert told["user"] == "U0X"
-    assert told["text"] == f"The request was not cancelled: {POLICIES_UNREADABLE}."
-    last = approvals.store.audit("apr-l1")[-1]
+    assert (
+        told["text"]
+        == f"The request was not cancelled: {Refusal(RefusalCode.POLICIES_UNREADABLE)}."
+    )
+    last = approvals.audit("apr-l1")[-1]
     assert (last.kind, last.actor) == ("cancel_refused", "U0X")
     assert approvals.get("apr-l1").status is Status.PENDING

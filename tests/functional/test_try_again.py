@@ -24,7 +24,8 @@ from signoff.local.stack import LambdaContext
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import Approval, AuditEvent, Decision, Status
 from signoff.service import MAX_ATTEMPTS, Approvals
-from signoff.slack_app import build_app, handle_function_url
+from signoff.slack.app import build_app
+from signoff.slack.request import handle_function_url
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, StandInServer
 from tests.factories import start_request
 from tests.integration.slack_events import (

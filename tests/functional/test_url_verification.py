@@ -13,7 +13,8 @@ from slack_sdk import WebClient
 from signoff.local.stack import LambdaContext
 from signoff.memstore import InMemoryApprovalStore
 from signoff.service import Approvals
-from signoff.slack_app import SlackApp, build_app, handle_function_url
+from signoff.slack.app import SlackApp, build_app
+from signoff.slack.request import handle_function_url
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, StandInServer
 from tests.integration.slack_events import signed_event
 

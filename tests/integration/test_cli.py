@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from signoff import cli
-from signoff.errors import ValidationError
+from signoff.errors import NotFoundError, ValidationError
 from signoff.model import StartRequest, Status
 from signoff.policy import PolicyBook, resolve
 from signoff.service import Approvals
@@ -41,6 +41,9 @@ class StoreOnlyTarget:
         return PolicyBook()
 
     def kickoff_refusal(self, approval_id: str) -> str | None:
+        return None
+
+    def cli_decisions(self) -> None:
         return None
 
 
@@ -137,6 +140,9 @@ class StoreTarget:
 
     def kickoff_refusal(self, approval_id: str) -> str | None:
         return self.refused.get(approval_id)
+
+    def cli_decisions(self) -> None:
+        return None
 
 
 @pytest.fixture
@@ -510,7 +516,11 @@ def governed(target: StoreTarget) -> StoreTarget:
 
 
 def nothing_written(target: StoreTarget, approval_id: str) -> bool:
-    return not target.approvals.list_pending() and cli._recorded(target, approval_id) is None
+    if target.approvals.list_pending():
+        return False
+    with pytest.raises(NotFoundError):
+        target.approvals.get(approval_id)
+    return True
 
 
 @pytest.mark.integration

@@ -21,7 +21,8 @@ import slack_handler.app
 from signoff import wiring
 from signoff.model import SlackRef, StartRequest, Status
 from signoff.policy import PolicyBook, SlackGroups, resolve
-from signoff.service import POLICIES_UNREADABLE, Approvals
+from signoff.refusals import Refusal, RefusalCode
+from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, StandInServer
 from tests.factories import start_request
@@ -199,7 +200,7 @@ def test_a_broken_policy_file_refuses_a_strangers_cancel_privately_and_audits_it
     wiring.reset()
     kickoff(approvals, store, slack, start_request("apr-broken"))
     said = click("U0BOSS", "cancel", "apr-broken", responses, "b")
-    assert said == f"The request was not cancelled: {POLICIES_UNREADABLE}."
+    assert said == f"The request was not cancelled: {Refusal(RefusalCode.POLICIES_UNREADABLE)}."
     assert store.get("apr-broken").status is Status.PENDING
     refused = store.audit("apr-broken")[-1]
     assert (refused.kind, refused.actor) == ("cancel_refused", "U0BOSS")

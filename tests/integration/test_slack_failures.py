@@ -40,6 +40,9 @@ class TableTarget:
     def workflow(self, approval: Any) -> dict[str, str]:
         return {"status": "running"}
 
+    def cli_decisions(self) -> None:
+        return None
+
 
 def request_posts(slack: StandInServer) -> int:
     return sum(

@@ -18,7 +18,7 @@ from signoff.local import socket_mode
 from signoff.local.socket_mode import SocketModeSettings
 from signoff.model import Status
 from signoff.service import Approvals
-from signoff.slack_app import build_app
+from signoff.slack.app import build_app
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, StandInServer
 from tests.factories import start_request
 from tests.integration.slack_events import block_actions_payload, view_submission_payload

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from signoff.slack_app import RequestSignature, read_body
+from signoff.slack.request import RequestSignature, read_body
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, StandInServer
 
 pytestmark = pytest.mark.integration

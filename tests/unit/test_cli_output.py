@@ -75,6 +75,9 @@ class BrokenTarget:
     def workflow(self, approval: Any) -> dict[str, Any]:
         return {}
 
+    def cli_decisions(self) -> None:
+        return None
+
 
 def test_an_unexpected_error_is_one_line_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "_target", BrokenTarget)

@@ -21,6 +21,7 @@ from signoff.model import (
     parse_iso,
     past_deadline,
 )
+from signoff.refusals import Refusal, RefusalCode
 from signoff.text import visible
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -465,5 +466,5 @@ def test_a_deadline_inside_a_second_is_kept_to_the_millisecond() -> None:
     just_before = approval.expires_at - timedelta(milliseconds=1)
     assert approval.vote_refusal("U0A", just_before) is None
     assert not approval.is_due(just_before)
-    assert approval.vote_refusal("U0A", approval.expires_at) == "this request has expired"
+    assert approval.vote_refusal("U0A", approval.expires_at) == Refusal(RefusalCode.EXPIRED)
     assert approval.is_due(approval.expires_at)

@@ -6,6 +6,7 @@ import re
 import tracemalloc
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -307,3 +308,15 @@ def test_without_libyaml_the_same_documents_are_refused_the_same_way(monkeypatch
                 book(text)
     finally:
         policy._strict_loader.cache_clear()
+
+
+def test_a_policy_file_removed_while_in_use_is_an_error_not_no_policies(tmp_path: Path) -> None:
+    path = tmp_path / "policies.yaml"
+    path.write_text("allow_ad_hoc: false\npolicies:\n  prod-db:\n    approvers: [U0ALICE]\n")
+    source = FilePolicies(path)
+    assert source.load().allow_ad_hoc is False
+    path.unlink()
+    with pytest.raises(ConfigError, match="was removed while signoff used it"):
+        source.load()
+    # A file that never existed is still "no document" (the default path is optional).
+    assert FilePolicies(tmp_path / "never.yaml").load().allow_ad_hoc is True

@@ -206,9 +206,9 @@ def test_a_broken_policy_document_refuses_a_strangers_cancel_and_audits_it(
     approvals.admins = unreadable
     with pytest.raises(RefusedError, match="policy document cannot be read") as refused:
         approvals.cancel("apr-s1", "U0ADMIN", "wrong ticket")
-    last = approvals.store.audit("apr-s1")[-1]
+    last = approvals.audit("apr-s1")[-1]
     assert (last.kind, last.actor) == ("cancel_refused", "U0ADMIN")
-    assert last.detail == {"why": str(refused.value)}
+    assert last.detail == {"why": str(refused.value), "code": "policies_unreadable"}
     assert approvals.get("apr-s1").status is Status.PENDING
     # The requester needs no admin list; a closed request says so whatever the document.
     requester = approvals.get("apr-s1").requester
