@@ -183,9 +183,6 @@ class Approvals:
         """One approval by an id a person typed: what is not an id is refused unread."""
         return self.store.get(checked_id(approval_id))
 
-    def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]:
-        return self.store.list_pending(limit, after)
-
     def pending_for(self, user: str, limit: int = 1000) -> tuple[list[Approval], list[Approval]]:
         """What waits for `user`'s vote, and what `user` asked for (see `Pending`)."""
         return Pending(index=self.store, clock=self.clock).pending_for(user, limit)
@@ -463,8 +460,10 @@ class Approvals:
         # the one the record was given.
         differences = approval.differences(request, default_channel=approval.channel)
         if differences:
-            return Kickoff(Started.REFUSED, approval, tuple(differences))
-        return Kickoff(outcome, approval)
+            return Kickoff(
+                outcome=Started.REFUSED, approval=approval, differences=tuple(differences)
+            )
+        return Kickoff(outcome=outcome, approval=approval)
 
     def wait_for_outcome(
         self, approval_id: str, *, sleep: Sleep = time.sleep, interval: float = 1.0
@@ -478,7 +477,7 @@ class Approvals:
         """
         approval = self.get(approval_id)
         while True:
-            yield Progress(approval, approval.expires_at - self.clock())
+            yield Progress(approval=approval, left=approval.expires_at - self.clock())
             if approval.status.is_closed:
                 return
             sleep(interval)
@@ -589,7 +588,7 @@ class Started(StrEnum):
     REFUSED = "refused"  # the id's record is a different request (see the differences)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Kickoff:
     """What `start_or_match` did, and the approval as it stands."""
 
@@ -598,7 +597,7 @@ class Kickoff:
     differences: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Progress:
     """One read of an approval being waited for."""
 
@@ -611,7 +610,7 @@ class CliAction(StrEnum):
     CANCEL = "cancel"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CliDecisions:
     """What a deployed stack says about decisions from the CLI, and who is calling."""
 

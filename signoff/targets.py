@@ -296,7 +296,9 @@ class AwsTarget:
 
     def cli_decisions(self) -> CliDecisions:
         """Its AllowCliDecisions output, and the caller's AWS identity for the audit trail."""
-        return CliDecisions(self.stack_name, self.outputs.get(CLI_DECISIONS), self.caller)
+        return CliDecisions(
+            name=self.stack_name, allowed=self.outputs.get(CLI_DECISIONS), caller=self.caller
+        )
 
     def caller(self) -> str:
         """Who the AWS credentials belong to (STS GetCallerIdentity; needs no permission)."""

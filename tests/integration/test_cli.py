@@ -516,7 +516,7 @@ def governed(target: StoreTarget) -> StoreTarget:
 
 
 def nothing_written(target: StoreTarget, approval_id: str) -> bool:
-    if target.approvals.list_pending():
+    if target.approvals.store.list_pending():
         return False
     with pytest.raises(NotFoundError):
         target.approvals.get(approval_id)

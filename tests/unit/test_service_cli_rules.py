@@ -215,7 +215,7 @@ def opened(approvals: Approvals) -> Approvals:
 
 
 def stack(allowed: str | None, caller: Caller) -> CliDecisions:
-    return CliDecisions("signoff-prod", allowed, caller)
+    return CliDecisions(name="signoff-prod", allowed=allowed, caller=caller)
 
 
 def test_the_local_stack_takes_cli_decisions_as_they_are(opened: Approvals) -> None:
