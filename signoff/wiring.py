@@ -365,7 +365,7 @@ class Notifiers:
         self._settings = settings
         self._telemetry = telemetry or NoTelemetry()
         self._secrets = secret_source(settings)
-        self._approvals = Approvals(build_store(settings), system_clock, telemetry=self._telemetry)
+        self._store = build_store(settings)
         self._current: tuple[str, Notifier] | None = None
 
     def current(self) -> Notifier:
@@ -378,11 +378,7 @@ class Notifiers:
             self._current = (
                 token,
                 Notifier(
-                    self._approvals,
-                    client,
-                    lease,
-                    self._telemetry,
-                    gates=build_gates(self._settings),
+                    self._store, client, lease, self._telemetry, gates=build_gates(self._settings)
                 ),
             )
         return self._current[1]

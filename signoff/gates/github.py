@@ -319,7 +319,7 @@ class GitHubDoor:
                     ("commit", deployment.sha),
                     ("deployed by", deployment.creator),
                 ),
-                links=(Link("Workflow run", deployment.run_url),),
+                links=(Link(name="Workflow run", url=deployment.run_url),),
                 gate=GateRef(
                     kind=KIND,
                     target={
@@ -338,7 +338,7 @@ class GitHubDoor:
 # -- out: the release ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AppCredentials:
     app_id: str
     private_key: str
@@ -347,7 +347,7 @@ class AppCredentials:
 def check_app_credentials(secret_id: str, value: Any) -> AppCredentials:
     if not isinstance(value, dict) or not value.get("app_id") or not value.get("private_key"):
         raise ConfigError(f"secret {secret_id} must be JSON with app_id and private_key")
-    return AppCredentials(str(value["app_id"]), str(value["private_key"]))
+    return AppCredentials(app_id=str(value["app_id"]), private_key=str(value["private_key"]))
 
 
 class GitHubGate:

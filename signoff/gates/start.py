@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from signoff.codec import request_to_payload
 from signoff.errors import BackendError
 from signoff.model import StartRequest
 
@@ -25,7 +26,7 @@ class LambdaStarter:
                 FunctionName=self._function_arn,
                 InvocationType="Event",
                 DurableExecutionName=request.id,
-                Payload=json.dumps(request.to_payload(), ensure_ascii=False).encode(),
+                Payload=json.dumps(request_to_payload(request), ensure_ascii=False).encode(),
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("DurableExecutionAlreadyStartedException",):

@@ -37,6 +37,7 @@ from werkzeug.serving import make_server
 
 import workflow_fn.app
 from signoff import cli, wiring
+from signoff.codec import request_to_payload
 from signoff.local import aws
 from signoff.local.dynamodb import free_port, local_client
 from signoff.local.slack_standin import app_home_opened, dm_channel
@@ -363,7 +364,7 @@ def _drive(d: Driver) -> dict[str, str]:
     d.until_closed(github_id, lambda: d.click(APPROVER, message, "signoff.approve"))
     outcomes[github_id] = d.finished(github_id)
     _wait_until(
-        lambda: any(e["kind"] == "gate_released" for e in d.store.audit(github_id)),
+        lambda: any(e.kind.value == "gate_released" for e in d.store.audit(github_id)),
         "the GitHub gate's release",
     )
 
@@ -394,7 +395,7 @@ def _drive_reminders(d: Driver, mp: pytest.MonkeyPatch) -> str:
     with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=True) as runner:
         mp.setattr(wiring.workflow_deps_from_env().approvals, "clock", runner._clock.now)
         arn = runner.run_async(
-            input=json.dumps(request.to_payload()),
+            input=json.dumps(request_to_payload(request)),
             function_name="signoff-workflow",
             execution_name="apr-iam-7",
             execution_timeout=2 * 3600,

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from signoff import blocks
+from signoff.codec import request_from_payload, request_to_payload
 from signoff.errors import ValidationError
 from signoff.gates import GateRef, Link, parse_links, verdict
-from signoff.model import Approval, Decision, StartRequest
+from signoff.model import Approval, Decision
 from tests.factories import start_request
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -18,9 +19,9 @@ GATE = GateRef(kind="github", target={"callback_url": "https://api.github.com/x"
 
 def test_a_gate_and_links_survive_the_start_payload_and_the_record() -> None:
     request = start_request(
-        "apr-g1", gate=GATE, links=(Link("Run", "https://github.com/o/r/actions/runs/1"),)
+        "apr-g1", gate=GATE, links=(Link(name="Run", url="https://github.com/o/r/actions/runs/1"),)
     )
-    again = StartRequest.from_payload(request.to_payload())
+    again = request_from_payload(request_to_payload(request))
     assert again.gate == GATE and again.links == request.links
     approval, _ = Approval.open(again, NOW)
     assert approval.gate == GATE and approval.links == request.links
@@ -31,9 +32,9 @@ def test_a_gate_and_links_survive_the_start_payload_and_the_record() -> None:
 
 
 def test_a_payload_without_a_gate_or_links_reads_as_before() -> None:
-    payload = start_request("apr-g2").to_payload()
+    payload = request_to_payload(start_request("apr-g2"))
     assert "gate" not in payload and "links" not in payload
-    request = StartRequest.from_payload(payload)
+    request = request_from_payload(payload)
     assert request.gate is None and request.links == ()
 
 
@@ -68,14 +69,14 @@ def test_bad_links_are_refused_at_the_door(pairs: list[str], problem: str) -> No
 
 
 def test_a_start_payload_with_a_bad_link_is_refused() -> None:
-    payload = start_request("apr-g3").to_payload()
+    payload = request_to_payload(start_request("apr-g3"))
     payload["links"] = [["run", "file:///etc/passwd"]]
     with pytest.raises(ValidationError, match="https://"):
-        StartRequest.from_payload(payload)
+        request_from_payload(payload)
 
 
 def test_links_are_buttons_on_the_message_before_and_after_the_outcome() -> None:
-    link = Link("CI run <!channel>", "https://github.com/o/r/actions/runs/7")
+    link = Link(name="CI run <!channel>", url="https://github.com/o/r/actions/runs/7")
     approval, _ = Approval.open(start_request("apr-g4", links=(link,)), NOW)
     for shown in (approval, approval.vote("U0A", Decision.APPROVE, NOW)[0]):
         (buttons,) = [
@@ -173,7 +174,9 @@ def test_the_app_jwt_is_rs256_with_githubs_claims() -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    gate = GitHubGate(lambda: AppCredentials("123", pem), clock=lambda: 1_000_000.0)
+    gate = GitHubGate(
+        lambda: AppCredentials(app_id="123", private_key=pem), clock=lambda: 1_000_000.0
+    )
     token = gate.app_jwt()
     assert jwt.get_unverified_header(token)["alg"] == "RS256"
     claims = jwt.decode(
