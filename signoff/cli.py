@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
 
+from signoff.ci import parse_links
 from signoff.codec import approval_json, event_json, recorded_json
 from signoff.errors import (
     AlreadyRecordedError,
@@ -29,7 +30,6 @@ from signoff.errors import (
     SignoffError,
     ValidationError,
 )
-from signoff.gates.port import parse_links
 from signoff.model import (
     DEFAULT_TIMEOUT,
     MAX_TIMEOUT,

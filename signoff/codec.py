@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from signoff.ci import GateRef, Link
 from signoff.errors import ValidationError
-from signoff.gates.port import GateRef, Link
 from signoff.history import approval_key, month
 from signoff.model import (
     Approval,

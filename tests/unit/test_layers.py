@@ -14,7 +14,12 @@ import pytest
 
 SIGNOFF = Path(__file__).resolve().parents[2] / "signoff"
 
-DOMAIN = {"model": {"errors", "refusals", "text"}, "refusals": set(), "text": set()}
+DOMAIN = {
+    "model": {"ci", "errors", "refusals", "text"},
+    "ci": {"errors", "text"},
+    "refusals": set(),
+    "text": set(),
+}
 ADAPTERS = {"store", "memstore", "codec", "slack", "blocks", "messages", "notify", "local"}
 ASSEMBLERS = {"wiring", "local"}
 MAY_ASSEMBLE = {"wiring", "cli", "doctor", "handlers", "local"}
