@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 
-.PHONY: setup chromium run dev test check check-build soak lint typecheck clean build-WorkflowFunction build-SlackFunction build-NotifierFunction
+.PHONY: setup chromium run dev test test-fast check check-build soak lint typecheck clean build-WorkflowFunction build-SlackFunction build-NotifierFunction
 
 setup: $(BIN)/signoff node_modules/.installed $(SAM_VENV)/bin/sam chromium
 
@@ -50,6 +50,11 @@ dev: setup
 ## test: the whole suite, offline
 test: setup
 	$(BIN)/python -m pytest
+
+## test-fast: the tiers that need no Java and no subprocess (unit, functional, the contract
+## on the in-memory store), in under a minute; `make test` runs everything
+test-fast: $(BIN)/signoff
+	$(BIN)/python -m pytest tests/unit tests/functional tests/contract -m "not dynamodb" -q
 
 check: lint typecheck test
 

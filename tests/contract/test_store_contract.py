@@ -33,7 +33,7 @@ LEASE = timedelta(seconds=60)
 DENIED, TAKEOVER = PostClaim.DENIED, PostClaim.TAKEOVER
 
 
-@pytest.fixture(params=["dynamodb", "memory"])
+@pytest.fixture(params=[pytest.param("dynamodb", marks=pytest.mark.dynamodb), "memory"])
 def any_store(request: pytest.FixtureRequest) -> ApprovalStore:
     if request.param == "memory":
         return InMemoryApprovalStore()

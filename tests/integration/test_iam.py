@@ -37,7 +37,7 @@ from werkzeug.serving import make_server
 
 import workflow_fn.app
 from signoff import cli, wiring
-from signoff.local import aws
+from signoff.local import aws, serving
 from signoff.local.dynamodb import free_port, local_client
 from signoff.local.slack_standin import app_home_opened, dm_channel
 from signoff.local.stack import TABLE, LocalStack
@@ -149,7 +149,7 @@ class LambdaApi:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        serving.stop(self.server)
         self.thread.join()
 
 
