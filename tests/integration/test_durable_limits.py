@@ -36,6 +36,7 @@ from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestR
 
 import workflow_fn.app
 from signoff import limits, wiring
+from signoff.codec import request_to_payload
 from signoff.config import Settings
 from signoff.events import Topic
 from signoff.memstore import InMemoryApprovalStore
@@ -159,7 +160,7 @@ def on_fake_context(request: StartRequest, *, doorbell: bool) -> tuple[Recording
         kickoff=lambda request: resolve(request, book, Groups()),
         groups=Groups(),
     )
-    outcome = run_approval(request.to_payload(), cast(DurableContext, context), deps)
+    outcome = run_approval(request_to_payload(request), cast(DurableContext, context), deps)
     assert outcome == {"id": request.id, "status": "expired"}
     approval = deps.approvals.get(request.id)
     assert approval.status is Status.EXPIRED and approval.policy.escalated
@@ -201,7 +202,7 @@ def test_the_fake_durable_context_counts_what_the_emulator_counts(
     with DurableFunctionTestRunner(handler=handler, skip_time=True) as runner:
         clock[0] = lambda: runner._clock.now()  # the emulator's: it jumps when a wait is skipped
         arn = runner.run_async(
-            input=json.dumps(request.to_payload()),
+            input=json.dumps(request_to_payload(request)),
             execution_name=request.id,
             execution_timeout=8 * 86400,  # template.yaml's ExecutionTimeout
         )
@@ -266,7 +267,7 @@ def test_the_longest_approval_stays_within_the_durable_limits() -> None:
     # checkpoint summed with the input.
     sizes = {name: len(checkpoint.encode()) for name, checkpoint in checkpoints.items()}
     largest = max(sizes, key=sizes.__getitem__)
-    stored = sum(sizes.values()) + len(json.dumps(request.to_payload()).encode())
+    stored = sum(sizes.values()) + len(json.dumps(request_to_payload(request)).encode())
     stored += CLOCK_DIGITS * len(sizes)
     print(f"largest checkpoint: {largest}, {sizes[largest]:,} bytes; all: {stored:,} bytes")
     assert largest == "resolve-request"
@@ -302,7 +303,7 @@ def test_the_largest_request_checkpoints_and_stores_within_awss_limits(
     with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=True) as runner:
         monkeypatch.setattr(wiring.workflow_deps_from_env().approvals, "clock", runner._clock.now)
         arn = runner.run_async(
-            input=json.dumps(request.to_payload()),
+            input=json.dumps(request_to_payload(request)),
             execution_name=request.id,
             execution_timeout=3 * 3600,
         )
@@ -347,7 +348,7 @@ def test_what_kickoff_drops_from_a_payload_stays_dropped_on_every_replay(
 
     asked = largest_request("apr-crafted", timeout=timedelta(minutes=30))
     payload = {
-        **asked.to_payload(),
+        **request_to_payload(asked),
         "policy": "",
         "approvers": ["U0A"],
         "members": ["U0REQ"],
