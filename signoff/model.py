@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from signoff.binding import Binding, bindings_from_payload, bindings_payload, bindings_problems
 from signoff.errors import RefusedError, ValidationError
 from signoff.refusals import Refusal, RefusalCode
 from signoff.text import slack_length, unsafe_characters, visible
@@ -106,6 +107,7 @@ class AuditKind(StrEnum):
     REMINDED = "reminded"  # the approvers who had not voted were reminded (detail: number)
     ESCALATED = "escalated"  # the policy's escalation group joined the approvers
     ESCALATION_FAILED = "escalation_failed"  # its group could not be resolved: nobody added
+    REUSED = "reused"  # approved at once on an earlier approval of the same fingerprint
 
 
 def utc(value: datetime) -> datetime:
@@ -288,6 +290,10 @@ class StartRequest:
     remind_every: timedelta | None = None
     escalate_after: timedelta | None = None
     escalate_to: str = ""
+    # What is approved (a commit, an image, a plan): fixed at kickoff, never changed.
+    bindings: tuple[Binding, ...] = ()
+    # A named policy's reuse window, filled in at kickoff (never by a requester).
+    reuse_for: timedelta | None = None
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -320,6 +326,7 @@ class StartRequest:
             problems.append(f"the timeout must be between 1s and {format_duration(MAX_TIMEOUT)}")
         problems += self._field_problems()
         problems += self._schedule_problems()
+        problems += bindings_problems(self.bindings)
         return problems
 
     def _schedule_problems(self) -> list[str]:
@@ -441,6 +448,10 @@ class StartRequest:
                 if self.escalate_after
                 else {}
             ),
+            **({"bindings": bindings_payload(self.bindings)} if self.bindings else {}),
+            **(
+                {"reuse_for_seconds": int(self.reuse_for.total_seconds())} if self.reuse_for else {}
+            ),
         }
 
     @classmethod
@@ -492,6 +503,9 @@ class StartRequest:
             escalate_to = payload.get("escalate_to", "")
             if not isinstance(escalate_to, str):
                 raise TypeError("escalate_to must be a string")
+            reuse = payload.get("reuse_for_seconds")
+            if reuse is not None and (isinstance(reuse, bool) or not isinstance(reuse, int)):
+                raise TypeError("reuse_for_seconds must be a whole number")
             return cls(
                 id=strings["id"],
                 title=strings["title"],
@@ -509,6 +523,8 @@ class StartRequest:
                 remind_every=schedule["remind_every"],
                 escalate_after=schedule["escalate_after"],
                 escalate_to=escalate_to,
+                bindings=bindings_from_payload(payload.get("bindings")),
+                reuse_for=timedelta(seconds=reuse) if reuse else None,
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ValidationError(f"the start payload is malformed: {exc}") from exc
@@ -554,6 +570,8 @@ class Approval:
     # The waiting workflow's current callback id: rung after a decision so it resumes at
     # once. Written by the workflow alone (the store keeps it outside `version`).
     doorbell: str = ""
+    bindings: tuple[Binding, ...] = ()  # what is approved; fixed at kickoff
+    reused_from: str = ""  # the earlier approval of the same fingerprint this one reused
 
     @classmethod
     def open(
@@ -582,6 +600,7 @@ class Approval:
             created_at=now,
             expires_at=now + request.timeout,
             version=1,
+            bindings=request.bindings,
         )
         event = AuditEvent(
             AuditKind.CREATED,
@@ -605,6 +624,7 @@ class Approval:
             ("fields", self.fields, request.fields),
             ("requester", self.requester, request.requester),
             ("policy", self.policy.name, request.policy),
+            ("bindings", _bound(self.bindings), _bound(request.bindings)),
         ]
         if not request.policy:  # a named policy's rules are the deployment's, not the request's
             named = self.policy.named_users
@@ -788,6 +808,10 @@ class Approval:
 def _same_order(names: tuple[str, ...], like: tuple[str, ...]) -> tuple[str, ...]:
     """`names` in the order of `like` when they are the same set (else as given)."""
     return like if set(names) == set(like) else names
+
+
+def _bound(bindings: tuple[Binding, ...]) -> str:
+    return ", ".join(map(str, bindings)) or "none"
 
 
 def _plain(value: object) -> str:

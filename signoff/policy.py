@@ -48,8 +48,11 @@ RULE_KEYS = (
     "remind_every",
     "escalate_after",
     "escalate_to",
+    "reuse_for",
 )
 MAX_DESCRIPTION = 300
+# How long an approval may stand for a re-run of the same fingerprint (`reuse_for`).
+MAX_REUSE = timedelta(days=7)
 MIN_REMINDER = timedelta(minutes=1)
 # A generous bound on what a deployment's rules take (the SSM parameter holds at most 8 KB;
 # 64 KiB is some 1,000 policies), and on a first parse: a few hundred milliseconds with
@@ -74,6 +77,7 @@ class Rule:
     remind_every: timedelta | None = None
     escalate_after: timedelta | None = None
     escalate_to: str = ""
+    reuse_for: timedelta | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The rule as the document writes it (what `parse` reads back)."""
@@ -89,6 +93,8 @@ class Rule:
         if self.escalate_after:
             rule["escalate_after"] = format_duration(self.escalate_after)
             rule["escalate_to"] = self.escalate_to
+        if self.reuse_for:
+            rule["reuse_for"] = format_duration(self.reuse_for)
         return rule
 
 
@@ -296,6 +302,10 @@ def _rule(name: str, raw: Any, problems: list[str]) -> Rule | None:
             problems.append(problem)
     if bool(escalate) != bool(escalate_to):
         problems.append(f"{where}: escalate_after and escalate_to go together")
+    reuse = _duration(raw.get("reuse_for"), f"{where}: reuse_for", problems)
+    if reuse is not None and reuse > MAX_REUSE:
+        problems.append(f"{where}: reuse_for must be at most {format_duration(MAX_REUSE)}")
+        reuse = None
     too_many = reminder_problem(remind, escalate, quorum)  # AWS's durable operations
     if too_many:
         problems.append(f"{where}: {too_many}")
@@ -309,6 +319,7 @@ def _rule(name: str, raw: Any, problems: list[str]) -> Rule | None:
         remind,
         escalate,
         escalate_to,
+        reuse,
     )
 
 
@@ -701,6 +712,7 @@ def resolve(request: StartRequest, book: PolicyBook, groups: GroupDirectory) -> 
             remind_every=rule.remind_every,
             escalate_after=rule.escalate_after,
             escalate_to=rule.escalate_to,
+            reuse_for=rule.reuse_for,
         )
     else:
         request = replace(
@@ -710,6 +722,7 @@ def resolve(request: StartRequest, book: PolicyBook, groups: GroupDirectory) -> 
             remind_every=None,
             escalate_after=None,
             escalate_to="",
+            reuse_for=None,
         )
     members: list[str] = []
     for group_id in request.approver_groups:

@@ -22,6 +22,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
+from signoff.binding import bindings_from_payload, bindings_payload
 from signoff.errors import BackendError, ConflictError, NotFoundError, UnansweredError
 from signoff.history import KEY_CEILING, Page, approval_key, key_id, month, months
 from signoff.model import (
@@ -116,6 +117,10 @@ def _to_item(approval: Approval, retention: timedelta) -> dict[str, Any]:
         item["escalate_to"] = approval.policy.escalate_to
     if approval.policy.escalated:
         item["escalated"] = True
+    if approval.bindings:
+        item["bindings"] = bindings_payload(approval.bindings)
+    if approval.reused_from:
+        item["reused_from"] = approval.reused_from
     if approval.message:
         item["message_channel"] = approval.message.channel
         item["message_ts"] = approval.message.ts
@@ -171,6 +176,8 @@ def _from_item(item: dict[str, Any]) -> Approval:
         execution_id=item.get("execution_id", ""),
         version=int(item["version"]),
         doorbell=item.get("doorbell", ""),
+        bindings=bindings_from_payload(item.get("bindings")),
+        reused_from=item.get("reused_from", ""),
     )
 
 
