@@ -647,8 +647,10 @@ class Approval:
                 ("self-approval", self.policy.allow_self_approval, request.allow_self_approval)
             )
         return [
-            f"{name} was {_shown(_plain(old))}, now {_shown(_plain(new))}"
+            # Bindings in full: two commits may differ in their last digits only.
+            f"{name} was {_shown(_plain(old), limit)}, now {_shown(_plain(new), limit)}"
             for name, old, new in pairs
+            for limit in [250 if name == "bindings" else 40]
             if old != new
         ]
 
