@@ -139,6 +139,8 @@ def approval_message(approval: Approval) -> Blocks:
         )
     if approval.bindings or approval.reused_from:
         blocks.append({"type": "context", "elements": [_mrkdwn(bound_line(approval))]})
+    if approval.links:
+        blocks.append(link_buttons(approval))
     deadline = when(
         approval.expires_at.timestamp(), approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")
     )
@@ -158,6 +160,27 @@ def approval_message(approval: Approval) -> Blocks:
     else:
         blocks.append({"type": "section", "text": _mrkdwn(outcome_line(approval))})
     return blocks
+
+
+LINK_ACTION = "signoff.link"
+
+
+def link_buttons(approval: Approval) -> dict[str, Any]:
+    """The request's links (a CI run, a diff) as buttons that open them; kept after the
+    outcome. Names are plain text, so nothing in them is markup."""
+    return {
+        "type": "actions",
+        "block_id": "signoff.links",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": f"{LINK_ACTION}.{index}",
+                "text": {"type": "plain_text", "text": link.name},
+                "url": link.url,
+            }
+            for index, link in enumerate(approval.links)
+        ],
+    }
 
 
 def decide_actions(

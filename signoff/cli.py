@@ -29,6 +29,7 @@ from signoff.errors import (
     SignoffError,
     ValidationError,
 )
+from signoff.gates.port import parse_links
 from signoff.model import (
     DEFAULT_TIMEOUT,
     MAX_TIMEOUT,
@@ -352,6 +353,13 @@ def start(
             )
         ),
     ] = None,
+    link: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=URL shown as a link button on the message (https:// or http://; "
+            "repeatable, at most 5)."
+        ),
+    ] = None,
     approval_id: Annotated[
         str | None,
         typer.Option(
@@ -393,6 +401,7 @@ def start(
         approver_groups=tuple(approver_group or ()),
         min_approvals=min_approvals,
         bindings=checked_bindings(parse_binding(b) for b in bind or ()),
+        links=parse_links(link or []),
     )
     target = _target()
     # What needs no lookup is refused here; the workflow resolves the groups (and checks
@@ -1229,6 +1238,10 @@ def dev(
             f"  Slack          {_dev_slack(stack)}\n"
             f"  Bolt endpoint  {stack.base_url}/slack/events\n"
             f"  conversation   {stack.base_url}/local/messages\n"
+            f"  GitHub webhook {stack.base_url}/github/events  (webhook secret "
+            f"{stack.github_webhook_secret}; any repository and environment asks "
+            f"{DEMO_APPROVER}, as {DEMO_REQUESTER}, unless the policy document's github: "
+            f"routes say otherwise; GitHub's side at {stack.base_url}/local/github)\n"
             f"  state          {stack.home}  (recovered {stack.recovered} waiting workflow(s)"
             f"{_disagreements(len(stack.mismatches))})\n"
             f"try: signoff start --title 'Deploy api v2' --approver {DEMO_APPROVER} "

@@ -16,6 +16,7 @@ from typing import Any
 
 from signoff.binding import Binding, bindings_from_payload, bindings_payload, bindings_problems
 from signoff.errors import RefusedError, ValidationError
+from signoff.gates.port import GateRef, Link, links_problems
 from signoff.refusals import Refusal, RefusalCode
 from signoff.text import slack_length, unsafe_characters, visible
 
@@ -108,6 +109,8 @@ class AuditKind(StrEnum):
     ESCALATED = "escalated"  # the policy's escalation group joined the approvers
     ESCALATION_FAILED = "escalation_failed"  # its group could not be resolved: nobody added
     REUSED = "reused"  # approved at once on an earlier approval of the same fingerprint
+    GATE_RELEASED = "gate_released"  # the CI system's hold was released (detail: its answer)
+    GATE_FAILED = "gate_failed"  # releasing it failed (detail: why, and whether it is retried)
 
 
 def utc(value: datetime) -> datetime:
@@ -294,6 +297,9 @@ class StartRequest:
     bindings: tuple[Binding, ...] = ()
     # A named policy's reuse window, filled in at kickoff (never by a requester).
     reuse_for: timedelta | None = None
+    # The CI hold this request releases (filled by a gate), and links shown as buttons.
+    gate: GateRef | None = None
+    links: tuple[Link, ...] = ()
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -327,6 +333,7 @@ class StartRequest:
         problems += self._field_problems()
         problems += self._schedule_problems()
         problems += bindings_problems(self.bindings)
+        problems += links_problems(self.links)
         return problems
 
     def _schedule_problems(self) -> list[str]:
@@ -452,6 +459,8 @@ class StartRequest:
             **(
                 {"reuse_for_seconds": int(self.reuse_for.total_seconds())} if self.reuse_for else {}
             ),
+            **({"gate": self.gate.to_json()} if self.gate else {}),
+            **({"links": [link.to_json() for link in self.links]} if self.links else {}),
         }
 
     @classmethod
@@ -506,6 +515,13 @@ class StartRequest:
             reuse = payload.get("reuse_for_seconds")
             if reuse is not None and (isinstance(reuse, bool) or not isinstance(reuse, int)):
                 raise TypeError("reuse_for_seconds must be a whole number")
+            gate = GateRef.from_json(payload["gate"]) if payload.get("gate") else None
+            links = payload.get("links", [])
+            if not isinstance(links, list) or not all(
+                isinstance(x, list) and len(x) == 2 and all(isinstance(y, str) for y in x)
+                for x in links
+            ):
+                raise TypeError("links must be a list of [name, url] strings")
             return cls(
                 id=strings["id"],
                 title=strings["title"],
@@ -525,6 +541,8 @@ class StartRequest:
                 escalate_to=escalate_to,
                 bindings=bindings_from_payload(payload.get("bindings")),
                 reuse_for=timedelta(seconds=reuse) if reuse else None,
+                gate=gate,
+                links=tuple(Link(name, url) for name, url in links),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ValidationError(f"the start payload is malformed: {exc}") from exc
@@ -572,6 +590,9 @@ class Approval:
     doorbell: str = ""
     bindings: tuple[Binding, ...] = ()  # what is approved; fixed at kickoff
     reused_from: str = ""  # the earlier approval of the same fingerprint this one reused
+    # The CI hold the outcome releases, and the links shown on the message: as filed.
+    gate: GateRef | None = None
+    links: tuple[Link, ...] = ()
 
     @classmethod
     def open(
@@ -601,6 +622,8 @@ class Approval:
             expires_at=now + request.timeout,
             version=1,
             bindings=request.bindings,
+            gate=request.gate,
+            links=request.links,
         )
         event = AuditEvent(
             AuditKind.CREATED,
@@ -625,6 +648,8 @@ class Approval:
             ("requester", self.requester, request.requester),
             ("policy", self.policy.name, request.policy),
             ("bindings", _bound(self.bindings), _bound(request.bindings)),
+            ("links", self.links, request.links),
+            ("gate", self.gate, request.gate),
         ]
         if not request.policy:  # a named policy's rules are the deployment's, not the request's
             named = self.policy.named_users

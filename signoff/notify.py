@@ -32,6 +32,8 @@ from slack_sdk import WebClient
 from signoff import blocks, messages, model
 from signoff.errors import BackendError, NotFoundError
 from signoff.events import Publisher, Topic, decode
+from signoff.gates.port import Gates
+from signoff.gates.release import gate_key, release_gate
 from signoff.messages import (
     NO_RESPONSE,
     PermanentSlackError,
@@ -58,11 +60,13 @@ class Notifier:
         client: WebClient,
         claim_lease: timedelta = CLAIM_LEASE,
         telemetry: Telemetry | None = None,
+        gates: Gates | None = None,
     ):
         self._approvals = approvals
         self._client = client
         self._lease = claim_lease
         self._telemetry = telemetry or NoTelemetry()
+        self._gates = gates or Gates()
 
     def handle_sns_event(self, event: dict[str, Any]) -> int:
         """Handle every record of an SNS Lambda event; returns how many were handled.
@@ -199,12 +203,19 @@ class Notifier:
             self._follow_up(approval.id)
 
     def _follow_up(self, approval_id: str) -> None:
-        """After a vote or the outcome: thread replies, the requester's DM, the message.
-
-        The message is re-rendered last: for a closed request its `message_updated` audit
-        event marks the outcome as shown.
-        """
+        """After a vote or the outcome: the CI gate's release, then thread replies, the
+        requester's DM, the message. A release to be tried again raises after Slack's part
+        is done, so neither waits for the other."""
         approval = self._approvals.get(approval_id)
+        try:
+            release_gate(self._approvals, self._gates, approval, self._lease, SLACK_TRIES)
+        finally:
+            self._follow_up_in_slack(approval)
+
+    def _follow_up_in_slack(self, approval: Approval) -> None:
+        """The message is re-rendered last: for a closed request its `message_updated`
+        audit event marks the outcome as shown."""
+        approval_id = approval.id
         for vote in approval.votes:
             self.reply_in_thread(approval, blocks.vote_notice(vote), f"vote:{vote.user}")
         if approval.status.is_closed:
@@ -385,6 +396,8 @@ def unfinished(
         wanted += ["outcome", render_key(approval)] + (["dm:outcome"] if to_user else [])
     elif approval.votes or approval.policy.escalated:
         wanted.append(render_key(approval))
+    if approval.gate is not None and approval.status.is_closed:
+        wanted.append(gate_key(approval))
     if any(key not in done for key in wanted) and Topic.REQUESTED not in topics:
         topics.append(Topic.DECIDED if approval.status.is_closed else Topic.VOTED)
     kinds = {str(e.get("kind")) for e in audit}

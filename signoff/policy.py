@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from signoff.errors import BackendError, ConfigError, ValidationError
+from signoff.gates.github import Routes
 from signoff.limits import reminder_problem
 from signoff.model import (
     _ID_RE,
@@ -38,7 +39,7 @@ from signoff.model import (
 )
 from signoff.text import visible
 
-DOCUMENT_KEYS = ("allow_ad_hoc", "admins", "policies", "groups")
+DOCUMENT_KEYS = ("allow_ad_hoc", "admins", "policies", "github", "groups")
 RULE_KEYS = (
     "description",
     "approvers",
@@ -107,6 +108,8 @@ class PolicyBook:
     admins: tuple[str, ...] = ()
     # Local stack only: the user groups the Slack stand-in serves (Slack holds them on AWS).
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Which policy guards which GitHub repository and environment (signoff/gates/github.py).
+    github: Routes = field(default_factory=Routes)
 
     @classmethod
     def parse(cls, text: str | bytes, *, source: str, local: bool = False) -> PolicyBook:
@@ -139,7 +142,7 @@ class PolicyBook:
         if not isinstance(data, dict):
             raise ConfigError(f"{source} must be a mapping with a `policies` section")
         problems: list[str] = []
-        allowed = DOCUMENT_KEYS if local else DOCUMENT_KEYS[:3]
+        allowed = DOCUMENT_KEYS if local else DOCUMENT_KEYS[:4]
         unknown = [str(k) for k in data if k not in allowed]
         if unknown:
             problems.append(
@@ -170,12 +173,18 @@ class PolicyBook:
                 rule = _rule(str(name), raw, problems)
                 if rule is not None:
                     policies[rule.name] = rule
+        github = Routes.parse(data.get("github"), problems)
+        problems += [
+            f"github route {r.repository} {r.environment}: no policy named {r.policy!r}"
+            for r in github.routes
+            if r.policy not in policies
+        ]
         if problems:
             listed = problems[:MAX_PROBLEMS]
             if len(problems) > MAX_PROBLEMS:
                 listed.append(f"and {len(problems) - MAX_PROBLEMS} more problem(s)")
             raise ConfigError(f"{source}: " + "; ".join(listed))
-        return cls(policies, allow_ad_hoc, admins, groups)
+        return cls(policies, allow_ad_hoc, admins, groups, github)
 
     def names(self) -> list[str]:
         return sorted(self.policies)

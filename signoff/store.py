@@ -24,6 +24,7 @@ from botocore.exceptions import (
 
 from signoff.binding import bindings_from_payload, bindings_payload
 from signoff.errors import BackendError, ConflictError, NotFoundError, UnansweredError
+from signoff.gates.port import GateRef, Link
 from signoff.history import KEY_CEILING, Page, approval_key, key_id, month, months
 from signoff.model import (
     Approval,
@@ -121,6 +122,10 @@ def _to_item(approval: Approval, retention: timedelta) -> dict[str, Any]:
         item["bindings"] = bindings_payload(approval.bindings)
     if approval.reused_from:
         item["reused_from"] = approval.reused_from
+    if approval.gate:  # a gate's hold, as filed (never changed by a later write)
+        item["gate"] = approval.gate.to_json()
+    if approval.links:
+        item["links"] = [link.to_json() for link in approval.links]
     if approval.message:
         item["message_channel"] = approval.message.channel
         item["message_ts"] = approval.message.ts
@@ -178,6 +183,8 @@ def _from_item(item: dict[str, Any]) -> Approval:
         doorbell=item.get("doorbell", ""),
         bindings=bindings_from_payload(item.get("bindings")),
         reused_from=item.get("reused_from", ""),
+        gate=GateRef.from_json(item["gate"]) if item.get("gate") else None,
+        links=tuple(Link(str(name), str(url)) for name, url in item.get("links", [])),
     )
 
 

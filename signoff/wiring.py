@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
     from signoff.doorbell import Doorbell
+    from signoff.gates import Gates
+    from signoff.gates.github import GitHubDoor
     from signoff.model import StartRequest
     from signoff.notify import Notifier
     from signoff.policy import PolicySource, SlackGroups
@@ -361,7 +363,16 @@ class Notifiers:
         if self._current is None or self._current[0] != token:
             client = build_slack_client(self._settings, token, telemetry=self._telemetry)
             lease = timedelta(seconds=self._settings.post_claim_lease_seconds)
-            self._current = (token, Notifier(self._approvals, client, lease, self._telemetry))
+            self._current = (
+                token,
+                Notifier(
+                    self._approvals,
+                    client,
+                    lease,
+                    self._telemetry,
+                    gates=build_gates(self._settings),
+                ),
+            )
         return self._current[1]
 
 
@@ -394,6 +405,96 @@ def build_slack_app(settings: Settings, telemetry: Telemetry | None = None) -> S
     )
 
 
+class JsonSecret:
+    """One key of a JSON secret in Secrets Manager, read again after `max_age` seconds."""
+
+    def __init__(self, secret_id: str, max_age: int = 300):
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        quiet_wire_logs()
+        self.secret_id = secret_id
+        self._max_age = max_age
+        self._provider = SecretsProvider(
+            boto3_client=_client("secretsmanager", BACKGROUND.boto_config())
+        )
+
+    def value(self) -> dict[str, Any]:
+        value = self._provider.get(self.secret_id, transform="json", max_age=self._max_age)
+        if not isinstance(value, dict):
+            raise ConfigError(f"secret {self.secret_id} must be a JSON object")
+        return value
+
+
+def build_gates(settings: Settings) -> Gates:
+    """The deployment's CI gates: GitHub's when its App secret is configured."""
+    from signoff.gates import Gates
+
+    github = settings.github
+    if github is None or not github.app_secret_id:
+        return Gates()
+    from signoff.gates.github import GitHubGate, check_app_credentials
+
+    secret = JsonSecret(github.app_secret_id, settings.secret_max_age_seconds)
+    return Gates(
+        GitHubGate(lambda: check_app_credentials(secret.secret_id, secret.value()), github.api_url)
+    )
+
+
+def build_github_door(settings: Settings) -> GitHubDoor | None:
+    """POST /github/events: None when the deployment has no GitHub webhook secret."""
+    github = settings.github
+    if github is None or not github.webhook_secret_id:
+        return None
+    from signoff.gates.deliveries import DynamoDeliveries
+    from signoff.gates.github import GitHubDoor, Route, Routes
+    from signoff.gates.start import HttpStarter, LambdaStarter
+
+    secret = JsonSecret(github.webhook_secret_id, settings.secret_max_age_seconds)
+
+    def webhook_secret() -> str:
+        value = secret.value().get("webhook_secret")
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"secret {secret.secret_id} must be JSON with webhook_secret")
+        return value
+
+    if github.workflow_function_arn:
+        config = Config(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 2})
+        starter: LambdaStarter | HttpStarter = LambdaStarter(
+            cache(lambda: _client("lambda", config)), github.workflow_function_arn
+        )
+    elif github.workflow_start_url:
+        starter = HttpStarter(github.workflow_start_url)
+    else:
+        raise ConfigError("the GitHub gate needs SIGNOFF_WORKFLOW_FUNCTION_ARN to start workflows")
+    policies = build_policies(settings, CLICK)
+    fallback = (
+        (Route(repository="*", environment="*", approvers=github.default_approvers),)
+        if github.default_approvers
+        else ()
+    )
+
+    def routes() -> Routes:
+        found = policies.load().github
+        if found.routes or not fallback:
+            return found
+        return Routes(
+            routes=fallback, users=found.users, default_requester=github.default_requester
+        )
+
+    return GitHubDoor(
+        secret=webhook_secret,
+        deliveries=DynamoDeliveries(
+            _client("dynamodb", CLICK.boto_config()),
+            settings.table,
+            timedelta(days=30),
+            system_clock,
+        ),
+        starter=starter,
+        routes=routes,
+        api_url=github.api_url,
+    )
+
+
 def _telemetry() -> Telemetry:
     from signoff.observability import telemetry
 
@@ -419,8 +520,14 @@ def slack_app_from_env() -> SlackApp:
     return build_slack_app(settings_from_env(), _telemetry())
 
 
+@cache
+def github_door_from_env() -> GitHubDoor | None:
+    return build_github_door(settings_from_env())
+
+
 def reset() -> None:
     """Forget the per-process graphs (after the environment changed: tests, restarts)."""
     workflow_deps_from_env.cache_clear()
     _notifiers_from_env.cache_clear()
     slack_app_from_env.cache_clear()
+    github_door_from_env.cache_clear()

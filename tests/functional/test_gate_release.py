@@ -1,0 +1,132 @@
+"""The notifier releases an approval's CI gate once, retried, audited (in-memory store)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from slack_sdk import WebClient
+
+from signoff.events import Topic
+from signoff.gates import GateFailedError, GateRef, GateRetryError, Gates
+from signoff.memstore import InMemoryApprovalStore
+from signoff.model import Approval, Decision
+from signoff.notify import SLACK_TRIES, Notifier, unfinished
+from signoff.service import Approvals
+from tests.conftest import BOT_TOKEN, StandInServer
+from tests.factories import start_request
+
+LEASE = timedelta(seconds=60)
+REF = GateRef(kind="fake", target={"run": "42"})
+
+
+class FakeGate:
+    """A CI system that records each release and fails the first `fail` of them."""
+
+    kind = "fake"
+
+    def __init__(self, fail: int = 0, error: type[Exception] = GateRetryError) -> None:
+        self.released: list[tuple[str, str]] = []
+        self.fail = fail
+        self.error = error
+
+    def release(self, approval: Approval, ref: GateRef) -> str:
+        if self.fail:
+            self.fail -= 1
+            raise self.error("the CI system is down")
+        self.released.append((approval.id, ref.target["run"]))
+        return f"released run {ref.target['run']}"
+
+
+@pytest.fixture
+def approvals() -> Approvals:
+    service = Approvals(InMemoryApprovalStore())
+    service.open(start_request("apr-r1", approvers=("U0A", "U0B"), gate=REF))
+    return service
+
+
+def notifier(approvals: Approvals, slack: StandInServer, gate: FakeGate) -> Notifier:
+    client = WebClient(token=BOT_TOKEN, base_url=f"{slack.base_url}/api/")
+    return Notifier(approvals, client, LEASE, gates=Gates(gate))
+
+
+def kinds(approvals: Approvals) -> list[str]:
+    return [e["kind"] for e in approvals.audit("apr-r1")]
+
+
+def test_the_outcome_releases_the_gate_once_however_often_it_is_delivered(
+    approvals: Approvals, slack: StandInServer
+) -> None:
+    gate = FakeGate()
+    n = notifier(approvals, slack, gate)
+    n.handle(Topic.REQUESTED, "apr-r1")
+    assert gate.released == []  # pending: nothing to release
+    approvals.decide("apr-r1", "U0A", Decision.APPROVE)
+    for _ in range(3):
+        n.handle(Topic.DECIDED, "apr-r1")
+    n.handle(Topic.REQUESTED, "apr-r1")
+    assert gate.released == [("apr-r1", "42")]
+    (event,) = [e for e in approvals.audit("apr-r1") if e["kind"] == "gate_released"]
+    assert event["detail"]["state"] == "approved"
+    assert event["detail"]["answer"] == "released run 42"
+    approval = approvals.get("apr-r1")
+    assert unfinished(approval, [], approvals.finished_once("apr-r1")) == []
+
+
+def test_a_retryable_failure_is_retried_and_lands_once(
+    approvals: Approvals, slack: StandInServer
+) -> None:
+    gate = FakeGate(fail=2)
+    n = notifier(approvals, slack, gate)
+    n.handle(Topic.REQUESTED, "apr-r1")
+    approvals.decide("apr-r1", "U0A", Decision.REJECT, "freeze")
+    for _ in range(2):
+        with pytest.raises(GateRetryError):
+            n.handle(Topic.DECIDED, "apr-r1")
+        # Slack's part was done all the same: the outcome is in the thread.
+        assert "outcome" in approvals.finished_once("apr-r1")
+        assert unfinished(approvals.get("apr-r1"), [], approvals.finished_once("apr-r1")) == [
+            Topic.DECIDED
+        ]
+    n.handle(Topic.DECIDED, "apr-r1")
+    n.handle(Topic.DECIDED, "apr-r1")
+    assert gate.released == [("apr-r1", "42")]
+    assert kinds(approvals).count("gate_released") == 1
+    assert "gate_failed" not in kinds(approvals)
+
+
+def test_the_last_of_the_bounded_tries_is_audited_and_a_redrive_still_releases(
+    approvals: Approvals, slack: StandInServer
+) -> None:
+    gate = FakeGate(fail=SLACK_TRIES)
+    n = notifier(approvals, slack, gate)
+    approvals.decide("apr-r1", "U0A", Decision.APPROVE)
+    for _ in range(SLACK_TRIES):
+        with pytest.raises(GateRetryError):
+            n.handle(Topic.DECIDED, "apr-r1")
+    (failed,) = [e for e in approvals.audit("apr-r1") if e["kind"] == "gate_failed"]
+    assert failed["detail"]["tries"] == str(SLACK_TRIES)
+    assert "signoff redrive" in failed["detail"]["what_to_do"]
+    n.handle(Topic.DECIDED, "apr-r1")  # the re-drive
+    assert gate.released == [("apr-r1", "42")]
+
+
+def test_a_permanent_failure_is_audited_once_and_not_tried_again(
+    approvals: Approvals, slack: StandInServer
+) -> None:
+    gate = FakeGate(fail=1, error=GateFailedError)
+    n = notifier(approvals, slack, gate)
+    approvals.cancel("apr-r1", "U0REQ", "wrong ticket")
+    n.handle(Topic.DECIDED, "apr-r1")
+    n.handle(Topic.DECIDED, "apr-r1")
+    assert gate.released == []
+    assert kinds(approvals).count("gate_failed") == 1
+
+
+def test_an_approval_without_a_gate_releases_nothing(slack: StandInServer) -> None:
+    approvals = Approvals(InMemoryApprovalStore())
+    approvals.open(start_request("apr-r2"))
+    gate = FakeGate()
+    approvals.decide("apr-r2", "U0A", Decision.APPROVE)
+    notifier(approvals, slack, gate).handle(Topic.DECIDED, "apr-r2")
+    assert gate.released == []
