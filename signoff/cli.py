@@ -50,6 +50,7 @@ from signoff.text import visible
 
 if TYPE_CHECKING:
     from signoff.doctor import Deployment
+    from signoff.gates.port import GateRef
     from signoff.policy import PolicyDocument
     from signoff.targets import AwsTarget, Target
 
@@ -353,6 +354,16 @@ def start(
             )
         ),
     ] = None,
+    on_approve: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Release a CI hold on approval: github-dispatch:OWNER/REPO (a "
+                "repository_dispatch `signoff-approved`) or gitlab-play:PROJECT:JOB (play a "
+                "manual job). The deployment holds the tokens (docs/gates/)."
+            )
+        ),
+    ] = None,
     link: Annotated[
         list[str] | None,
         typer.Option(
@@ -402,6 +413,7 @@ def start(
         min_approvals=min_approvals,
         bindings=checked_bindings(parse_binding(b) for b in bind or ()),
         links=parse_links(link or []),
+        gate=_on_approve(on_approve),
     )
     target = _target()
     # What needs no lookup is refused here; the workflow resolves the groups (and checks
@@ -429,6 +441,12 @@ def start(
         _say(f"already started {request.id} ({status}): {request.title}")
     if wait:
         raise typer.Exit(_wait(target, request.id, as_json))
+
+
+def _on_approve(text: str | None) -> GateRef | None:
+    from signoff.gates.on_approve import parse_on_approve
+
+    return parse_on_approve(text) if text is not None else None
 
 
 def _fix_document(target: Target) -> str:

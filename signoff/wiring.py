@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
     from signoff.doorbell import Doorbell
-    from signoff.gates import Gates
+    from signoff.gates import Gate, Gates
     from signoff.gates.github import GitHubDoor
     from signoff.model import StartRequest
     from signoff.notify import Notifier
@@ -430,14 +430,47 @@ def build_gates(settings: Settings) -> Gates:
     from signoff.gates import Gates
 
     github = settings.github
+    ci = build_ci_gates(settings)
     if github is None or not github.app_secret_id:
-        return Gates()
+        return Gates(*ci)
     from signoff.gates.github import GitHubGate, check_app_credentials
 
     secret = JsonSecret(github.app_secret_id, settings.secret_max_age_seconds)
     return Gates(
-        GitHubGate(lambda: check_app_credentials(secret.secret_id, secret.value()), github.api_url)
+        GitHubGate(lambda: check_app_credentials(secret.secret_id, secret.value()), github.api_url),
+        *ci,
     )
+
+
+def build_ci_gates(settings: Settings) -> list[Gate]:
+    """The gates a request files itself (`--on-approve`) or CodePipeline's notification
+    files: each where its secret (or grant) is configured."""
+    ci = settings.ci_gates
+    gates: list[Gate] = []
+    if ci.dispatch_secret_id:
+        from signoff.gates.dispatch import GitHubDispatchGate, dispatch_token
+
+        dispatch = JsonSecret(ci.dispatch_secret_id, settings.secret_max_age_seconds)
+        gates.append(
+            GitHubDispatchGate(
+                lambda: dispatch_token(dispatch.secret_id, dispatch.value()), ci.github_api_url
+            )
+        )
+    if ci.gitlab_secret_id:
+        from signoff.gates.gitlab import GitLabPlayGate, gitlab_token
+
+        gitlab = JsonSecret(ci.gitlab_secret_id, settings.secret_max_age_seconds)
+        gates.append(
+            GitLabPlayGate(
+                lambda project: gitlab_token(gitlab.secret_id, gitlab.value(), project),
+                ci.gitlab_api_url,
+            )
+        )
+    if ci.codepipeline:
+        from signoff.gates.codepipeline import CodePipelineGate
+
+        gates.append(CodePipelineGate(lambda: _client("codepipeline", BACKGROUND.boto_config())))
+    return gates
 
 
 def build_github_door(settings: Settings) -> GitHubDoor | None:
