@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from signoff.doorbell import Doorbell
     from signoff.gates import Gate, Gates
+    from signoff.gates.codepipeline import CodePipelineIntake
     from signoff.gates.github import GitHubDoor
     from signoff.model import StartRequest
     from signoff.notify import Notifier
@@ -551,6 +552,38 @@ def notifier_from_env() -> Notifier:
 @cache
 def slack_app_from_env() -> SlackApp:
     return build_slack_app(settings_from_env(), _telemetry())
+
+
+@cache
+def codepipeline_intake_from_env() -> CodePipelineIntake | None:
+    return build_codepipeline_intake(settings_from_env())
+
+
+def build_codepipeline_intake(settings: Settings) -> CodePipelineIntake | None:
+    """The notifier's intake of CodePipeline approval notifications: None unless the
+    deployment names the pipelines' topic."""
+    ci = settings.ci_gates
+    if not ci.codepipeline_topic_arn:
+        return None
+    from signoff.gates.codepipeline import CodePipelineIntake, CodePipelineRoute
+    from signoff.gates.start import HttpStarter, LambdaStarter
+
+    if not (ci.codepipeline_policy or ci.codepipeline_approvers):
+        raise ConfigError(
+            "SIGNOFF_CODEPIPELINE_TOPIC_ARN needs SIGNOFF_CODEPIPELINE_POLICY or "
+            "SIGNOFF_CODEPIPELINE_APPROVERS: who approves a pipeline's requests"
+        )
+    starter: LambdaStarter | HttpStarter
+    if ci.workflow_start_url:
+        starter = HttpStarter(ci.workflow_start_url)
+    elif ci.workflow_function_arn:
+        starter = LambdaStarter(
+            cache(lambda: _client("lambda", BACKGROUND.boto_config())), ci.workflow_function_arn
+        )
+    else:
+        raise ConfigError("the CodePipeline intake needs SIGNOFF_WORKFLOW_FUNCTION_ARN")
+    route = CodePipelineRoute(policy=ci.codepipeline_policy, approvers=ci.codepipeline_approvers)
+    return CodePipelineIntake(ci.codepipeline_topic_arn, route, starter, system_clock)
 
 
 @cache

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -25,6 +26,8 @@ from signoff.errors import ValidationError
 from signoff.gates.port import GateFailedError, GateRef, GateRetryError, Link, verdict
 from signoff.model import MAX_TIMEOUT, MIN_TIMEOUT, Approval, StartRequest, utc
 from signoff.verify import ReleaseRefusedError, check_release
+
+log = logging.getLogger(__name__)
 
 KIND = "codepipeline"
 MAX_SUMMARY = 512  # PutApprovalResult's summary
@@ -186,3 +189,50 @@ def _bound_sha(approval: Approval) -> str | None:
     from signoff.verify import bound
 
     return bound(approval, BindingKind.SHA)
+
+
+# -- in: the notifier's SNS path takes the pipeline topic's notifications ------------------
+
+
+class Starter(Protocol):
+    def start(self, request: StartRequest) -> object: ...
+
+
+class CodePipelineIntake:
+    """Files an approval for each notification from the pipelines' approval topic.
+
+    Records from other topics pass through to the notifier. A notification that is not an
+    approval is logged and dropped (no retry can fix it); a start that fails raises, so
+    SNS delivers again — the workflow is started by the approval's id, once.
+    """
+
+    def __init__(
+        self,
+        topic_arn: str,
+        route: CodePipelineRoute,
+        starter: Starter,
+        clock: Callable[[], datetime],
+    ):
+        self._topic_arn = topic_arn
+        self._route = route
+        self._starter = starter
+        self._clock = clock
+
+    def take(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Start what the pipeline records ask for; the event with the other records."""
+        rest = []
+        for record in event.get("Records", []):
+            sns = record.get("Sns") if isinstance(record, dict) else None
+            if not isinstance(sns, dict) or sns.get("TopicArn") != self._topic_arn:
+                rest.append(record)
+                continue
+            try:
+                request = request_from_notification(
+                    str(sns.get("Message", "")), self._route, self._clock()
+                )
+            except ValidationError as exc:
+                log.warning("skipped a CodePipeline notification: %s", exc)
+                continue
+            self._starter.start(request)
+            log.info("filed %s for a CodePipeline approval", request.id)
+        return {**event, "Records": rest}

@@ -19,6 +19,13 @@ class CiGateSettings:
     gitlab_api_url: str = "https://gitlab.com/api/v4"
     # CodePipeline's PutApprovalResult needs no secret: the notifier's role is granted it.
     codepipeline: bool = False
+    # The topic a pipeline's approval action publishes to (the notifier is subscribed), and
+    # where its approvals go: a policy, or ad-hoc approvers.
+    codepipeline_topic_arn: str = ""
+    codepipeline_policy: str = ""
+    codepipeline_approvers: tuple[str, ...] = ()
+    workflow_function_arn: str = ""
+    workflow_start_url: str = ""  # the local stack's /local/workflows
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CiGateSettings:
@@ -32,4 +39,13 @@ class CiGateSettings:
                 env.get("SIGNOFF_GITLAB_API_URL") or cls.gitlab_api_url, "SIGNOFF_GITLAB_API_URL"
             ),
             codepipeline=env.get("SIGNOFF_CODEPIPELINE_GATE", "off").strip().lower() == "on",
+            codepipeline_topic_arn=env.get("SIGNOFF_CODEPIPELINE_TOPIC_ARN", ""),
+            codepipeline_policy=env.get("SIGNOFF_CODEPIPELINE_POLICY", ""),
+            codepipeline_approvers=tuple(
+                a.strip()
+                for a in env.get("SIGNOFF_CODEPIPELINE_APPROVERS", "").split(",")
+                if a.strip()
+            ),
+            workflow_function_arn=env.get("SIGNOFF_WORKFLOW_FUNCTION_ARN", ""),
+            workflow_start_url=env.get("SIGNOFF_WORKFLOW_START_URL", ""),
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import typer.main
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from signoff import cli, github_action
 from signoff.github_action import ActionInputError, json_objects, run_step, start_args
