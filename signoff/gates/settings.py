@@ -38,7 +38,9 @@ class CiGateSettings:
             gitlab_api_url=checked_base_url(
                 env.get("SIGNOFF_GITLAB_API_URL") or cls.gitlab_api_url, "SIGNOFF_GITLAB_API_URL"
             ),
-            codepipeline=env.get("SIGNOFF_CODEPIPELINE_GATE", "off").strip().lower() == "on",
+            # On wherever pipelines are subscribed (or asked for: a redrive after unsubscribing).
+            codepipeline=bool(env.get("SIGNOFF_CODEPIPELINE_TOPIC_ARN"))
+            or env.get("SIGNOFF_CODEPIPELINE_GATE", "off").strip().lower() == "on",
             codepipeline_topic_arn=env.get("SIGNOFF_CODEPIPELINE_TOPIC_ARN", ""),
             codepipeline_policy=env.get("SIGNOFF_CODEPIPELINE_POLICY", ""),
             codepipeline_approvers=tuple(

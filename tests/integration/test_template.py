@@ -168,7 +168,14 @@ def _resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]
 
 
 def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return _as_list(document.get("Statement", []))
+    """The statements, a conditional one (Fn::If) as each statement it may be."""
+    found: list[dict[str, Any]] = []
+    for st in _as_list(document.get("Statement", [])):
+        if isinstance(st, dict) and "Fn::If" in st:
+            found += [b for b in st["Fn::If"][1:] if isinstance(b, dict) and "Action" in b]
+        else:
+            found.append(st)
+    return found
 
 
 def _sam_policy_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -357,6 +364,12 @@ def test_environment_carries_references_not_secrets(template: dict[str, Any]) ->
         "SIGNOFF_POLICIES_PARAMETER": {"Fn::Sub": "/${AWS::StackName}/policies"},
         "POWERTOOLS_SERVICE_NAME": "signoff",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        "SIGNOFF_CODEPIPELINE_TOPIC_ARN": {"Ref": "CodePipelineApprovalTopicArn"},
+        "SIGNOFF_CODEPIPELINE_POLICY": {"Ref": "CodePipelinePolicy"},
+        "SIGNOFF_WORKFLOW_FUNCTION_ARN": {
+            "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:"
+            "function:${AWS::StackName}-workflow:live"
+        },
     }
     assert template["Parameters"]["DefaultChannel"]["Default"] == "approvals"
     for name, res in _resources(template, "AWS::Serverless::Function").items():
