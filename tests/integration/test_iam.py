@@ -714,3 +714,27 @@ def test_the_codepipeline_gate_is_granted_only_where_pipelines_are_subscribed(
     ]
     notifier = {"NotifierFunction": subscribed.role_policies("NotifierFunction")}
     assert [v.allowed for v in simulate(notifier, elsewhere)] == [False]
+
+
+def test_the_gates_tokens_are_readable_by_the_notifier_only_when_configured(
+    deployment: Deployment,
+) -> None:
+    secrets = {
+        "GitHubDispatchSecretArn": f"arn:aws:secretsmanager:{model.REGION}:{model.ACCOUNT}:"
+        "secret:signoff/github-dispatch-AbCdEf",
+        "GitLabSecretArn": f"arn:aws:secretsmanager:{model.REGION}:{model.ACCOUNT}:"
+        "secret:signoff/gitlab-AbCdEf",
+    }
+    requests = [
+        Request("NotifierFunction", "secretsmanager:GetSecretValue", arn)
+        for arn in secrets.values()
+    ]
+    configured = Deployment(deployment.template, parameters=secrets)
+    notifier = {"NotifierFunction": configured.role_policies("NotifierFunction")}
+    assert _denials(simulate(notifier, requests)) == []
+    default = {"NotifierFunction": deployment.role_policies("NotifierFunction")}
+    assert [v.allowed for v in simulate(default, requests)] == [False, False]
+    # Nobody else reads them: not the Slack function, not the workflow.
+    others = {f: configured.role_policies(f) for f in ("SlackFunction", "WorkflowFunction")}
+    asked = [Request(f, r.action, r.resource) for f in others for r in requests]
+    assert not any(v.allowed for v in simulate(others, asked))

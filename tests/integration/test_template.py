@@ -366,6 +366,9 @@ def test_environment_carries_references_not_secrets(template: dict[str, Any]) ->
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "SIGNOFF_CODEPIPELINE_TOPIC_ARN": {"Ref": "CodePipelineApprovalTopicArn"},
         "SIGNOFF_CODEPIPELINE_POLICY": {"Ref": "CodePipelinePolicy"},
+        "SIGNOFF_GITHUB_DISPATCH_SECRET_ID": {"Ref": "GitHubDispatchSecretArn"},
+        "SIGNOFF_GITLAB_SECRET_ID": {"Ref": "GitLabSecretArn"},
+        "SIGNOFF_GITLAB_API_URL": {"Ref": "GitLabApiUrl"},
         "SIGNOFF_WORKFLOW_FUNCTION_ARN": {
             "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:"
             "function:${AWS::StackName}-workflow:live"
