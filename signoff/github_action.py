@@ -142,7 +142,10 @@ def run_step(inputs: Mapping[str, str], invoke: Invoke) -> StepResult:
     if code == 0:
         return StepResult(0, outputs, f"{approval_id} approved")
     if code in OUTCOMES:
-        return StepResult(code, outputs, f"{approval_id} {OUTCOMES[code]}: {said}".rstrip(": "))
+        outcome = printed[-1] if printed else {}
+        who = f" by {outcome['decided_by']}" if outcome.get("decided_by") else ""
+        why = f": {outcome['reason']}" if outcome.get("reason") else ""
+        return StepResult(code, outputs, f"{approval_id} {OUTCOMES[code]}{who}{why}")
     return StepResult(code or 1, outputs, said or f"signoff start failed (exit {code})")
 
 

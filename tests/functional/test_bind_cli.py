@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from signoff import cli
-from signoff.errors import ValidationError
+from signoff.errors import NotFoundError, ValidationError
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import Decision, StartRequest, Status
 from signoff.policy import PolicyBook, resolve
@@ -202,3 +203,51 @@ def test_an_approval_older_than_the_window_is_not_reused(target: MemoryTarget) -
     target.approvals.clock = lambda: now + timedelta(hours=1, seconds=1)
     assert start("apr-o2", *policy).exit_code == 0
     assert target.approvals.get("apr-o2").status is Status.PENDING
+
+
+def _invoke(args: list[str]) -> tuple[int, str, str]:
+    result = runner.invoke(cli.app, args)
+    return result.exit_code, result.stdout, result.stderr
+
+
+ACTION_INPUTS = {
+    "title": "Deploy api",
+    "approvers": "U0A",
+    "requester": "U0R",
+    "bind-sha": SHA,
+    "dispatch-repository": "o/r",
+}
+
+
+def test_the_actions_dispatch_mode_files_a_bound_request_and_ends_at_once(
+    target: MemoryTarget,
+) -> None:
+    from signoff.github_action import run_step
+
+    step = run_step({**ACTION_INPUTS, "mode": "dispatch", "id": "apr-act1"}, _invoke)
+    assert (step.code, step.outputs) == (0, {"approval-id": "apr-act1", "status": "pending"})
+    filed = target.approvals.get("apr-act1")
+    assert filed.gate is not None
+    assert (filed.gate.kind, dict(filed.gate.target)) == ("github-dispatch", {"repository": "o/r"})
+    assert [b.value for b in filed.bindings] == [SHA]
+
+
+def test_the_actions_wait_mode_ends_with_the_outcome(target: MemoryTarget) -> None:
+    from signoff.github_action import run_step
+
+    def reject_once_filed() -> None:
+        for _ in range(300):  # the step files it first (slowly, on a loaded machine)
+            try:
+                target.approvals.decide("apr-act2", "U0A", Decision.REJECT, "freeze")
+                return
+            except NotFoundError:
+                time.sleep(0.1)
+
+    decider = threading.Thread(target=reject_once_filed)
+    decider.start()
+    try:
+        step = run_step({**ACTION_INPUTS, "mode": "wait", "id": "apr-act2"}, _invoke)
+    finally:
+        decider.join()
+    assert (step.code, step.outputs) == (3, {"approval-id": "apr-act2", "status": "rejected"})
+    assert "freeze" in step.message

@@ -113,11 +113,16 @@ def test_dispatch_mode_files_a_dispatch_gate_and_does_not_wait() -> None:
     [(0, "approved", 0), (3, "rejected", 3), (4, "expired", 4), (5, "cancelled", 5)],
 )
 def test_wait_mode_maps_the_outcome_to_the_step(code: int, status: str, step: int) -> None:
-    printed = f'{{"id": "apr-1", "status": "pending"}}\n{{\n  "id": "apr-1",\n  "status": "{status}"\n}}\n'
-    done = run_step(FULL, lambda args: (code, printed, "" if code == 0 else "apr-1 " + status))
+    printed = (
+        '{"id": "apr-1", "status": "pending"}\n'
+        f'{{\n  "id": "apr-1",\n  "status": "{status}",\n  "decided_by": "U0B",\n'
+        '  "reason": "freeze"\n}\n'
+    )
+    done = run_step(FULL, lambda args: (code, printed, "Waiting for a decision on apr-1"))
     assert done.code == step
     assert done.outputs == {"approval-id": "apr-1", "status": status}
-    assert status in done.message
+    if code:
+        assert done.message == f"apr-1 {status} by U0B: freeze"
 
 
 def test_an_error_before_any_request_fails_the_step_with_the_cli_sentence() -> None:
