@@ -90,9 +90,10 @@ def github_standin(arrivals: list[float]) -> Iterator[str]:
 def one_run(
     mode: str, delay: float, n: int, api_url: str, arrivals: list[float]
 ) -> dict[str, float]:
-    approvals = Approvals(InMemoryApprovalStore())
+    store = InMemoryApprovalStore()
+    approvals = Approvals(store)
     target = Target(approvals)
-    cli._target = lambda: target  # type: ignore[assignment]  # the CLI acts in-process
+    cli._target = lambda: target  # the CLI acts in-process
     runner = CliRunner()
     approval_id = f"apr-bench-{mode}-{n}"
     inputs = {
@@ -125,7 +126,14 @@ def one_run(
     if mode == "dispatch":
         # The notifier's release after the outcome: one repository_dispatch.
         gates = Gates(GitHubDispatchGate(lambda: "token", api_url))
-        release_gate(approvals, gates, approvals.get(approval_id), timedelta(seconds=30), 3)
+        release_gate(
+            store,
+            gates,
+            approvals.get(approval_id),
+            clock=approvals.clock,
+            lease=timedelta(seconds=30),
+            tries=3,
+        )
         deploy_start = arrivals[-1]
     return {
         "held": step_end - start,

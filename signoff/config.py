@@ -35,7 +35,7 @@ class Settings:
     secret_max_age_seconds: int = 300
     secret_refresh_seconds: int = 30
     # The GitHub gate (signoff/gates/github.py): its secrets, its API, and how the Slack
-    # function starts a workflow (the function's ARN on AWS; a URL on the local stack).
+    # function starts a workflow (the workflow function's alias ARN).
     github: GitHubSettings | None = None
     ci_gates: CiGateSettings = field(default_factory=CiGateSettings)  # dispatch, GitLab, ...
 
@@ -104,7 +104,6 @@ class GitHubSettings:
     app_secret_id: str = ""  # Secrets Manager: {"app_id", "private_key"} (notifier)
     api_url: str = "https://api.github.com"
     workflow_function_arn: str = ""
-    workflow_start_url: str = ""  # the local stack's /local/workflows
     # Local stack only: who approves a webhook no `github:` route matches, and who asks.
     default_approvers: tuple[str, ...] = ()
     default_requester: str = ""
@@ -124,7 +123,6 @@ class GitHubSettings:
             app_secret_id=app,
             api_url=api_url,
             workflow_function_arn=env.get("SIGNOFF_WORKFLOW_FUNCTION_ARN", ""),
-            workflow_start_url=env.get("SIGNOFF_WORKFLOW_START_URL", ""),
             default_approvers=tuple(a for a in approvers.split(",") if a),
             default_requester=env.get("SIGNOFF_GITHUB_DEFAULT_REQUESTER", ""),
         )

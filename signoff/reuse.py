@@ -55,7 +55,7 @@ def reuse(
         "approved_by": ", ".join(approvers),
         "bindings": ", ".join(map(str, approval.bindings)),
     }
-    return new, [AuditEvent(AuditKind.REUSED, now, "signoff", detail)]
+    return new, [AuditEvent(kind=AuditKind.REUSED, at=now, actor="signoff", detail=detail)]
 
 
 def lookback(reuse_for: timedelta, longest_timeout: timedelta) -> timedelta:

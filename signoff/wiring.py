@@ -82,6 +82,18 @@ CLICK = Budget(
     slack_max_retry_after=0,
 )
 
+# POST /github/events: GitHub gives a webhook 10 s. The door reads the webhook secret
+# (cached), puts the delivery (2 attempts x (0.5 connect + 1.5 read) = 4 s at worst) and
+# invokes the workflow asynchronously (below: 2 x (0.5 + 2) = 5 s at worst): 9 s.
+WEBHOOK = Budget(
+    ddb_connect=0.5,
+    ddb_read=1.5,
+    ddb_attempts=2,
+    slack_timeout=1,
+    slack_retries=0,
+    slack_max_retry_after=0,
+)
+
 # The notifier (30 s Lambda timeout; SNS retries a failed delivery) and the workflow
 # (60 s; the durable SDK retries failed steps and the wait polls again). Per call:
 #   DynamoDB: 4 attempts x (1 connect + 2 read) = 12 s worst; throttling backoff
@@ -354,7 +366,7 @@ class Notifiers:
         self._settings = settings
         self._telemetry = telemetry or NoTelemetry()
         self._secrets = secret_source(settings)
-        self._approvals = Approvals(build_store(settings), system_clock, telemetry=self._telemetry)
+        self._store = build_store(settings)
         self._current: tuple[str, Notifier] | None = None
 
     def current(self) -> Notifier:
@@ -367,11 +379,7 @@ class Notifiers:
             self._current = (
                 token,
                 Notifier(
-                    self._approvals,
-                    client,
-                    lease,
-                    self._telemetry,
-                    gates=build_gates(self._settings),
+                    self._store, client, lease, self._telemetry, gates=build_gates(self._settings)
                 ),
             )
         return self._current[1]
@@ -480,8 +488,8 @@ def build_github_door(settings: Settings) -> GitHubDoor | None:
     if github is None or not github.webhook_secret_id:
         return None
     from signoff.gates.deliveries import DynamoDeliveries
-    from signoff.gates.github import GitHubDoor, Route, Routes
-    from signoff.gates.start import HttpStarter, LambdaStarter
+    from signoff.gates.github import DELIVERY_RETENTION, GitHubDoor, Route, Routes
+    from signoff.gates.start import LambdaStarter
 
     secret = JsonSecret(github.webhook_secret_id, settings.secret_max_age_seconds)
 
@@ -491,16 +499,12 @@ def build_github_door(settings: Settings) -> GitHubDoor | None:
             raise ConfigError(f"secret {secret.secret_id} must be JSON with webhook_secret")
         return value
 
-    if github.workflow_function_arn:
-        config = Config(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 2})
-        starter: LambdaStarter | HttpStarter = LambdaStarter(
-            cache(lambda: _client("lambda", config)), github.workflow_function_arn
-        )
-    elif github.workflow_start_url:
-        starter = HttpStarter(github.workflow_start_url)
-    else:
+    if not github.workflow_function_arn:
         raise ConfigError("the GitHub gate needs SIGNOFF_WORKFLOW_FUNCTION_ARN to start workflows")
-    policies = build_policies(settings, CLICK)
+    # An asynchronous Invoke answers in tens of milliseconds; WEBHOOK says the worst case.
+    config = Config(connect_timeout=0.5, read_timeout=2, retries={"total_max_attempts": 2})
+    starter = LambdaStarter(cache(lambda: _client("lambda", config)), github.workflow_function_arn)
+    policies = build_policies(settings, WEBHOOK)
     fallback = (
         (Route(repository="*", environment="*", approvers=github.default_approvers),)
         if github.default_approvers
@@ -518,9 +522,9 @@ def build_github_door(settings: Settings) -> GitHubDoor | None:
     return GitHubDoor(
         secret=webhook_secret,
         deliveries=DynamoDeliveries(
-            _client("dynamodb", CLICK.boto_config()),
+            _client("dynamodb", WEBHOOK.boto_config()),
             settings.table,
-            timedelta(days=30),
+            DELIVERY_RETENTION,
             system_clock,
         ),
         starter=starter,
@@ -566,22 +570,18 @@ def build_codepipeline_intake(settings: Settings) -> CodePipelineIntake | None:
     if not ci.codepipeline_topic_arn:
         return None
     from signoff.gates.codepipeline import CodePipelineIntake, CodePipelineRoute
-    from signoff.gates.start import HttpStarter, LambdaStarter
+    from signoff.gates.start import LambdaStarter
 
     if not (ci.codepipeline_policy or ci.codepipeline_approvers):
         raise ConfigError(
             "SIGNOFF_CODEPIPELINE_TOPIC_ARN needs SIGNOFF_CODEPIPELINE_POLICY or "
             "SIGNOFF_CODEPIPELINE_APPROVERS: who approves a pipeline's requests"
         )
-    starter: LambdaStarter | HttpStarter
-    if ci.workflow_start_url:
-        starter = HttpStarter(ci.workflow_start_url)
-    elif ci.workflow_function_arn:
-        starter = LambdaStarter(
-            cache(lambda: _client("lambda", BACKGROUND.boto_config())), ci.workflow_function_arn
-        )
-    else:
+    if not ci.workflow_function_arn:
         raise ConfigError("the CodePipeline intake needs SIGNOFF_WORKFLOW_FUNCTION_ARN")
+    starter = LambdaStarter(
+        cache(lambda: _client("lambda", BACKGROUND.boto_config())), ci.workflow_function_arn
+    )
     route = CodePipelineRoute(policy=ci.codepipeline_policy, approvers=ci.codepipeline_approvers)
     return CodePipelineIntake(ci.codepipeline_topic_arn, route, starter, system_clock)
 

@@ -89,12 +89,12 @@ def request_from_notification(
     timeout = _timeout(text("expires"), now)
     custom = text("customData")
     links = [
-        Link(name, url)
+        Link(name=name, url=url)
         for name, url in (
             ("Review in CodePipeline", text("approvalReviewLink")),
             ("Changes", text("externalEntityLink")),
         )
-        if url and not Link(name, url).problems()
+        if url and not Link(name=name, url=url).problems()
     ]
     region = data.get("region", "") if isinstance(data.get("region"), str) else ""
     fields = [("pipeline", pipeline), ("stage", stage), ("action", action)]

@@ -7,6 +7,7 @@ an update, not a delete (the Slack function's role has no DeleteItem).
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -39,21 +40,27 @@ class DynamoDeliveries:
 
     def first(self, delivery_id: str) -> bool:
         now = self._clock()
+        # Ours, so that a retried put whose first answer was lost (it wrote the item) is
+        # still recognised as the first.
+        claim = secrets.token_hex(8)
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item={
                     **_key(delivery_id),
                     "source": {"S": self._source},
+                    "claim": {"S": claim},
                     "at": {"S": now.isoformat()},
                     TTL_ATTRIBUTE: {"N": str(int((now + self._retention).timestamp()))},
                 },
                 ConditionExpression="attribute_not_exists(pk) OR handed_back = :yes",
                 ExpressionAttributeValues={":yes": {"BOOL": True}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                held = exc.response.get("Item", {}).get("claim", {}).get("S")
+                return bool(held == claim)
             raise BackendError(f"DynamoDB put_item failed: {exc}") from exc
         except BotoCoreError as exc:
             raise BackendError(f"DynamoDB put_item failed: {exc}") from exc

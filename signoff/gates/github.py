@@ -100,7 +100,7 @@ class Routes:
     @classmethod
     def parse(cls, data: Any, problems: list[str]) -> Routes:
         """The `github:` section; problems are appended as sentences."""
-        from signoff.model import parse_duration
+        from signoff.model import MAX_TIMEOUT, MIN_TIMEOUT, parse_duration
 
         if data is None:
             return cls()
@@ -130,6 +130,9 @@ class Routes:
                 timeout = parse_duration(values.get("timeout") or "24h")
             except ValidationError as exc:
                 problems.append(f"{where}: {exc}")
+                continue
+            if not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
+                problems.append(f"{where}: the timeout must be between 1s and 7d")
                 continue
             routes.append(
                 Route(
@@ -316,7 +319,7 @@ class GitHubDoor:
                     ("commit", deployment.sha),
                     ("deployed by", deployment.creator),
                 ),
-                links=(Link("Workflow run", deployment.run_url),),
+                links=(Link(name="Workflow run", url=deployment.run_url),),
                 gate=GateRef(
                     kind=KIND,
                     target={
@@ -335,7 +338,7 @@ class GitHubDoor:
 # -- out: the release ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AppCredentials:
     app_id: str
     private_key: str
@@ -344,7 +347,7 @@ class AppCredentials:
 def check_app_credentials(secret_id: str, value: Any) -> AppCredentials:
     if not isinstance(value, dict) or not value.get("app_id") or not value.get("private_key"):
         raise ConfigError(f"secret {secret_id} must be JSON with app_id and private_key")
-    return AppCredentials(str(value["app_id"]), str(value["private_key"]))
+    return AppCredentials(app_id=str(value["app_id"]), private_key=str(value["private_key"]))
 
 
 class GitHubGate:

@@ -94,7 +94,7 @@ class GateRef:
         return self.kind == other.kind and dict(self.target) == dict(other.target)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Link:
     """A link shown as a button on the request's message (a CI run, a diff, a plan)."""
 
@@ -149,7 +149,7 @@ def parse_links(pairs: Sequence[str]) -> tuple[Link, ...]:
         if not sep:
             problems.append(f"--link {pair[:40]!r} must be NAME=URL")
             continue
-        links.append(Link(name.strip(), url.strip()))
+        links.append(Link(name=name.strip(), url=url.strip()))
     problems += links_problems(links)
     if problems:
         raise ValidationError("; ".join(problems))

@@ -25,7 +25,6 @@ class CiGateSettings:
     codepipeline_policy: str = ""
     codepipeline_approvers: tuple[str, ...] = ()
     workflow_function_arn: str = ""
-    workflow_start_url: str = ""  # the local stack's /local/workflows
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CiGateSettings:
@@ -49,5 +48,4 @@ class CiGateSettings:
                 if a.strip()
             ),
             workflow_function_arn=env.get("SIGNOFF_WORKFLOW_FUNCTION_ARN", ""),
-            workflow_start_url=env.get("SIGNOFF_WORKFLOW_START_URL", ""),
         )

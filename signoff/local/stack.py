@@ -50,6 +50,7 @@ from signoff.schema import add_missing_indexes, create_table
 log = logging.getLogger(__name__)
 
 TABLE = "signoff-local"
+WORKFLOW_ALIAS_ARN = "arn:aws:lambda:us-east-1:000000000000:function:signoff-workflow:live"
 STATIC = Path(__file__).parent / "static"
 DEMO_REQUESTER = "U0REQUESTER"
 DEMO_APPROVER = "U0APPROVER"
@@ -333,11 +334,14 @@ class LocalStack:
                 "SIGNOFF_GITHUB_WEBHOOK_SECRET_ID": webhook["ARN"],
                 "SIGNOFF_GITHUB_APP_SECRET_ID": app["ARN"],
                 "SIGNOFF_GITHUB_API_URL": f"{self.base_url}/github-api",
-                "SIGNOFF_WORKFLOW_START_URL": f"{self.base_url}/local/workflows",
+                # Started as on AWS: an asynchronous Invoke named after the approval, which
+                # this stack serves (below) with the durable emulator.
+                "SIGNOFF_WORKFLOW_FUNCTION_ARN": WORKFLOW_ALIAS_ARN,
                 "SIGNOFF_GITHUB_DEFAULT_APPROVERS": DEMO_APPROVER,
                 "SIGNOFF_GITHUB_DEFAULT_REQUESTER": DEMO_REQUESTER,
             }
         )
+        self.github_secret_ids = (webhook["ARN"], app["ARN"])
         return keys
 
     @property
@@ -362,7 +366,6 @@ class LocalStack:
         """
         from signoff.events import SnsPublisher
         from signoff.notify import redrive
-        from signoff.service import Approvals
         from signoff.store import DynamoApprovalStore
 
         store = DynamoApprovalStore(local_client(self.ddb.endpoint), TABLE)
@@ -373,7 +376,7 @@ class LocalStack:
             + self.durable.running()
             + self.durable.recently_finished(RECENTLY_FINISHED)
         )
-        return redrive(Approvals(store), publisher, list(ids))
+        return redrive(store, publisher, list(ids))
 
     def check(self) -> list[state.Mismatch]:
         """Where the table, the workflow store and the Slack stand-in disagree."""
@@ -518,6 +521,21 @@ class LocalStack:
                 return jsonify(body), 404
             self._rings.submit(self._complete_callback, callback_id, request.get_data())
             return jsonify({})
+
+        @app.post("/2015-03-31/functions/<path:function>/invocations")
+        def invoke(function: str) -> Response | tuple[Response, int]:
+            """Lambda's Invoke of the workflow function, asynchronous and named (what the
+            GitHub door calls): the durable emulator starts it, once per name."""
+            name = request.headers.get("X-Amz-Durable-Execution-Name", "")
+            try:  # botocore sends the payload as bytes, not as application/json
+                payload = json.loads(request.get_data())
+            except ValueError:
+                payload = None
+            if function != WORKFLOW_ALIAS_ARN or not name or not isinstance(payload, dict):
+                body = {"__type": "ResourceNotFoundException", "message": "no such function"}
+                return jsonify(body), 404
+            arn, _ = self.durable.start(name, payload)
+            return Response(status=202, headers={"X-Amz-Durable-Execution-Arn": arn})
 
         @app.get("/local/workflows")
         def running_workflows() -> Response:

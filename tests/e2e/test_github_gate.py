@@ -94,3 +94,29 @@ def test_a_deployment_waits_for_two_of_three_and_is_reviewed_once(dev: Dev) -> N
     kinds = [e["kind"] for e in dev.show(approved_id)["audit"]]
     assert kinds.count("gate_released") == 1
     print(f"github gate e2e: {time.monotonic() - began:.1f} s after the stack was up")
+
+
+def test_a_kill_between_the_outcome_and_the_review_still_reviews_once(tmp_path: Path) -> None:
+    """SIGKILL right after the notifier read the App's key (the outcome committed, the
+    release claimed, GitHub not called): the restart's re-drive reviews the run, once."""
+    home = tmp_path / "state"
+    home.mkdir()
+    (home / "policies.yaml").write_text(POLICIES)
+    stack = Dev(home)
+    try:
+        stack.start(SIGNOFF_DEV_CRASH_AT="after-call.secretsmanager.GetSecretValue@github-app")
+        approval_id = webhook(stack, 21)
+        message = stack.message_for(approval_id)
+        press(stack, "U0ALICE", "signoff.approve", message)
+        press(stack, "U0BOB", "signoff.approve", message)
+        assert stack.proc is not None
+        stack.proc.wait(timeout=60)  # died at the crash point
+        stack.start()
+        wait_until(lambda: landed(stack, 21), timeout=60)
+        time.sleep(2)
+        assert [c["status"] for c in reviews(stack, 21)] == [204]
+        assert landed(stack, 21)[0]["body"]["state"] == "approved"
+        kinds = [e["kind"] for e in stack.show(approval_id)["audit"]]
+        assert kinds.count("gate_released") == 1
+    finally:
+        stack.stop()

@@ -185,7 +185,7 @@ def test_a_rerun_of_the_same_commit_reuses_the_approval(target: MemoryTarget) ->
         "apr-r1",
         "U0A",
     )
-    kinds = [e["kind"] for e in target.approvals.audit("apr-r2")]
+    kinds = [e.kind.value for e in target.approvals.audit("apr-r2")]
     assert kinds == ["created", "reused"]
     assert invoke("verify", "apr-r2", "--sha", SHA).exit_code == 0
     # A new commit is a new request, and so is the same commit without the policy's window.

@@ -13,6 +13,7 @@ import pytest
 from botocore.stub import Stubber
 
 from signoff.binding import Binding, BindingKind
+from signoff.codec import request_from_payload, request_to_payload
 from signoff.errors import ValidationError
 from signoff.gates.codepipeline import (
     CodePipelineGate,
@@ -31,6 +32,12 @@ TOKEN = "1a2b3c4d-573f-4ea7-a67e-0123456789ab"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 ROUTE = CodePipelineRoute(approvers=("U0A", "U0B"))
 LEASE = timedelta(seconds=30)
+
+
+def _claims(approvals: Approvals) -> InMemoryApprovalStore:
+    """The store the notifier claims releases on (it implements the Claims port)."""
+    assert isinstance(approvals.store, InMemoryApprovalStore)
+    return approvals.store
 
 
 def notification(**approval: Any) -> str:
@@ -64,7 +71,7 @@ def test_a_notification_becomes_an_approval_that_ends_by_the_actions_expiry() ->
     soon = request_from_notification(notification(expires="2026-12-06T09:10Z"), ROUTE, NOW)
     assert soon.timeout == timedelta(minutes=9, seconds=30)
     # Through the workflow's payload unchanged.
-    assert StartRequest.from_payload(request.to_payload()) == request
+    assert request_from_payload(request_to_payload(request)) == request
 
 
 @pytest.mark.parametrize(
@@ -125,9 +132,16 @@ def test_an_approval_is_one_put_approval_result_naming_the_approvers(
     gates = Gates(CodePipelineGate(lambda: client))
     with stubber:
         for _ in range(3):  # SNS delivering the outcome three times
-            release_gate(approvals, gates, approvals.get(approval_id), LEASE, tries=3)
+            release_gate(
+                _claims(approvals),
+                gates,
+                approvals.get(approval_id),
+                clock=approvals.clock,
+                lease=LEASE,
+                tries=3,
+            )
         stubber.assert_no_pending_responses()
-    kinds = [e["kind"] for e in approvals.audit(approval_id)]
+    kinds = [e.kind.value for e in approvals.audit(approval_id)]
     assert kinds.count("gate_released") == 1
 
 
@@ -139,10 +153,20 @@ def test_a_rejection_says_who_and_why(stubbed: tuple[Any, Stubber]) -> None:
     _expect(stubber, "Rejected", f"Rejected by U0B: error budget spent in signoff {approval_id}.")
     with stubber:
         release_gate(
-            approvals, Gates(CodePipelineGate(lambda: client)), approvals.get(approval_id), LEASE, 3
+            _claims(approvals),
+            Gates(CodePipelineGate(lambda: client)),
+            approvals.get(approval_id),
+            clock=approvals.clock,
+            lease=LEASE,
+            tries=3,
         )
         release_gate(
-            approvals, Gates(CodePipelineGate(lambda: client)), approvals.get(approval_id), LEASE, 3
+            _claims(approvals),
+            Gates(CodePipelineGate(lambda: client)),
+            approvals.get(approval_id),
+            clock=approvals.clock,
+            lease=LEASE,
+            tries=3,
         )
         stubber.assert_no_pending_responses()
 
@@ -161,7 +185,12 @@ def test_an_expiry_is_a_rejection(stubbed: tuple[Any, Stubber]) -> None:
     _expect(stubber, "Rejected", summary)
     with stubber:
         release_gate(
-            approvals, Gates(CodePipelineGate(lambda: client)), approvals.get(approval_id), LEASE, 3
+            _claims(approvals),
+            Gates(CodePipelineGate(lambda: client)),
+            approvals.get(approval_id),
+            clock=approvals.clock,
+            lease=LEASE,
+            tries=3,
         )
         stubber.assert_no_pending_responses()
 
@@ -181,9 +210,14 @@ def test_codepipelines_refusals(stubbed: tuple[Any, Stubber], code: str, kind: s
     stubber.add_client_error("put_approval_result", service_error_code=code)
     with stubber:
         release_gate(
-            approvals, Gates(CodePipelineGate(lambda: client)), approvals.get(approval_id), LEASE, 3
+            _claims(approvals),
+            Gates(CodePipelineGate(lambda: client)),
+            approvals.get(approval_id),
+            clock=approvals.clock,
+            lease=LEASE,
+            tries=3,
         )
-    assert kind in [e["kind"] for e in approvals.audit(approval_id)]
+    assert kind in [e.kind.value for e in approvals.audit(approval_id)]
 
 
 def test_a_throttled_answer_is_retried(stubbed: tuple[Any, Stubber]) -> None:
@@ -198,8 +232,22 @@ def test_a_throttled_answer_is_retried(stubbed: tuple[Any, Stubber]) -> None:
     gates = Gates(CodePipelineGate(lambda: client))
     with stubber:
         with pytest.raises(GateRetryError):
-            release_gate(approvals, gates, approvals.get(approval_id), LEASE, 3)
-        release_gate(approvals, gates, approvals.get(approval_id), LEASE, 3)
+            release_gate(
+                _claims(approvals),
+                gates,
+                approvals.get(approval_id),
+                clock=approvals.clock,
+                lease=LEASE,
+                tries=3,
+            )
+        release_gate(
+            _claims(approvals),
+            gates,
+            approvals.get(approval_id),
+            clock=approvals.clock,
+            lease=LEASE,
+            tries=3,
+        )
         stubber.assert_no_pending_responses()
 
 

@@ -9,6 +9,7 @@ from slack_sdk import WebClient
 
 from signoff.events import Topic
 from signoff.gates import GateFailedError, GateRef, GateRetryError, Gates
+from signoff.gates.release import GateFailed, GateReleased
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import Approval, Decision
 from signoff.notify import SLACK_TRIES, Notifier, unfinished
@@ -39,26 +40,35 @@ class FakeGate:
 
 
 @pytest.fixture
-def approvals() -> Approvals:
-    service = Approvals(InMemoryApprovalStore())
+def store() -> InMemoryApprovalStore:
+    return InMemoryApprovalStore()
+
+
+@pytest.fixture
+def approvals(store: InMemoryApprovalStore) -> Approvals:
+    service = Approvals(store)
     service.open(start_request("apr-r1", approvers=("U0A", "U0B"), gate=REF))
     return service
 
 
-def notifier(approvals: Approvals, slack: StandInServer, gate: FakeGate) -> Notifier:
+def notifier(store: InMemoryApprovalStore, slack: StandInServer, gate: FakeGate) -> Notifier:
     client = WebClient(token=BOT_TOKEN, base_url=f"{slack.base_url}/api/")
-    return Notifier(approvals, client, LEASE, gates=Gates(gate))
+    return Notifier(store, client, LEASE, gates=Gates(gate))
 
 
 def kinds(approvals: Approvals) -> list[str]:
-    return [e["kind"] for e in approvals.audit("apr-r1")]
+    return [e.kind.value for e in approvals.audit("apr-r1")]
+
+
+def done(store: InMemoryApprovalStore, approval_id: str = "apr-r1") -> frozenset[str]:
+    return store.finished_once(approval_id)
 
 
 def test_the_outcome_releases_the_gate_once_however_often_it_is_delivered(
-    approvals: Approvals, slack: StandInServer
+    approvals: Approvals, store: InMemoryApprovalStore, slack: StandInServer
 ) -> None:
     gate = FakeGate()
-    n = notifier(approvals, slack, gate)
+    n = notifier(store, slack, gate)
     n.handle(Topic.REQUESTED, "apr-r1")
     assert gate.released == []  # pending: nothing to release
     approvals.decide("apr-r1", "U0A", Decision.APPROVE)
@@ -66,28 +76,25 @@ def test_the_outcome_releases_the_gate_once_however_often_it_is_delivered(
         n.handle(Topic.DECIDED, "apr-r1")
     n.handle(Topic.REQUESTED, "apr-r1")
     assert gate.released == [("apr-r1", "42")]
-    (event,) = [e for e in approvals.audit("apr-r1") if e["kind"] == "gate_released"]
-    assert event["detail"]["state"] == "approved"
-    assert event["detail"]["answer"] == "released run 42"
+    (released,) = [r for e in approvals.audit("apr-r1") if (r := e.read(GateReleased))]
+    assert released.state == "approved" and released.answer == "released run 42"
     approval = approvals.get("apr-r1")
-    assert unfinished(approval, [], approvals.finished_once("apr-r1")) == []
+    assert unfinished(approval, [], done(store)) == []
 
 
 def test_a_retryable_failure_is_retried_and_lands_once(
-    approvals: Approvals, slack: StandInServer
+    approvals: Approvals, store: InMemoryApprovalStore, slack: StandInServer
 ) -> None:
     gate = FakeGate(fail=2)
-    n = notifier(approvals, slack, gate)
+    n = notifier(store, slack, gate)
     n.handle(Topic.REQUESTED, "apr-r1")
     approvals.decide("apr-r1", "U0A", Decision.REJECT, "freeze")
     for _ in range(2):
         with pytest.raises(GateRetryError):
             n.handle(Topic.DECIDED, "apr-r1")
         # Slack's part was done all the same: the outcome is in the thread.
-        assert "outcome" in approvals.finished_once("apr-r1")
-        assert unfinished(approvals.get("apr-r1"), [], approvals.finished_once("apr-r1")) == [
-            Topic.DECIDED
-        ]
+        assert "outcome" in done(store)
+        assert unfinished(approvals.get("apr-r1"), [], done(store)) == [Topic.DECIDED]
     n.handle(Topic.DECIDED, "apr-r1")
     n.handle(Topic.DECIDED, "apr-r1")
     assert gate.released == [("apr-r1", "42")]
@@ -96,26 +103,26 @@ def test_a_retryable_failure_is_retried_and_lands_once(
 
 
 def test_the_last_of_the_bounded_tries_is_audited_and_a_redrive_still_releases(
-    approvals: Approvals, slack: StandInServer
+    approvals: Approvals, store: InMemoryApprovalStore, slack: StandInServer
 ) -> None:
     gate = FakeGate(fail=SLACK_TRIES)
-    n = notifier(approvals, slack, gate)
+    n = notifier(store, slack, gate)
     approvals.decide("apr-r1", "U0A", Decision.APPROVE)
     for _ in range(SLACK_TRIES):
         with pytest.raises(GateRetryError):
             n.handle(Topic.DECIDED, "apr-r1")
-    (failed,) = [e for e in approvals.audit("apr-r1") if e["kind"] == "gate_failed"]
-    assert failed["detail"]["tries"] == str(SLACK_TRIES)
-    assert "signoff redrive" in failed["detail"]["what_to_do"]
+    (failed,) = [f for e in approvals.audit("apr-r1") if (f := e.read(GateFailed))]
+    assert failed.tries == SLACK_TRIES
+    assert "signoff redrive" in failed.what_to_do
     n.handle(Topic.DECIDED, "apr-r1")  # the re-drive
     assert gate.released == [("apr-r1", "42")]
 
 
 def test_a_permanent_failure_is_audited_once_and_not_tried_again(
-    approvals: Approvals, slack: StandInServer
+    approvals: Approvals, store: InMemoryApprovalStore, slack: StandInServer
 ) -> None:
     gate = FakeGate(fail=1, error=GateFailedError)
-    n = notifier(approvals, slack, gate)
+    n = notifier(store, slack, gate)
     approvals.cancel("apr-r1", "U0REQ", "wrong ticket")
     n.handle(Topic.DECIDED, "apr-r1")
     n.handle(Topic.DECIDED, "apr-r1")
@@ -124,9 +131,10 @@ def test_a_permanent_failure_is_audited_once_and_not_tried_again(
 
 
 def test_an_approval_without_a_gate_releases_nothing(slack: StandInServer) -> None:
-    approvals = Approvals(InMemoryApprovalStore())
+    store = InMemoryApprovalStore()
+    approvals = Approvals(store)
     approvals.open(start_request("apr-r2"))
     gate = FakeGate()
     approvals.decide("apr-r2", "U0A", Decision.APPROVE)
-    notifier(approvals, slack, gate).handle(Topic.DECIDED, "apr-r2")
+    notifier(store, slack, gate).handle(Topic.DECIDED, "apr-r2")
     assert gate.released == []

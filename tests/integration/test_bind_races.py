@@ -72,7 +72,7 @@ def test_the_same_rerun_started_eight_times_at_once_is_reused_once(
     assert errors == []
     rerun = store.get("apr-rerun")
     assert (rerun.status, rerun.reused_from, rerun.version) == (Status.APPROVED, "apr-src", 2)
-    kinds = [e["kind"] for e in store.audit("apr-rerun")]
+    kinds = [e.kind.value for e in store.audit("apr-rerun")]
     assert kinds == ["created", "reused"]
 
 
@@ -88,7 +88,7 @@ def test_racing_reruns_each_reuse_and_a_new_commit_waits(store: DynamoApprovalSt
     assert errors == []
     for approval_id in ids:
         assert store.get(approval_id).reused_from == "apr-src2"
-        assert [e["kind"] for e in store.audit(approval_id)] == ["created", "reused"]
+        assert [e.kind.value for e in store.audit(approval_id)] == ["created", "reused"]
     assert store.get("apr-newcommit").status is Status.PENDING
     # A reuse is never reused in turn: only the people's approval counts.
     assert store.get("apr-src2").reused_from == ""

@@ -22,6 +22,7 @@ from signoff.gates.port import GateFailedError, GateRetryError, Gates
 from signoff.gates.release import release_gate
 from signoff.model import Decision, Status
 from signoff.service import Approvals
+from signoff.store import DynamoApprovalStore
 from tests.factories import start_request
 
 pytestmark = pytest.mark.integration
@@ -29,6 +30,12 @@ pytestmark = pytest.mark.integration
 SHA = "0123456789abcdef0123456789abcdef01234567"
 OTHER = "fedcba9876543210fedcba9876543210fedcba98"
 LEASE = timedelta(seconds=30)
+
+
+def _claims(approvals: Approvals) -> DynamoApprovalStore:
+    """The store the notifier claims releases on (it implements the Claims port)."""
+    assert isinstance(approvals.store, DynamoApprovalStore)
+    return approvals.store
 
 
 @dataclass
@@ -99,7 +106,7 @@ def _approve(approvals: Approvals, approval_id: str) -> None:
 
 
 def _kinds(approvals: Approvals, approval_id: str) -> list[str]:
-    return [e["kind"] for e in approvals.audit(approval_id)]
+    return [e.kind.value for e in approvals.audit(approval_id)]
 
 
 # -- GitHub repository_dispatch -------------------------------------------------------------
@@ -114,7 +121,9 @@ def test_an_approval_sends_one_dispatch_naming_the_approvers_and_the_sha(
     _approve(approvals, "apr-d1")
     approval = approvals.get("apr-d1")
     for _ in range(3):  # SNS delivering the outcome three times
-        release_gate(approvals, gates, approval, LEASE, tries=3)
+        release_gate(
+            _claims(approvals), gates, approval, clock=approvals.clock, lease=LEASE, tries=3
+        )
     assert len(standin.calls) == 1
     call = standin.calls[0]
     assert (call["method"], call["path"]) == ("POST", "/repos/o/r/dispatches")
@@ -139,10 +148,17 @@ def test_a_rejection_dispatches_nothing(approvals: Approvals, standin: StandIn) 
     gates = Gates(GitHubDispatchGate(lambda: "t", standin.url))
     _open(approvals, "apr-d2", "github-dispatch:o/r")
     approvals.decide("apr-d2", "U0A", Decision.REJECT, "not today")
-    release_gate(approvals, gates, approvals.get("apr-d2"), LEASE, tries=3)
+    release_gate(
+        _claims(approvals),
+        gates,
+        approvals.get("apr-d2"),
+        clock=approvals.clock,
+        lease=LEASE,
+        tries=3,
+    )
     assert standin.calls == []
-    released = [e for e in approvals.audit("apr-d2") if e["kind"] == "gate_released"]
-    assert released[0]["detail"]["answer"] == "rejected: nothing dispatched"
+    released = [e for e in approvals.audit("apr-d2") if e.kind.value == "gate_released"]
+    assert released[0].detail["answer"] == "rejected: nothing dispatched"
 
 
 def test_a_dispatch_failing_twice_is_retried_and_lands_once(
@@ -155,9 +171,11 @@ def test_a_dispatch_failing_twice_is_retried_and_lands_once(
     approval = approvals.get("apr-d3")
     for _ in range(2):
         with pytest.raises(GateRetryError, match="GitHub answered 50"):
-            release_gate(approvals, gates, approval, LEASE, tries=5)
-    release_gate(approvals, gates, approval, LEASE, tries=5)
-    release_gate(approvals, gates, approval, LEASE, tries=5)
+            release_gate(
+                _claims(approvals), gates, approval, clock=approvals.clock, lease=LEASE, tries=5
+            )
+    release_gate(_claims(approvals), gates, approval, clock=approvals.clock, lease=LEASE, tries=5)
+    release_gate(_claims(approvals), gates, approval, clock=approvals.clock, lease=LEASE, tries=5)
     assert len(standin.calls) == 3
     assert _kinds(approvals, "apr-d3").count("gate_released") == 1
 
@@ -169,11 +187,25 @@ def test_a_refused_token_fails_for_good_and_is_audited(
     gates = Gates(GitHubDispatchGate(lambda: "t", standin.url))
     _open(approvals, "apr-d4", "github-dispatch:o/r")
     _approve(approvals, "apr-d4")
-    release_gate(approvals, gates, approvals.get("apr-d4"), LEASE, tries=3)
-    release_gate(approvals, gates, approvals.get("apr-d4"), LEASE, tries=3)
+    release_gate(
+        _claims(approvals),
+        gates,
+        approvals.get("apr-d4"),
+        clock=approvals.clock,
+        lease=LEASE,
+        tries=3,
+    )
+    release_gate(
+        _claims(approvals),
+        gates,
+        approvals.get("apr-d4"),
+        clock=approvals.clock,
+        lease=LEASE,
+        tries=3,
+    )
     assert len(standin.calls) == 1
-    failed = [e for e in approvals.audit("apr-d4") if e["kind"] == "gate_failed"]
-    assert "Bad credentials" in failed[0]["detail"]["error"]
+    failed = [e for e in approvals.audit("apr-d4") if e.kind.value == "gate_failed"]
+    assert "Bad credentials" in failed[0].detail["error"]
 
 
 # -- GitLab: play a manual job ----------------------------------------------------------------
@@ -193,30 +225,51 @@ def test_an_approval_plays_the_manual_job_once(approvals: Approvals, standin: St
     _open(approvals, "apr-g1", "gitlab-play:group/app:42")
     _approve(approvals, "apr-g1")
     for _ in range(3):
-        release_gate(approvals, _gitlab(standin), approvals.get("apr-g1"), LEASE, tries=3)
+        release_gate(
+            _claims(approvals),
+            _gitlab(standin),
+            approvals.get("apr-g1"),
+            clock=approvals.clock,
+            lease=LEASE,
+            tries=3,
+        )
     assert [(c["method"], c["path"]) for c in standin.calls] == [
         ("GET", JOB),
         ("POST", f"{JOB}/play"),
     ]
     assert all(c["headers"]["private-token"] == "glpat-group/app" for c in standin.calls)
-    released = [e for e in approvals.audit("apr-g1") if e["kind"] == "gate_released"]
-    assert len(released) == 1 and "job 42 played (pending)" in released[0]["detail"]["answer"]
+    released = [e for e in approvals.audit("apr-g1") if e.kind.value == "gate_released"]
+    assert len(released) == 1 and "job 42 played (pending)" in released[0].detail["answer"]
 
 
 def test_a_job_on_another_commit_is_never_played(approvals: Approvals, standin: StandIn) -> None:
     standin.script[f"GET {JOB}"] = [(200, {"status": "manual", "commit": {"id": OTHER}})]
     _open(approvals, "apr-g2", "gitlab-play:group/app:42")
     _approve(approvals, "apr-g2")
-    release_gate(approvals, _gitlab(standin), approvals.get("apr-g2"), LEASE, tries=3)
+    release_gate(
+        _claims(approvals),
+        _gitlab(standin),
+        approvals.get("apr-g2"),
+        clock=approvals.clock,
+        lease=LEASE,
+        tries=3,
+    )
     assert [c["method"] for c in standin.calls] == ["GET"]
-    failed = [e for e in approvals.audit("apr-g2") if e["kind"] == "gate_failed"]
-    assert "a different commit needs its own approval" in failed[0]["detail"]["error"]
+    failed = [e for e in approvals.audit("apr-g2") if e.kind.value == "gate_failed"]
+    assert "a different commit needs its own approval" in failed[0].detail["error"]
 
 
 def test_a_rejection_leaves_the_job_unplayed(approvals: Approvals, standin: StandIn) -> None:
     _open(approvals, "apr-g3", "gitlab-play:group/app:42")
     approvals.decide("apr-g3", "U0A", Decision.REJECT, "tests are red")
-    release_gate(approvals, _gitlab(standin), approvals.get("apr-g3"), LEASE, tries=3)
+    release_gate(
+        _claims(approvals),
+        _gitlab(standin),
+        approvals.get("apr-g3"),
+        clock=approvals.clock,
+        lease=LEASE,
+        tries=3,
+    )
     assert standin.calls == []
     assert approvals.get("apr-g3").status is Status.REJECTED
 
@@ -225,7 +278,14 @@ def test_a_job_played_already_is_not_played_again(approvals: Approvals, standin:
     standin.script[f"GET {JOB}"] = [(200, {"status": "running", "commit": {"id": SHA}})]
     _open(approvals, "apr-g4", "gitlab-play:group/app:42")
     _approve(approvals, "apr-g4")
-    release_gate(approvals, _gitlab(standin), approvals.get("apr-g4"), LEASE, tries=3)
+    release_gate(
+        _claims(approvals),
+        _gitlab(standin),
+        approvals.get("apr-g4"),
+        clock=approvals.clock,
+        lease=LEASE,
+        tries=3,
+    )
     assert [c["method"] for c in standin.calls] == ["GET"]
 
 

@@ -11,6 +11,7 @@ from signoff.gates import GateRef, GateRetryError, Gates
 from signoff.gates.release import release_gate
 from signoff.model import Approval, Decision
 from signoff.service import Approvals
+from signoff.store import DynamoApprovalStore
 from tests.factories import start_request
 
 ROUNDS = 10
@@ -31,7 +32,9 @@ class SlowGate:
         return "ok"
 
 
-def test_racing_deliveries_release_each_gate_once(approvals: Approvals) -> None:
+def test_racing_deliveries_release_each_gate_once(
+    approvals: Approvals, store: DynamoApprovalStore
+) -> None:
     gate = SlowGate()
     gates = Gates(gate)
     for round_ in range(ROUNDS):
@@ -46,7 +49,14 @@ def test_racing_deliveries_release_each_gate_once(approvals: Approvals) -> None:
         def deliver(closed: Approval = closed, start: threading.Barrier = start) -> str:
             start.wait()
             try:
-                release_gate(approvals, gates, closed, timedelta(seconds=60), 3)
+                release_gate(
+                    store,
+                    gates,
+                    closed,
+                    clock=approvals.clock,
+                    lease=timedelta(seconds=60),
+                    tries=3,
+                )
             except GateRetryError:
                 return "busy"  # another delivery holds the claim: SNS would deliver again
             return "done"
@@ -54,6 +64,6 @@ def test_racing_deliveries_release_each_gate_once(approvals: Approvals) -> None:
         with ThreadPoolExecutor(RACERS) as pool:
             answers = list(pool.map(lambda _: deliver(), range(RACERS)))
         assert "done" in answers
-        events = [e["kind"] for e in approvals.audit(approval_id)]
+        events = [e.kind.value for e in approvals.audit(approval_id)]
         assert events.count("gate_released") == 1
     assert sorted(gate.calls) == sorted(f"apr-race-{n}" for n in range(ROUNDS))

@@ -37,6 +37,7 @@ from werkzeug.serving import make_server
 
 import workflow_fn.app
 from signoff import cli, wiring
+from signoff.codec import request_to_payload
 from signoff.local import aws
 from signoff.local.dynamodb import free_port, local_client
 from signoff.local.slack_standin import app_home_opened, dm_channel
@@ -352,7 +353,22 @@ def _drive(d: Driver) -> dict[str, str]:
     assert d.cli(CLI_USER, "cancel", "apr-iam-6", "--as", REQUESTER).exit_code == 0
     outcomes["apr-iam-6"] = d.finished("apr-iam-6")
 
-    # 6. The CLI user's read commands.
+    # 6. GitHub asks for a deployment (a signed deployment_protection_rule webhook): the
+    #    Slack function reads the webhook secret, records the delivery and starts the
+    #    workflow on the alias; the approval's outcome releases the run as the GitHub App
+    #    (the notifier reads the App's key).
+    status, said = d.local.github.send_webhook(repository="octo-org/api", run_id=77)
+    assert status == 202, said
+    github_id = str(said["id"])
+    message = d.request_message(github_id)
+    d.until_closed(github_id, lambda: d.click(APPROVER, message, "signoff.approve"))
+    outcomes[github_id] = d.finished(github_id)
+    _wait_until(
+        lambda: any(e.kind.value == "gate_released" for e in d.store.audit(github_id)),
+        "the GitHub gate's release",
+    )
+
+    # 7. The CLI user's read commands.
     for args in (
         ("list",),
         ("list", "--status", "all", "--since", "1d"),
@@ -379,7 +395,7 @@ def _drive_reminders(d: Driver, mp: pytest.MonkeyPatch) -> str:
     with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=True) as runner:
         mp.setattr(wiring.workflow_deps_from_env().approvals, "clock", runner._clock.now)
         arn = runner.run_async(
-            input=json.dumps(request.to_payload()),
+            input=json.dumps(request_to_payload(request)),
             function_name="signoff-workflow",
             execution_name="apr-iam-7",
             execution_timeout=2 * 3600,
@@ -488,7 +504,11 @@ def lifecycle(
         deployment,
         tables={TABLE: "ApprovalsTable"},
         topics={local.aws.topic_arn: "ApprovalsTopic"},
-        secrets={local.aws.secret_id: "SlackSecret"},
+        secrets={
+            local.aws.secret_id: "SlackSecret",
+            local.github_secret_ids[0]: "GitHubWebhookSecret",
+            local.github_secret_ids[1]: "GitHubAppSecret",
+        },
         parameters={PARAMETER: f"/{model.STACK}/policies"},
         functions={"signoff-workflow": "WorkflowFunction"},
         stacks={model.STACK},
@@ -543,6 +563,8 @@ def test_every_call_is_attributed_and_the_lifecycle_ran(lifecycle: Lifecycle) ->
     for principal, apis in sorted(by.items(), key=lambda kv: str(kv[0])):  # shown with -s
         print(f"{principal}: {sum(apis.values())} calls, {len(apis)} APIs: {dict(apis)}")
     assert set(by) == {*FUNCTIONS, f"cli:{CLI_USER}", f"cli:{CI}"}, dict(by)
+    github = {k for k in lifecycle.outcomes if k.startswith("gh-")}
+    assert [lifecycle.outcomes.pop(k) for k in github] == ["approved"]
     assert lifecycle.outcomes == {
         "apr-iam-1": "approved",
         "apr-iam-2": "rejected",
@@ -557,6 +579,9 @@ def test_every_call_is_attributed_and_the_lifecycle_ran(lifecycle: Lifecycle) ->
     assert by["NotifierFunction"]["dynamodb:UpdateItem"] >= 1
     assert "dynamodb:DeleteItem" not in by["NotifierFunction"]
     assert by["SlackFunction"]["lambda:SendDurableExecutionCallbackSuccess"] >= 1
+    # The GitHub gate: the door started a workflow, the notifier read the App's key.
+    assert by["SlackFunction"]["lambda:Invoke"] >= 1
+    assert by["NotifierFunction"]["secretsmanager:GetSecretValue"] >= 2
     assert by[f"cli:{CLI_USER}"]["lambda:SendDurableExecutionCallbackSuccess"] >= 1
     assert by["WorkflowFunction"]["lambda:CheckpointDurableExecution"] >= 1
     assert by["WorkflowFunction"]["ssm:GetParameter"] >= 1
