@@ -186,6 +186,10 @@ function renderElement(element, block, where) {
   if (element.type !== "button") {
     return el("span", {className: "unsupported"}, `[${element.type || "unknown"} element]`);
   }
+  if (element.url && /^https?:\/\//.test(element.url)) {
+    // A link button opens its URL (a CI run); Slack still tells the app, which only acks.
+    return el("a", {className: "sk link", href: element.url, target: "_blank", rel: "noopener"}, textObject(element.text));
+  }
   const button = el("button", {
     className: `sk ${element.style || ""}`.trim(),
     type: "button",
