@@ -113,6 +113,16 @@ def outcome_line(approval: Approval) -> str:
     return f"{icon} *Cancelled* by {who(approval.decided_by)} {stamp}{reason}"
 
 
+def bound_line(approval: Approval) -> str:
+    """What the request approves (its bindings, checked hex: nothing to escape) and the
+    approval it reused, if any."""
+    parts = [f"{b.kind.value} `{b.value}`" for b in approval.bindings]
+    line = f"Approves only {', '.join(parts)}" if parts else ""
+    if approval.reused_from:
+        line += f"{' · ' if line else ''}Reused approval `{approval.reused_from}`"
+    return line
+
+
 def approval_message(approval: Approval) -> Blocks:
     """The interactive request; after the outcome, the same message without buttons."""
     blocks: Blocks = [
@@ -127,6 +137,8 @@ def approval_message(approval: Approval) -> Blocks:
                 "fields": [_mrkdwn(f"*{escape(k)}*\n{escape(v)}") for k, v in approval.fields],
             }
         )
+    if approval.bindings or approval.reused_from:
+        blocks.append({"type": "context", "elements": [_mrkdwn(bound_line(approval))]})
     if approval.links:
         blocks.append(link_buttons(approval))
     deadline = when(

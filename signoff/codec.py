@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from signoff.binding import bindings_from_payload, bindings_payload
 from signoff.ci import GateRef, Link
 from signoff.errors import ValidationError
 from signoff.history import approval_key, month
@@ -109,6 +110,10 @@ def approval_to_item(approval: Approval, retention: timedelta) -> dict[str, Any]
         item["escalate_to"] = policy.escalate_to
     if policy.escalated:
         item["escalated"] = True
+    if approval.bindings:  # what is approved, as filed (never changed by a later write)
+        item["bindings"] = bindings_payload(approval.bindings)
+    if approval.reused_from:
+        item["reused_from"] = approval.reused_from
     if approval.gate:  # a gate's hold, as filed (never changed by a later write)
         item["gate"] = approval.gate.to_json()
     if approval.links:
@@ -167,6 +172,8 @@ def approval_from_item(item: Mapping[str, Any]) -> Approval:
         doorbell=item.get("doorbell", ""),
         gate=GateRef.from_json(item["gate"]) if item.get("gate") else None,
         links=tuple(Link(name=str(name), url=str(url)) for name, url in item.get("links", [])),
+        bindings=bindings_from_payload(item.get("bindings")),
+        reused_from=str(item.get("reused_from", "")),
     )
 
 
@@ -275,6 +282,12 @@ def request_to_payload(request: StartRequest) -> dict[str, Any]:
         ),
         **({"gate": request.gate.to_json()} if request.gate else {}),
         **({"links": [link.to_json() for link in request.links]} if request.links else {}),
+        **({"bindings": bindings_payload(request.bindings)} if request.bindings else {}),
+        **(
+            {"reuse_for_seconds": int(request.reuse_for.total_seconds())}
+            if request.reuse_for
+            else {}
+        ),
     }
 
 
@@ -304,6 +317,8 @@ def request_from_payload(payload: Any) -> StartRequest:
             "links": tuple(
                 Link(name=n, url=u) for n, u in _pairs(payload.get("links", []), "links")
             ),
+            "bindings": bindings_from_payload(payload.get("bindings")),
+            "reuse_for": _schedule(payload, "reuse_for"),
         }
         return StartRequest(**values)
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
@@ -390,6 +405,8 @@ def approval_json(approval: Approval) -> dict[str, Any]:
         ),
         "links": [link.to_json() for link in approval.links],
         "gate": approval.gate.to_json() if approval.gate else None,
+        "bindings": {b.kind.value: b.value for b in approval.bindings},
+        "reused_from": approval.reused_from or None,
     }
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from signoff.errors import ConfigError
+from signoff.gates.settings import CiGateSettings
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 
@@ -36,6 +37,7 @@ class Settings:
     # The GitHub gate (signoff/gates/github.py): its secrets, its API, and how the Slack
     # function starts a workflow (the workflow function's alias ARN).
     github: GitHubSettings | None = None
+    ci_gates: CiGateSettings = field(default_factory=CiGateSettings)  # dispatch, GitLab, ...
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -92,6 +94,7 @@ class Settings:
             secret_max_age_seconds=secret_max_age,
             secret_refresh_seconds=secret_refresh,
             github=GitHubSettings.from_env(env),
+            ci_gates=CiGateSettings.from_env(env),
         )
 
 

@@ -51,8 +51,11 @@ RULE_KEYS = (
     "remind_every",
     "escalate_after",
     "escalate_to",
+    "reuse_for",
 )
 MAX_DESCRIPTION = 300
+# How long an approval may stand for a re-run of the same fingerprint (`reuse_for`).
+MAX_REUSE = timedelta(days=7)
 MIN_REMINDER = timedelta(minutes=1)
 # A generous bound on what a deployment's rules take (the SSM parameter holds at most 8 KB;
 # 64 KiB is some 1,000 policies), and on a first parse: a few hundred milliseconds with
@@ -77,6 +80,7 @@ class Rule:
     remind_every: timedelta | None = None
     escalate_after: timedelta | None = None
     escalate_to: str = ""
+    reuse_for: timedelta | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The rule as the document writes it (what `parse` reads back)."""
@@ -92,6 +96,8 @@ class Rule:
         if self.escalate_after:
             rule["escalate_after"] = format_duration(self.escalate_after)
             rule["escalate_to"] = self.escalate_to
+        if self.reuse_for:
+            rule["reuse_for"] = format_duration(self.reuse_for)
         return rule
 
 
@@ -292,6 +298,10 @@ def _rule(name: str, raw: Any, problems: list[str]) -> Rule | None:
     too_many = reminder_problem(remind, escalate, quorum)  # AWS's durable operations
     if too_many:
         problems.append(f"{where}: {too_many}")
+    reuse = _duration(raw.get("reuse_for"), f"{where}: reuse_for", problems)
+    if reuse is not None and reuse > MAX_REUSE:
+        problems.append(f"{where}: reuse_for must be at most {format_duration(MAX_REUSE)}")
+        reuse = None
     return Rule(
         name=name,
         approvers=approvers,
@@ -302,6 +312,7 @@ def _rule(name: str, raw: Any, problems: list[str]) -> Rule | None:
         remind_every=remind,
         escalate_after=escalate,
         escalate_to=escalate_to,
+        reuse_for=reuse,
     )
 
 
@@ -738,6 +749,7 @@ def resolve(request: StartRequest, book: PolicyBook, groups: GroupDirectory) -> 
             remind_every=rule.remind_every,
             escalate_after=rule.escalate_after,
             escalate_to=rule.escalate_to,
+            reuse_for=rule.reuse_for,
         )
     else:
         request = replace(
@@ -747,6 +759,7 @@ def resolve(request: StartRequest, book: PolicyBook, groups: GroupDirectory) -> 
             remind_every=None,
             escalate_after=None,
             escalate_to="",
+            reuse_for=None,
         )
     members: list[str] = []
     for group_id in request.approver_groups:

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
     from signoff.doorbell import Doorbell
-    from signoff.gates import Gates
+    from signoff.gates import Gate, Gates
+    from signoff.gates.codepipeline import CodePipelineIntake
     from signoff.gates.github import GitHubDoor
     from signoff.model import StartRequest
     from signoff.notify import Notifier
@@ -438,14 +439,47 @@ def build_gates(settings: Settings) -> Gates:
     from signoff.gates import Gates
 
     github = settings.github
+    ci = build_ci_gates(settings)
     if github is None or not github.app_secret_id:
-        return Gates()
+        return Gates(*ci)
     from signoff.gates.github import GitHubGate, check_app_credentials
 
     secret = JsonSecret(github.app_secret_id, settings.secret_max_age_seconds)
     return Gates(
-        GitHubGate(lambda: check_app_credentials(secret.secret_id, secret.value()), github.api_url)
+        GitHubGate(lambda: check_app_credentials(secret.secret_id, secret.value()), github.api_url),
+        *ci,
     )
+
+
+def build_ci_gates(settings: Settings) -> list[Gate]:
+    """The gates a request files itself (`--on-approve`) or CodePipeline's notification
+    files: each where its secret (or grant) is configured."""
+    ci = settings.ci_gates
+    gates: list[Gate] = []
+    if ci.dispatch_secret_id:
+        from signoff.gates.dispatch import GitHubDispatchGate, dispatch_token
+
+        dispatch = JsonSecret(ci.dispatch_secret_id, settings.secret_max_age_seconds)
+        gates.append(
+            GitHubDispatchGate(
+                lambda: dispatch_token(dispatch.secret_id, dispatch.value()), ci.github_api_url
+            )
+        )
+    if ci.gitlab_secret_id:
+        from signoff.gates.gitlab import GitLabPlayGate, gitlab_token
+
+        gitlab = JsonSecret(ci.gitlab_secret_id, settings.secret_max_age_seconds)
+        gates.append(
+            GitLabPlayGate(
+                lambda project: gitlab_token(gitlab.secret_id, gitlab.value(), project),
+                ci.gitlab_api_url,
+            )
+        )
+    if ci.codepipeline:
+        from signoff.gates.codepipeline import CodePipelineGate
+
+        gates.append(CodePipelineGate(lambda: _client("codepipeline", BACKGROUND.boto_config())))
+    return gates
 
 
 def build_github_door(settings: Settings) -> GitHubDoor | None:
@@ -522,6 +556,34 @@ def notifier_from_env() -> Notifier:
 @cache
 def slack_app_from_env() -> SlackApp:
     return build_slack_app(settings_from_env(), _telemetry())
+
+
+@cache
+def codepipeline_intake_from_env() -> CodePipelineIntake | None:
+    return build_codepipeline_intake(settings_from_env())
+
+
+def build_codepipeline_intake(settings: Settings) -> CodePipelineIntake | None:
+    """The notifier's intake of CodePipeline approval notifications: None unless the
+    deployment names the pipelines' topic."""
+    ci = settings.ci_gates
+    if not ci.codepipeline_topic_arn:
+        return None
+    from signoff.gates.codepipeline import CodePipelineIntake, CodePipelineRoute
+    from signoff.gates.start import LambdaStarter
+
+    if not (ci.codepipeline_policy or ci.codepipeline_approvers):
+        raise ConfigError(
+            "SIGNOFF_CODEPIPELINE_TOPIC_ARN needs SIGNOFF_CODEPIPELINE_POLICY or "
+            "SIGNOFF_CODEPIPELINE_APPROVERS: who approves a pipeline's requests"
+        )
+    if not ci.workflow_function_arn:
+        raise ConfigError("the CodePipeline intake needs SIGNOFF_WORKFLOW_FUNCTION_ARN")
+    starter = LambdaStarter(
+        cache(lambda: _client("lambda", BACKGROUND.boto_config())), ci.workflow_function_arn
+    )
+    route = CodePipelineRoute(policy=ci.codepipeline_policy, approvers=ci.codepipeline_approvers)
+    return CodePipelineIntake(ci.codepipeline_topic_arn, route, starter, system_clock)
 
 
 @cache

@@ -38,7 +38,7 @@ from werkzeug.serving import make_server
 import workflow_fn.app
 from signoff import cli, wiring
 from signoff.codec import request_to_payload
-from signoff.local import aws
+from signoff.local import aws, serving
 from signoff.local.dynamodb import free_port, local_client
 from signoff.local.slack_standin import app_home_opened, dm_channel
 from signoff.local.stack import TABLE, LocalStack
@@ -150,7 +150,7 @@ class LambdaApi:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        serving.stop(self.server)
         self.thread.join()
 
 
@@ -686,3 +686,80 @@ def test_removing_any_grant_a_call_uses_makes_iam_refuse_it(
     assert not harmless, "grants whose removal no recorded call notices:\n" + "\n".join(harmless)
     assert len(by_grant) >= 30, sorted(by_grant)
     print(f"{len(by_grant)} grants removed one at a time: each refused a recorded call")
+
+
+# ----------------------------------------------------------------------------- the CodePipeline gate
+
+PIPELINE_TOPIC = f"arn:aws:sns:{model.REGION}:{model.ACCOUNT}:pipeline-approvals"
+
+
+def _codepipeline_requests() -> list[Request]:
+    """What the notifier asks of AWS for a pipeline's approval: it starts the workflow (the
+    alias its environment names) and answers the action (PutApprovalResult's resource is
+    the action: pipeline/stage/action)."""
+    from signoff.gates.settings import CiGateSettings
+
+    deployment_env = {
+        "SIGNOFF_CODEPIPELINE_TOPIC_ARN": PIPELINE_TOPIC,
+        "SIGNOFF_WORKFLOW_FUNCTION_ARN": (
+            f"arn:aws:lambda:{model.REGION}:{model.ACCOUNT}:function:{model.STACK}-workflow:live"
+        ),
+    }
+    settings = CiGateSettings.from_env(deployment_env)
+    pipeline = f"arn:aws:codepipeline:{model.REGION}:{model.ACCOUNT}:web-prod/Approve/Signoff"
+    return [
+        Request("NotifierFunction", "lambda:InvokeFunction", settings.workflow_function_arn),
+        Request("NotifierFunction", "codepipeline:PutApprovalResult", pipeline),
+    ]
+
+
+def test_the_codepipeline_gate_is_granted_only_where_pipelines_are_subscribed(
+    deployment: Deployment,
+) -> None:
+    subscribed = Deployment(
+        deployment.template,
+        parameters={
+            "CodePipelineApprovalTopicArn": PIPELINE_TOPIC,
+            "CodePipelinePolicy": "prod-deploy",
+        },
+    )
+    requests = _codepipeline_requests()
+    allowed = simulate({"NotifierFunction": subscribed.role_policies("NotifierFunction")}, requests)
+    assert _denials(allowed) == []
+    # Without a pipeline topic (the default) the notifier may do neither.
+    refused = simulate({"NotifierFunction": deployment.role_policies("NotifierFunction")}, requests)
+    assert [v.allowed for v in refused] == [False, False]
+    # Another account's or region's pipeline stays out of reach.
+    elsewhere = [
+        Request(
+            "NotifierFunction",
+            "codepipeline:PutApprovalResult",
+            "arn:aws:codepipeline:eu-west-1:999999999999:web-prod/Approve/Signoff",
+        )
+    ]
+    notifier = {"NotifierFunction": subscribed.role_policies("NotifierFunction")}
+    assert [v.allowed for v in simulate(notifier, elsewhere)] == [False]
+
+
+def test_the_gates_tokens_are_readable_by_the_notifier_only_when_configured(
+    deployment: Deployment,
+) -> None:
+    secrets = {
+        "GitHubDispatchSecretArn": f"arn:aws:secretsmanager:{model.REGION}:{model.ACCOUNT}:"
+        "secret:signoff/github-dispatch-AbCdEf",
+        "GitLabSecretArn": f"arn:aws:secretsmanager:{model.REGION}:{model.ACCOUNT}:"
+        "secret:signoff/gitlab-AbCdEf",
+    }
+    requests = [
+        Request("NotifierFunction", "secretsmanager:GetSecretValue", arn)
+        for arn in secrets.values()
+    ]
+    configured = Deployment(deployment.template, parameters=secrets)
+    notifier = {"NotifierFunction": configured.role_policies("NotifierFunction")}
+    assert _denials(simulate(notifier, requests)) == []
+    default = {"NotifierFunction": deployment.role_policies("NotifierFunction")}
+    assert [v.allowed for v in simulate(default, requests)] == [False, False]
+    # Nobody else reads them: not the Slack function, not the workflow.
+    others = {f: configured.role_policies(f) for f in ("SlackFunction", "WorkflowFunction")}
+    asked = [Request(f, r.action, r.resource) for f in others for r in requests]
+    assert not any(v.allowed for v in simulate(others, asked))

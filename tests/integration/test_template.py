@@ -168,7 +168,14 @@ def _resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]
 
 
 def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return _as_list(document.get("Statement", []))
+    """The statements, a conditional one (Fn::If) as each statement it may be."""
+    found: list[dict[str, Any]] = []
+    for st in _as_list(document.get("Statement", [])):
+        if isinstance(st, dict) and "Fn::If" in st:
+            found += [b for b in st["Fn::If"][1:] if isinstance(b, dict) and "Action" in b]
+        else:
+            found.append(st)
+    return found
 
 
 def _sam_policy_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -363,6 +370,11 @@ def test_environment_carries_references_not_secrets(template: dict[str, Any]) ->
         "SIGNOFF_POLICIES_PARAMETER": {"Fn::Sub": "/${AWS::StackName}/policies"},
         "POWERTOOLS_SERVICE_NAME": "signoff",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        "SIGNOFF_CODEPIPELINE_TOPIC_ARN": {"Ref": "CodePipelineApprovalTopicArn"},
+        "SIGNOFF_CODEPIPELINE_POLICY": {"Ref": "CodePipelinePolicy"},
+        "SIGNOFF_GITHUB_DISPATCH_SECRET_ID": {"Ref": "GitHubDispatchSecretArn"},
+        "SIGNOFF_GITLAB_SECRET_ID": {"Ref": "GitLabSecretArn"},
+        "SIGNOFF_GITLAB_API_URL": {"Ref": "GitLabApiUrl"},
     }
     assert template["Parameters"]["DefaultChannel"]["Default"] == "approvals"
     for name, res in _resources(template, "AWS::Serverless::Function").items():
@@ -436,7 +448,13 @@ def test_iam_statements_are_least_privilege(template: dict[str, Any]) -> None:
     # the Slack function, the GitHub App's key the notifier.
     readable = {
         "SlackFunction": ({"Ref": "SlackSecret"}, {"Ref": "GitHubWebhookSecret"}),
-        "NotifierFunction": ({"Ref": "SlackSecret"}, {"Ref": "GitHubAppSecret"}),
+        "NotifierFunction": (
+            {"Ref": "SlackSecret"},
+            {"Ref": "GitHubAppSecret"},
+            # The CI gates' tokens (dispatch, GitLab), when the deployment names them.
+            {"Ref": "GitHubDispatchSecretArn"},
+            {"Ref": "GitLabSecretArn"},
+        ),
     }
     for where, st in statements:
         for action in _as_list(st.get("Action", [])):

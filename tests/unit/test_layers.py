@@ -15,7 +15,8 @@ import pytest
 SIGNOFF = Path(__file__).resolve().parents[2] / "signoff"
 
 DOMAIN = {
-    "model": {"ci", "errors", "refusals", "text"},
+    "model": {"errors", "refusals", "text", "binding", "ci"},
+    "binding": {"errors", "text"},
     "ci": {"errors", "text"},
     "refusals": set(),
     "text": set(),
