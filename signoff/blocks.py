@@ -288,7 +288,7 @@ def decide_actions(
             "text": rt.plain("Reject…"),
             "style": "danger",
             "value": approval.id,
-            "accessibility_label": "Reject this request: a dialog asks for your reason",
+            "accessibility_label": "Reject… — a dialog asks for your reason",
         },
     ]
     if cancel:
@@ -297,9 +297,10 @@ def decide_actions(
 
 
 def _approve_label(facts: Tally) -> str:
+    # Starts with the button's own words, so a screen reader and a voice command agree.
     if facts.completes(Decision.APPROVE):
-        return "Approve this request: your approval completes it"
-    return f"Approve this request: {facts.missing - 1} more needed after yours"
+        return "Approve — your approval completes the request"
+    return f"Approve — {facts.missing - 1} more needed after yours"
 
 
 def cancel_menu(approval: Approval) -> dict[str, Any]:
