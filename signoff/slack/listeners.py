@@ -32,6 +32,7 @@ from signoff.errors import (
 from signoff.model import Decision, id_problem
 from signoff.observability import NoTelemetry, Telemetry
 from signoff.service import Approvals
+from signoff.slack.links import message_links
 from signoff.slack.request import need
 from signoff.text import escape, visible
 
@@ -268,7 +269,7 @@ class Listeners:
 
     # -- /signoff and its pages ---------------------------------------------------------
 
-    def command(self, ack: Ack, command: dict[str, Any]) -> None:
+    def command(self, ack: Ack, command: dict[str, Any], client: WebClient | None = None) -> None:
         """`/signoff [list | mine | show <id> | help]`, answered privately."""
         user = need(command, "user_id")
         self.telemetry.tag(slack_user=user)
@@ -277,7 +278,7 @@ class Listeners:
         verbs: dict[str, Callable[[], dict[str, Any]]] = {
             "": self._list,
             "list": self._list,
-            "mine": lambda: self._mine(user),
+            "mine": lambda: self._mine(user, client),
             "show": lambda: self._show(approval_id),
         }
         try:
@@ -339,11 +340,13 @@ class Listeners:
             "blocks": blocks.pending_page(page.approvals, page.next_page),
         }
 
-    def _mine(self, user: str) -> dict[str, Any]:
+    def _mine(self, user: str, client: WebClient | None) -> dict[str, Any]:
         waiting, _ = self.approvals.pending_for(user)
+        shown = waiting[: blocks.MINE_SHOWN]
+        links = message_links(client, shown) if client is not None else {}
         return {
             "text": f"{len(waiting)} request(s) waiting for your vote",
-            "blocks": blocks.mine_list(waiting),
+            "blocks": blocks.mine_list(waiting, links),
         }
 
     def _show(self, approval_id: str) -> dict[str, Any]:
