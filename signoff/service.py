@@ -271,15 +271,31 @@ class Approvals:
         """The requester or an admin calls the request off; anyone else is refused (audited)."""
 
         def cancel(before: Approval, now: datetime) -> tuple[Approval, list[AuditEvent]]:
-            if user == before.requester or before.status.is_closed:
-                return before.cancel(user, now, reason)
-            try:
-                admins = self.admins()
-            except ConfigError as exc:  # a broken document: refused and audited, not a crash
-                raise RefusedError(RefusalCode.POLICIES_UNREADABLE) from exc
-            return before.cancel(user, now, reason, admins)
+            return self._cancelled(before, user, now, reason)
 
         return self._change(approval_id, cancel, refused=(user, AuditKind.CANCEL_REFUSED))
+
+    def check_cancel(self, approval_id: str, user: str) -> Approval:
+        """Raise RefusedError (and audit it) if `user` may not cancel now: asked before the
+        reason dialog opens, so nobody types a reason for a cancel they cannot make."""
+        approval = self.store.get(checked_id(approval_id))
+        try:
+            self._cancelled(approval, user, self.clock(), "")
+        except RefusedError as exc:
+            self._refused(approval, user, AuditKind.CANCEL_REFUSED, exc.refusal)
+            raise
+        return approval
+
+    def _cancelled(
+        self, before: Approval, user: str, now: datetime, reason: str
+    ) -> tuple[Approval, list[AuditEvent]]:
+        if user == before.requester or before.status.is_closed:
+            return before.cancel(user, now, reason)
+        try:
+            admins = self.admins()
+        except ConfigError as exc:  # a broken document: refused and audited, not a crash
+            raise RefusedError(RefusalCode.POLICIES_UNREADABLE) from exc
+        return before.cancel(user, now, reason, admins)
 
     def expire_if_due(self, approval_id: str) -> Approval:
         """Expire a pending approval past its deadline; otherwise return it as it is."""

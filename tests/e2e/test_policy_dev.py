@@ -115,10 +115,17 @@ def test_cancel_from_slack_by_a_stranger_then_the_requester_exits_5(dev: Dev) ->
     assert "cancel_refused" in audit_kinds(dev, "apr-cx")
     refusals = [e for e in dev.get("/local/messages")["ephemerals"] if "U0BOB" in json.dumps(e)]
     assert any("only the requester or an admin" in json.dumps(e) for e in refusals)
-    press(dev, "U0ALICE", "signoff.cancel", message)
+    press(dev, "U0ALICE", "signoff.cancel", message)  # the reason dialog opens
+    (view,) = [v for v in dev.get("/local/messages")["views"] if v["open"]]
+    submitted = dev.post(
+        f"/local/views/{view['id']}/submit",
+        {"user": "U0ALICE", "values": {"reason": {"reason": "wrong ticket"}}},
+    )
+    assert submitted["status"] == 200, submitted
     _out, err = cli.communicate(timeout=60)
     assert cli.returncode == 5, err
-    assert dev.show("apr-cx")["decided_by"] == "U0ALICE"
+    shown = dev.show("apr-cx")
+    assert (shown["decided_by"], shown["reason"]) == ("U0ALICE", "wrong ticket")
 
 
 def test_a_policies_file_that_does_not_exist_refuses_to_start(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from signoff import cli
 from signoff.errors import NotFoundError
-from signoff.model import Approval
+from signoff.model import MAX_TITLE, Approval
 from signoff.service import Approvals
 from tests.factories import start_request
 
@@ -152,7 +152,7 @@ def test_an_empty_channel_means_the_default_one() -> None:
 
 
 def test_long_values_are_shortened_in_the_difference() -> None:
-    found = recorded().differences(start_request("apr-same", title="x" * 150), "approvals")
+    found = recorded().differences(start_request("apr-same", title="x" * MAX_TITLE), "approvals")
     assert found == [f"title was 'Deploy api', now '{'x' * 40}…'"]
 
 

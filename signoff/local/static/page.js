@@ -70,7 +70,18 @@ function formatDate(epoch, format, fallback) {
     time: `${pad(d.getHours())}:${pad(d.getMinutes())}`,
     time_secs: `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`,
   };
+  tokens.ago = ago(d);
   return format.replace(/\{([a-z_]+)\}/g, (m, name) => tokens[name] ?? m);
+}
+
+// Slack's {ago}: "in 42 minutes", "3 minutes ago", as of when the page renders.
+function ago(d) {
+  const seconds = Math.round((d.getTime() - Date.now()) / 1000);
+  const units = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  const [unit, size] = units.find(([, n]) => Math.abs(seconds) >= n) || ["second", 1];
+  const n = Math.round(Math.abs(seconds) / size);
+  const span = `${n} ${unit}${n === 1 ? "" : "s"}`;
+  return seconds >= 0 ? `in ${span}` : `${span} ago`;
 }
 
 // One `<…>` control sequence: a mention, a channel, a special mention, a date or a link.
@@ -144,7 +155,41 @@ function mrkdwn(text) {
 function textObject(obj) {
   if (!obj) return el("span");
   if (obj.type === "mrkdwn") return mrkdwn(obj.text);
-  return el("span", {className: "plain"}, emoji(String(obj.text ?? "")));
+  const text = String(obj.text ?? "");
+  return el("span", {className: "plain"}, obj.emoji === false ? text : emoji(text));
+}
+
+// -- rich text: every text element is shown as typed (no mrkdwn) -----------------------
+
+function richElement(e) {
+  if (e.type === "text") {
+    const style = e.style || {};
+    let node = el("span", {className: "rich-text"}, e.text);
+    if (style.code) node = el("code", {}, node);
+    if (style.bold) node = el("b", {}, node);
+    if (style.italic) node = el("i", {}, node);
+    if (style.strike) node = el("s", {}, node);
+    return node;
+  }
+  if (e.type === "user") return el("span", {className: "mention", dataset: {user: e.user_id}}, "@" + e.user_id);
+  if (e.type === "usergroup") return el("span", {className: "mention special", dataset: {group: e.usergroup_id}}, "@" + e.usergroup_id);
+  if (e.type === "date") return el("span", {className: "date"}, formatDate(e.timestamp, e.format || "", e.fallback || ""));
+  if (e.type === "link") return el("a", {href: e.url, target: "_blank", rel: "noopener noreferrer"}, e.text || e.url);
+  if (e.type === "emoji") return EMOJI[e.name] || `:${e.name}:`;
+  if (e.type === "channel") return el("span", {className: "mention"}, "#" + e.channel_id);
+  return el("span", {className: "unsupported"}, `[${e.type || "unknown"}]`);
+}
+
+function richPart(part) {
+  const inner = (part.elements || []).map((e) => (e.type === "rich_text_section" ? richPart(e) : richElement(e)));
+  if (part.type === "rich_text_section") return el("div", {className: "rich-section"}, inner);
+  if (part.type === "rich_text_quote") return el("blockquote", {className: "rich-quote"}, inner);
+  if (part.type === "rich_text_preformatted") return el("pre", {}, inner);
+  if (part.type === "rich_text_list") {
+    return el(part.style === "ordered" ? "ol" : "ul", {className: "rich-list"},
+      (part.elements || []).map((item) => el("li", {}, richPart(item))));
+  }
+  return el("span", {className: "unsupported"}, `[${part.type || "unknown"}]`);
 }
 
 // -- Block Kit -----------------------------------------------------------------------
@@ -169,6 +214,10 @@ function renderBlock(block, where, view) {
   }
   if (type === "header") return el("div", {className: "block block-header"}, textObject(block.text));
   if (type === "divider") return el("hr", {className: "block block-divider"});
+  if (type === "rich_text") {
+    return el("div", {className: "block block-rich", dataset: {blockId: block.block_id || ""}},
+      (block.elements || []).map(richPart));
+  }
   if (type === "context") {
     return el("div", {className: "block block-context"}, (block.elements || []).map((e) =>
       e.type === "image" ? el("span", {}, `[image: ${e.alt_text || ""}]`) : textObject(e)));
@@ -182,13 +231,42 @@ function renderBlock(block, where, view) {
   return el("div", {className: "block unsupported"}, `[${type || "unknown"} block]`);
 }
 
+function renderOverflow(element, block, where) {
+  const menu = el("div", {className: "overflow-menu", role: "menu", hidden: true},
+    (element.options || []).map((option) => el("button", {
+      className: "sk overflow-option", type: "button", role: "menuitem",
+      dataset: {actionId: element.action_id || "", value: option.value ?? ""},
+      disabled: where ? undefined : true,
+      onclick: () => {
+        menu.hidden = true;
+        const go_ = () => doAction(where, element, block);
+        if (element.confirm) showConfirm(element.confirm, go_);
+        else go_();
+      },
+    }, textObject(option.text))));
+  const toggle = el("button", {
+    className: "sk overflow", type: "button", "aria-label": "More actions", "aria-haspopup": "menu",
+    dataset: {actionId: element.action_id || ""}, disabled: where ? undefined : true,
+    onclick: () => { menu.hidden = !menu.hidden; },
+  }, "\u22ef");
+  return el("span", {className: "overflow-wrap"}, toggle, menu);
+}
+
 function renderElement(element, block, where) {
+  if (element.type === "overflow") return renderOverflow(element, block, where);
   if (element.type !== "button") {
     return el("span", {className: "unsupported"}, `[${element.type || "unknown"} element]`);
+  }
+  if (element.url) {
+    return el("a", {
+      className: "sk link-button", href: element.url, target: "_blank", rel: "noopener noreferrer",
+      "aria-label": element.accessibility_label,
+    }, textObject(element.text));
   }
   const button = el("button", {
     className: `sk ${element.style || ""}`.trim(),
     type: "button",
+    "aria-label": element.accessibility_label,
     dataset: {actionId: element.action_id || "", value: element.value ?? ""},
     disabled: where ? undefined : true,
   }, textObject(element.text));
