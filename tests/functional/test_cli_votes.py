@@ -193,7 +193,16 @@ def test_json_votes_are_exactly_as_the_readme_documents(approvals: Approvals) ->
 def test_version_and_help_without_type_placeholders() -> None:
     version = runner.invoke(cli.app, ["--version"])
     assert version.exit_code == 0 and re.fullmatch(r"signoff \S+\n", version.output)
-    commands = ([], ["start"], ["wait"], ["show"], ["decide"], ["audit"], ["list"], ["policies"])
+    commands: tuple[list[str], ...] = (
+        [],
+        ["start"],
+        ["wait"],
+        ["show"],
+        ["decide"],
+        ["audit"],
+        ["list"],
+        ["policies"],
+    )
     for command in (*commands, ["policies", "push"]):
         shown = runner.invoke(cli.app, [*command, "--help"]).output
         assert not re.search(r"<(str|bool|int|list\[str\]|Path)>|\{ID\}", shown), shown
