@@ -30,7 +30,7 @@ from signoff.model import (
     past_deadline,
     utc,
 )
-from signoff.schema import pending_cursor
+from signoff.schema import inbox_people, pending_cursor
 
 CHANGED = "the approval changed while it was being written"
 
@@ -91,6 +91,18 @@ class InMemoryRecords(_Memory):
             ]
         pending.sort(key=pending_cursor)
         return pending[:limit]
+
+    def inbox(self, user: str, now: datetime, limit: int = 1000) -> list[Approval]:
+        """The pending requests that list `user` (requester or approver), soonest deadline
+        first: the DynamoDB store reads them from `user`'s own inbox items."""
+        with self._lock:
+            mine = [
+                a
+                for a in self._approvals.values()
+                if user in inbox_people(a) and not past_deadline(a.expires_at, now)
+            ]
+        mine.sort(key=pending_cursor)
+        return mine[:limit]
 
     def commit(
         self,

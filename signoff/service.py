@@ -58,6 +58,7 @@ class ApprovalRecords(Protocol):
     def create(self, approval: Approval, event: AuditEvent) -> bool: ...
     def get(self, approval_id: str) -> Approval: ...
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
+    def inbox(self, user: str, now: datetime, limit: int = 1000) -> list[Approval]: ...
     def commit(
         self,
         before: Approval,
@@ -96,6 +97,9 @@ class ApprovalStore(ApprovalRecords, HistoryReader, Protocol):
 
 class PendingIndex(Protocol):
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
+    def inbox(self, user: str, now: datetime, limit: int = 1000) -> list[Approval]:
+        """The pending requests that list `user`, read from `user`'s own index entries."""
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,21 +131,17 @@ class Pending:
     def pending_for(self, user: str, limit: int = 1000) -> tuple[list[Approval], list[Approval]]:
         """What waits for `user`'s vote, and what `user` asked for that is still pending.
 
-        Read page by page from the pending index (at most `limit` pending requests).
+        Read from `user`'s inbox (at most `limit` requests): a Home tab costs what that
+        person's requests cost, however many others are pending.
         """
         now = self.clock()
         waiting: list[Approval] = []
         asked: list[Approval] = []
-        after: str | None = ""
-        while after is not None and limit > 0:
-            page = self.page(min(100, limit), after)
-            for approval in page.approvals:
-                if approval.requester == user:
-                    asked.append(approval)
-                if approval.vote_refusal(user, now) is None:
-                    waiting.append(approval)
-            limit -= len(page.approvals)
-            after = page.next_page
+        for approval in self.index.inbox(user, now, limit):
+            if approval.requester == user:
+                asked.append(approval)
+            if approval.vote_refusal(user, now) is None:
+                waiting.append(approval)
         return waiting, asked
 
 

@@ -44,7 +44,7 @@ from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.faults import CrashPoint
 from signoff.local.slack_standin import SlackStandIn
 from signoff.local.socket_mode import SocketModeSettings
-from signoff.schema import add_missing_indexes, create_table
+from signoff.schema import INBOX_INDEX, add_missing_indexes, create_table
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +187,11 @@ class LocalStack:
         ddb_client = local_client(self.ddb.endpoint)
         if TABLE not in ddb_client.list_tables()["TableNames"]:
             create_table(ddb_client, TABLE)
-        else:  # a home made by an earlier version: give its table the indexes it lacks
-            add_missing_indexes(ddb_client, TABLE)
+        elif INBOX_INDEX in add_missing_indexes(ddb_client, TABLE):
+            # A home made by an earlier version: its pending requests get their inbox items.
+            from signoff.store import DynamoApprovalStore
+
+            DynamoApprovalStore(ddb_client, TABLE).fill_inboxes()
 
         # moto serves only requests signed with this run's credentials (signoff/local/aws.py).
         self.credentials = aws.Credentials.generate()

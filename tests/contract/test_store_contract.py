@@ -574,3 +574,40 @@ def test_a_vote_by_someone_not_on_the_record_conflicts(any_store: AnyStore, open
     with pytest.raises(ConflictError):
         any_store.commit(before, forged, events, now=T0, voter="U0X")
     assert any_store.get(before.id).status is Status.PENDING
+
+
+def inbox_ids(store: AnyStore, user: str, now: datetime = T0) -> list[str]:
+    return [a.id for a in store.inbox(user, now)]
+
+
+def test_a_persons_inbox_holds_the_pending_requests_that_list_them(
+    any_store: AnyStore, opened: Opener
+) -> None:
+    later = opened("apr-i2", approvers=("U0A", "U0B"), timeout=timedelta(hours=2))
+    sooner = opened("apr-i1", approvers=("U0B",), timeout=timedelta(hours=1))
+    assert inbox_ids(any_store, "U0B") == [sooner.id, later.id]  # soonest deadline first
+    assert inbox_ids(any_store, "U0A") == [later.id]
+    assert inbox_ids(any_store, "U0REQ") == [sooner.id, later.id]  # the requester's own
+    assert inbox_ids(any_store, "U0NOBODY") == []
+    # Closed: it leaves every inbox at once, the requester's too.
+    decided, events = sooner.vote("U0B", Decision.APPROVE, T0)
+    any_store.commit(sooner, decided, events, now=T0, voter="U0B")
+    assert inbox_ids(any_store, "U0B") == [later.id]
+    assert inbox_ids(any_store, "U0REQ") == [later.id]
+    # Past its deadline (not yet expired by its workflow), a request is no longer listed.
+    assert inbox_ids(any_store, "U0A", T0 + timedelta(hours=3)) == []
+
+
+def test_an_escalation_and_a_close_past_one_transactions_room_keep_every_inbox(
+    any_store: AnyStore, opened: Opener
+) -> None:
+    """More people than one DynamoDB transaction holds (100 items): all are listed, and
+    all are cleared once the request closes."""
+    before = opened("apr-big", escalate_after=timedelta(minutes=5), escalate_to="S0ONCALL")
+    members = [f"U0M{n:03d}" for n in range(150)]
+    escalated, events = before.escalate(members, T0)
+    any_store.commit(before, escalated, events, now=T0)
+    assert all(inbox_ids(any_store, m) == ["apr-big"] for m in members)
+    closed, events = escalated.vote("U0M149", Decision.REJECT, T0, "no")
+    any_store.commit(escalated, closed, events, now=T0, voter="U0M149")
+    assert not any(inbox_ids(any_store, m) for m in (*members, "U0A", "U0REQ"))

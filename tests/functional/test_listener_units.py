@@ -98,6 +98,11 @@ class Store(InMemoryApprovalStore):
             raise self.read_error
         return super().list_pending(limit, after)
 
+    def inbox(self, user: str, now: Any, limit: int = 1000) -> list[Approval]:
+        if self.read_error:
+            raise self.read_error
+        return super().inbox(user, now, limit)
+
 
 class Tags:
     """Telemetry that keeps the log keys it was given (metrics are not listened for)."""

@@ -187,3 +187,26 @@ def test_cancel_racing_an_approve_leaves_one_outcome(
         assert kinds["vote_refused"] + kinds["cancel_refused"] == 1, kinds
         outcomes[final.status.value] += 1
     print(f"cancel vs approve, 20 rounds: {dict(outcomes)}")
+
+
+@pytest.mark.integration
+def test_fill_inboxes_gives_requests_from_before_the_inbox_index_their_items(
+    store: DynamoApprovalStore, table: tuple[Any, str]
+) -> None:
+    """A table made before the inbox index: its pending requests have no inbox items until
+    they are filled (the local stack does it when it adds the index)."""
+    client, name = table
+    approvals = Approvals(store)
+    for n in range(3):
+        approvals.open(make_request(f"apr-old{n}"))
+    now = datetime.now(UTC)
+    for user in ("U0A", "U0B", "U0REQ"):
+        for n in range(3):  # as an earlier version left them: no inbox item at all
+            client.delete_item(
+                TableName=name, Key={"pk": {"S": f"INBOX#{user}"}, "sk": {"S": f"apr-old{n}"}}
+            )
+    assert store.inbox("U0A", now) == []
+    assert store.fill_inboxes() == 3
+    assert [a.id for a in store.inbox("U0A", now)] == ["apr-old0", "apr-old1", "apr-old2"]
+    assert store.fill_inboxes() == 3  # again: nothing doubled
+    assert len(store.inbox("U0B", now)) == 3
