@@ -493,9 +493,11 @@ def home_view(
     asked: list[Approval],
     notice: str = "",
     links: Mapping[str, str] | None = None,
+    totals: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The App Home tab: what waits for my vote (with its context and buttons) and what I
-    asked for. `links` maps an approval id to its message's permalink, where known.
+    asked for. `links` maps an approval id to its message's permalink, where known;
+    `totals` is how many each list holds when only its first ones were read.
 
     `notice` is signoff's own sentence (already Slack text), e.g. why a click was refused.
     """
@@ -507,7 +509,8 @@ def home_view(
     blocks += _with_buttons(waiting[:HOME_SHOWN], links) or [
         {"type": "section", "text": _mrkdwn("Nothing is waiting for your vote.")}
     ]
-    blocks += _more(len(waiting), HOME_SHOWN, "(see /signoff list)")
+    waiting_total, asked_total = totals or (len(waiting), len(asked))
+    blocks += _more(waiting_total, HOME_SHOWN, "(see /signoff list)")
     blocks += [
         {"type": "divider"},
         {"type": "header", "text": rt.plain("What you asked for")},
@@ -515,7 +518,7 @@ def home_view(
     blocks += [summary(a, links.get(a.id)) for a in asked[:HOME_SHOWN]] or [
         {"type": "section", "text": _mrkdwn("None of your requests is pending.")}
     ]
-    blocks += _more(len(asked), HOME_SHOWN, "(see /signoff list)")
+    blocks += _more(asked_total, HOME_SHOWN, "(see /signoff list)")
     return {"type": "home", "callback_id": "signoff.home", "blocks": blocks}
 
 

@@ -20,6 +20,7 @@ from signoff import blocks, model
 from signoff.claims import Claims, Once
 from signoff.errors import BackendError
 from signoff.model import Approval, SlackRef
+from signoff.service import Home
 
 log = logging.getLogger(__name__)
 
@@ -466,7 +467,7 @@ class PendingFor(Protocol):
     """What a Home tab shows: the requests waiting for a person, and those they asked for
     (`service.Pending`, or the `Approvals` use cases)."""
 
-    def pending_for(self, user: str) -> tuple[list[Approval], list[Approval]]: ...
+    def home(self, user: str, shown: int) -> Home: ...
 
 
 def publish_home(client: WebClient, pending: PendingFor, user: str, notice: str = "") -> bool:
@@ -477,8 +478,11 @@ def publish_home(client: WebClient, pending: PendingFor, user: str, notice: str 
     if not model.is_slack_user(user):
         return False
     try:
-        waiting, asked = pending.pending_for(user)
-        client.views_publish(user_id=user, view=blocks.home_view(waiting, asked, notice))
+        home = pending.home(user, blocks.HOME_SHOWN)
+        view = blocks.home_view(
+            home.waiting, home.asked, notice, totals=(home.waiting_total, home.asked_total)
+        )
+        client.views_publish(user_id=user, view=view)
     except (SlackApiError, OSError, BackendError):
         log.warning("could not publish the Home tab of %s", user, exc_info=True)
         return False

@@ -54,6 +54,7 @@ from signoff.model import (
     utc,
 )
 from signoff.observability import NoTelemetry, Telemetry
+from signoff.schema import InboxRole
 from signoff.service import Clock, Pending, system_clock
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,10 @@ class NoticeStore(Claims, Protocol):
 
     def get(self, approval_id: str) -> Approval: ...
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
-    def inbox(self, user: str, now: datetime, limit: int = 1000) -> list[Approval]: ...
+    def inbox(
+        self, user: str, role: InboxRole, now: datetime, limit: int = 1000
+    ) -> list[Approval]: ...
+    def inbox_count(self, user: str, role: InboxRole, now: datetime) -> int: ...
     def audit(self, approval_id: str, since: datetime | None = None) -> list[AuditEvent]: ...
 
 

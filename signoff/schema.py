@@ -6,6 +6,7 @@ template.yaml so the two cannot drift.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -94,14 +95,22 @@ def pending_cursor(approval: Approval) -> str:
     return f"{iso(approval.expires_at)}#{approval.id}"
 
 
-def inbox_people(approval: Approval | None) -> frozenset[str]:
-    """Whose inbox (Home tab) lists `approval`: its requester and everyone who may approve,
-    while it is pending; nobody once it is closed."""
+class InboxRole(StrEnum):
+    """Why a pending request is in a person's inbox (their Home tab's two lists)."""
+
+    WAITING = "waiting"  # they may still vote on it
+    ASKED = "asked"  # they asked for it
+
+
+def inbox_entries(approval: Approval | None) -> frozenset[tuple[str, InboxRole]]:
+    """Whose inbox lists `approval`, and why: its requester (asked) and everyone who may
+    still vote (waiting), while it is pending; nobody once it is closed."""
     from signoff.model import Status
 
     if approval is None or approval.status is not Status.PENDING:
         return frozenset()
-    return frozenset((approval.requester, *approval.policy.approvers))
+    waiting = {(user, InboxRole.WAITING) for user in approval.waiting_for()}
+    return frozenset({(approval.requester, InboxRole.ASKED), *waiting})
 
 
 def add_missing_indexes(client: Any, table_name: str) -> list[str]:

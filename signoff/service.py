@@ -38,7 +38,7 @@ from signoff.model import (
 )
 from signoff.observability import CLICKS_REFUSED, WRITE_CONFLICTS, NoTelemetry, Telemetry
 from signoff.refusals import Refusal, RefusalCode
-from signoff.schema import pending_cursor
+from signoff.schema import InboxRole, pending_cursor
 
 Clock = Callable[[], datetime]
 # A change computed from the approval as read: the new approval and its audit events, or
@@ -58,7 +58,10 @@ class ApprovalRecords(Protocol):
     def create(self, approval: Approval, event: AuditEvent) -> bool: ...
     def get(self, approval_id: str) -> Approval: ...
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
-    def inbox(self, user: str, now: datetime, limit: int = 1000) -> list[Approval]: ...
+    def inbox(
+        self, user: str, role: InboxRole, now: datetime, limit: int = 1000
+    ) -> list[Approval]: ...
+    def inbox_count(self, user: str, role: InboxRole, now: datetime) -> int: ...
     def commit(
         self,
         before: Approval,
@@ -97,9 +100,11 @@ class ApprovalStore(ApprovalRecords, HistoryReader, Protocol):
 
 class PendingIndex(Protocol):
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
-    def inbox(self, user: str, now: datetime, limit: int = 1000) -> list[Approval]:
-        """The pending requests that list `user`, read from `user`'s own index entries."""
+    def inbox(self, user: str, role: InboxRole, now: datetime, limit: int = 1000) -> list[Approval]:
+        """The first pending requests in `user`'s inbox for `role` (their own entries)."""
         ...
+
+    def inbox_count(self, user: str, role: InboxRole, now: datetime) -> int: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,20 +134,37 @@ class Pending:
         )
 
     def pending_for(self, user: str, limit: int = 1000) -> tuple[list[Approval], list[Approval]]:
-        """What waits for `user`'s vote, and what `user` asked for that is still pending.
-
-        Read from `user`'s inbox (at most `limit` requests): a Home tab costs what that
-        person's requests cost, however many others are pending.
-        """
+        """What waits for `user`'s vote, and what `user` asked for that is still pending
+        (at most `limit` of each), from `user`'s own inbox entries: what that person has
+        costs what it costs, however many others are pending."""
         now = self.clock()
-        waiting: list[Approval] = []
-        asked: list[Approval] = []
-        for approval in self.index.inbox(user, now, limit):
-            if approval.requester == user:
-                asked.append(approval)
-            if approval.vote_refusal(user, now) is None:
-                waiting.append(approval)
-        return waiting, asked
+        waiting = [
+            a
+            for a in self.index.inbox(user, InboxRole.WAITING, now, limit)
+            if a.vote_refusal(user, now) is None
+        ]
+        return waiting, self.index.inbox(user, InboxRole.ASKED, now, limit)
+
+    def home(self, user: str, shown: int) -> Home:
+        """`user`'s Home tab: the first `shown` of each list and how many each holds."""
+        waiting, asked = self.pending_for(user, shown)
+        now = self.clock()
+        return Home(
+            waiting=waiting,
+            asked=asked,
+            waiting_total=self.index.inbox_count(user, InboxRole.WAITING, now),
+            asked_total=self.index.inbox_count(user, InboxRole.ASKED, now),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Home:
+    """What one person's Home tab shows: the first of each list, and each list's size."""
+
+    waiting: list[Approval]
+    asked: list[Approval]
+    waiting_total: int
+    asked_total: int
 
 
 AUDIT_PAGE = 500
@@ -186,6 +208,10 @@ class Approvals:
     def pending_for(self, user: str, limit: int = 1000) -> tuple[list[Approval], list[Approval]]:
         """What waits for `user`'s vote, and what `user` asked for (see `Pending`)."""
         return Pending(index=self.store, clock=self.clock).pending_for(user, limit)
+
+    def home(self, user: str, shown: int) -> Home:
+        """`user`'s Home tab (see `Pending.home`)."""
+        return Pending(index=self.store, clock=self.clock).home(user, shown)
 
     def audit(self, approval_id: str) -> list[AuditEvent]:
         """One approval's audit events, by an id a person typed."""

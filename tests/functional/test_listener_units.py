@@ -98,10 +98,10 @@ class Store(InMemoryApprovalStore):
             raise self.read_error
         return super().list_pending(limit, after)
 
-    def inbox(self, user: str, now: Any, limit: int = 1000) -> list[Approval]:
+    def inbox(self, user: str, role: Any, now: Any, limit: int = 1000) -> list[Approval]:
         if self.read_error:
             raise self.read_error
-        return super().inbox(user, now, limit)
+        return super().inbox(user, role, now, limit)
 
 
 class Tags:

@@ -12,6 +12,7 @@ import pytest
 
 from signoff.errors import NotFoundError, RefusedError
 from signoff.model import Decision, StartRequest, Status
+from signoff.schema import InboxRole
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from tests.factories import start_request
@@ -200,13 +201,14 @@ def test_fill_inboxes_gives_requests_from_before_the_inbox_index_their_items(
     for n in range(3):
         approvals.open(make_request(f"apr-old{n}"))
     now = datetime.now(UTC)
-    for user in ("U0A", "U0B", "U0REQ"):
+    entries = [("U0A", "waiting"), ("U0B", "waiting"), ("U0REQ", "asked")]
+    for user, role in entries:
         for n in range(3):  # as an earlier version left them: no inbox item at all
-            client.delete_item(
-                TableName=name, Key={"pk": {"S": f"INBOX#{user}"}, "sk": {"S": f"apr-old{n}"}}
-            )
-    assert store.inbox("U0A", now) == []
+            key = {"pk": {"S": f"INBOX#{user}"}, "sk": {"S": f"apr-old{n}#{role}"}}
+            client.delete_item(TableName=name, Key=key)
+    assert store.inbox("U0A", InboxRole.WAITING, now) == []
     assert store.fill_inboxes() == 3
-    assert [a.id for a in store.inbox("U0A", now)] == ["apr-old0", "apr-old1", "apr-old2"]
+    listed = store.inbox("U0A", InboxRole.WAITING, now)
+    assert [a.id for a in listed] == ["apr-old0", "apr-old1", "apr-old2"]
     assert store.fill_inboxes() == 3  # again: nothing doubled
-    assert len(store.inbox("U0B", now)) == 3
+    assert store.inbox_count("U0REQ", InboxRole.ASKED, now) == 3
