@@ -33,6 +33,7 @@ from signoff import blocks, messages, model
 from signoff.claims import Claims
 from signoff.errors import BackendError, NotFoundError
 from signoff.events import Publisher, Topic, decode
+from signoff.homes import HomeRefresher
 from signoff.messages import (
     NO_RESPONSE,
     PermanentSlackError,
@@ -88,7 +89,10 @@ class Notifier:
         telemetry: Telemetry | None = None,
         *,
         clock: Clock = system_clock,
+        home_window: float = 0.0,
     ):
+        """`home_window`: seconds between two publishes of one person's Home tab (0: one
+        per event; see `signoff.homes`)."""
         self._store = store
         self._client = client
         self._lease = claim_lease
@@ -96,6 +100,9 @@ class Notifier:
         self._clock = clock
         self._once = messages.once_notices(store, clock, claim_lease)
         self._pending = Pending(index=store, clock=clock)
+        self._homes = HomeRefresher(
+            lambda user: messages.publish_home(self._client, self._pending, user), home_window
+        )
 
     def handle_sns_event(self, event: dict[str, Any]) -> int:
         """Handle every record of an SNS Lambda event; returns how many were handled.
@@ -300,7 +307,7 @@ class Notifier:
     def _refresh_homes(self, approval: Approval) -> None:
         """The Home tabs this request shows in: its requester's and its approvers'."""
         for user in dict.fromkeys((approval.requester, *approval.policy.approvers)):
-            messages.publish_home(self._client, self._pending, user)
+            self._homes.refresh(user)
 
     def _permalink(self, approval: Approval) -> str | None:
         message = approval.message
