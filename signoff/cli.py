@@ -1156,6 +1156,13 @@ def _dev_slack(stack: Any) -> str:
     return f"the local Slack page at {stack.base_url}/"
 
 
+def _point_the_cli(base_url: str, port: int) -> str:
+    """On another port than the CLI's default, how to point other shells' CLI at it."""
+    if port == 3000:
+        return ""
+    return f"in another shell first: export SIGNOFF_LOCAL_URL={base_url}\n"
+
+
 def _disagreements(count: int) -> str:
     if not count:
         return ""
@@ -1247,6 +1254,7 @@ def dev(
             f"  conversation   {stack.base_url}/local/messages\n"
             f"  state          {stack.home}  (recovered {stack.recovered} waiting workflow(s)"
             f"{_disagreements(len(stack.mismatches))})\n"
+            f"{_point_the_cli(stack.base_url, port)}"
             f"try: signoff start --title 'Deploy api v2' --approver {DEMO_APPROVER} "
             f"--requester {DEMO_REQUESTER} --wait",
         ),

@@ -241,3 +241,9 @@ def test_dev_with_a_policy_file_that_does_not_exist_refuses_to_start(
         f"error: {typo}, line 3, column 3: the key 'p-1' is given twice (first on line 2); "
         "give each key once\n"
     )
+
+
+def test_dev_on_another_port_says_how_to_point_the_cli_at_it() -> None:
+    assert cli._point_the_cli("http://127.0.0.1:3000", 3000) == ""
+    line = cli._point_the_cli("http://127.0.0.1:3123", 3123)
+    assert line == "in another shell first: export SIGNOFF_LOCAL_URL=http://127.0.0.1:3123\n"
