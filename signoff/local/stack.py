@@ -34,8 +34,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Flask, Response, jsonify, request, send_from_directory
+from flask import Flask, Response, jsonify, redirect, request, send_from_directory
 from werkzeug.serving import make_server
 
 from signoff.errors import ConfigError
@@ -414,6 +415,15 @@ class LocalStack:
         @app.get("/local/config")
         def config() -> Response:
             return jsonify(self.config())
+
+        @app.get("/archives/<channel>/<message>")
+        def permalink(channel: str, message: str) -> Any:
+            """A permalink as the stand-in's chat.getPermalink gives it: the page, at it."""
+            digits = message.removeprefix("p")
+            if not (message.startswith("p") and digits.isdigit() and len(digits) > 6):
+                return jsonify({"error": "not a message permalink: /archives/CHANNEL/pDIGITS"}), 404
+            query = urlencode({"channel": channel, "ts": f"{digits[:-6]}.{digits[-6:]}"})
+            return redirect(f"/?{query}")
 
         @app.get("/local/policies")
         def policies() -> Response | tuple[Response, int]:
