@@ -35,7 +35,6 @@ REJECT_VIEW = "signoff.reject_reason"
 CANCEL_VIEW = "signoff.cancel_reason"
 REASON_BLOCK = "reason"
 REASON_ACTION = "reason"
-LINK_ACTION = "signoff.link"  # a link button: Slack opens the URL; the click is only acked
 DECIDE_BLOCK = "signoff.decide"
 
 Blocks = list[dict[str, Any]]
