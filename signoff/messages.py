@@ -21,6 +21,7 @@ from signoff.claims import Claims, Once
 from signoff.errors import BackendError
 from signoff.model import Approval, SlackRef
 from signoff.service import Home
+from signoff.slack.links import message_links
 
 log = logging.getLogger(__name__)
 
@@ -478,10 +479,10 @@ def publish_home(client: WebClient, pending: PendingFor, user: str, notice: str 
     if not model.is_slack_user(user):
         return False
     try:
-        home = pending.home(user, blocks.HOME_SHOWN)
-        view = blocks.home_view(
-            home.waiting, home.asked, notice, totals=(home.waiting_total, home.asked_total)
-        )
+        home = pending.home(user, blocks.HOME_SHOWN)  # the first of each list, and counts
+        links = message_links(client, [*home.waiting, *home.asked])
+        totals = (home.waiting_total, home.asked_total)
+        view = blocks.home_view(home.waiting, home.asked, notice, links, totals=totals)
         client.views_publish(user_id=user, view=view)
     except (SlackApiError, OSError, BackendError):
         log.warning("could not publish the Home tab of %s", user, exc_info=True)

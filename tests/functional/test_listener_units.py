@@ -564,8 +564,8 @@ def test_the_reason_submitted_cancels_and_keeps_the_reason(
     assert ack.calls == [{}]
     cancelled = approvals.get("apr-u1")
     assert (cancelled.status, cancelled.reason) == (Status.CANCELLED, "wrong ticket\nsee *INC-42*")
-    event = next(e for e in approvals.audit("apr-u1") if e["kind"] == "cancelled")
-    assert event["detail"]["reason"] == "wrong ticket\nsee *INC-42*"
+    event = next(e for e in approvals.audit("apr-u1") if e.kind == "cancelled")
+    assert event.detail["reason"] == "wrong ticket\nsee *INC-42*"
     assert bell.rung == ["cb-3"]
 
 
