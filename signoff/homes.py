@@ -5,9 +5,10 @@ Slack rate-limits).
 
 A refresh asked for inside the window is due at its end; asked for again before then, it
 is already due. The publish at the end reads the store then, so it shows every change of
-the window. In a process that sleeps between events (Lambda freezes its container when
-the handler returns), a due refresh runs when the process next runs; the Home tab is
-also rendered afresh whenever its person opens it (`app_home_opened`).
+the window. It needs a process that keeps running between events: the local stack turns
+it on (SIGNOFF_HOME_WINDOW_SECONDS); on Lambda, whose container is frozen once its handler
+returns, each event publishes (0), and each costs the person's first requests only. A
+Home tab is also drawn afresh whenever its person opens it (`app_home_opened`).
 """
 
 from __future__ import annotations

@@ -355,16 +355,14 @@ class Notifiers:
         self._current: tuple[str, Notifier] | None = None
 
     def current(self) -> Notifier:
-        from signoff.homes import HOME_WINDOW
         from signoff.notify import Notifier
 
         token = self._secrets.current().bot_token
         if self._current is None or self._current[0] != token:
             client = build_slack_client(self._settings, token, telemetry=self._telemetry)
             lease = timedelta(seconds=self._settings.post_claim_lease_seconds)
-            notifier = Notifier(
-                self._store, client, lease, self._telemetry, home_window=HOME_WINDOW
-            )
+            window = self._settings.home_window_seconds
+            notifier = Notifier(self._store, client, lease, self._telemetry, home_window=window)
             self._current = (token, notifier)
         return self._current[1]
 

@@ -40,6 +40,7 @@ from flask import Flask, Response, jsonify, redirect, request, send_from_directo
 from werkzeug.serving import make_server
 
 from signoff.errors import ConfigError
+from signoff.homes import HOME_WINDOW
 from signoff.local import aws, guard, slack_standin, state
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.faults import CrashPoint
@@ -296,6 +297,11 @@ class LocalStack:
                 # SIGNOFF_DOORBELL=off, ...).
                 "SIGNOFF_POLL_INITIAL_SECONDS": os.environ.get("SIGNOFF_POLL_INITIAL_SECONDS", "1"),
                 "SIGNOFF_POLL_MAX_SECONDS": os.environ.get("SIGNOFF_POLL_MAX_SECONDS", "60"),
+                # A long-running process: a burst redraws each Home tab when it begins and
+                # when it ends (signoff/homes.py), not once per event.
+                "SIGNOFF_HOME_WINDOW_SECONDS": os.environ.get(
+                    "SIGNOFF_HOME_WINDOW_SECONDS", str(HOME_WINDOW)
+                ),
                 "POWERTOOLS_SERVICE_NAME": "signoff",
                 "SIGNOFF_POLICIES_FILE": str(self.policies_path),
             }
