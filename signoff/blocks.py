@@ -237,12 +237,26 @@ def origin(approval: Approval) -> dict[str, Any]:
     return rt.block(rt.section(line), block_id="signoff.origin")
 
 
+def bound_line(approval: Approval) -> str:
+    """What the request approves (its bindings, checked hex: nothing to escape) and the
+    approval it reused, if any."""
+    parts = [f"{b.kind.value} `{b.value}`" for b in approval.bindings]
+    line = f"Approves only {', '.join(parts)}" if parts else ""
+    if approval.reused_from:
+        line += f"{' · ' if line else ''}Reused approval `{approval.reused_from}`"
+    return line
+
+
 def approval_message(approval: Approval) -> Blocks:
     """The decision card; after the outcome, the same card without its buttons."""
     blocks: Blocks = [header(approval)]
     if approval.description:
         blocks.append(rt.block(rt.section(rt.text(approval.description))))
     blocks += field_blocks(approval)
+    if approval.bindings or approval.reused_from:
+        blocks.append({"type": "context", "elements": [_mrkdwn(bound_line(approval))]})
+    if approval.links:
+        blocks.append(link_buttons(approval))
     blocks += [tracker(approval), origin(approval)]
     if approval.status is Status.PENDING:
         blocks.append(decide_actions(approval, cancel=True))
@@ -265,6 +279,27 @@ def approve_confirm(approval: Approval) -> dict[str, Any]:
     """The Approve confirmation: the title as typed and what this approval does."""
     said = consequence(tally(approval), Decision.APPROVE)
     return _confirm("Approve this request?", f"{approval.title}\n\n{said}", "Approve", "Go back")
+
+
+LINK_ACTION = "signoff.link"
+
+
+def link_buttons(approval: Approval) -> dict[str, Any]:
+    """The request's links (a CI run, a diff) as buttons that open them; kept after the
+    outcome. Names are plain text, so nothing in them is markup."""
+    return {
+        "type": "actions",
+        "block_id": "signoff.links",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": f"{LINK_ACTION}.{index}",
+                "text": {"type": "plain_text", "text": link.name},
+                "url": link.url,
+            }
+            for index, link in enumerate(approval.links)
+        ],
+    }
 
 
 def decide_actions(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from signoff import cli
@@ -190,19 +191,18 @@ def test_json_votes_are_exactly_as_the_readme_documents(approvals: Approvals) ->
     assert set(shown["votes"][0]) == set(example["votes"][0])
 
 
+def every_command(command: Any, path: list[str]) -> list[list[str]]:
+    found = [path]
+    for name, sub in getattr(command, "commands", {}).items():
+        found += every_command(sub, [*path, name])
+    return found
+
+
 def test_version_and_help_without_type_placeholders() -> None:
     version = runner.invoke(cli.app, ["--version"])
     assert version.exit_code == 0 and re.fullmatch(r"signoff \S+\n", version.output)
-    commands: tuple[list[str], ...] = (
-        [],
-        ["start"],
-        ["wait"],
-        ["show"],
-        ["decide"],
-        ["audit"],
-        ["list"],
-        ["policies"],
-    )
-    for command in (*commands, ["policies", "push"]):
+    commands = every_command(typer.main.get_command(cli.app), [])
+    assert ["verify"] in commands and ["policies", "push"] in commands
+    for command in commands:  # every command, those added later too
         shown = runner.invoke(cli.app, [*command, "--help"]).output
         assert not re.search(r"<(str|bool|int|list\[str\]|Path)>|\{ID\}", shown), shown
