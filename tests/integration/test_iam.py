@@ -441,6 +441,9 @@ def lifecycle(
     deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Lifecycle]:
     saved = dict(os.environ)
+    # As on Lambda (SIGNOFF_HOME_WINDOW_SECONDS unset): each event publishes its Home tabs
+    # itself; the local stack's coalescing timers would make calls no function made.
+    os.environ["SIGNOFF_HOME_WINDOW_SECONDS"] = "0"
     home = tmp_path_factory.mktemp("iam-stack")
     (home / "policies.yaml").write_text(POLICIES)
     local = LocalStack(home, port=free_port())
