@@ -11,13 +11,13 @@ doorbell or the poll adds.
 - poll (today): no doorbell, 2 s growing by 1.5 up to 60 s (the schedule before the doorbell);
 - poll 5 s: no doorbell, a fixed 5 s poll.
 
-`--burst 1000`: one `signoff dev` with its own settings (the doorbell); 1,000 approvals
+`--burst 200 1000`: for each size, one `signoff dev` with its own settings (the doorbell); 1,000 approvals
 started at once, then all approved as fast as the clicks go: time until all are posted
 (pending with a message), each click's answer time, time from the last click until every
 workflow finished, the peak memory of the `signoff dev` process tree (its own RSS plus
 DynamoDB Local's JVM), and the CPU time that tree spent in each phase.
 
-Run: .venv/bin/python -m benchmarks.resume [--approvals 50] [--burst 1000]
+Run: .venv/bin/python -m benchmarks.resume [--approvals 50] [--burst 200 1000]
 """
 
 from __future__ import annotations
@@ -263,6 +263,8 @@ def burst(count: int) -> None:
         print(f"| peak memory, signoff dev + DynamoDB Local | {peak[0]:.0f} MB |")
         spent = " / ".join(f"{b - a:.0f}" for a, b in itertools.pairwise(cpu))
         print(f"| CPU s of the stack: start+post / clicks / until resumed | {spent} |")
+        per = " / ".join(f"{(b - a) * 1000 / count:.0f}" for a, b in itertools.pairwise(cpu))
+        print(f"| CPU ms per approval: start+post / clicks / until resumed | {per} |")
         print(f"| machine load average (1 min) at the end | {load:.1f} |")
     finally:
         stop.set()
@@ -275,14 +277,20 @@ def main() -> None:
     )
     parser.add_argument("--approvals", type=int, default=50)
     parser.add_argument("--spacing", type=float, default=1.0, help="seconds between the clicks")
-    parser.add_argument("--burst", type=int, default=0, help="also run the burst with this many")
+    parser.add_argument(
+        "--burst",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also run a burst of each of these sizes (e.g. --burst 200 1000), one after another",
+    )
     parser.add_argument("--no-compare", action="store_true")
     args = parser.parse_args()
     print(f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores")
     if not args.no_compare:
         compare(args.approvals, args.spacing)
-    if args.burst:
-        burst(args.burst)
+    for count in args.burst:
+        burst(count)
 
 
 if __name__ == "__main__":

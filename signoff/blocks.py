@@ -1,15 +1,21 @@
 """Block Kit as pure functions: approval → lists of dicts.
 
-Every piece of user text goes through `escape` (fallback text included), so a title
-like `<!channel>` or `<https://x|y>` pings nobody and links nowhere. Nothing is clipped:
-kickoff (`StartRequest`) refuses text that would not fit Slack's limits once escaped.
+User text is data. Every title, description, field, reason and name reaches Slack as
+plain_text or as a rich_text `text` element (`signoff/richtext.py`), which Slack shows as
+typed: `*prod*` keeps its asterisks and `<!channel>` pings nobody. The one place user
+text is still written into a string is a message's fallback `text` (what notifications
+and screen readers get): there it is escaped (`&`, `<`, `>`), so it mentions nobody and
+links nowhere. Nothing is clipped: kickoff (`StartRequest`) refuses text that would not
+fit Slack's limits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from signoff import richtext as rt
 from signoff.model import (
     MAX_REASON,
     Approval,
@@ -19,23 +25,38 @@ from signoff.model import (
     format_duration,
     is_slack_user,
 )
+from signoff.tally import CountedVote, EscalationState, Tally, tally
 from signoff.text import escape
 
 APPROVE_ACTION = "signoff.approve"
 REJECT_ACTION = "signoff.reject"
-CANCEL_ACTION = "signoff.cancel"
+CANCEL_ACTION = "signoff.cancel"  # the overflow's "Cancel request…": opens the reason dialog
 REJECT_VIEW = "signoff.reject_reason"
+CANCEL_VIEW = "signoff.cancel_reason"
 REASON_BLOCK = "reason"
 REASON_ACTION = "reason"
+DECIDE_BLOCK = "signoff.decide"
 
 Blocks = list[dict[str, Any]]
 
+# The status in the card's header, and in one line wherever a request is listed.
+STATUS_ICON = {
+    Status.PENDING: "\u23f3",  # ⏳
+    Status.APPROVED: "\u2705",  # ✅
+    Status.REJECTED: "\u274c",  # ❌
+    Status.EXPIRED: "\u231b",  # ⌛
+    Status.CANCELLED: "\U0001f6ab",  # 🚫
+}
 _OUTCOME_ICON = {
     Status.APPROVED: ":white_check_mark:",
     Status.REJECTED: ":x:",
     Status.EXPIRED: ":hourglass:",
     Status.CANCELLED: ":no_entry_sign:",
 }
+# How many of the people who may still vote the tracker names; the rest are counted
+# (a group of 500 would not fit a block, and its members are reached through the group).
+WAITING_SHOWN = 20
+HEADER = 150  # Slack's limit on a header's text
 
 
 def who(user: str) -> str:
@@ -57,39 +78,6 @@ def group(group_id: str) -> str:
     return f"<!subteam^{group_id}>"
 
 
-def rule_line(approval: Approval) -> str:
-    """Who may approve, in words, with the progress of a quorum.
-
-    "Approvers: @alice, @bob" when any one of the people named decides alone; otherwise
-    "2 of @dba-team — 1 approved (@alice), waiting for 1 more".
-    """
-    policy = approval.policy
-    who_may = ", ".join([*(group(g) for g in policy.groups), *map(who, policy.named_users)])
-    if policy.min_approvals == 1 and not policy.groups:
-        line = f"Approvers: {who_may}"
-    else:
-        line = f"{policy.min_approvals} of {who_may}"
-        if approval.status is Status.PENDING:
-            approved = approval.approved_by
-            done = (
-                f"{len(approved)} approved ({', '.join(map(who, approved))}), "
-                if approved
-                else "none approved yet, "
-            )
-            line += f" — {done}waiting for {approval.approvals_missing} more"
-    if policy.name:
-        line += f" (policy `{escape(policy.name)}`)"
-    if policy.escalate_to and policy.escalated:
-        if policy.escalate_to in policy.groups:
-            line += f" · escalated to {group(policy.escalate_to)}"
-        else:
-            line += f" · escalation to {group(policy.escalate_to)} failed"
-    elif policy.escalate_to and policy.escalate_after and approval.status is Status.PENDING:
-        after = format_duration(policy.escalate_after)
-        line += f" · escalates to {group(policy.escalate_to)} after {after}"
-    return line
-
-
 def fallback_text(approval: Approval) -> str:
     title = escape(approval.title)
     if approval.status is Status.PENDING:
@@ -97,20 +85,156 @@ def fallback_text(approval: Approval) -> str:
     return f"{approval.status.value.capitalize()}: {title}"
 
 
-def outcome_line(approval: Approval) -> str:
-    icon = _OUTCOME_ICON.get(approval.status, "")
-    at = approval.decided_at or approval.expires_at
-    stamp = when(at.timestamp(), at.strftime("%Y-%m-%d %H:%M UTC"))
-    if approval.status is Status.APPROVED:
-        return f"{icon} *Approved* by {who(approval.decided_by)} {stamp}"
-    if approval.status is Status.REJECTED:
-        return (
-            f"{icon} *Rejected* by {who(approval.decided_by)} {stamp}\n>{escape(approval.reason)}"
-        )
-    if approval.status is Status.EXPIRED:
-        return f"{icon} *Expired* {stamp}: nobody decided before the deadline"
-    reason = f"\n>{escape(approval.reason)}" if approval.reason else ""
-    return f"{icon} *Cancelled* by {who(approval.decided_by)} {stamp}{reason}"
+# -- the decision card ------------------------------------------------------------------
+
+
+def header(approval: Approval) -> dict[str, Any]:
+    """The title as plain text, after the status (kickoff keeps the two within 150)."""
+    text = f"{STATUS_ICON[approval.status]} {approval.title}"
+    # A record from before the title's limit made room for the status: the title alone
+    # (the tracker says the status too); never a clipped title.
+    return {"type": "header", "text": rt.plain(text if len(text) <= HEADER else approval.title)}
+
+
+def field_blocks(approval: Approval) -> Blocks:
+    """Each field: its name in bold, its value below, both as typed."""
+    return [
+        rt.block(rt.section(rt.text(name, bold=True), rt.text("\n" + value)))
+        for name, value in approval.fields
+    ]
+
+
+def consequence(facts: Tally, decision: Decision) -> str:
+    """What one more vote does, in words (the confirm dialog, the reason dialog)."""
+    if decision is Decision.REJECT:
+        return "Your rejection ends the request at once; the waiting pipeline stops."
+    if facts.completes(Decision.APPROVE):
+        rule = f"the {facts.needed}-of-{len(_possible(facts))} rule" if facts.is_quorum else "it"
+        return f"Your approval completes {rule}; the waiting pipeline continues."
+    after = facts.missing - 1
+    return f"{after} more approval{'s' if after != 1 else ''} needed after yours."
+
+
+def _possible(facts: Tally) -> tuple[str, ...]:
+    """Who could ever approve: those who did and those who still may."""
+    return tuple(dict.fromkeys((*(v.user for v in facts.approvals), *facts.waiting)))
+
+
+def _vote_line(vote: CountedVote) -> list[rt.Element]:
+    did = "approved" if vote.decision is Decision.APPROVE else "rejected"
+    icon = STATUS_ICON[Status.APPROVED if vote.decision is Decision.APPROVE else Status.REJECTED]
+    line = [rt.text(f"{icon} "), rt.person(vote.user), rt.text(f" {did} "), rt.date(vote.at)]
+    if vote.self_approval:
+        line.append(rt.text(" (self-approval: the requester approved their own request)"))
+    return line
+
+
+def _votes(facts: Tally) -> list[rt.Element]:
+    """Every vote in a bulleted list, each reason quoted whole under its vote."""
+    parts: list[rt.Element] = []
+    items: list[rt.Element] = []
+    for vote in facts.votes:
+        items.append(rt.section(_vote_line(vote)))
+        if vote.reason:
+            parts += [rt.bullets(items), rt.quote(vote.reason)]
+            items = []
+    if items:
+        parts.append(rt.bullets(items))
+    return parts
+
+
+def _named(users: tuple[str, ...]) -> list[rt.Element]:
+    """The first WAITING_SHOWN people, then how many more."""
+    shown = users[:WAITING_SHOWN]
+    more = len(users) - len(shown)
+    return [*rt.people(shown), *([rt.text(f" and {more} more")] if more else [])]
+
+
+def _waiting(facts: Tally, approval: Approval) -> list[rt.Element]:
+    line: list[rt.Element] = [rt.text("May still vote: "), *_named(facts.waiting)]
+    groups = [g for g in approval.policy.groups if g != approval.policy.escalate_to]
+    if groups:
+        line += [rt.text(" (members of "), *rt.joined([rt.usergroup(g)] for g in groups)]
+        line.append(rt.text(")"))
+    return line
+
+
+def _escalation(facts: Tally) -> list[rt.Element]:
+    """When it escalates, without naming the group (a mention would page it now)."""
+    escalation = facts.escalation
+    if escalation is None:
+        return []
+    if escalation.state is EscalationState.DUE:
+        return [rt.text(" · escalates "), rt.date(escalation.due_at, rt.RELATIVE)]
+    if escalation.state is EscalationState.ESCALATED:
+        return [rt.text(" · escalated to "), rt.usergroup(escalation.group)]
+    if escalation.state is EscalationState.FAILED:
+        return [rt.text(" · the escalation failed: its group could not be resolved")]
+    return []
+
+
+def _count(facts: Tally) -> str:
+    if facts.is_quorum:
+        return f"{facts.progress} approvals"
+    return "1 approval needed" if not facts.approved else "1 of 1 approval"
+
+
+def _outcome(facts: Tally) -> list[rt.Element]:
+    """What ended the request, in one line; the votes below say the rest."""
+    icon = STATUS_ICON[facts.status] + " "
+    at = facts.closed_at or facts.deadline
+    approvers = [v.user for v in facts.approvals]
+    if facts.status is Status.APPROVED:
+        return [rt.text(icon + "Approved", bold=True), rt.text(" by "), *_and(approvers)]
+    if facts.status is Status.REJECTED:
+        return [rt.text(icon + "Rejected", bold=True), rt.text(" by "), rt.person(facts.closed_by)]
+    if facts.status is Status.EXPIRED:
+        line = [rt.text(icon + "Expired", bold=True), rt.text(" "), rt.date(at)]
+        if approvers:
+            return [*line, rt.text(f" with {facts.progress} approvals, from "), *_and(approvers)]
+        return [*line, rt.text(": nobody voted before the deadline")]
+    line = [rt.text(icon + "Cancelled", bold=True), rt.text(" by "), rt.person(facts.closed_by)]
+    return [*line, rt.text(" "), rt.date(at)]
+
+
+def _and(users: list[str]) -> list[rt.Element]:
+    if len(users) <= 2:
+        return rt.people(users, " and ")
+    return [*rt.people(users[:-1]), rt.text(" and "), rt.person(users[-1])]
+
+
+def tracker(approval: Approval) -> dict[str, Any]:
+    """The per-person quorum tracker: the count, every vote with its time and reason,
+    who may still vote and when it escalates; after the outcome, what ended it."""
+    facts = tally(approval)
+    parts: list[rt.Element] = []
+    if facts.status is Status.PENDING:
+        head = [rt.text(_count(facts), bold=True), *_escalation(facts)]
+        parts.append(rt.section(head))
+    else:
+        parts.append(rt.section(_outcome(facts)))
+    parts += _votes(facts)
+    if facts.status is Status.CANCELLED and facts.reason:
+        parts.append(rt.quote(facts.reason))
+    if facts.status is Status.PENDING and facts.waiting:
+        parts.append(rt.section(_waiting(facts, approval)))
+    return rt.block(*parts, block_id="signoff.tracker")
+
+
+def origin(approval: Approval) -> dict[str, Any]:
+    """Where the request came from, its deadline (absolute and relative) and its id."""
+    line: list[rt.Element] = [rt.text("Requested by "), rt.person(approval.requester)]
+    if approval.policy.name:
+        line += [rt.text(" · policy "), rt.text(approval.policy.name, code=True)]
+    line += [
+        rt.text(" · deadline "),
+        rt.date(approval.expires_at),
+        rt.text(" ("),
+        rt.date(approval.expires_at, rt.RELATIVE),
+        rt.text(") · "),
+        rt.text(approval.id, code=True),
+    ]
+    return rt.block(rt.section(line), block_id="signoff.origin")
 
 
 def bound_line(approval: Approval) -> str:
@@ -124,42 +248,37 @@ def bound_line(approval: Approval) -> str:
 
 
 def approval_message(approval: Approval) -> Blocks:
-    """The interactive request; after the outcome, the same message without buttons."""
-    blocks: Blocks = [
-        {"type": "section", "text": _mrkdwn(f"*{escape(approval.title)}*")},
-    ]
+    """The decision card; after the outcome, the same card without its buttons."""
+    blocks: Blocks = [header(approval)]
     if approval.description:
-        blocks.append({"type": "section", "text": _mrkdwn(escape(approval.description))})
-    if approval.fields:
-        blocks.append(
-            {
-                "type": "section",
-                "fields": [_mrkdwn(f"*{escape(k)}*\n{escape(v)}") for k, v in approval.fields],
-            }
-        )
+        blocks.append(rt.block(rt.section(rt.text(approval.description))))
+    blocks += field_blocks(approval)
     if approval.bindings or approval.reused_from:
         blocks.append({"type": "context", "elements": [_mrkdwn(bound_line(approval))]})
     if approval.links:
         blocks.append(link_buttons(approval))
-    deadline = when(
-        approval.expires_at.timestamp(), approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")
-    )
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                _mrkdwn(
-                    f"Requested by {who(approval.requester)} · {rule_line(approval)} · "
-                    f"Deadline {deadline} · `{approval.id}`"
-                )
-            ],
-        }
-    )
+    blocks += [tracker(approval), origin(approval)]
     if approval.status is Status.PENDING:
         blocks.append(decide_actions(approval, cancel=True))
-    else:
-        blocks.append({"type": "section", "text": _mrkdwn(outcome_line(approval))})
     return blocks
+
+
+def _confirm(title: str, text: str, yes: str, no: str, *, danger: bool = False) -> dict[str, Any]:
+    dialog: dict[str, Any] = {
+        "title": rt.plain(title),
+        "text": rt.plain(text),
+        "confirm": rt.plain(yes),
+        "deny": rt.plain(no),
+    }
+    if danger:
+        dialog["style"] = "danger"
+    return dialog
+
+
+def approve_confirm(approval: Approval) -> dict[str, Any]:
+    """The Approve confirmation: the title as typed and what this approval does."""
+    said = consequence(tally(approval), Decision.APPROVE)
+    return _confirm("Approve this request?", f"{approval.title}\n\n{said}", "Approve", "Go back")
 
 
 LINK_ACTION = "signoff.link"
@@ -184,73 +303,78 @@ def link_buttons(approval: Approval) -> dict[str, Any]:
 
 
 def decide_actions(
-    approval: Approval, block_id: str = "signoff.decide", *, cancel: bool = False
+    approval: Approval, block_id: str = DECIDE_BLOCK, *, cancel: bool = False
 ) -> dict[str, Any]:
-    """The Approve (with a confirmation) and Reject… buttons, carrying the approval's id;
-    with `cancel`, also the Cancel button (the channel message: the requester is there)."""
-    actions: dict[str, Any] = {
-        "type": "actions",
-        "block_id": block_id,
-        "elements": [
-            {
-                "type": "button",
-                "action_id": APPROVE_ACTION,
-                "text": {"type": "plain_text", "text": "Approve"},
-                "style": "primary",
-                "value": approval.id,
-                "confirm": {
-                    "title": {"type": "plain_text", "text": "Approve this request?"},
-                    "text": _mrkdwn(f"*{escape(approval.title)}*"),
-                    "confirm": {"type": "plain_text", "text": "Approve"},
-                    "deny": {"type": "plain_text", "text": "Cancel"},
-                },
-            },
-            {
-                "type": "button",
-                "action_id": REJECT_ACTION,
-                "text": {"type": "plain_text", "text": "Reject…"},
-                "style": "danger",
-                "value": approval.id,
-            },
-        ],
-    }
-    if cancel:
-        actions["elements"].append(cancel_button(approval))
-    return actions
-
-
-def cancel_button(approval: Approval) -> dict[str, Any]:
-    return {
-        "type": "button",
-        "action_id": CANCEL_ACTION,
-        "text": {"type": "plain_text", "text": "Cancel request"},
-        "value": approval.id,
-        "confirm": {
-            "title": {"type": "plain_text", "text": "Cancel this request?"},
-            "text": _mrkdwn(
-                "Only the requester or an admin can cancel it. Nobody will be "
-                "able to approve it afterwards."
-            ),
-            "confirm": {"type": "plain_text", "text": "Cancel request"},
-            "deny": {"type": "plain_text", "text": "Keep it"},
+    """Approve (with a confirmation that says what it does) and Reject… (its reason
+    dialog), carrying the approval's id; with `cancel`, an overflow menu holding
+    "Cancel request…" (the channel message: whoever may cancel is there)."""
+    facts = tally(approval)
+    elements: list[dict[str, Any]] = [
+        {
+            "type": "button",
+            "action_id": APPROVE_ACTION,
+            "text": rt.plain("Approve"),
+            "style": "primary",
+            "value": approval.id,
+            "accessibility_label": _approve_label(facts),
+            "confirm": approve_confirm(approval),
         },
+        {
+            "type": "button",
+            "action_id": REJECT_ACTION,
+            "text": rt.plain("Reject…"),
+            "style": "danger",
+            "value": approval.id,
+            "accessibility_label": "Reject… — a dialog asks for your reason",
+        },
+    ]
+    if cancel:
+        elements.append(cancel_menu(approval))
+    return {"type": "actions", "block_id": block_id, "elements": elements}
+
+
+def _approve_label(facts: Tally) -> str:
+    # Starts with the button's own words, so a screen reader and a voice command agree.
+    if facts.completes(Decision.APPROVE):
+        return "Approve — your approval completes the request"
+    return f"Approve — {facts.missing - 1} more needed after yours"
+
+
+def cancel_menu(approval: Approval) -> dict[str, Any]:
+    """The overflow menu with "Cancel request…": only the requester or an admin may use
+    it (the rule is checked on the click), so it is not a button beside Approve."""
+    return {
+        "type": "overflow",
+        "action_id": CANCEL_ACTION,
+        "options": [{"text": rt.plain("Cancel request…"), "value": approval.id}],
+        "confirm": _confirm(
+            "Cancel this request?",
+            "Only the requester or an admin can cancel it. Nobody will be able to approve "
+            "it afterwards, and the waiting pipeline stops. A dialog asks for your reason.",
+            "Cancel request",
+            "Keep it",
+            danger=True,
+        ),
     }
 
 
-def reject_modal(approval: Approval) -> dict[str, Any]:
+def _reason_modal(
+    approval: Approval, callback_id: str, title: str, submit: str, said: str, label: str
+) -> dict[str, Any]:
     return {
         "type": "modal",
-        "callback_id": REJECT_VIEW,
+        "callback_id": callback_id,
         "private_metadata": approval.id,
-        "title": {"type": "plain_text", "text": "Reject request"},
-        "submit": {"type": "plain_text", "text": "Reject"},
-        "close": {"type": "plain_text", "text": "Cancel"},
+        "title": rt.plain(title),
+        "submit": rt.plain(submit),
+        "close": rt.plain("Go back"),
         "blocks": [
-            {"type": "section", "text": _mrkdwn(f"*{escape(approval.title)}*")},
+            {"type": "header", "text": rt.plain(approval.title)},
+            rt.block(rt.section(rt.text(said))),
             {
                 "type": "input",
                 "block_id": REASON_BLOCK,
-                "label": {"type": "plain_text", "text": "Why are you rejecting it?"},
+                "label": rt.plain(label),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": REASON_ACTION,
@@ -262,32 +386,27 @@ def reject_modal(approval: Approval) -> dict[str, Any]:
     }
 
 
-def pending_list(approvals: list[Approval]) -> Blocks:
-    if not approvals:
-        return [{"type": "section", "text": _mrkdwn("Nothing is waiting for a decision.")}]
-    blocks: Blocks = [
-        {"type": "section", "text": _mrkdwn(f"*{len(approvals)} pending approval(s)*")}
-    ]
-    for approval in approvals[:45]:
-        deadline = when(
-            approval.expires_at.timestamp(), approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")
-        )
-        blocks.append(
-            {
-                "type": "section",
-                "text": _mrkdwn(
-                    f"*{escape(approval.title)}* `{approval.id}`\n"
-                    f"Requested by {who(approval.requester)} · deadline {deadline}"
-                ),
-            }
-        )
-    return blocks
+def reject_modal(approval: Approval) -> dict[str, Any]:
+    said = consequence(tally(approval), Decision.REJECT) + " Everyone sees your reason."
+    return _reason_modal(
+        approval, REJECT_VIEW, "Reject request", "Reject", said, "Why are you rejecting it?"
+    )
+
+
+def cancel_modal(approval: Approval) -> dict[str, Any]:
+    said = (
+        "Cancelling ends the request: nobody can approve it afterwards and the waiting "
+        "pipeline stops. Your reason is shown on the request and kept in its audit trail."
+    )
+    return _reason_modal(
+        approval, CANCEL_VIEW, "Cancel request", "Cancel request", said, "Why cancel it?"
+    )
 
 
 def show_blocks(approval: Approval) -> Blocks:
     blocks = approval_message(approval)
     # Read-only view: no buttons outside the request's own message.
-    return [b for b in blocks if b.get("type") != "actions"]
+    return [b for b in blocks if b.get("block_id") != DECIDE_BLOCK]
 
 
 HELP_TEXT = (
@@ -305,23 +424,50 @@ MINE_SHOWN = 10  # requests, with their buttons, in /signoff mine
 HOME_SHOWN = 15  # requests per Home tab section (a Home view holds 100 blocks)
 
 
-def summary(approval: Approval) -> dict[str, Any]:
-    """One request in a list: title, id, requester and deadline (or its outcome)."""
-    deadline = when(
-        approval.expires_at.timestamp(), approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")
-    )
-    state = (
-        f"deadline {deadline}"
-        if approval.status is Status.PENDING
-        else outcome_line(approval).split("\n")[0]
-    )
-    return {
-        "type": "section",
-        "text": _mrkdwn(
-            f"*{escape(approval.title)}* `{approval.id}`\n"
-            f"Requested by {who(approval.requester)} · {state}"
+def _progress(approval: Approval) -> list[rt.Element]:
+    """A request's state in one run: "⏳ 1 of 2 approvals · deadline …" or its outcome."""
+    facts = tally(approval)
+    if facts.status is not Status.PENDING:
+        return _outcome(facts)
+    return [
+        rt.text(f"{STATUS_ICON[Status.PENDING]} {_count(facts)}"),
+        *_escalation(facts),
+        rt.text(" · deadline "),
+        rt.date(approval.expires_at),
+        rt.text(" ("),
+        rt.date(approval.expires_at, rt.RELATIVE),
+        rt.text(")"),
+    ]
+
+
+def summary(approval: Approval, link: str | None = None) -> dict[str, Any]:
+    """One request in a list: its title, id, requester, progress and deadline (or its
+    outcome), and a link to its message when one is known."""
+    title: list[rt.Element] = [
+        rt.text(approval.title, bold=True),
+        rt.text(" "),
+        rt.text(approval.id, code=True),
+    ]
+    if link:
+        title += [rt.text(" · "), rt.link(link, "open the request")]
+    return rt.block(
+        rt.section(title),
+        rt.section(
+            rt.text("Requested by "),
+            rt.person(approval.requester),
+            rt.text(" · "),
+            _progress(approval),
         ),
-    }
+    )
+
+
+def _voting_row(approval: Approval, link: str | None) -> Blocks:
+    """A request where a vote can be cast: what it is (fields and progress), then its
+    buttons, so nobody approves a title alone."""
+    row = summary(approval, link)
+    for name, value in approval.fields:
+        row["elements"].append(rt.section(rt.text(name, bold=True), rt.text(": " + value)))
+    return [row, decide_actions(approval, f"{DECIDE_BLOCK}.{approval.id}")]
 
 
 def pending_page(page: list[Approval], next_cursor: str | None, first: bool = True) -> Blocks:
@@ -341,7 +487,7 @@ def pending_page(page: list[Approval], next_cursor: str | None, first: bool = Tr
                     {
                         "type": "button",
                         "action_id": NEXT_PAGE_ACTION,
-                        "text": {"type": "plain_text", "text": "Next page"},
+                        "text": rt.plain("Next page"),
                         "value": next_cursor,
                     }
                 ],
@@ -350,10 +496,14 @@ def pending_page(page: list[Approval], next_cursor: str | None, first: bool = Tr
     return blocks
 
 
-def _with_buttons(approvals: list[Approval]) -> Blocks:
+def pending_list(approvals: list[Approval]) -> Blocks:
+    return pending_page(approvals[:45], None)
+
+
+def _with_buttons(approvals: list[Approval], links: Mapping[str, str]) -> Blocks:
     blocks: Blocks = []
     for approval in approvals:
-        blocks += [summary(approval), decide_actions(approval, f"signoff.decide.{approval.id}")]
+        blocks += _voting_row(approval, links.get(approval.id))
     return blocks
 
 
@@ -363,40 +513,49 @@ def _more(count: int, shown: int, where: str) -> Blocks:
     return [{"type": "context", "elements": [_mrkdwn(f"…and {count - shown} more {where}.")]}]
 
 
-def mine_list(waiting: list[Approval]) -> Blocks:
-    """`/signoff mine`: what waits for the caller's vote, each with its buttons."""
+def mine_list(waiting: list[Approval], links: Mapping[str, str] | None = None) -> Blocks:
+    """`/signoff mine`: what waits for the caller's vote, each with its fields, progress,
+    a link to its message (`links`: approval id → permalink, where known) and buttons."""
     if not waiting:
         return [{"type": "section", "text": _mrkdwn("Nothing is waiting for your vote.")}]
     blocks: Blocks = [
         {"type": "section", "text": _mrkdwn(f"*Waiting for your vote ({len(waiting)})*")}
     ]
-    blocks += _with_buttons(waiting[:MINE_SHOWN])
+    blocks += _with_buttons(waiting[:MINE_SHOWN], links or {})
     return blocks + _more(len(waiting), MINE_SHOWN, "(see the app's Home tab or /signoff list)")
 
 
-def home_view(waiting: list[Approval], asked: list[Approval], notice: str = "") -> dict[str, Any]:
-    """The App Home tab: what waits for my vote (with buttons) and what I asked for.
+def home_view(
+    waiting: list[Approval],
+    asked: list[Approval],
+    notice: str = "",
+    links: Mapping[str, str] | None = None,
+    totals: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """The App Home tab: what waits for my vote (with its context and buttons) and what I
+    asked for. `links` maps an approval id to its message's permalink, where known;
+    `totals` is how many each list holds when only its first ones were read.
 
     `notice` is signoff's own sentence (already Slack text), e.g. why a click was refused.
     """
+    links = links or {}
     blocks: Blocks = []
     if notice:
         blocks.append({"type": "section", "text": _mrkdwn(notice)})
-    blocks.append(
-        {"type": "header", "text": {"type": "plain_text", "text": "Waiting for your vote"}}
-    )
-    blocks += _with_buttons(waiting[:HOME_SHOWN]) or [
+    blocks.append({"type": "header", "text": rt.plain("Waiting for your vote")})
+    blocks += _with_buttons(waiting[:HOME_SHOWN], links) or [
         {"type": "section", "text": _mrkdwn("Nothing is waiting for your vote.")}
     ]
-    blocks += _more(len(waiting), HOME_SHOWN, "(see /signoff list)")
+    waiting_total, asked_total = totals or (len(waiting), len(asked))
+    blocks += _more(waiting_total, HOME_SHOWN, "(see /signoff list)")
     blocks += [
         {"type": "divider"},
-        {"type": "header", "text": {"type": "plain_text", "text": "What you asked for"}},
+        {"type": "header", "text": rt.plain("What you asked for")},
     ]
-    blocks += [summary(a) for a in asked[:HOME_SHOWN]] or [
+    blocks += [summary(a, links.get(a.id)) for a in asked[:HOME_SHOWN]] or [
         {"type": "section", "text": _mrkdwn("None of your requests is pending.")}
     ]
-    blocks += _more(len(asked), HOME_SHOWN, "(see /signoff list)")
+    blocks += _more(asked_total, HOME_SHOWN, "(see /signoff list)")
     return {"type": "home", "callback_id": "signoff.home", "blocks": blocks}
 
 
@@ -412,42 +571,58 @@ class Notice:
 
 
 def _notice(text: str, fallback: str) -> Notice:
+    """A notice in signoff's own words only (no user text: it is mrkdwn)."""
     return Notice(fallback, [{"type": "section", "text": _mrkdwn(text)}])
 
 
-def _link(url: str, label: str) -> str:
-    # The URL comes from Slack (chat.getPermalink); escaped all the same, as Slack asks.
-    return f"<{escape(url)}|{label}>"
+def _rich_notice(fallback: str, *parts: rt.Element) -> Notice:
+    """A notice that carries user text: rich text, shown as typed."""
+    return Notice(fallback, [rt.block(*parts)])
 
 
-def _request_ref(approval: Approval, link: str | None) -> str:
-    opened = f" · {_link(link, 'Open the request')}" if link else ""
-    return f"*{escape(approval.title)}* · `{approval.id}`{opened}"
+def _request_ref(approval: Approval, link: str | None) -> list[rt.Element]:
+    ref = [rt.text(approval.title, bold=True), rt.text(" · "), rt.text(approval.id, code=True)]
+    if link:
+        ref += [rt.text(" · "), rt.link(link, "Open the request")]
+    return ref
+
+
+def _outcome_parts(approval: Approval) -> list[rt.Element]:
+    """The outcome line, then its reason quoted whole (every line of it)."""
+    facts = tally(approval)
+    parts = [rt.section(_outcome(facts))]
+    if facts.reason and facts.status in (Status.REJECTED, Status.CANCELLED):
+        parts.append(rt.quote(facts.reason))
+    return parts
 
 
 def vote_notice(vote: Vote) -> Notice:
     """The thread reply for an accepted vote."""
-    if vote.decision is Decision.APPROVE:
-        return _notice(f":white_check_mark: {who(vote.user)} approved", "A vote: approve")
-    reason = f"\n>{escape(vote.reason)}" if vote.reason else ""
-    return _notice(f":x: {who(vote.user)} rejected{reason}", "A vote: reject")
+    approved = vote.decision is Decision.APPROVE
+    icon = STATUS_ICON[Status.APPROVED if approved else Status.REJECTED]
+    did = " approved" if approved else " rejected"
+    line = rt.section(rt.text(icon + " "), rt.person(vote.user), rt.text(did))
+    parts = [line, rt.quote(vote.reason)] if vote.reason else [line]
+    return _rich_notice(f"A vote: {vote.decision.value}", *parts)
 
 
 def outcome_notice(approval: Approval) -> Notice:
     """The thread reply for the outcome: what, who, when, why."""
-    return _notice(outcome_line(approval), fallback_text(approval))
+    return _rich_notice(fallback_text(approval), *_outcome_parts(approval))
 
 
 def reminder_notice(approval: Approval, number: int) -> Notice:
     """The thread reply for reminder `number`: who has not voted yet, and what is missing."""
-    waiting = ", ".join(who(a) for a in approval.waiting_for())
     missing = approval.approvals_missing
     needed = f"{missing} more approval{'s' if missing != 1 else ''} needed"
-    deadline = when(
-        approval.expires_at.timestamp(), approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    line = rt.section(
+        rt.text(f"\U0001f514 Reminder {number}: "),
+        rt.people(approval.waiting_for()),
+        rt.text(f" — still waiting for your vote ({needed}, deadline "),
+        rt.date(approval.expires_at),
+        rt.text(")"),
     )
-    text = f":bell: Reminder {number}: {waiting} — still waiting for your vote ({needed}, deadline {deadline})"
-    return _notice(text, f"Reminder: {escape(approval.title)} is waiting for your vote")
+    return _rich_notice(f"Reminder: {escape(approval.title)} is waiting for your vote", line)
 
 
 def escalation_notice(approval: Approval, added: int, why: str = "") -> Notice:
@@ -468,27 +643,36 @@ def escalation_notice(approval: Approval, added: int, why: str = "") -> Notice:
 
 def requested_dm(approval: Approval, link: str | None) -> Notice:
     """To the requester, once the request is posted."""
-    approvers = ", ".join(who(a) for a in approval.policy.approvers)
-    deadline = when(
-        approval.expires_at.timestamp(), approval.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    return _rich_notice(
+        f"Your request is posted: {escape(approval.title)}",
+        rt.section(rt.text("Your request is posted: "), _request_ref(approval, link)),
+        rt.section(
+            rt.text("Waiting for "),
+            _named(tally(approval).waiting),
+            rt.text(" · deadline "),
+            rt.date(approval.expires_at),
+        ),
     )
-    text = (
-        f"Your request is posted: {_request_ref(approval, link)}\n"
-        f"Waiting for {approvers} · deadline {deadline}"
-    )
-    return _notice(text, f"Your request is posted: {escape(approval.title)}")
 
 
 def outcome_dm(approval: Approval, link: str | None) -> Notice:
     """To the requester, once the request has ended: the outcome, who, why."""
-    text = f"{outcome_line(approval)}\nYour request {_request_ref(approval, link)}"
-    return _notice(text, f"Your request ended: {fallback_text(approval)}")
+    return _rich_notice(
+        f"Your request ended: {fallback_text(approval)}",
+        *_outcome_parts(approval),
+        rt.section(rt.text("Your request "), _request_ref(approval, link)),
+    )
 
 
 def slack_failure_dm(approval: Approval, error: str, advice: str) -> Notice:
     """To the requester, when Slack refused something for good and a person must act."""
-    text = (
-        f":warning: signoff could not reach Slack for your request "
-        f"{_request_ref(approval, None)}: Slack said `{escape(error)}`.\n{escape(advice)}"
+    return _rich_notice(
+        f"signoff could not reach Slack for {escape(approval.title)}",
+        rt.section(
+            rt.text("\u26a0\ufe0f signoff could not reach Slack for your request "),
+            _request_ref(approval, None),
+            rt.text(": Slack said "),
+            rt.text(error, code=True),
+            rt.text(".\n" + advice),
+        ),
     )
-    return _notice(text, f"signoff could not reach Slack for {escape(approval.title)}")

@@ -11,19 +11,22 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
+from typer.core import TyperArgument, TyperCommand
 
+from signoff import cli_views as views
 from signoff.binding import BindingKind, checked_bindings, parse_binding
 from signoff.ci import parse_links
-from signoff.codec import approval_json, event_json, recorded_json
+from signoff.codec import event_json, recorded_json
 from signoff.errors import (
     AlreadyRecordedError,
     ConfigError,
@@ -34,6 +37,7 @@ from signoff.errors import (
 from signoff.model import (
     DEFAULT_TIMEOUT,
     MAX_TIMEOUT,
+    Approval,
     AuditEvent,
     Decision,
     RecordedEvent,
@@ -48,6 +52,7 @@ from signoff.model import (
     person_problem,
 )
 from signoff.service import CliAction, Started
+from signoff.tally import tally
 from signoff.text import visible
 
 if TYPE_CHECKING:
@@ -59,6 +64,9 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 
 DEBUG_ENV = "SIGNOFF_DEBUG"
+
+# Ctrl-C, as shells report a command ended by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
 
 EXIT_CODES = {
     Status.APPROVED: 0,
@@ -74,6 +82,36 @@ REGION_HELP = (
 )
 PROFILE_HELP = "AWS profile for --stack (default: $AWS_PROFILE, else the default profile)."
 
+
+class _Command(TyperCommand):
+    """Arguments shown by their names alone (`ID`, `FILE`), as options are: typer adds the
+    Python type beside an argument (`ID <str>`) and braces in the usage line (`{ID}`)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = param.metavar or (param.name or "").upper()
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if isinstance(param, TyperArgument):
+                name = param.metavar or (param.name or "").upper()
+                arguments.append((name, record[1]))
+            else:
+                options.append(record)
+        for heading, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(heading):
+                    formatter.write_dl(rows)
+
+
 app = typer.Typer(
     help=(
         "Human sign-off for risky actions, decided in Slack.\n\n"
@@ -88,22 +126,49 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help: each value named by what it is (ID, DURATION, KEY=VALUE) where
+    # typer's rich panels print Python types (`<str>`, `<bool>`) beside every option.
+    rich_markup_mode=None,
 )
 _state: dict[str, Any] = {}
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("signoff")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = "unknown (not installed)"
+        _say(f"signoff {number}")
+        raise typer.Exit(0)
 
 
 @app.callback()
 def _main(
     stack: Annotated[
         str | None,
-        typer.Option(envvar="SIGNOFF_STACK", help="Act on this deployed CloudFormation stack."),
+        typer.Option(
+            metavar="NAME",
+            envvar="SIGNOFF_STACK",
+            help="Act on this deployed CloudFormation stack.",
+        ),
     ] = None,
     local_url: Annotated[
         str,
-        typer.Option(envvar="SIGNOFF_LOCAL_URL", help="Where the local stack answers."),
+        typer.Option(
+            metavar="URL", envvar="SIGNOFF_LOCAL_URL", help="Where the local stack answers."
+        ),
     ] = "http://127.0.0.1:3000",
-    region: Annotated[str | None, typer.Option(help=REGION_HELP)] = None,
-    profile: Annotated[str | None, typer.Option(help=PROFILE_HELP)] = None,
+    region: Annotated[str | None, typer.Option(metavar="REGION", help=REGION_HELP)] = None,
+    profile: Annotated[str | None, typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     _state["stack"] = stack
     _state["local_url"] = local_url
@@ -228,122 +293,165 @@ def _wait(
     approval_id: str,
     as_json: bool,
     interval: float = 1.0,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> int:
+    try:
+        approval = _watch(target, approval_id, interval, time.sleep)
+    except KeyboardInterrupt:
+        # Stopping the wait decides nothing: the request stays open for its approvers.
+        _complain(
+            ("stopped waiting: ", "yellow"),
+            f"{approval_id} is still pending (Ctrl-C only stops this wait). "
+            f"Resume with: signoff wait {approval_id}",
+        )
+        return EXIT_INTERRUPTED
+    code = EXIT_CODES[approval.status]
+    if as_json:
+        out.print_json(json.dumps(views.approval_view_json(approval)))
+    else:
+        now = target.approvals.clock()
+        _say(f"{approval_id} {views.outcome(tally(approval))}")
+        for line in views.vote_lines(tally(approval), now):
+            _say("  ", line)
+        if approval.status is Status.CANCELLED:
+            for line in approval.reason.splitlines():
+                _say("  > ", line)
+    return code
+
+
+def _watch(
+    target: Target, approval_id: str, interval: float, sleep: Callable[[float], None]
+) -> Approval:
+    """Follow an approval until it closes, saying each vote as it comes."""
     reads = target.approvals.wait_for_outcome(approval_id, sleep=sleep, interval=interval)
     first = next(reads)
     approval = first.approval
-    deadline = approval.expires_at.astimezone().strftime("%H:%M:%S %Z")
+    now = target.approvals.clock()
     err.print(
         _text(
             "Waiting for a decision on ",
             (approval_id, "bold"),
-            f" (approvers: {', '.join(approval.policy.approvers)}; deadline {deadline})",
+            f" (approvers: {', '.join(approval.policy.approvers)}; "
+            f"deadline {views.when(approval.expires_at, now)})",
         ),
         soft_wrap=True,
     )
+    seen = 0
     with err.status(Text("waiting…")) as spinner:
         for progress in itertools.chain([first], reads):
             approval = progress.approval
+            counted = tally(approval)
+            now = approval.expires_at - progress.left
+            for vote in counted.votes[seen:]:
+                err.print(_text("  ", views.vote_line(vote, now)), soft_wrap=True)
+            seen = len(counted.votes)
             if approval.status is Status.PENDING:
-                spinner.update(Text(f"pending — {format_duration(progress.left)} left"))
-    code = EXIT_CODES[approval.status]
-    if as_json:
-        out.print_json(json.dumps(approval_json(approval)))
-    else:
-        who = f" by {approval.decided_by}" if approval.decided_by else ""
-        why = f": {approval.reason}" if approval.reason else ""
-        _say(f"{approval_id} {approval.status.value}{who}{why}")
-    return code
+                spinner.update(_text(views.standing(counted, now), one_line=True))
+    return approval
 
 
-@app.command()
+@app.command(short_help="Kick off an approval (and with --wait, wait for its outcome).")
 @_reports_errors
 def start(
-    title: Annotated[str, typer.Option(help="What needs a sign-off (one line).")],
+    title: Annotated[str, typer.Option(metavar="TEXT", help="What needs a sign-off (one line).")],
     policy: Annotated[
         str,
         typer.Option(
+            metavar="NAME",
             help=(
                 "A policy of the deployment (see `signoff policies`): it sets who may "
                 "approve, how many must, and whether the requester may."
-            )
+            ),
         ),
     ] = "",
     approver: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="USER",
             help=(
                 "Ad hoc: a Slack user id allowed to decide (repeatable), where the deployment "
                 "allows ad-hoc approvers. The requester may not approve an ad-hoc request."
-            )
+            ),
         ),
     ] = None,
     approver_group: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="GROUP",
             help=(
                 "Ad hoc: a Slack user group id (S…) whose members may decide (repeatable); "
                 "its members are looked up once, at kickoff."
-            )
+            ),
         ),
     ] = None,
     min_approvals: Annotated[
         int,
         typer.Option(
+            metavar="N",
             help="Ad hoc: how many distinct approvers must approve (one reject rejects).",
         ),
     ] = 1,
-    description: Annotated[str, typer.Option(help="More detail for the approvers.")] = "",
+    description: Annotated[
+        str, typer.Option(metavar="TEXT", help="More detail for the approvers.")
+    ] = "",
     requester: Annotated[
         str | None,
-        typer.Option(help="Who asks (Slack user id). Default: $SIGNOFF_REQUESTER or $USER."),
+        typer.Option(
+            metavar="USER", help="Who asks (Slack user id). Default: $SIGNOFF_REQUESTER or $USER."
+        ),
     ] = None,
     channel: Annotated[
         str,
         typer.Option(
+            metavar="CHANNEL",
             envvar="SIGNOFF_CHANNEL",
             help="Slack channel for the request. Default: the deployment's default channel.",
         ),
     ] = "",
     timeout: Annotated[
-        str, typer.Option(help="Deadline from now: 90s, 30m, 2h, 1d (max 7d).")
+        str, typer.Option(metavar="DURATION", help="Deadline from now: 90s, 30m, 2h, 1d (max 7d).")
     ] = format_duration(DEFAULT_TIMEOUT),
     field: Annotated[
-        list[str] | None, typer.Option(help="Extra key=value shown in the message (repeatable).")
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE", help="Extra key=value shown in the message (repeatable)."
+        ),
     ] = None,
     bind: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="KIND=VALUE",
             help=(
                 "Bind the approval to what is deployed (repeatable, one of each): "
                 "sha=<commit, 7-64 hex>, digest=sha256:<64 hex> (an image), "
                 "plan=sha256:<64 hex> (a plan's hash). Fixed once started; shown in Slack; "
                 "checked by `signoff verify` and by every gate."
-            )
+            ),
         ),
     ] = None,
     on_approve: Annotated[
         str | None,
         typer.Option(
+            metavar="RELEASE",
             help=(
                 "Release a CI hold on approval: github-dispatch:OWNER/REPO (a "
                 "repository_dispatch `signoff-approved`) or gitlab-play:PROJECT:JOB (play a "
                 "manual job). The deployment holds the tokens (docs/gates/)."
-            )
+            ),
         ),
     ] = None,
     link: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="NAME=URL",
             help="NAME=URL shown as a link button on the message (https:// or http://; "
-            "repeatable, at most 5)."
+            "repeatable, at most 5).",
         ),
     ] = None,
     approval_id: Annotated[
         str | None,
         typer.Option(
             "--id",
+            metavar="ID",
             help=(
                 "Use this id. Starting the same request again starts nothing and reports it; "
                 "a different request with a used id is refused (exit 2)."
@@ -426,7 +534,9 @@ def _fix_document(target: Target) -> str:
     return "Fix the local stack's policy file (.signoff/policies.yaml or `signoff dev --policies`)"
 
 
-@app.command("wait")
+@app.command(
+    "wait", cls=_Command, short_help="Wait for an approval's outcome; the exit code says it."
+)
 @_reports_errors
 def wait_cmd(
     approval_id: Annotated[str, typer.Argument(metavar="ID")],
@@ -446,16 +556,20 @@ Values are compared exactly (lowercase): give the full SHA that was bound.
 """
 
 
-@app.command(help=VERIFY_HELP)
+@app.command(help=VERIFY_HELP, cls=_Command)
 @_reports_errors
 def verify(
     approval_id: Annotated[str, typer.Argument(metavar="ID")],
-    sha: Annotated[str | None, typer.Option(help="The commit about to be deployed.")] = None,
+    sha: Annotated[
+        str | None, typer.Option(metavar="SHA", help="The commit about to be deployed.")
+    ] = None,
     digest: Annotated[
-        str | None, typer.Option(help="The image digest about to be deployed (sha256:…).")
+        str | None,
+        typer.Option(metavar="DIGEST", help="The image digest about to be deployed (sha256:…)."),
     ] = None,
     plan: Annotated[
-        str | None, typer.Option(help="The hash of the plan about to be applied (sha256:…).")
+        str | None,
+        typer.Option(metavar="PLAN", help="The hash of the plan about to be applied (sha256:…)."),
     ] = None,
     wait: Annotated[
         bool, typer.Option(help="While pending, wait for the outcome instead of exiting 7.")
@@ -508,8 +622,16 @@ def _cell(value: str) -> Text:
 
 
 def _table(*headers: str, title: str | None = None) -> Table:
-    """Long cells fold onto more lines rather than being cut short with an ellipsis."""
-    return Table(*(Column(h, overflow="fold") for h in headers), title=title)
+    """Long cells fold onto more lines rather than being cut short with an ellipsis; the
+    ids and times stay on one line, to be read and copied whole."""
+    return Table(
+        *(
+            Column(h, no_wrap=True) if h in ("id", "at") else Column(h, overflow="fold")
+            for h in headers
+        ),
+        title=title,
+        box=box.SIMPLE_HEAD,
+    )
 
 
 class ListStatus(StrEnum):
@@ -527,34 +649,36 @@ def _since(text: str | None) -> timedelta | None:
     return parse_since(text) if text is not None else None
 
 
-def _local_time(value: datetime | None) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else ""
-
-
-@app.command("list")
+@app.command("list", short_help="List pending approvals, or past ones by outcome and age.")
 @_reports_errors
 def list_cmd(
     status: Annotated[
         ListStatus,
         typer.Option(
+            metavar="pending|approved|rejected|expired|cancelled|all",
             help=(
                 "Which approvals: pending (the default: soonest deadline first), one outcome, "
                 "or all. Anything but pending without --since lists the last 7 days."
-            )
+            ),
         ),
     ] = ListStatus.PENDING,
     since: Annotated[
         str | None,
         typer.Option(
-            help="Only approvals requested in the last 30m, 12h, 7d… (at most 366d); newest first."
+            metavar="DURATION",
+            help="Only approvals requested in the last 30m, 12h, 7d… (at most 366d); newest first.",
         ),
     ] = None,
     limit: Annotated[
-        int, typer.Option(min=1, max=1000, help="At most this many approvals per page.")
+        int,
+        typer.Option(metavar="N", min=1, max=1000, help="At most this many approvals per page."),
     ] = 100,
     page: Annotated[
         str | None,
-        typer.Option(help="Continue a listing: the `next page` token it printed (same --status)."),
+        typer.Option(
+            metavar="TOKEN",
+            help="Continue a listing: the `next page` token it printed (same --status).",
+        ),
     ] = None,
     as_json: Annotated[
         bool,
@@ -570,9 +694,10 @@ def list_cmd(
     """List approvals: pending ones by default, or past ones by outcome and age."""
     chosen = None if status is ListStatus.ALL else Status(status.value)
     span = _since(since)  # a bad --since is a usage error before anything is reached
-    listing = _target().approvals.listing(chosen, span, limit, page)
+    target = _target()
+    listing = target.approvals.listing(chosen, span, limit, page)
     if as_json:
-        out.print_json(json.dumps([approval_json(a) for a in listing.approvals]))
+        out.print_json(json.dumps([views.approval_view_json(a) for a in listing.approvals]))
         if listing.next_page:
             out.print_json(json.dumps({"next_page": listing.next_page}))
         return
@@ -583,34 +708,17 @@ def list_cmd(
             else "No approvals match."
         )
         return
-    if chosen is Status.PENDING and since is None:
-        table = _table("id", "title", "requester", "approvers", "deadline")
-        for a in listing.approvals:
-            table.add_row(
-                _cell(a.id),
-                _cell(a.title),
-                _cell(a.requester),
-                _cell(", ".join(a.policy.approvers)),
-                _cell(a.expires_at.astimezone().strftime("%Y-%m-%d %H:%M")),
-            )
-    else:
-        table = _table("id", "status", "title", "requester", "requested", "decided by", "decided")
-        for a in listing.approvals:
-            table.add_row(
-                _cell(a.id),
-                _cell(a.status.value),
-                _cell(a.title),
-                _cell(a.requester),
-                _cell(_local_time(a.created_at)),
-                _cell(a.decided_by),
-                _cell(_local_time(a.decided_at)),
-            )
-    out.print(table)
+    now = target.approvals.clock()
+    for number, approval in enumerate(listing.approvals):
+        if number:
+            _say("")
+        for line in views.listed(approval, now):
+            _say(line)
     if listing.next_page:
         _say("next page: --page ", listing.next_page)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Audit events of one approval, or of all since a time.")
 @_reports_errors
 def audit(
     approval_id: Annotated[
@@ -620,7 +728,8 @@ def audit(
     since: Annotated[
         str | None,
         typer.Option(
-            help="Only events in the last 30m, 12h, 7d… (at most 366d; without an ID: 7d)."
+            metavar="DURATION",
+            help="Only events in the last 30m, 12h, 7d… (at most 366d; without an ID: 7d).",
         ),
     ] = None,
     as_json: Annotated[
@@ -662,7 +771,7 @@ def audit(
         _say("No events match.")
 
 
-@app.command()
+@app.command(cls=_Command)
 @_reports_errors
 def show(
     approval_id: Annotated[str, typer.Argument(metavar="ID")],
@@ -677,26 +786,33 @@ def show(
     if as_json:
         trail = [event_json(event) for event in audit]
         out.print_json(
-            json.dumps({**approval_json(approval), "audit": trail, "workflow": workflow})
+            json.dumps({**views.approval_view_json(approval), "audit": trail, "workflow": workflow})
         )
         return
+    now = target.approvals.clock()
+    counted = tally(approval)
     _say((approval.title, "bold"), f"  ({approval.id})")
     for label, value in (
-        ("status", approval.status.value),
+        ("status", views.status_line(counted, now)),
         ("requester", approval.requester),
         ("approvers", ", ".join(approval.policy.approvers)),
         ("channel", approval.channel),
-        ("deadline", iso(approval.expires_at)),
+        ("requested", views.when(approval.created_at, now)),
+        ("deadline", views.when(approval.expires_at, now)),
+        ("decided", views.when(approval.decided_at, now)),
         ("description", approval.description),
         *((f"field {k}", v) for k, v in approval.fields),
         *((f"bound {b.kind.value}", b.value) for b in approval.bindings),
-        ("decided by", approval.decided_by),
         ("reused", approval.reused_from),
-        ("reason", approval.reason),
+        ("reason", approval.reason if approval.status is Status.CANCELLED else ""),
         ("workflow", str(workflow.get("status", "unknown"))),
     ):
         if value:
             _say(f"  {label:<11} {value}")
+    if counted.votes:
+        _say("  votes")
+        for line in views.vote_lines(counted, now):
+            _say("    ", line)
     table = _table("at", "event", "actor", "detail", title="audit trail")
     for event in audit:
         table.add_row(
@@ -709,13 +825,15 @@ def _detail(event: AuditEvent) -> str:
     return ", ".join(f"{k}={v}" for k, v in event.detail.items())
 
 
-@app.command()
+@app.command(cls=_Command)
 @_reports_errors
 def decide(
     approval_id: Annotated[str, typer.Argument(metavar="ID")],
     decision: Annotated[Decision, typer.Argument(help="approve or reject")],
-    as_user: Annotated[str, typer.Option("--as", help="The deciding user's Slack id.")],
-    reason: Annotated[str, typer.Option(help="Why (required to reject).")] = "",
+    as_user: Annotated[
+        str, typer.Option("--as", metavar="USER", help="The deciding user's Slack id.")
+    ],
+    reason: Annotated[str, typer.Option(metavar="TEXT", help="Why (required to reject).")] = "",
 ) -> None:
     """Approve or reject, under the same rules as a click in Slack.
 
@@ -740,15 +858,17 @@ def decide(
         )
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Cancel a pending approval (its requester or an admin).")
 @_reports_errors
 def cancel(
     approval_id: Annotated[str, typer.Argument(metavar="ID")],
     as_user: Annotated[
         str,
-        typer.Option("--as", help="The requester, or an admin named in the policy document."),
+        typer.Option(
+            "--as", metavar="USER", help="The requester, or an admin named in the policy document."
+        ),
     ],
-    reason: Annotated[str, typer.Option(help="Why it is cancelled.")] = "",
+    reason: Annotated[str, typer.Option(metavar="TEXT", help="Why it is cancelled.")] = "",
 ) -> None:
     """Cancel a pending approval (the requester, or an admin of the deployment).
 
@@ -776,18 +896,19 @@ def _check_person(as_user: str) -> None:
 _MARKS = {"pass": ("PASS", "green"), "fail": ("FAIL", "red"), "skip": ("skip", "dim")}
 
 
-@app.command()
+@app.command(short_help="Check a deployment and say how to fix what fails.")
 @_reports_errors
 def doctor(
     stack: Annotated[
         str | None,
         typer.Option(
-            help="Check this deployed stack (default: --stack before the command, or the local stack)."
+            metavar="NAME",
+            help="Check this deployed stack (default: --stack before the command, or the local stack).",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
-    region: Annotated[str | None, typer.Option(help=REGION_HELP)] = None,
-    profile: Annotated[str | None, typer.Option(help=PROFILE_HELP)] = None,
+    region: Annotated[str | None, typer.Option(metavar="REGION", help=REGION_HELP)] = None,
+    profile: Annotated[str | None, typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
 ) -> None:
     """Check what a deployment needs and say how to fix what fails; exit 0 only when all pass.
 
@@ -854,7 +975,9 @@ def _deployment(stack: str | None) -> Deployment:
 
 
 policies_app = typer.Typer(no_args_is_help=False)  # its help is the callback's docstring
-app.add_typer(policies_app, name="policies")
+app.add_typer(
+    policies_app, name="policies", short_help="The deployment's policies; push a new document."
+)
 
 
 @policies_app.callback(invoke_without_command=True)
@@ -866,10 +989,12 @@ def policies(
     ] = False,
     stack: Annotated[
         str | None,
-        typer.Option(help="A deployed stack (default: --stack before the command, or local)."),
+        typer.Option(
+            metavar="NAME", help="A deployed stack (default: --stack before the command, or local)."
+        ),
     ] = None,
-    region: Annotated[str | None, typer.Option(help=REGION_HELP)] = None,
-    profile: Annotated[str | None, typer.Option(help=PROFILE_HELP)] = None,
+    region: Annotated[str | None, typer.Option(metavar="REGION", help=REGION_HELP)] = None,
+    profile: Annotated[str | None, typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
 ) -> None:
     """List the deployment's named policies, whether ad-hoc approvers are allowed, and admins.
 
@@ -937,7 +1062,7 @@ def _document_line(target: AwsTarget, document: PolicyDocument | None) -> str:
     return f"{where}, version {document.version}{changed}"
 
 
-@policies_app.command("push")
+@policies_app.command("push", cls=_Command)
 @_reports_errors
 def policies_push(
     file: Annotated[
@@ -946,10 +1071,12 @@ def policies_push(
     ],
     stack: Annotated[
         str | None,
-        typer.Option(help="The deployed stack (default: --stack before the command)."),
+        typer.Option(
+            metavar="NAME", help="The deployed stack (default: --stack before the command)."
+        ),
     ] = None,
-    region: Annotated[str | None, typer.Option(help=REGION_HELP)] = None,
-    profile: Annotated[str | None, typer.Option(help=PROFILE_HELP)] = None,
+    region: Annotated[str | None, typer.Option(metavar="REGION", help=REGION_HELP)] = None,
+    profile: Annotated[str | None, typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Check a policy document whole and make it the stack's, as a new version.
@@ -1033,22 +1160,25 @@ _REDRIVE_MARKS = {
 }
 
 
-@app.command()
+@app.command(short_help="Replay the notifier's dead-letter queue.")
 @_reports_errors
 def redrive(
     stack: Annotated[
         str | None,
-        typer.Option(help="The deployed stack (default: --stack before the command)."),
+        typer.Option(
+            metavar="NAME", help="The deployed stack (default: --stack before the command)."
+        ),
     ] = None,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Only list the waiting events and why each failed."),
     ] = False,
     limit: Annotated[
-        int | None, typer.Option(min=1, help="Replay at most this many (e.g. 1 to try one).")
+        int | None,
+        typer.Option(metavar="N", min=1, help="Replay at most this many (e.g. 1 to try one)."),
     ] = None,
-    region: Annotated[str | None, typer.Option(help=REGION_HELP)] = None,
-    profile: Annotated[str | None, typer.Option(help=PROFILE_HELP)] = None,
+    region: Annotated[str | None, typer.Option(metavar="REGION", help=REGION_HELP)] = None,
+    profile: Annotated[str | None, typer.Option(metavar="PROFILE", help=PROFILE_HELP)] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON line per event as it is done.")
     ] = False,
@@ -1142,23 +1272,31 @@ def _dev_slack(stack: Any) -> str:
     return f"the local Slack page at {stack.base_url}/"
 
 
+def _point_the_cli(base_url: str, port: int) -> str:
+    """On another port than the CLI's default, how to point other shells' CLI at it."""
+    if port == 3000:
+        return ""
+    return f"in another shell first: export SIGNOFF_LOCAL_URL={base_url}\n"
+
+
 def _disagreements(count: int) -> str:
     if not count:
         return ""
     return f"; {count} approval(s) the table and the workflows disagree on, below"
 
 
-@app.command()
+@app.command(short_help="Run the local stack in the foreground (Ctrl-C stops it).")
 @_reports_errors
 def dev(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 3000,
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port on 127.0.0.1.")] = 3000,
     home: Annotated[
-        Path, typer.Option(help="Where the local state lives (survives restarts).")
+        Path, typer.Option(metavar="DIR", help="Where the local state lives (survives restarts).")
     ] = Path(".signoff"),
     policies_file: Annotated[
         Path | None,
         typer.Option(
             "--policies",
+            metavar="FILE",
             help=(
                 "The policy document (YAML or JSON, at most 64 KiB); it must exist. "
                 "Default: policies.yaml in --home, if any."
@@ -1168,6 +1306,7 @@ def dev(
     slack: Annotated[
         DevSlack,
         typer.Option(
+            metavar="standin|socket",
             envvar="SIGNOFF_DEV_SLACK",
             help=(
                 "standin: the local Slack page at /. socket: a real workspace over Socket "
@@ -1236,6 +1375,7 @@ def dev(
             f"routes say otherwise; GitHub's side at {stack.base_url}/local/github)\n"
             f"  state          {stack.home}  (recovered {stack.recovered} waiting workflow(s)"
             f"{_disagreements(len(stack.mismatches))})\n"
+            f"{_point_the_cli(stack.base_url, port)}"
             f"try: signoff start --title 'Deploy api v2' --approver {DEMO_APPROVER} "
             f"--requester {DEMO_REQUESTER} --wait",
         ),

@@ -34,6 +34,10 @@ class Settings:
     # and at once after a failed signature, at most once per refresh interval.
     secret_max_age_seconds: int = 300
     secret_refresh_seconds: int = 30
+    # Seconds between two publishes of one person's Home tab (signoff/homes.py); 0: one per
+    # event. Only a process that keeps running between events (the local stack) coalesces:
+    # a Lambda container is frozen once its handler returns.
+    home_window_seconds: float = 0.0
     # The GitHub gate (signoff/gates/github.py): its secrets, its API, and how the Slack
     # function starts a workflow (the workflow function's alias ARN).
     github: GitHubSettings | None = None
@@ -59,6 +63,7 @@ class Settings:
             lease = int(env.get("SIGNOFF_POST_CLAIM_LEASE_SECONDS", "60"))
             secret_max_age = int(env.get("SIGNOFF_SECRET_MAX_AGE_SECONDS", "300"))
             secret_refresh = int(env.get("SIGNOFF_SECRET_REFRESH_SECONDS", "30"))
+            home_window = float(env.get("SIGNOFF_HOME_WINDOW_SECONDS", "0"))
         except ValueError as exc:
             raise ConfigError(f"a numeric setting is not a number: {exc}") from exc
         if not 1 <= poll_initial <= poll_max:
@@ -74,6 +79,8 @@ class Settings:
             raise ConfigError(
                 "need SIGNOFF_SECRET_MAX_AGE_SECONDS >= 1 and SIGNOFF_SECRET_REFRESH_SECONDS >= 0"
             )
+        if not 0 <= home_window <= 60:
+            raise ConfigError("SIGNOFF_HOME_WINDOW_SECONDS must be between 0 and 60")
         if env.get("AWS_LAMBDA_FUNCTION_NAME"):  # on Lambda: AWS's durable limits apply
             _check_poll_budget(poll_initial, poll_max, backoff)
         api_url = env.get("SIGNOFF_SLACK_API_URL") or SLACK_API_DEFAULT
@@ -93,6 +100,7 @@ class Settings:
             policies_file=env.get("SIGNOFF_POLICIES_FILE", ""),
             secret_max_age_seconds=secret_max_age,
             secret_refresh_seconds=secret_refresh,
+            home_window_seconds=home_window,
             github=GitHubSettings.from_env(env),
             ci_gates=CiGateSettings.from_env(env),
         )

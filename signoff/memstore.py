@@ -30,7 +30,7 @@ from signoff.model import (
     past_deadline,
     utc,
 )
-from signoff.schema import pending_cursor
+from signoff.schema import InboxRole, inbox_entries, pending_cursor
 
 CHANGED = "the approval changed while it was being written"
 
@@ -91,6 +91,23 @@ class InMemoryRecords(_Memory):
             ]
         pending.sort(key=pending_cursor)
         return pending[:limit]
+
+    def inbox(self, user: str, role: InboxRole, now: datetime, limit: int = 1000) -> list[Approval]:
+        """The pending requests in `user`'s inbox for `role`, soonest deadline first: the
+        DynamoDB store reads them from `user`'s own inbox items."""
+        return self._inbox(user, role, now)[:limit]
+
+    def inbox_count(self, user: str, role: InboxRole, now: datetime) -> int:
+        return len(self._inbox(user, role, now))
+
+    def _inbox(self, user: str, role: InboxRole, now: datetime) -> list[Approval]:
+        with self._lock:
+            mine = [
+                a
+                for a in self._approvals.values()
+                if (user, role) in inbox_entries(a) and not past_deadline(a.expires_at, now)
+            ]
+        return sorted(mine, key=pending_cursor)
 
     def commit(
         self,

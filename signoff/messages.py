@@ -20,6 +20,8 @@ from signoff import blocks, model
 from signoff.claims import Claims, Once
 from signoff.errors import BackendError
 from signoff.model import Approval, SlackRef
+from signoff.service import Home
+from signoff.slack.links import message_links
 
 log = logging.getLogger(__name__)
 
@@ -466,7 +468,7 @@ class PendingFor(Protocol):
     """What a Home tab shows: the requests waiting for a person, and those they asked for
     (`service.Pending`, or the `Approvals` use cases)."""
 
-    def pending_for(self, user: str) -> tuple[list[Approval], list[Approval]]: ...
+    def home(self, user: str, shown: int) -> Home: ...
 
 
 def publish_home(client: WebClient, pending: PendingFor, user: str, notice: str = "") -> bool:
@@ -477,8 +479,11 @@ def publish_home(client: WebClient, pending: PendingFor, user: str, notice: str 
     if not model.is_slack_user(user):
         return False
     try:
-        waiting, asked = pending.pending_for(user)
-        client.views_publish(user_id=user, view=blocks.home_view(waiting, asked, notice))
+        home = pending.home(user, blocks.HOME_SHOWN)  # the first of each list, and counts
+        links = message_links(client, [*home.waiting, *home.asked])
+        totals = (home.waiting_total, home.asked_total)
+        view = blocks.home_view(home.waiting, home.asked, notice, links, totals=totals)
+        client.views_publish(user_id=user, view=view)
     except (SlackApiError, OSError, BackendError):
         log.warning("could not publish the Home tab of %s", user, exc_info=True)
         return False

@@ -22,7 +22,9 @@ from signoff.text import slack_length, unsafe_characters, visible
 
 # Limits count text as Slack sees it, escaped (`&` is 5 characters, `<` and `>` 4): kickoff
 # refuses what would not fit in the message, so nothing an approver decides on is clipped.
-MAX_TITLE = 150  # a section and the Approve confirm dialog (300) hold it with room to spare
+# The card's header (150) holds the status, a space and the title; the Approve confirm
+# dialog (300) holds the title and what the approval does.
+MAX_TITLE = 148
 MAX_DESCRIPTION = 2900  # one section block: 3,000
 MAX_FIELDS = 10  # a section block holds 10 fields
 MAX_FIELD_KEY = 50

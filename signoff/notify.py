@@ -35,6 +35,7 @@ from signoff.errors import BackendError, NotFoundError
 from signoff.events import Publisher, Topic, decode
 from signoff.gates.port import Gates
 from signoff.gates.release import gate_key, release_gate
+from signoff.homes import HomeRefresher
 from signoff.messages import (
     NO_RESPONSE,
     PermanentSlackError,
@@ -56,6 +57,7 @@ from signoff.model import (
     utc,
 )
 from signoff.observability import NoTelemetry, Telemetry
+from signoff.schema import InboxRole
 from signoff.service import Clock, Pending, system_clock
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,10 @@ class NoticeStore(Claims, Protocol):
 
     def get(self, approval_id: str) -> Approval: ...
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
+    def inbox(
+        self, user: str, role: InboxRole, now: datetime, limit: int = 1000
+    ) -> list[Approval]: ...
+    def inbox_count(self, user: str, role: InboxRole, now: datetime) -> int: ...
     def audit(self, approval_id: str, since: datetime | None = None) -> list[AuditEvent]: ...
 
 
@@ -86,7 +92,10 @@ class Notifier:
         *,
         clock: Clock = system_clock,
         gates: Gates | None = None,
+        home_window: float = 0.0,
     ):
+        """`home_window`: seconds between two publishes of one person's Home tab (0: one
+        per event; see `signoff.homes`)."""
         self._store = store
         self._client = client
         self._lease = claim_lease
@@ -95,6 +104,9 @@ class Notifier:
         self._once = messages.once_notices(store, clock, claim_lease)
         self._pending = Pending(index=store, clock=clock)
         self._gates = gates or Gates()
+        self._homes = HomeRefresher(
+            lambda user: messages.publish_home(self._client, self._pending, user), home_window
+        )
 
     def handle_sns_event(self, event: dict[str, Any]) -> int:
         """Handle every record of an SNS Lambda event; returns how many were handled.
@@ -313,7 +325,7 @@ class Notifier:
     def _refresh_homes(self, approval: Approval) -> None:
         """The Home tabs this request shows in: its requester's and its approvers'."""
         for user in dict.fromkeys((approval.requester, *approval.policy.approvers)):
-            messages.publish_home(self._client, self._pending, user)
+            self._homes.refresh(user)
 
     def _permalink(self, approval: Approval) -> str | None:
         message = approval.message

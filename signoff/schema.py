@@ -6,6 +6,7 @@ template.yaml so the two cannot drift.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,6 +17,8 @@ PENDING_INDEX = "pending"
 HISTORY_INDEX = "history"
 # Approvals by status and the month they were created.
 STATUS_INDEX = "status_history"
+# Sparse: each person's inbox items of pending requests (signoff.store.inbox).
+INBOX_INDEX = "inbox"
 TTL_ATTRIBUTE = "ttl"
 
 TABLE_SCHEMA: dict[str, Any] = {
@@ -27,6 +30,8 @@ TABLE_SCHEMA: dict[str, Any] = {
         {"AttributeName": "hist_pk", "AttributeType": "S"},
         {"AttributeName": "hist_sk", "AttributeType": "S"},
         {"AttributeName": "status_pk", "AttributeType": "S"},
+        {"AttributeName": "inbox_pk", "AttributeType": "S"},
+        {"AttributeName": "inbox_sk", "AttributeType": "S"},
     ],
     "KeySchema": [
         {"AttributeName": "pk", "KeyType": "HASH"},
@@ -62,6 +67,16 @@ TABLE_SCHEMA: dict[str, Any] = {
             ],
             "Projection": {"ProjectionType": "ALL"},
         },
+        {
+            # Sparse: a person's inbox items while their request is pending; only the id
+            # is needed, the request itself is read as it stands.
+            "IndexName": INBOX_INDEX,
+            "KeySchema": [
+                {"AttributeName": "inbox_pk", "KeyType": "HASH"},
+                {"AttributeName": "inbox_sk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["approval_id"]},
+        },
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }
@@ -78,6 +93,24 @@ def pending_cursor(approval: Approval) -> str:
     from signoff.model import iso
 
     return f"{iso(approval.expires_at)}#{approval.id}"
+
+
+class InboxRole(StrEnum):
+    """Why a pending request is in a person's inbox (their Home tab's two lists)."""
+
+    WAITING = "waiting"  # they may still vote on it
+    ASKED = "asked"  # they asked for it
+
+
+def inbox_entries(approval: Approval | None) -> frozenset[tuple[str, InboxRole]]:
+    """Whose inbox lists `approval`, and why: its requester (asked) and everyone who may
+    still vote (waiting), while it is pending; nobody once it is closed."""
+    from signoff.model import Status
+
+    if approval is None or approval.status is not Status.PENDING:
+        return frozenset()
+    waiting = {(user, InboxRole.WAITING) for user in approval.waiting_for()}
+    return frozenset({(approval.requester, InboxRole.ASKED), *waiting})
 
 
 def add_missing_indexes(client: Any, table_name: str) -> list[str]:

@@ -40,7 +40,7 @@ from signoff.model import (
 from signoff.observability import CLICKS_REFUSED, WRITE_CONFLICTS, NoTelemetry, Telemetry
 from signoff.refusals import Refusal, RefusalCode
 from signoff.reuse import lookback, may_reuse, reusable, reuse
-from signoff.schema import pending_cursor
+from signoff.schema import InboxRole, pending_cursor
 
 Clock = Callable[[], datetime]
 # A change computed from the approval as read: the new approval and its audit events, or
@@ -63,6 +63,10 @@ class ApprovalRecords(Protocol):
     def create(self, approval: Approval, event: AuditEvent) -> bool: ...
     def get(self, approval_id: str) -> Approval: ...
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
+    def inbox(
+        self, user: str, role: InboxRole, now: datetime, limit: int = 1000
+    ) -> list[Approval]: ...
+    def inbox_count(self, user: str, role: InboxRole, now: datetime) -> int: ...
     def commit(
         self,
         before: Approval,
@@ -101,6 +105,11 @@ class ApprovalStore(ApprovalRecords, HistoryReader, Protocol):
 
 class PendingIndex(Protocol):
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
+    def inbox(self, user: str, role: InboxRole, now: datetime, limit: int = 1000) -> list[Approval]:
+        """The first pending requests in `user`'s inbox for `role` (their own entries)."""
+        ...
+
+    def inbox_count(self, user: str, role: InboxRole, now: datetime) -> int: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,24 +139,37 @@ class Pending:
         )
 
     def pending_for(self, user: str, limit: int = 1000) -> tuple[list[Approval], list[Approval]]:
-        """What waits for `user`'s vote, and what `user` asked for that is still pending.
-
-        Read page by page from the pending index (at most `limit` pending requests).
-        """
+        """What waits for `user`'s vote, and what `user` asked for that is still pending
+        (at most `limit` of each), from `user`'s own inbox entries: what that person has
+        costs what it costs, however many others are pending."""
         now = self.clock()
-        waiting: list[Approval] = []
-        asked: list[Approval] = []
-        after: str | None = ""
-        while after is not None and limit > 0:
-            page = self.page(min(100, limit), after)
-            for approval in page.approvals:
-                if approval.requester == user:
-                    asked.append(approval)
-                if approval.vote_refusal(user, now) is None:
-                    waiting.append(approval)
-            limit -= len(page.approvals)
-            after = page.next_page
-        return waiting, asked
+        waiting = [
+            a
+            for a in self.index.inbox(user, InboxRole.WAITING, now, limit)
+            if a.vote_refusal(user, now) is None
+        ]
+        return waiting, self.index.inbox(user, InboxRole.ASKED, now, limit)
+
+    def home(self, user: str, shown: int) -> Home:
+        """`user`'s Home tab: the first `shown` of each list and how many each holds."""
+        waiting, asked = self.pending_for(user, shown)
+        now = self.clock()
+        return Home(
+            waiting=waiting,
+            asked=asked,
+            waiting_total=self.index.inbox_count(user, InboxRole.WAITING, now),
+            asked_total=self.index.inbox_count(user, InboxRole.ASKED, now),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Home:
+    """What one person's Home tab shows: the first of each list, and each list's size."""
+
+    waiting: list[Approval]
+    asked: list[Approval]
+    waiting_total: int
+    asked_total: int
 
 
 AUDIT_PAGE = 500
@@ -212,6 +234,10 @@ class Approvals:
     def pending_for(self, user: str, limit: int = 1000) -> tuple[list[Approval], list[Approval]]:
         """What waits for `user`'s vote, and what `user` asked for (see `Pending`)."""
         return Pending(index=self.store, clock=self.clock).pending_for(user, limit)
+
+    def home(self, user: str, shown: int) -> Home:
+        """`user`'s Home tab (see `Pending.home`)."""
+        return Pending(index=self.store, clock=self.clock).home(user, shown)
 
     def audit(self, approval_id: str) -> list[AuditEvent]:
         """One approval's audit events, by an id a person typed."""
@@ -297,15 +323,31 @@ class Approvals:
         """The requester or an admin calls the request off; anyone else is refused (audited)."""
 
         def cancel(before: Approval, now: datetime) -> tuple[Approval, list[AuditEvent]]:
-            if user == before.requester or before.status.is_closed:
-                return before.cancel(user, now, reason)
-            try:
-                admins = self.admins()
-            except ConfigError as exc:  # a broken document: refused and audited, not a crash
-                raise RefusedError(RefusalCode.POLICIES_UNREADABLE) from exc
-            return before.cancel(user, now, reason, admins)
+            return self._cancelled(before, user, now, reason)
 
         return self._change(approval_id, cancel, refused=(user, AuditKind.CANCEL_REFUSED))
+
+    def check_cancel(self, approval_id: str, user: str) -> Approval:
+        """Raise RefusedError (and audit it) if `user` may not cancel now: asked before the
+        reason dialog opens, so nobody types a reason for a cancel they cannot make."""
+        approval = self.store.get(checked_id(approval_id))
+        try:
+            self._cancelled(approval, user, self.clock(), "")
+        except RefusedError as exc:
+            self._refused(approval, user, AuditKind.CANCEL_REFUSED, exc.refusal)
+            raise
+        return approval
+
+    def _cancelled(
+        self, before: Approval, user: str, now: datetime, reason: str
+    ) -> tuple[Approval, list[AuditEvent]]:
+        if user == before.requester or before.status.is_closed:
+            return before.cancel(user, now, reason)
+        try:
+            admins = self.admins()
+        except ConfigError as exc:  # a broken document: refused and audited, not a crash
+            raise RefusedError(RefusalCode.POLICIES_UNREADABLE) from exc
+        return before.cancel(user, now, reason, admins)
 
     def expire_if_due(self, approval_id: str) -> Approval:
         """Expire a pending approval past its deadline; otherwise return it as it is."""

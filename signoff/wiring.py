@@ -376,12 +376,12 @@ class Notifiers:
         if self._current is None or self._current[0] != token:
             client = build_slack_client(self._settings, token, telemetry=self._telemetry)
             lease = timedelta(seconds=self._settings.post_claim_lease_seconds)
-            self._current = (
-                token,
-                Notifier(
-                    self._store, client, lease, self._telemetry, gates=build_gates(self._settings)
-                ),
+            window = self._settings.home_window_seconds
+            gates = build_gates(self._settings)
+            notifier = Notifier(
+                self._store, client, lease, self._telemetry, gates=gates, home_window=window
             )
+            self._current = (token, notifier)
         return self._current[1]
 
 

@@ -29,8 +29,30 @@ FUNCTION_NAME = "signoff-workflow"
 EXECUTION_TIMEOUT = 8 * 24 * 3600
 
 
+class RoutineAtDebug(logging.Filter):
+    """The emulator's "Callback … timed out" is a warning, but for signoff it is routine:
+    the workflow's wait for a decision is a callback with a timeout (its poll), so one
+    times out at every poll of every waiting request. Logged at DEBUG instead."""
+
+    ROUTINE = "[%s] Callback %s timed out"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg != self.ROUTINE:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def quiet_routine_timeouts() -> None:
+    """Install `RoutineAtDebug` on the emulator's logger (once)."""
+    emulator = logging.getLogger("aws_durable_execution_sdk_python_testing.executor")
+    if not any(isinstance(f, RoutineAtDebug) for f in emulator.filters):
+        emulator.addFilter(RoutineAtDebug())
+
+
 class LocalDurable:
     def __init__(self, handler: Any, db_path: Path):
+        quiet_routine_timeouts()
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self._db_path = db_path
         self._store = SQLiteExecutionStore.create_and_initialize(db_path)

@@ -686,16 +686,7 @@ class SlackStandIn:
                 "channel": {"id": channel, "name": channel},
                 "message": {k: message[k] for k in ("ts", "text", "blocks", "user")},
                 "response_url": self._response_url(channel, user, ts),
-                "actions": [
-                    {
-                        "type": element.get("type", "button"),
-                        "action_id": action_id,
-                        "block_id": block_id,
-                        "text": element.get("text"),
-                        "value": element.get("value", ""),
-                        "action_ts": f"{time.time():.6f}",
-                    }
-                ],
+                "actions": [_action(element, block_id)],
             }
         return post_signed(
             self._events_url, self._signing_secret, urlencode({"payload": json.dumps(payload)})
@@ -856,14 +847,13 @@ def _find_button(blocks: list[Any], act: ActRequest) -> tuple[dict[str, Any], st
 
 
 def _action(element: dict[str, Any], block_id: str) -> dict[str, Any]:
-    return {
-        "type": element.get("type", "button"),
-        "action_id": element.get("action_id"),
-        "block_id": block_id,
-        "text": element.get("text"),
-        "value": element.get("value", ""),
-        "action_ts": f"{time.time():.6f}",
-    }
+    kind = element.get("type", "button")
+    action = {"type": kind, "action_id": element.get("action_id"), "block_id": block_id}
+    if kind == "overflow":  # Slack sends the option chosen (the page offers the first)
+        action["selected_option"] = (element.get("options") or [{}])[0]
+    else:
+        action |= {"text": element.get("text"), "value": element.get("value", "")}
+    return action | {"action_ts": f"{time.time():.6f}"}
 
 
 def _slack_user(user: str) -> dict[str, Any]:

@@ -34,18 +34,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Flask, Response, jsonify, request, send_from_directory
+from flask import Flask, Response, jsonify, redirect, request, send_from_directory
 from werkzeug.serving import make_server
 
 from signoff.errors import ConfigError
+from signoff.homes import HOME_WINDOW
 from signoff.local import aws, github_standin, guard, slack_standin, state
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.faults import CrashPoint
 from signoff.local.github_standin import APP_ID, GitHubStandIn, local_app_keys
 from signoff.local.slack_standin import SlackStandIn
 from signoff.local.socket_mode import SocketModeSettings
-from signoff.schema import add_missing_indexes, create_table
+from signoff.schema import INBOX_INDEX, add_missing_indexes, create_table
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +191,11 @@ class LocalStack:
         ddb_client = local_client(self.ddb.endpoint)
         if TABLE not in ddb_client.list_tables()["TableNames"]:
             create_table(ddb_client, TABLE)
-        else:  # a home made by an earlier version: give its table the indexes it lacks
-            add_missing_indexes(ddb_client, TABLE)
+        elif INBOX_INDEX in add_missing_indexes(ddb_client, TABLE):
+            # A home made by an earlier version: its pending requests get their inbox items.
+            from signoff.store import DynamoApprovalStore
+
+            DynamoApprovalStore(ddb_client, TABLE).fill_inboxes()
 
         # moto serves only requests signed with this run's credentials (signoff/local/aws.py).
         self.credentials = aws.Credentials.generate()
@@ -302,6 +307,11 @@ class LocalStack:
                 # SIGNOFF_DOORBELL=off, ...).
                 "SIGNOFF_POLL_INITIAL_SECONDS": os.environ.get("SIGNOFF_POLL_INITIAL_SECONDS", "1"),
                 "SIGNOFF_POLL_MAX_SECONDS": os.environ.get("SIGNOFF_POLL_MAX_SECONDS", "60"),
+                # A long-running process: a burst redraws each Home tab when it begins and
+                # when it ends (signoff/homes.py), not once per event.
+                "SIGNOFF_HOME_WINDOW_SECONDS": os.environ.get(
+                    "SIGNOFF_HOME_WINDOW_SECONDS", str(HOME_WINDOW)
+                ),
                 "POWERTOOLS_SERVICE_NAME": "signoff",
                 "SIGNOFF_POLICIES_FILE": str(self.policies_path),
             }
@@ -469,6 +479,15 @@ class LocalStack:
         @app.get("/local/config")
         def config() -> Response:
             return jsonify(self.config())
+
+        @app.get("/archives/<channel>/<message>")
+        def permalink(channel: str, message: str) -> Any:
+            """A permalink as the stand-in's chat.getPermalink gives it: the page, at it."""
+            digits = message.removeprefix("p")
+            if not (message.startswith("p") and digits.isdigit() and len(digits) > 6):
+                return jsonify({"error": "not a message permalink: /archives/CHANNEL/pDIGITS"}), 404
+            query = urlencode({"channel": channel, "ts": f"{digits[:-6]}.{digits[-6:]}"})
+            return redirect(f"/?{query}")
 
         @app.get("/local/policies")
         def policies() -> Response | tuple[Response, int]:

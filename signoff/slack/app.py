@@ -82,6 +82,7 @@ def build_app(
     app.action(blocks.REJECT_ACTION)(listeners.reject)
     app.action(blocks.CANCEL_ACTION)(listeners.cancel)
     app.view(blocks.REJECT_VIEW)(listeners.reason)
+    app.view(blocks.CANCEL_VIEW)(listeners.cancel_reason)
     app.command("/signoff")(listeners.command)
     app.action(blocks.NEXT_PAGE_ACTION)(listeners.next_page)
     # A link button opens its URL in the browser; Slack still tells us: acknowledged only.

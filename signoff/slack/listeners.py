@@ -32,6 +32,7 @@ from signoff.errors import (
 from signoff.model import Decision, id_problem
 from signoff.observability import NoTelemetry, Telemetry
 from signoff.service import Approvals
+from signoff.slack.links import message_links
 from signoff.slack.request import need
 from signoff.text import escape, visible
 
@@ -122,6 +123,13 @@ CANCEL = Phrases(
     refused="The request was not cancelled: {why}.",
     try_again="The request could not be cancelled just now; please try again.",
 )
+CANCEL_REASON = Phrases(
+    doing="cancel",
+    refused="Not cancelled: {why}.",
+    try_again="Could not be cancelled just now; try again.",
+    mrkdwn=False,
+)
+CANCEL_DIALOG_FAILED = "The reason dialog could not be opened; please choose Cancel request again."
 COMMAND = Phrases(
     doing="/signoff",
     refused="{why}. Try `/signoff list`.",
@@ -218,21 +226,50 @@ class Listeners:
         log.info("rejection recorded")
         ack()
 
-    def cancel(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        approval_id, user = self._clicked(body)
+    def cancel(self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        """The overflow's "Cancel request…" opens the reason dialog, once the rules say this
+        person may cancel (a refusal is audited by the service and told privately)."""
+        approval_id = need(body, "actions", 0, "selected_option", "value")
+        user = need(body, "user", "id")
+        self.telemetry.tag(approval_id=approval_id, slack_user=user)
+        trigger_id = need(body, "trigger_id")
         need(body, "response_url")  # where a refusal is told, privately
         try:
-            self.approvals.cancel(approval_id, user)  # a refusal is audited by the service
+            approval = self.approvals.check_cancel(approval_id, user)
         except SignoffError as exc:
             _, text = answer(exc, CANCEL)
             ack()
             tell(respond, text)
             return
+        ack()
+        try:
+            client.views_open(trigger_id=trigger_id, view=blocks.cancel_modal(approval))
+        except (SlackApiError, OSError):  # OSError: a timeout or a dropped connection
+            log.exception("views.open failed")
+            tell(respond, CANCEL_DIALOG_FAILED)
+
+    def cancel_reason(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The cancel dialog submitted: the request is cancelled with the reason (audited
+        and shown on the request), or the dialog says why not."""
+        approval_id = need(view, "private_metadata")
+        user = need(body, "user", "id")
+        self.telemetry.tag(approval_id=approval_id, slack_user=user)
+        reason = need(
+            view,
+            *("state", "values", blocks.REASON_BLOCK, blocks.REASON_ACTION, "value"),
+            kind=(str, type(None)),
+        )
+        try:
+            self.approvals.cancel(approval_id, user, reason or "")
+        except SignoffError as exc:
+            _, text = answer(exc, CANCEL_REASON)
+            ack(response_action="errors", errors={blocks.REASON_BLOCK: text})
+            return
         ack()  # the workflow ends and the notifier re-renders the message
 
     # -- /signoff and its pages ---------------------------------------------------------
 
-    def command(self, ack: Ack, command: dict[str, Any]) -> None:
+    def command(self, ack: Ack, command: dict[str, Any], client: WebClient | None = None) -> None:
         """`/signoff [list | mine | show <id> | help]`, answered privately."""
         user = need(command, "user_id")
         self.telemetry.tag(slack_user=user)
@@ -241,7 +278,7 @@ class Listeners:
         verbs: dict[str, Callable[[], dict[str, Any]]] = {
             "": self._list,
             "list": self._list,
-            "mine": lambda: self._mine(user),
+            "mine": lambda: self._mine(user, client),
             "show": lambda: self._show(approval_id),
         }
         try:
@@ -303,11 +340,13 @@ class Listeners:
             "blocks": blocks.pending_page(page.approvals, page.next_page),
         }
 
-    def _mine(self, user: str) -> dict[str, Any]:
+    def _mine(self, user: str, client: WebClient | None) -> dict[str, Any]:
         waiting, _ = self.approvals.pending_for(user)
+        shown = waiting[: blocks.MINE_SHOWN]
+        links = message_links(client, shown) if client is not None else {}
         return {
             "text": f"{len(waiting)} request(s) waiting for your vote",
-            "blocks": blocks.mine_list(waiting),
+            "blocks": blocks.mine_list(waiting, links),
         }
 
     def _show(self, approval_id: str) -> dict[str, Any]:

@@ -22,30 +22,38 @@ from signoff.codec import (
 )
 from signoff.errors import ConflictError, NotFoundError
 from signoff.model import Approval, AuditEvent, Status, iso
-from signoff.schema import PENDING_INDEX
-from signoff.store.table import DynamoTable, deserialize, serialize
+from signoff.schema import PENDING_INDEX, pending_cursor
+from signoff.store.inbox import DynamoInbox
+from signoff.store.table import deserialize, serialize
 
 
-class DynamoRecords(DynamoTable):
+class DynamoRecords(DynamoInbox):
     """The `ApprovalRecords` port on DynamoDB."""
 
     def create(self, approval: Approval, event: AuditEvent) -> bool:
         """Put the new approval once. False when it already exists (a replayed step)."""
+        record = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": serialize(approval_to_item(approval, self._retention)),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            *self._audit_puts(approval.id, [event], approval.expires_at),
+        ]
+        first, *rest = self._with_inbox(record, None, approval)
         try:
-            self._transact(
-                [
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": serialize(approval_to_item(approval, self._retention)),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    *self._audit_puts(approval.id, [event], approval.expires_at),
-                ]
-            )
+            self._transact(first)
         except ConflictError:
+            # A replayed step: the inbox items after the first transaction may be missing.
+            stored = self.get(approval.id)
+            for batch in self._with_inbox([], None, stored):
+                if batch:
+                    self._transact(batch)
             return False
+        for batch in rest:
+            self._transact(batch)
         return True
 
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]:
@@ -63,6 +71,21 @@ class DynamoRecords(DynamoTable):
             Limit=limit,
         )
         return [approval_from_item(deserialize(i)) for i in response.get("Items", [])]
+
+    def fill_inboxes(self) -> int:
+        """Write the inbox items of every pending request (idempotent): for a table made
+        before the inbox index, whose pending requests have none. Returns how many."""
+        count, after = 0, ""
+        while True:
+            page = self.list_pending(100, after)
+            for approval in page:
+                for batch in self._with_inbox([], None, approval):
+                    if batch:
+                        self._transact(batch)
+            count += len(page)
+            if len(page) < 100:
+                return count
+            after = pending_cursor(page[-1])
 
     def commit(
         self,
@@ -101,21 +124,22 @@ class DynamoRecords(DynamoTable):
             values[":now"] = iso(now)
             values[":voter"] = voter
             names["#voter"] = voter
-        self._transact(
-            [
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": self._key(after.id),
-                        "UpdateExpression": _update(after, self._retention, names, values),
-                        "ConditionExpression": condition,
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": serialize(values),
-                    }
-                },
-                *self._audit_puts(after.id, list(events), after.expires_at),
-            ]
-        )
+        record = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": self._key(after.id),
+                    "UpdateExpression": _update(after, self._retention, names, values),
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": serialize(values),
+                }
+            },
+            *self._audit_puts(after.id, list(events), after.expires_at),
+        ]
+        # The inbox follows the record in its own transaction (the rest right after).
+        for batch in self._with_inbox(record, before, after):
+            self._transact(batch)
 
     def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval:
         """Keep the workflow's callback id on the record; returns the approval as it stands."""

@@ -29,6 +29,7 @@ from signoff.model import (
     Status,
 )
 from signoff.refusals import Refusal, RefusalCode
+from signoff.schema import InboxRole
 from signoff.service import ApprovalRecords, HistoryReader
 from tests.factories import start_request
 
@@ -591,3 +592,54 @@ def test_a_gate_and_links_survive_every_commit(any_store: AnyStore, opened: Open
     any_store.commit(approval, voted, events, now=T0)
     stored = any_store.get("apr-gate")
     assert stored.gate == gate and stored.links == links
+
+
+def inbox_ids(
+    store: AnyStore, user: str, role: InboxRole = InboxRole.WAITING, now: datetime = T0
+) -> list[str]:
+    listed = [a.id for a in store.inbox(user, role, now)]
+    assert store.inbox_count(user, role, now) == len(listed)
+    return listed
+
+
+def test_a_persons_inbox_holds_the_pending_requests_that_list_them(
+    any_store: AnyStore, opened: Opener
+) -> None:
+    later = opened("apr-i2", approvers=("U0A", "U0B"), timeout=timedelta(hours=2))
+    sooner = opened("apr-i1", approvers=("U0B",), timeout=timedelta(hours=1))
+    assert inbox_ids(any_store, "U0B") == [sooner.id, later.id]  # soonest deadline first
+    assert inbox_ids(any_store, "U0A") == [later.id]
+    assert inbox_ids(any_store, "U0REQ", InboxRole.ASKED) == [sooner.id, later.id]
+    assert (
+        inbox_ids(any_store, "U0REQ") == [] and inbox_ids(any_store, "U0A", InboxRole.ASKED) == []
+    )
+    assert inbox_ids(any_store, "U0NOBODY") == []
+    # A vote short of the quorum takes it out of the voter's list only.
+    quorum = opened("apr-i3", approvers=("U0A", "U0B"), min_approvals=2)
+    voted, events = quorum.vote("U0A", Decision.APPROVE, T0)
+    any_store.commit(quorum, voted, events, now=T0, voter="U0A")
+    assert inbox_ids(any_store, "U0A") == [later.id]
+    assert quorum.id in inbox_ids(any_store, "U0B")
+    # Closed: it leaves every inbox at once, the requester's too.
+    decided, events = sooner.vote("U0B", Decision.APPROVE, T0)
+    any_store.commit(sooner, decided, events, now=T0, voter="U0B")
+    assert sooner.id not in inbox_ids(any_store, "U0B")
+    assert sooner.id not in inbox_ids(any_store, "U0REQ", InboxRole.ASKED)
+    # Past its deadline (not yet expired by its workflow), a request is no longer listed.
+    assert inbox_ids(any_store, "U0B", now=T0 + timedelta(hours=3)) == []
+
+
+def test_an_escalation_and_a_close_past_one_transactions_room_keep_every_inbox(
+    any_store: AnyStore, opened: Opener
+) -> None:
+    """More people than one DynamoDB transaction holds (100 items): all are listed, and
+    all are cleared once the request closes."""
+    before = opened("apr-big", escalate_after=timedelta(minutes=5), escalate_to="S0ONCALL")
+    members = [f"U0M{n:03d}" for n in range(150)]
+    escalated, events = before.escalate(members, T0)
+    any_store.commit(before, escalated, events, now=T0)
+    assert all(inbox_ids(any_store, m) == ["apr-big"] for m in members)
+    closed, events = escalated.vote("U0M149", Decision.REJECT, T0, "no")
+    any_store.commit(escalated, closed, events, now=T0, voter="U0M149")
+    assert not any(inbox_ids(any_store, m) for m in (*members, "U0A"))
+    assert inbox_ids(any_store, "U0REQ", InboxRole.ASKED) == []

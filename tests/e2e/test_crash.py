@@ -136,7 +136,7 @@ def messages_for(dev: Dev, approval_id: str) -> list[dict[str, Any]]:
         m
         for m in dev.get("/local/messages")["messages"]
         if (m.get("metadata") or {}).get("event_type") == "signoff_request"
-        and f"`{approval_id}`" in json.dumps(m["blocks"])
+        and m["metadata"]["event_payload"]["id"] == approval_id
     ]
 
 

@@ -116,8 +116,9 @@ class Dev:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in self.get("/local/messages")["messages"]:
-                request = (message.get("metadata") or {}).get("event_type") == "signoff_request"
-                if request and f"`{approval_id}`" in json.dumps(message["blocks"]):
+                metadata = message.get("metadata") or {}
+                request = metadata.get("event_type") == "signoff_request"
+                if request and metadata["event_payload"]["id"] == approval_id:
                     return dict(message)
             time.sleep(0.2)
         raise TimeoutError(f"no Slack message for {approval_id}")

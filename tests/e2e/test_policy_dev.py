@@ -56,6 +56,11 @@ def press(dev: Dev, user: str, action: str, message: dict[str, Any]) -> None:
     assert answer["status"] == 200, answer
 
 
+def tracker_of(message: dict[str, Any]) -> dict[str, Any]:
+    """The card's quorum tracker block."""
+    return next(b for b in message["blocks"] if b.get("block_id") == "signoff.tracker")
+
+
 def audit_kinds(dev: Dev, approval_id: str) -> list[str]:
     return [e["kind"] for e in dev.show(approval_id)["audit"]]
 
@@ -94,8 +99,8 @@ def test_two_of_a_group_with_progress_in_the_message(dev: Dev) -> None:
         "--requester", "U0ALICE", "--wait",
     )  # fmt: skip
     message = dev.message_for("apr-dba")
-    rule = json.dumps(message["blocks"], ensure_ascii=False)
-    assert "2 of <!subteam^S0DBA> — none approved yet, waiting for 2 more" in rule
+    tracker = json.dumps(tracker_of(message), ensure_ascii=False)
+    assert '"text": "0 of 2 approvals"' in tracker and '"usergroup_id": "S0DBA"' in tracker
 
     press(dev, "U0ALICE", "signoff.approve", message)  # the requester: no self-approval
     press(dev, "U0MALLORY", "signoff.approve", message)  # not in the group
@@ -103,7 +108,10 @@ def test_two_of_a_group_with_progress_in_the_message(dev: Dev) -> None:
     press(dev, "U0BOB", "signoff.approve", message)
     assert dev.show("apr-dba")["status"] == "pending"
     # The workflow wakes on the vote, publishes progress, and the notifier re-renders.
-    wait_until(lambda: "1 approved (<@U0BOB>)" in json.dumps(dev.message_for("apr-dba")))
+    wait_until(
+        lambda: '"text": "1 of 2 approvals"' in json.dumps(tracker_of(dev.message_for("apr-dba")))
+    )
+    assert '"user_id": "U0BOB"' in json.dumps(tracker_of(dev.message_for("apr-dba")))
     press(dev, "U0CAROL", "signoff.approve", message)
     out, err = cli.communicate(timeout=60)
     assert cli.returncode == 0, err
@@ -120,10 +128,17 @@ def test_cancel_from_slack_by_a_stranger_then_the_requester_exits_5(dev: Dev) ->
     assert "cancel_refused" in audit_kinds(dev, "apr-cx")
     refusals = [e for e in dev.get("/local/messages")["ephemerals"] if "U0BOB" in json.dumps(e)]
     assert any("only the requester or an admin" in json.dumps(e) for e in refusals)
-    press(dev, "U0ALICE", "signoff.cancel", message)
+    press(dev, "U0ALICE", "signoff.cancel", message)  # the reason dialog opens
+    (view,) = [v for v in dev.get("/local/messages")["views"] if v["open"]]
+    submitted = dev.post(
+        f"/local/views/{view['id']}/submit",
+        {"user": "U0ALICE", "values": {"reason": {"reason": "wrong ticket"}}},
+    )
+    assert submitted["status"] == 200, submitted
     _out, err = cli.communicate(timeout=60)
     assert cli.returncode == 5, err
-    assert dev.show("apr-cx")["decided_by"] == "U0ALICE"
+    shown = dev.show("apr-cx")
+    assert (shown["decided_by"], shown["reason"]) == ("U0ALICE", "wrong ticket")
 
 
 def test_a_policies_file_that_does_not_exist_refuses_to_start(tmp_path: Path) -> None:

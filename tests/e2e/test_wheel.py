@@ -109,7 +109,10 @@ def posted(port: int, approval_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         for message in call(port, "/local/messages")["messages"]:
-            if f"`{approval_id}`" in json.dumps(message["blocks"]):
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == "signoff_request" and (
+                metadata["event_payload"]["id"] == approval_id
+            ):
                 return dict(message)
         time.sleep(0.3)
     raise TimeoutError(f"no Slack message for {approval_id}")

@@ -98,6 +98,11 @@ class Store(InMemoryApprovalStore):
             raise self.read_error
         return super().list_pending(limit, after)
 
+    def inbox(self, user: str, role: Any, now: Any, limit: int = 1000) -> list[Approval]:
+        if self.read_error:
+            raise self.read_error
+        return super().inbox(user, role, now, limit)
+
 
 class Tags:
     """Telemetry that keeps the log keys it was given (metrics are not listened for)."""
@@ -525,28 +530,61 @@ def test_a_reason_that_could_not_be_written_asks_to_try_again(
 # -- Cancel -----------------------------------------------------------------------------
 
 
-def test_the_requester_cancels_with_nothing_said(
-    listeners: Listeners, approvals: Approvals, ack: Recorder, respond: Recorder, bell: Bell
+def menu(user: str, value: str = "apr-u1") -> dict[str, Any]:
+    """The message's overflow menu: "Cancel request…" chosen."""
+    return block_actions_payload(user, blocks.CANCEL_ACTION, value, URL, overflow=True)
+
+
+def submit_cancel(listeners: Listeners, ack: Recorder, user: str, text: str | None) -> None:
+    """The cancel dialog submitted, as Bolt hands it to the listener."""
+    body = view_submission_payload(user, "apr-u1", text, blocks.CANCEL_VIEW)
+    listeners.cancel_reason(ack, body, body["view"])
+
+
+def test_the_requesters_cancel_opens_the_reason_dialog_and_changes_nothing_yet(
+    listeners: Listeners, approvals: Approvals, ack: Recorder, respond: Recorder
+) -> None:
+    client = FakeSlack()
+    listeners.cancel(ack, menu("U0REQ"), client, respond)
+    assert ack.calls == [{}] and respond.calls == []
+    assert client.calls == [
+        (
+            "views.open",
+            {"trigger_id": "trigger-1", "view": blocks.cancel_modal(approvals.get("apr-u1"))},
+        )
+    ]
+    assert approvals.get("apr-u1").status is Status.PENDING
+
+
+def test_the_reason_submitted_cancels_and_keeps_the_reason(
+    listeners: Listeners, approvals: Approvals, ack: Recorder, bell: Bell
 ) -> None:
     approvals.arm_doorbell("apr-u1", "cb-3")
-    listeners.cancel(ack, click("U0REQ", blocks.CANCEL_ACTION), respond)
-    assert ack.calls == [{}] and respond.calls == []
-    assert approvals.get("apr-u1").status is Status.CANCELLED
+    submit_cancel(listeners, ack, "U0REQ", "wrong ticket\nsee *INC-42*")
+    assert ack.calls == [{}]
+    cancelled = approvals.get("apr-u1")
+    assert (cancelled.status, cancelled.reason) == (Status.CANCELLED, "wrong ticket\nsee *INC-42*")
+    event = next(e for e in approvals.audit("apr-u1") if e.kind == "cancelled")
+    assert event.detail["reason"] == "wrong ticket\nsee *INC-42*"
     assert bell.rung == ["cb-3"]
 
 
-def test_an_admin_cancels(
+def test_an_admin_cancels_through_the_dialog(
     listeners: Listeners, approvals: Approvals, ack: Recorder, respond: Recorder
 ) -> None:
-    listeners.cancel(ack, click("U0ADM", blocks.CANCEL_ACTION), respond)
-    assert respond.calls == [] and approvals.get("apr-u1").status is Status.CANCELLED
+    client = FakeSlack()
+    listeners.cancel(ack, menu("U0ADM"), client, respond)
+    assert [c[0] for c in client.calls] == ["views.open"] and respond.calls == []
+    submit_cancel(listeners, ack, "U0ADM", "duplicate")
+    assert approvals.get("apr-u1").status is Status.CANCELLED
 
 
-def test_a_strangers_cancel_is_refused_privately_and_audited(
+def test_a_strangers_cancel_is_refused_privately_and_audited_without_a_dialog(
     listeners: Listeners, approvals: Approvals, ack: Recorder, respond: Recorder
 ) -> None:
-    listeners.cancel(ack, click("U0A", blocks.CANCEL_ACTION), respond)
-    assert ack.calls == [{}]
+    client = FakeSlack()
+    listeners.cancel(ack, menu("U0A"), client, respond)
+    assert ack.calls == [{}] and client.calls == []
     why = "only the requester or an admin can cancel this request"
     assert respond.calls == [
         {
@@ -563,6 +601,17 @@ def test_a_strangers_cancel_is_refused_privately_and_audited(
     assert approvals.get("apr-u1").status is Status.PENDING
 
 
+def test_a_strangers_submitted_reason_is_refused_in_the_dialog(
+    listeners: Listeners, approvals: Approvals, ack: Recorder
+) -> None:
+    submit_cancel(listeners, ack, "U0A", "mine now")
+    why = "only the requester or an admin can cancel this request"
+    assert ack.calls == [
+        {"response_action": "errors", "errors": {"reason": f"Not cancelled: {why}."}}
+    ]
+    assert approvals.get("apr-u1").status is Status.PENDING
+
+
 def test_a_strangers_cancel_with_a_broken_policy_document_is_refused_and_audited(
     approvals: Approvals, ack: Recorder, respond: Recorder
 ) -> None:
@@ -570,7 +619,7 @@ def test_a_strangers_cancel_with_a_broken_policy_document_is_refused_and_audited
         raise ConfigError("policies.yaml, line 2: the key 'p-1' is given twice")
 
     approvals.admins = unreadable
-    Listeners(approvals).cancel(ack, click("U0A", blocks.CANCEL_ACTION), respond)
+    Listeners(approvals).cancel(ack, menu("U0A"), FakeSlack(), respond)
     why = (
         "the deployment's policy document cannot be read, so nobody but the requester can "
         "cancel until an operator fixes it"
@@ -583,17 +632,31 @@ def test_a_strangers_cancel_with_a_broken_policy_document_is_refused_and_audited
 def test_a_cancel_of_what_is_not_an_id_is_told_with_the_value_escaped(
     listeners: Listeners, ack: Recorder, respond: Recorder
 ) -> None:
-    listeners.cancel(ack, click("U0REQ", blocks.CANCEL_ACTION, "<!here>"), respond)
+    listeners.cancel(ack, menu("U0REQ", "<!here>"), FakeSlack(), respond)
     (text,) = respond.texts
     assert text.startswith("The request was not cancelled: '&lt;!here&gt;' is not an approval id")
 
 
-def test_a_cancel_that_could_not_be_written_asks_to_try_again(
-    listeners: Listeners, store: Store, ack: Recorder, respond: Recorder
+def test_a_cancel_dialog_that_could_not_open_is_told(
+    listeners: Listeners, ack: Recorder, respond: Recorder
+) -> None:
+    listeners.cancel(ack, menu("U0REQ"), FakeSlack(failing={"views.open"}), respond)
+    assert respond.texts == [
+        "The reason dialog could not be opened; please choose Cancel request again."
+    ]
+
+
+def test_a_cancel_that_could_not_be_written_asks_to_try_again_in_the_dialog(
+    listeners: Listeners, store: Store, ack: Recorder
 ) -> None:
     store.commit_error = BackendError("DynamoDB failed: throttled")
-    listeners.cancel(ack, click("U0REQ", blocks.CANCEL_ACTION), respond)
-    assert respond.texts == ["The request could not be cancelled just now; please try again."]
+    submit_cancel(listeners, ack, "U0REQ", "wrong ticket")
+    assert ack.calls == [
+        {
+            "response_action": "errors",
+            "errors": {"reason": "Could not be cancelled just now; try again."},
+        }
+    ]
 
 
 # -- /signoff ---------------------------------------------------------------------------
@@ -609,8 +672,8 @@ def command(listeners: Listeners, text: str, user: str = "U0A") -> dict[str, Any
 
 
 def ids_in(shown: Any) -> list[str]:
-    """The approval ids a list shows, in order (each is shown as `code`)."""
-    return re.findall(r"`(apr-[a-z0-9-]+)`", json.dumps(shown))
+    """The approval ids a list shows, in order (each is shown as code)."""
+    return re.findall(r'"text": "(apr-[a-z0-9-]+)", "style": \{"code": true\}', json.dumps(shown))
 
 
 def many(approvals: Approvals, count: int) -> None:
@@ -629,7 +692,7 @@ def test_signoff_list_shows_the_first_page_with_a_next_button(
     (button,) = [e for b in said["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert button["action_id"] == blocks.NEXT_PAGE_ACTION
     assert ids_in(said["blocks"]) == ["apr-u1", *[f"apr-m{n:02}" for n in range(9)]]
-    assert "Rotate &lt;!here&gt; keys" in json.dumps(said["blocks"])
+    assert '"text": "Rotate <!here> keys"' in json.dumps(said["blocks"])  # as typed
 
 
 def test_next_page_replaces_the_list_with_the_rest(

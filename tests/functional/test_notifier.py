@@ -52,7 +52,7 @@ def posts_for(slack: StandInServer, approval_id: str) -> list[dict[str, Any]]:
         m
         for m in slack.standin.conversation()["messages"]
         if (m.get("metadata") or {}).get("event_type") == "signoff_request"
-        and f"`{approval_id}`" in json.dumps(m["blocks"])
+        and m["metadata"]["event_payload"]["id"] == approval_id
     ]
 
 
@@ -77,7 +77,7 @@ def test_decided_before_posted_renders_the_outcome_in_the_post(
     n.handle_sns_event(sns(Topic.REQUESTED, "apr-n1"))
     (message,) = posts_for(slack, "apr-n1")
     text = json.dumps(message["blocks"])
-    assert "Rejected" in text and "not &lt;now&gt;" in text and '"actions"' not in text
+    assert "Rejected" in text and '"text": "not <now>"' in text and '"actions"' not in text
     assert approvals.get("apr-n1").status is Status.REJECTED
     updated = store.audit("apr-n1")[-1].read(MessageUpdated)
     assert updated == MessageUpdated(status=Status.REJECTED)

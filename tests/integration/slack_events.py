@@ -23,7 +23,14 @@ def block_actions_payload(
     channel: str = "approvals",
     ts: str = "1.000001",
     trigger_id: str = "trigger-1",
+    overflow: bool = False,
 ) -> dict[str, Any]:
+    """A button click; with `overflow`, the choice of an overflow menu's option whose
+    value is `value` (Slack sends it as `selected_option`)."""
+    action: dict[str, Any] = {"type": "button", "value": value}
+    if overflow:
+        option = {"text": {"type": "plain_text", "text": "Cancel request…"}, "value": value}
+        action = {"type": "overflow", "selected_option": option}
     return {
         "type": "block_actions",
         "user": {"id": user, "username": user, "team_id": "T0LOCAL"},
@@ -33,15 +40,7 @@ def block_actions_payload(
         "channel": {"id": channel, "name": channel},
         "trigger_id": trigger_id,
         "response_url": response_url,
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "b",
-                "value": value,
-                "action_ts": "1",
-            }
-        ],
+        "actions": [{**action, "action_id": action_id, "block_id": "b", "action_ts": "1"}],
     }
 
 
@@ -53,14 +52,20 @@ def block_actions(
     *,
     channel: str = "approvals",
     ts: str = "1.000001",
+    overflow: bool = False,
 ) -> str:
     return payload_form(
-        block_actions_payload(user, action_id, value, response_url, channel=channel, ts=ts)
+        block_actions_payload(
+            user, action_id, value, response_url, channel=channel, ts=ts, overflow=overflow
+        )
     )
 
 
-def view_submission_payload(user: str, approval_id: str, reason: str | None) -> dict[str, Any]:
-    """The reject-reason modal submitted, as Slack sends it (an empty input is null)."""
+def view_submission_payload(
+    user: str, approval_id: str, reason: str | None, callback_id: str = "signoff.reject_reason"
+) -> dict[str, Any]:
+    """A reason dialog (reject's by default, or cancel's) submitted, as Slack sends it (an
+    empty input is null)."""
     return {
         "type": "view_submission",
         "team": {"id": "T0LOCAL", "domain": "local"},
@@ -70,7 +75,7 @@ def view_submission_payload(user: str, approval_id: str, reason: str | None) -> 
         "view": {
             "id": "V0REASON",
             "type": "modal",
-            "callback_id": "signoff.reject_reason",
+            "callback_id": callback_id,
             "private_metadata": approval_id,
             "state": {
                 "values": {"reason": {"reason": {"type": "plain_text_input", "value": reason}}}

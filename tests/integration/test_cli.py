@@ -188,7 +188,10 @@ def test_user_text_prints_as_typed_through_a_rejection(target: StoreTarget, text
 
     waited = invoke("wait", "apr-markup")
     assert waited.exit_code == 3
-    assert waited.stdout == f"apr-markup rejected by U0A: {text}\n"
+    first, vote, reason = waited.stdout.splitlines()
+    assert first == "apr-markup rejected by U0A"
+    assert vote.startswith("  rejected by U0A ") and vote.endswith("[decided it]")
+    assert reason == f"    > {text}"
     outcome = as_json(invoke("wait", "apr-markup", "--json"))
     assert (outcome["decided_by"], outcome["reason"]) == ("U0A", text)
 
@@ -198,7 +201,7 @@ def test_user_text_prints_as_typed_through_a_rejection(target: StoreTarget, text
     assert lines[0] == f"{text}  (apr-markup)"
     for label in ("description", f"field {text}"):
         assert f"  {label:<11} {text}" in lines
-    assert f"  {'reason':<11} {text}" in lines
+    assert f"      > {text}" in lines  # the rejection's reason, under its vote
     assert f"  {'workflow':<11} running" in lines
     assert f"title={text}" in shown.stdout  # the audit trail's detail cell
     assert f"reason={text}" in shown.stdout
@@ -220,7 +223,7 @@ def test_user_text_prints_as_typed_through_a_cancel(target: StoreTarget, text: s
     assert cancelled.exit_code == 0, cancelled.output
     assert cancelled.stdout == "apr-markup cancelled by U0R\n"
     waited = invoke("wait", "apr-markup")
-    assert (waited.exit_code, waited.stdout) == (5, f"apr-markup cancelled by U0R: {text}\n")
+    assert (waited.exit_code, waited.stdout) == (5, f"apr-markup cancelled by U0R\n  > {text}\n")
     refused = invoke("decide", "apr-markup", "approve", "--as", "U0A")
     assert refused.exit_code == 1
     assert refused.stderr == "refused: this request is already cancelled\n"
@@ -330,9 +333,9 @@ def test_the_same_request_again_starts_nothing_and_reports_it(target: StoreTarge
     assert invoke("decide", "apr-reuse", "approve", "--as", "U0A").exit_code == 0
     waited = invoke(*FIRST, "--wait")
     assert waited.exit_code == 0
-    assert waited.stdout.splitlines() == [
+    assert waited.stdout.splitlines()[:2] == [
         "already started apr-reuse (approved): A",
-        "apr-reuse approved by U0A",
+        "apr-reuse approved by U0A (1 of 1)",
     ]
     assert target.started == ["apr-reuse"]
 
@@ -572,7 +575,9 @@ def test_two_of_three_through_the_cli_and_one_reject_exits_3(governed: StoreTarg
     assert invoke("decide", "apr-q", "reject", "--as", "U0C", "--reason", "freeze").exit_code == 0
     waited = invoke(*start, "--policy", "two-of-three", "--wait")
     assert waited.exit_code == 3
-    assert waited.stdout.splitlines()[-1] == "apr-q rejected by U0C: freeze"
+    lines = waited.stdout.splitlines()
+    assert "apr-q rejected by U0C; approved before: U0A" in lines  # both voters named
+    assert lines[-1] == "    > freeze"
 
 
 @pytest.mark.integration

@@ -77,7 +77,7 @@ def test_decided_updates_the_message_without_buttons(
     message = slack.standin.conversation()["messages"][0]
     assert message["edits"] == 1
     text = json.dumps(message["blocks"])
-    assert "Rejected" in text and "not during &lt;the&gt; freeze" in text
+    assert "Rejected" in text and '"text": "not during <the> freeze"' in text
     assert '"actions"' not in text
     assert store.audit("apr-n1")[-1].kind == "message_updated"
 

@@ -4,6 +4,7 @@ slack_handler.app.handler with real signatures, on DynamoDB Local and the stand-
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -25,6 +26,7 @@ from tests.integration.slack_events import (
     signed_event,
     slash_command,
 )
+from tests.slack_text import MRKDWN, of_kind, shown_as_typed
 
 pytestmark = pytest.mark.integration
 
@@ -49,12 +51,8 @@ def command(text: str, context: Any, user: str = "U0A") -> dict[str, Any]:
 
 
 def ids_in(blocks: list[dict[str, Any]]) -> list[str]:
-    found = []
-    for block in blocks:
-        text = (block.get("text") or {}).get("text", "")
-        if block["type"] == "section" and "`apr-" in text:
-            found.append(text.split("`")[1])
-    return found
+    """The approval ids a list shows, in order (each is shown as code in its row)."""
+    return re.findall(r'"text": "(apr-[a-z0-9-]+)", "style": \{"code": true\}', json.dumps(blocks))
 
 
 def open_many(approvals: Approvals, count: int, **overrides: Any) -> list[str]:
@@ -105,8 +103,8 @@ def test_mine_shows_what_waits_for_my_vote_with_its_buttons(
         "signoff.approve": "apr-mine",
         "signoff.reject": "apr-mine",
     }
-    text = json.dumps(answer["blocks"])
-    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    assert shown_as_typed(answer["blocks"], HOSTILE)  # as typed, in rich text
+    assert not [t for t in of_kind(answer["blocks"], MRKDWN) if "channel" in t]
     assert "Nothing is waiting" in json.dumps(command("mine", lambda_context, user="U0Z"))
 
 
@@ -167,8 +165,8 @@ def test_opening_the_home_tab_publishes_my_two_lists(
         ("signoff.approve", "apr-wait"),
         ("signoff.reject", "apr-wait"),
     }
-    text = json.dumps(home)
-    assert "<!channel>" not in text and "<https://x|y>" not in text
+    assert shown_as_typed(home["blocks"], HOSTILE)
+    assert not [t for t in of_kind(home, MRKDWN) if "channel" in t or "https" in t]
 
 
 def home_click(user: str, action_id: str, approval_id: str) -> dict[str, Any]:

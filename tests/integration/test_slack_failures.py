@@ -21,6 +21,7 @@ from signoff.store import DynamoApprovalStore
 from tests.conftest import StandInServer
 from tests.factories import start_request
 from tests.integration.test_notifier import sns_event
+from tests.slack_text import MRKDWN, of_kind, shown_as_typed
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +79,9 @@ def test_a_permanent_error_on_the_post_stops_is_audited_told_and_leaves_the_cli(
     if error in CHANNEL_ERRORS:
         (dm,) = told  # the requester hears once what to do
         assert error in dm["text"] + str(dm["blocks"]) and "C0GONE" in str(dm["blocks"])
-        assert "&lt;!here&gt;" in str(dm["blocks"]) and "<!here>" not in str(dm["blocks"])
+        assert shown_as_typed(dm["blocks"], "Rotate <!here> keys")  # rich text, as typed
+        assert not [t for t in of_kind(dm["blocks"], MRKDWN) if "here" in t]
+        assert "<!here>" not in dm["text"]  # the fallback is escaped
     else:
         assert told == []  # the token is dead: no DM can work; `signoff show` says it
 

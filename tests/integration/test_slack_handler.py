@@ -24,6 +24,7 @@ from tests.integration.slack_events import (
     slash_command,
     view_submission_payload,
 )
+from tests.slack_text import shown_as_typed
 
 pytestmark = pytest.mark.integration
 
@@ -206,7 +207,7 @@ def test_slash_list_with_the_word_payload_is_not_parsed_as_empty(
 def test_slash_show_and_help(lambda_env, approvals, store, slack, lambda_context) -> None:
     open_approval(approvals, store, slack)
     shown = json.loads(call(slash_command("U0X", "show apr-slack"), lambda_context)["body"])
-    assert "Rotate &lt;!here&gt; keys" in json.dumps(shown["blocks"])
+    assert shown_as_typed(shown["blocks"], "Rotate <!here> keys")
     missing = json.loads(call(slash_command("U0X", "show apr-nope"), lambda_context)["body"])
     assert "no approval with id" in missing["text"]
     helped = json.loads(call(slash_command("U0X", "help"), lambda_context)["body"])

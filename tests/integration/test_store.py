@@ -12,6 +12,7 @@ import pytest
 
 from signoff.errors import NotFoundError, RefusedError
 from signoff.model import Decision, StartRequest, Status
+from signoff.schema import InboxRole
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from tests.factories import start_request
@@ -187,3 +188,27 @@ def test_cancel_racing_an_approve_leaves_one_outcome(
         assert kinds["vote_refused"] + kinds["cancel_refused"] == 1, kinds
         outcomes[final.status.value] += 1
     print(f"cancel vs approve, 20 rounds: {dict(outcomes)}")
+
+
+@pytest.mark.integration
+def test_fill_inboxes_gives_requests_from_before_the_inbox_index_their_items(
+    store: DynamoApprovalStore, table: tuple[Any, str]
+) -> None:
+    """A table made before the inbox index: its pending requests have no inbox items until
+    they are filled (the local stack does it when it adds the index)."""
+    client, name = table
+    approvals = Approvals(store)
+    for n in range(3):
+        approvals.open(make_request(f"apr-old{n}"))
+    now = datetime.now(UTC)
+    entries = [("U0A", "waiting"), ("U0B", "waiting"), ("U0REQ", "asked")]
+    for user, role in entries:
+        for n in range(3):  # as an earlier version left them: no inbox item at all
+            key = {"pk": {"S": f"INBOX#{user}"}, "sk": {"S": f"apr-old{n}#{role}"}}
+            client.delete_item(TableName=name, Key=key)
+    assert store.inbox("U0A", InboxRole.WAITING, now) == []
+    assert store.fill_inboxes() == 3
+    listed = store.inbox("U0A", InboxRole.WAITING, now)
+    assert [a.id for a in listed] == ["apr-old0", "apr-old1", "apr-old2"]
+    assert store.fill_inboxes() == 3  # again: nothing doubled
+    assert store.inbox_count("U0REQ", InboxRole.ASKED, now) == 3

@@ -607,8 +607,9 @@ def test_the_table_survives_mistakes(template: dict[str, Any]) -> None:
 
 
 def test_the_two_step_index_upgrade_adds_one_index_per_deploy(template: dict[str, Any]) -> None:
-    """CloudFormation adds one global secondary index per update: StatusHistoryIndex=false
-    leaves status_history (and its key attribute) out, the default puts it in."""
+    """CloudFormation adds one global secondary index per update: StatusHistoryIndex and
+    InboxIndex leave their index (and its key attributes) out, so an old table gains one
+    per deploy; the defaults put them all in."""
 
     def indexes(**parameters: str) -> list[str]:
         return [
@@ -619,13 +620,26 @@ def test_the_two_step_index_upgrade_adds_one_index_per_deploy(template: dict[str
     assert sorted(indexes()) == sorted(
         g["IndexName"] for g in TABLE_SCHEMA["GlobalSecondaryIndexes"]
     )
-    first = _table_props(template, StatusHistoryIndex="false")
-    assert sorted(indexes(StatusHistoryIndex="false")) == ["history", "pending"]
-    assert "status_pk" not in {a["AttributeName"] for a in first["AttributeDefinitions"]}
-    # The guide runs the two deploys in that order.
+    steps = [
+        {"StatusHistoryIndex": "false", "InboxIndex": "false"},
+        {"StatusHistoryIndex": "true", "InboxIndex": "false"},
+        {"StatusHistoryIndex": "true", "InboxIndex": "true"},
+    ]
+    assert [sorted(indexes(**step)) for step in steps] == [
+        ["history", "pending"],
+        ["history", "pending", "status_history"],
+        ["history", "inbox", "pending", "status_history"],
+    ]
+    first = _table_props(template, **steps[0])
+    names = {a["AttributeName"] for a in first["AttributeDefinitions"]}
+    assert not names & {"status_pk", "inbox_pk", "inbox_sk"}
+    assert template["Parameters"]["InboxIndex"]["Default"] == "true"
+    # The guide runs the deploys in that order.
     text = DEPLOY_DOC.read_text()
-    first_deploy = text.index("--parameter-overrides StatusHistoryIndex=false")
-    assert "sam deploy --parameter-overrides StatusHistoryIndex=true" in text[first_deploy:]
+    at = 0
+    for step in steps:
+        overrides = " ".join(f"{k}={v}" for k, v in step.items())
+        at = text.index(f"sam deploy --parameter-overrides {overrides}", at)
 
 
 def test_samconfig_carries_no_parameter_values() -> None:

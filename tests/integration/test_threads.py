@@ -18,6 +18,7 @@ from signoff.service import Approvals
 from tests.conftest import StandInServer
 from tests.factories import start_request
 from tests.integration.test_notifier import sns_event
+from tests.slack_text import shown_as_typed
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +60,7 @@ def test_the_requester_gets_one_dm_with_a_link_when_the_request_is_posted(
     (dm,) = dms(slack, "U0REQ")
     text = json.dumps(dm["blocks"]) + dm["text"]
     assert f"/archives/C0OPS/p{message['ts'].replace('.', '')}" in text  # the permalink
-    assert "apr-t1" in text and "&lt;!channel&gt;" in text
+    assert "apr-t1" in text and shown_as_typed(dm["blocks"], HOSTILE)
     assert replies(slack, message["ts"]) == []  # nothing happened yet
 
 
@@ -73,10 +74,13 @@ def test_each_event_replies_once_in_the_thread_and_the_outcome_is_dmed_once(
     deliver(Topic.REQUESTED, "apr-t2", lambda_context)  # and an old one, late
     message = request_message(slack)
     vote, outcome = replies(slack, message["ts"])
-    assert "<@U0A> rejected" in json.dumps(vote["blocks"])
+    assert (
+        '{"type": "user", "user_id": "U0A"}, {"type": "text", "text": " rejected"}'
+        in json.dumps(vote["blocks"])
+    )
     outcome_text = json.dumps(outcome["blocks"])
-    assert "*Rejected* by <@U0A>" in outcome_text
-    assert "not during &lt;the&gt; freeze &amp; &lt;!here&gt;" in outcome_text
+    assert "Rejected" in outcome_text and '"user_id": "U0A"' in outcome_text
+    assert shown_as_typed(outcome["blocks"], "not during <the> freeze & <!here>")
     posted, ended = dms(slack, "U0REQ")
     assert "is posted" in posted["text"] and "ended" in ended["text"]
     assert "Rejected" in json.dumps(ended["blocks"]) and "freeze" in json.dumps(ended["blocks"])

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from signoff import cli
 from signoff.errors import NotFoundError
-from signoff.model import Approval
+from signoff.model import MAX_TITLE, Approval
 from signoff.service import Approvals
 from tests.factories import start_request
 
@@ -152,7 +152,7 @@ def test_an_empty_channel_means_the_default_one() -> None:
 
 
 def test_long_values_are_shortened_in_the_difference() -> None:
-    found = recorded().differences(start_request("apr-same", title="x" * 150), "approvals")
+    found = recorded().differences(start_request("apr-same", title="x" * MAX_TITLE), "approvals")
     assert found == [f"title was 'Deploy api', now '{'x' * 40}…'"]
 
 
@@ -241,3 +241,9 @@ def test_dev_with_a_policy_file_that_does_not_exist_refuses_to_start(
         f"error: {typo}, line 3, column 3: the key 'p-1' is given twice (first on line 2); "
         "give each key once\n"
     )
+
+
+def test_dev_on_another_port_says_how_to_point_the_cli_at_it() -> None:
+    assert cli._point_the_cli("http://127.0.0.1:3000", 3000) == ""
+    line = cli._point_the_cli("http://127.0.0.1:3123", 3123)
+    assert line == "in another shell first: export SIGNOFF_LOCAL_URL=http://127.0.0.1:3123\n"

@@ -34,3 +34,11 @@ def test_off_lambda_the_local_stacks_short_poll_is_allowed() -> None:
     # The emulator enforces no limits, and the local stack polls every minute at most.
     env = {**BASE, "SIGNOFF_POLL_INITIAL_SECONDS": "1", "SIGNOFF_POLL_MAX_SECONDS": "60"}
     assert Settings.from_env(env).poll_max_seconds == 60
+
+
+def test_home_tabs_are_published_per_event_unless_a_window_is_set() -> None:
+    assert Settings.from_env(BASE).home_window_seconds == 0.0  # Lambda: no timers
+    windowed = Settings.from_env({**BASE, "SIGNOFF_HOME_WINDOW_SECONDS": "2"})
+    assert windowed.home_window_seconds == 2.0
+    with pytest.raises(ConfigError, match="SIGNOFF_HOME_WINDOW_SECONDS"):
+        Settings.from_env({**BASE, "SIGNOFF_HOME_WINDOW_SECONDS": "600"})

@@ -26,6 +26,7 @@ from signoff import blocks, messages
 from signoff.model import Approval, Decision, StartRequest, Status
 from signoff.schema import pending_cursor
 from signoff.text import escape
+from tests.slack_text import MRKDWN, of_kind, shown_as_typed
 from tests.unit.test_blocks import longest_request
 
 GOLDEN = Path(__file__).parent.parent / "golden"
@@ -39,6 +40,36 @@ def longest(n: int = 0) -> Approval:
     request = longest_request()
     approval_id = f"apr-{n:02d}" + "z" * 58
     return Approval.open(replace(request, id=approval_id), T0)[0]
+
+
+def largest() -> Approval:
+    """The largest card: every text at its limit, 25 named approvers and 10 groups of 500
+    members in all, a quorum of 25, 24 approvals given, each with the longest reason."""
+    request = replace(
+        longest_request(),
+        id="apr-largest" + "z" * 53,
+        approver_groups=tuple(f"S{n:02d}" + "G" * 18 for n in range(10)),
+        members=tuple(f"W{n:03d}" + "M" * 60 for n in range(500)),
+        min_approvals=25,
+    )
+    approval = Approval.open(request, T0)[0]
+    for n, voter in enumerate(approval.policy.approvers[:24]):
+        approval = approval.vote(voter, Decision.APPROVE, T1 + timedelta(seconds=n), REASON)[0]
+    return approval
+
+
+def escalating() -> Approval:
+    """A 2-of-3 with a policy's escalation, one approval in."""
+    request = replace(
+        longest_request(),
+        id="apr-escalating",
+        approvers=("U0ALICE", "U0BOB", "U0CAROL"),
+        min_approvals=2,
+        escalate_after=timedelta(minutes=45),
+        escalate_to="S0ONCALL",
+    )
+    approval = Approval.open(request, T0)[0]
+    return approval.vote("U0ALICE", Decision.APPROVE, T1)[0]
 
 
 def outcomes() -> dict[str, Approval]:
@@ -82,9 +113,25 @@ def cases() -> dict[str, Callable[[], dict[str, Any]]]:
     for name, approval in states.items():
         found[f"request_{name}"] = partial(rendered_with, blocks.approval_message, approval)
         found[f"show_{name}"] = partial(rendered_with, blocks.show_blocks, approval)
+    big, partway = largest(), escalating()
+    fired = partway.escalate(["U0DAN"], T0 + timedelta(minutes=45))[0]
+    quorum_states = {
+        "largest_pending": big,
+        "largest_rejected": big.vote(big.policy.approvers[24], Decision.REJECT, T1, REASON)[0],
+        "largest_expired": big.expire(big.expires_at)[0],
+        "escalation_due": partway,
+        "escalated": fired,
+        "quorum_approved": fired.vote("U0BOB", Decision.APPROVE, T1)[0],
+    }
+    for name, approval in quorum_states.items():
+        found[f"request_{name}"] = partial(rendered_with, blocks.approval_message, approval)
     found.update(
         {
             "reject_modal": lambda: blocks.reject_modal(states["pending"]),
+            "cancel_modal": lambda: blocks.cancel_modal(states["pending"]),
+            "mine_with_links": lambda: message(
+                "2 waiting", blocks.mine_list([big, partway], {big.id: LINK, partway.id: LINK})
+            ),
             "list_first_page": lambda: message(
                 "10 pending approval(s)",
                 blocks.pending_page(many[:10], pending_cursor(many[9])),
@@ -126,7 +173,7 @@ def cases() -> dict[str, Callable[[], dict[str, Any]]]:
 
 CASES = cases()
 
-# Slack's documented limits.
+# Slack's documented limits (Block Kit reference), and the stricter ones signoff keeps.
 MESSAGE_BLOCKS, VIEW_BLOCKS, TEXT, FIELD, CONTEXT_TEXT, CONFIRM_TEXT = (
     50,
     100,
@@ -135,17 +182,43 @@ MESSAGE_BLOCKS, VIEW_BLOCKS, TEXT, FIELD, CONTEXT_TEXT, CONFIRM_TEXT = (
     3000,
     300,
 )
+HEADER, BUTTON_TEXT, LABEL, ACTIONS, OVERFLOW_OPTIONS, CONFIRM_TITLE, MODAL_TITLE = (
+    150,
+    75,
+    75,
+    10,  # Slack allows 25 in an actions block; signoff keeps to 10
+    5,
+    100,
+    24,
+)
 ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
+
+
+def _elements(rendered: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every interactive element: in actions blocks, and sections' accessories."""
+    found: list[dict[str, Any]] = []
+    for block in rendered.get("blocks", []):
+        if block.get("type") == "actions":
+            found += block["elements"]
+        if block.get("accessory"):
+            found.append(block["accessory"])
+    return found
 
 
 def check_limits(rendered: dict[str, Any]) -> None:
     is_view = rendered.get("type") in ("modal", "home")
     if is_view:
         View(**rendered).validate_json()
+    if rendered.get("type") == "modal":
+        assert len(rendered["title"]["text"]) <= MODAL_TITLE
     for block in rendered.get("blocks", []):
         parsed = Block.parse(block)
         assert parsed is not None
         parsed.validate_json()
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= HEADER
+        if block["type"] == "actions":
+            assert len(block["elements"]) <= ACTIONS
         if block.get("text"):
             assert len(block["text"]["text"]) <= TEXT
         for field in block.get("fields", []):
@@ -153,10 +226,19 @@ def check_limits(rendered: dict[str, Any]) -> None:
         for element in block.get("elements", []):
             if element.get("type") == "mrkdwn":
                 assert len(element["text"]) <= CONTEXT_TEXT
-            if element.get("confirm"):
-                assert len(element["confirm"]["text"]["text"]) <= CONFIRM_TEXT
-            if element.get("value") is not None:
-                assert len(element["value"]) <= 2000
+    for element in _elements(rendered):
+        if element["type"] == "button":
+            assert len(element["text"]["text"]) <= BUTTON_TEXT
+        if element.get("accessibility_label"):
+            assert len(element["accessibility_label"]) <= LABEL
+        if element["type"] == "overflow":
+            assert 1 <= len(element["options"]) <= OVERFLOW_OPTIONS
+        if element.get("confirm"):
+            assert len(element["confirm"]["title"]["text"]) <= CONFIRM_TITLE
+            assert len(element["confirm"]["text"]["text"]) <= CONFIRM_TEXT
+            assert element["confirm"]["text"]["type"] == "plain_text"
+        if element.get("value") is not None:
+            assert len(element["value"]) <= 2000
     limit = VIEW_BLOCKS if rendered.get("type") == "home" else MESSAGE_BLOCKS
     assert len(rendered.get("blocks", [])) <= limit
 
@@ -165,8 +247,10 @@ def check_limits(rendered: dict[str, Any]) -> None:
 def test_golden(name: str) -> None:
     rendered = CASES[name]()
     check_limits(rendered)
-    # Nothing of the user's text is raw markup: every & starts an entity.
-    assert not ENTITY.search(json.dumps(rendered)), name
+    # What Slack parses as mrkdwn holds no raw markup (every & starts an entity), nor does
+    # the fallback text; plain_text and rich text are shown as they are.
+    for text in [*of_kind(rendered, MRKDWN), rendered.get("text", "")]:
+        assert not ENTITY.search(text), name
     path = GOLDEN / f"{name}.json"
     text = json.dumps(rendered, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
     if os.environ.get("SIGNOFF_UPDATE_GOLDEN") == "1":
@@ -181,6 +265,27 @@ def test_every_golden_file_is_a_case() -> None:
 
 def test_the_longest_title_and_description_are_whole_in_the_request() -> None:
     request: StartRequest = longest_request()
-    rendered = json.dumps(CASES["request_pending"]())
-    for piece in (request.title, request.description, *(v for _, v in request.fields)):
-        assert json.dumps(escape(piece))[1:-1] in rendered  # not clipped
+    rendered = CASES["request_pending"]()
+    for piece in (request.title, request.description, *(p for f in request.fields for p in f)):
+        assert shown_as_typed(rendered, piece)  # as typed, not clipped
+
+
+def _user_text() -> set[str]:
+    """Every piece of user text the golden cases are made of."""
+    request = longest_request()
+    pieces = {request.title, request.description, request.requester, REASON}
+    pieces |= {p for f in request.fields for p in f}
+    return pieces | {escape(p) for p in pieces}
+
+
+def test_no_golden_payload_carries_user_text_in_mrkdwn() -> None:
+    """Every Slack payload signoff sends (every golden file): user text reaches Slack
+    as plain_text or rich text, never in a mrkdwn object. The fallback `text` is escaped
+    (`blocks`' documented rule) and is not a mrkdwn object."""
+    user_text = _user_text()
+    files = sorted(GOLDEN.glob("*.json"))
+    assert len(files) == len(CASES)
+    for path in files:
+        payload = json.loads(path.read_text())
+        for text in of_kind(payload, MRKDWN):
+            assert not [p for p in user_text if p in text], path.name

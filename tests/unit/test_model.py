@@ -258,7 +258,7 @@ def test_multiline_text_keeps_newlines_and_tabs() -> None:
 @pytest.mark.parametrize(
     ("field", "limit", "make"),
     [
-        ("title", 150, lambda text: {"title": text}),
+        ("title", 148, lambda text: {"title": text}),
         ("description", 2900, lambda text: {"description": text}),
         ("field name", 50, lambda text: {"fields": ((text, "v"),)}),
         ("value of field", 1900, lambda text: {"fields": (("k", text),)}),

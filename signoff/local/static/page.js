@@ -29,6 +29,7 @@ const state = {
   confirming: null,  // a confirm dialog on screen
   shownView: "",
   homeOpenedFor: "",
+  focusTs: "",  // a permalink's message: scrolled to and marked once shown
 };
 
 const $ = (id) => document.getElementById(id);
@@ -70,7 +71,18 @@ function formatDate(epoch, format, fallback) {
     time: `${pad(d.getHours())}:${pad(d.getMinutes())}`,
     time_secs: `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`,
   };
+  tokens.ago = ago(d);
   return format.replace(/\{([a-z_]+)\}/g, (m, name) => tokens[name] ?? m);
+}
+
+// Slack's {ago}: "in 42 minutes", "3 minutes ago", as of when the page renders.
+function ago(d) {
+  const seconds = Math.round((d.getTime() - Date.now()) / 1000);
+  const units = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  const [unit, size] = units.find(([, n]) => Math.abs(seconds) >= n) || ["second", 1];
+  const n = Math.round(Math.abs(seconds) / size);
+  const span = `${n} ${unit}${n === 1 ? "" : "s"}`;
+  return seconds >= 0 ? `in ${span}` : `${span} ago`;
 }
 
 // One `<…>` control sequence: a mention, a channel, a special mention, a date or a link.
@@ -144,7 +156,41 @@ function mrkdwn(text) {
 function textObject(obj) {
   if (!obj) return el("span");
   if (obj.type === "mrkdwn") return mrkdwn(obj.text);
-  return el("span", {className: "plain"}, emoji(String(obj.text ?? "")));
+  const text = String(obj.text ?? "");
+  return el("span", {className: "plain"}, obj.emoji === false ? text : emoji(text));
+}
+
+// -- rich text: every text element is shown as typed (no mrkdwn) -----------------------
+
+function richElement(e) {
+  if (e.type === "text") {
+    const style = e.style || {};
+    let node = el("span", {className: "rich-text"}, e.text);
+    if (style.code) node = el("code", {}, node);
+    if (style.bold) node = el("b", {}, node);
+    if (style.italic) node = el("i", {}, node);
+    if (style.strike) node = el("s", {}, node);
+    return node;
+  }
+  if (e.type === "user") return el("span", {className: "mention", dataset: {user: e.user_id}}, "@" + e.user_id);
+  if (e.type === "usergroup") return el("span", {className: "mention special", dataset: {group: e.usergroup_id}}, "@" + e.usergroup_id);
+  if (e.type === "date") return el("span", {className: "date"}, formatDate(e.timestamp, e.format || "", e.fallback || ""));
+  if (e.type === "link") return el("a", {href: e.url, target: "_blank", rel: "noopener noreferrer"}, e.text || e.url);
+  if (e.type === "emoji") return EMOJI[e.name] || `:${e.name}:`;
+  if (e.type === "channel") return el("span", {className: "mention"}, "#" + e.channel_id);
+  return el("span", {className: "unsupported"}, `[${e.type || "unknown"}]`);
+}
+
+function richPart(part) {
+  const inner = (part.elements || []).map((e) => (e.type === "rich_text_section" ? richPart(e) : richElement(e)));
+  if (part.type === "rich_text_section") return el("div", {className: "rich-section"}, inner);
+  if (part.type === "rich_text_quote") return el("blockquote", {className: "rich-quote"}, inner);
+  if (part.type === "rich_text_preformatted") return el("pre", {}, inner);
+  if (part.type === "rich_text_list") {
+    return el(part.style === "ordered" ? "ol" : "ul", {className: "rich-list"},
+      (part.elements || []).map((item) => el("li", {}, richPart(item))));
+  }
+  return el("span", {className: "unsupported"}, `[${part.type || "unknown"}]`);
 }
 
 // -- Block Kit -----------------------------------------------------------------------
@@ -169,6 +215,10 @@ function renderBlock(block, where, view) {
   }
   if (type === "header") return el("div", {className: "block block-header"}, textObject(block.text));
   if (type === "divider") return el("hr", {className: "block block-divider"});
+  if (type === "rich_text") {
+    return el("div", {className: "block block-rich", dataset: {blockId: block.block_id || ""}},
+      (block.elements || []).map(richPart));
+  }
   if (type === "context") {
     return el("div", {className: "block block-context"}, (block.elements || []).map((e) =>
       e.type === "image" ? el("span", {}, `[image: ${e.alt_text || ""}]`) : textObject(e)));
@@ -182,17 +232,43 @@ function renderBlock(block, where, view) {
   return el("div", {className: "block unsupported"}, `[${type || "unknown"} block]`);
 }
 
+function renderOverflow(element, block, where) {
+  const menu = el("div", {className: "overflow-menu", role: "menu", hidden: true},
+    (element.options || []).map((option) => el("button", {
+      className: "sk overflow-option", type: "button", role: "menuitem",
+      dataset: {actionId: element.action_id || "", value: option.value ?? ""},
+      disabled: where ? undefined : true,
+      onclick: () => {
+        menu.hidden = true;
+        const go_ = () => doAction(where, element, block);
+        if (element.confirm) showConfirm(element.confirm, go_);
+        else go_();
+      },
+    }, textObject(option.text))));
+  const toggle = el("button", {
+    className: "sk overflow", type: "button", "aria-label": "More actions", "aria-haspopup": "menu",
+    dataset: {actionId: element.action_id || ""}, disabled: where ? undefined : true,
+    onclick: () => { menu.hidden = !menu.hidden; },
+  }, "\u22ef");
+  return el("span", {className: "overflow-wrap"}, toggle, menu);
+}
+
 function renderElement(element, block, where) {
+  if (element.type === "overflow") return renderOverflow(element, block, where);
   if (element.type !== "button") {
     return el("span", {className: "unsupported"}, `[${element.type || "unknown"} element]`);
   }
   if (element.url && /^https?:\/\//.test(element.url)) {
     // A link button opens its URL (a CI run); Slack still tells the app, which only acks.
-    return el("a", {className: "sk link", href: element.url, target: "_blank", rel: "noopener"}, textObject(element.text));
+    return el("a", {
+      className: "sk link-button link", href: element.url, target: "_blank", rel: "noopener noreferrer",
+      "aria-label": element.accessibility_label,
+    }, textObject(element.text));
   }
   const button = el("button", {
     className: `sk ${element.style || ""}`.trim(),
     type: "button",
+    "aria-label": element.accessibility_label,
     dataset: {actionId: element.action_id || "", value: element.value ?? ""},
     disabled: where ? undefined : true,
   }, textObject(element.text));
@@ -400,8 +476,42 @@ function renderFeed(data) {
     if (e.user !== state.user || e.thread_ts || (e.channel && e.channel !== place.id)) return;
     items.push({at: Number(e.at), node: () => ephemeralNode(e, index)});
   });
+  // Like Slack: the newest at the bottom, followed while the reader is at the bottom;
+  // read further up (or after a click re-renders it), the feed stays where it was.
+  const placeKey = JSON.stringify(place);
+  const following = feed.dataset.place !== placeKey
+    || feed.scrollHeight - feed.scrollTop - feed.clientHeight < 40;
+  const top = feed.scrollTop;
   feed.replaceChildren(...byTime(items).map((i) => i.node()));
-  if (!items.length) feed.append(el("div", {className: "empty-state"}, "No messages yet."));
+  if (!items.length) feed.append(emptyGuidance(place));
+  feed.dataset.place = placeKey;
+  feed.scrollTop = following ? feed.scrollHeight : top;
+  showFocused(feed);
+}
+
+// What an empty conversation is for, and how to fill it.
+function emptyGuidance(place) {
+  const users = (state.config && state.config.users) || {};
+  const start = `signoff start --title "Deploy api v2" --approver ${users.approver || "U0APPROVER"} `
+    + `--requester ${users.requester || "U0REQUESTER"} --wait`;
+  const where = isDm(place.id)
+    ? "signoff's direct messages to you appear here: a request you asked for, its outcome, reminders."
+    : `Requests are posted here. Start one from a terminal (with SIGNOFF_LOCAL_URL=${location.origin} when not on port 3000):`;
+  return el("div", {className: "empty-state", dataset: {empty: isDm(place.id) ? "dm" : "channel"}},
+    el("p", {}, "No messages yet."),
+    el("p", {}, where),
+    isDm(place.id) ? null : el("pre", {}, start),
+    el("p", {}, "Or type /signoff help below. Switch who you act as on the left: approve as an approver, cancel as the requester."));
+}
+
+// A permalink's message (the page was opened at /archives/…): scrolled into view, marked.
+function showFocused(container) {
+  if (!state.focusTs) return;
+  const node = container.querySelector(`.message[data-ts="${CSS.escape(state.focusTs)}"]`);
+  if (!node) return;
+  node.classList.add("focused");
+  node.scrollIntoView({block: "center"});
+  state.focusTs = "";
 }
 
 function renderThread(data) {
@@ -419,6 +529,7 @@ function renderThread(data) {
     if (e.user === state.user && e.thread_ts === parent.ts) items.push({at: Number(e.at), node: () => ephemeralNode(e, index)});
   });
   $("thread-feed").replaceChildren(...byTime(items).map((i) => i.node()));
+  showFocused($("thread-feed"));
 }
 
 function renderNav(data) {
@@ -463,10 +574,11 @@ function renderOverlay() {
           onclick: () => { close(); onConfirm(); }}, textObject(confirm.confirm || {type: "plain_text", text: "Yes"})))));
     overlay.hidden = false;
     state.shownView = "confirm";
+    focusDialog(overlay, close);
     return;
   }
   const record = data && openView(data);
-  if (!record) { overlay.hidden = true; overlay.replaceChildren(); state.shownView = ""; return; }
+  if (!record) { overlay.hidden = true; overlay.replaceChildren(); overlay.onkeydown = null; state.shownView = ""; return; }
   const view = {...record.view, id: record.id, errors: record.errors};
   const key = JSON.stringify([record.id, record.errors || {}, state.fieldErrors[record.id] || {}]);
   if (state.shownView === key) return;  // keep focus and typing undisturbed
@@ -483,6 +595,26 @@ function renderOverlay() {
       el("button", {className: "sk", type: "button", dataset: {role: "close"}, onclick: close}, textObject(view.close || {type: "plain_text", text: "Cancel"})),
       view.submit ? el("button", {className: "sk primary", type: "button", dataset: {role: "submit"}, onclick: () => submitView(record)}, textObject(view.submit)) : null)));
   overlay.hidden = false;
+  focusDialog(overlay, close);
+}
+
+// As Slack's dialogs: the keyboard starts in the dialog (its first field, else its last
+// button: the action), Tab stays inside it, Escape closes it as its Cancel would.
+function focusDialog(overlay, close) {
+  const dialog = overlay.querySelector(".dialog");
+  const focusable = () => [...dialog.querySelectorAll("textarea, input, select, button")];
+  const field = dialog.querySelector(".dialog-body textarea, .dialog-body input");
+  const buttons = dialog.querySelectorAll("footer button");
+  (field || buttons[buttons.length - 1] || dialog).focus();
+  overlay.onkeydown = (ev) => {
+    if (ev.key === "Escape") { ev.preventDefault(); close(); return; }
+    if (ev.key !== "Tab") return;
+    const nodes = focusable();
+    const i = nodes.indexOf(document.activeElement);
+    const next = ev.shiftKey ? (i <= 0 ? nodes.length - 1 : i - 1) : (i + 1) % nodes.length;
+    ev.preventDefault();
+    nodes[next].focus();
+  };
 }
 
 async function submitView(record) {
@@ -562,9 +694,30 @@ async function command(text) {
   await refresh(true);
 }
 
+// A Slack permalink to one of this page's messages (what chat.getPermalink gives, e.g.
+// in a DM): /archives/C…/p<ts without its dot>.
+function permalinkTarget(href) {
+  let url;
+  try { url = new URL(href, location.href); } catch { return null; }
+  const m = /^\/archives\/([^/]+)\/p(\d{7,})(\d{6})$/.exec(url.pathname);
+  if (url.origin !== location.origin || !m) return null;
+  return {channel: decodeURIComponent(m[1]), ts: `${m[2]}.${m[3]}`, thread: url.searchParams.get("thread_ts") || ""};
+}
+
+function openPermalink(target) {
+  const data = state.data;
+  const message = data && data.messages.find((x) => x.channel === target.channel && x.ts === target.ts);
+  go({kind: "channel", id: target.channel});
+  const parent = target.thread || (message && message.thread_ts !== message.ts && message.thread_ts) || "";
+  if (parent) { state.thread = parent; }
+  state.focusTs = target.ts;
+  render();
+}
+
 async function main() {
   state.config = await (await fetch("/local/config")).json();
   const params = new URLSearchParams(location.search);
+  state.focusTs = params.get("ts") || "";
   state.user = params.get("user") || state.config.users.approver;
   const defaultChannel = state.config.default_channel || "approvals";
   state.place = params.get("tab") === "home" ? {kind: "home"} : {kind: "channel", id: params.get("channel") || defaultChannel};
@@ -576,6 +729,13 @@ async function main() {
   $("user-select").addEventListener("change", (ev) => switchUser(ev.target.value));
   $("user-form").addEventListener("submit", (ev) => { ev.preventDefault(); switchUser($("user-other").value); $("user-other").value = ""; });
   $("nav-home").addEventListener("click", () => go({kind: "home"}));
+  document.addEventListener("click", (ev) => {
+    const link = ev.target.closest && ev.target.closest("a[href]");
+    const target = link && permalinkTarget(link.getAttribute("href"));
+    if (!target) return;
+    ev.preventDefault();
+    openPermalink(target);
+  });
   $("thread-close").addEventListener("click", () => { state.thread = null; render(); });
   $("composer").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -584,6 +744,8 @@ async function main() {
     command(text);
   });
   await refresh(true);
+  const linked = state.focusTs && state.data.messages.find((m) => m.ts === state.focusTs);
+  if (linked && linked.thread_ts && linked.thread_ts !== linked.ts) { state.thread = linked.thread_ts; render(); }
   if (state.place.kind === "home") go(state.place);
   document.body.dataset.ready = "1";
   setInterval(() => { refresh(false).catch(() => {}); }, 1000);
