@@ -22,6 +22,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from signoff.binding import BindingKind, checked_bindings, parse_binding
+from signoff.ci import parse_links
 from signoff.codec import approval_json, event_json, recorded_json
 from signoff.errors import (
     AlreadyRecordedError,
@@ -30,7 +31,6 @@ from signoff.errors import (
     SignoffError,
     ValidationError,
 )
-from signoff.gates.port import parse_links
 from signoff.model import (
     DEFAULT_TIMEOUT,
     MAX_TIMEOUT,

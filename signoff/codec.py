@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from signoff.binding import bindings_from_payload, bindings_payload
+from signoff.ci import GateRef, Link
 from signoff.errors import ValidationError
-from signoff.gates.port import GateRef, Link
 from signoff.history import approval_key, month
 from signoff.model import (
     Approval,

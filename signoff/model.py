@@ -15,8 +15,8 @@ from enum import StrEnum
 from typing import Any, ClassVar, Protocol, Self, TypeVar, dataclass_transform
 
 from signoff.binding import Binding, bindings_problems
+from signoff.ci import GateRef, Link, links_problems
 from signoff.errors import RefusedError, ValidationError
-from signoff.gates.port import GateRef, Link, links_problems
 from signoff.refusals import Refusal, RefusalCode
 from signoff.text import slack_length, unsafe_characters, visible
 
@@ -615,6 +615,51 @@ class EscalationFailed(_Detail):
     @classmethod
     def read(cls, detail: Mapping[str, str]) -> Self:
         return cls(group=detail.get("group", ""), why=detail.get("why", ""))
+
+
+class GateReleased(_Detail):
+    """A CI system's hold was released (signoff/gates): which gate, as what, its answer."""
+
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.GATE_RELEASED})
+    kind: str
+    state: str  # approved | rejected
+    answer: str
+
+    def detail(self) -> dict[str, str]:
+        return {"kind": self.kind, "state": self.state, "answer": self.answer}
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        return cls(
+            kind=detail.get("kind", ""),
+            state=detail.get("state", ""),
+            answer=detail.get("answer", ""),
+        )
+
+
+class GateFailed(_Detail):
+    """Releasing a CI system's hold failed: the error, the tries, what to do."""
+
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.GATE_FAILED})
+    kind: str
+    error: str
+    what_to_do: str
+    tries: int = 0  # 0: refused for good at the first try (not retried)
+
+    def detail(self) -> dict[str, str]:
+        detail = {"kind": self.kind, "error": self.error, "what_to_do": self.what_to_do}
+        if self.tries:
+            detail["tries"] = str(self.tries)
+        return detail
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        return cls(
+            kind=detail.get("kind", ""),
+            error=detail.get("error", ""),
+            what_to_do=detail.get("what_to_do", ""),
+            tries=_number(detail.get("tries")),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,70 +13,24 @@ the CI system's answer, in the same write that marks the claim done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import ClassVar, Self
 
 from signoff.claims import Claims
 from signoff.gates.port import GateFailedError, GateRetryError, Gates, verdict
-from signoff.model import Approval, AuditEvent, AuditKind, OnceClaim, utc
+from signoff.model import (
+    Approval,
+    AuditEvent,
+    AuditKind,
+    GateFailed,
+    GateReleased,
+    OnceClaim,
+    utc,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_ANSWER = 500  # the CI system's answer kept in the audit trail
-
-
-@dataclass(frozen=True, kw_only=True)
-class GateReleased:
-    """The CI system's hold was released: which gate, as what, and what it answered."""
-
-    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.GATE_RELEASED})
-    kind: str
-    state: str  # approved | rejected
-    answer: str
-
-    def detail(self) -> dict[str, str]:
-        return {"kind": self.kind, "state": self.state, "answer": self.answer[:MAX_ANSWER]}
-
-    @classmethod
-    def read(cls, detail: Mapping[str, str]) -> Self:
-        return cls(
-            kind=detail.get("kind", ""),
-            state=detail.get("state", ""),
-            answer=detail.get("answer", ""),
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class GateFailed:
-    """Releasing it failed: the error, how often it was tried, whether it is tried again."""
-
-    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.GATE_FAILED})
-    kind: str
-    error: str
-    what_to_do: str
-    tries: int = 0  # 0: refused for good at the first try (not retried)
-
-    def detail(self) -> dict[str, str]:
-        detail = {
-            "kind": self.kind,
-            "error": self.error[:MAX_ANSWER],
-            "what_to_do": self.what_to_do,
-        }
-        if self.tries:
-            detail["tries"] = str(self.tries)
-        return detail
-
-    @classmethod
-    def read(cls, detail: Mapping[str, str]) -> Self:
-        tries = detail.get("tries", "0")
-        return cls(
-            kind=detail.get("kind", ""),
-            error=detail.get("error", ""),
-            what_to_do=detail.get("what_to_do", ""),
-            tries=int(tries) if tries.isdigit() else 0,
-        )
 
 
 def gate_key(approval: Approval) -> str:
@@ -120,7 +74,7 @@ def release_gate(
         answer = gate.release(approval, ref)
     except GateFailedError as exc:
         log.warning("%s: releasing the %s gate failed for good: %s", approval.id, ref.kind, exc)
-        failed = GateFailed(kind=ref.kind, error=str(exc), what_to_do=by_hand)
+        failed = GateFailed(kind=ref.kind, error=str(exc)[:MAX_ANSWER], what_to_do=by_hand)
         _finish(claims, approval, key, clock, (AuditKind.GATE_FAILED, failed.detail()))
         return
     except GateRetryError as exc:
@@ -134,13 +88,13 @@ def release_gate(
             if claims.claim_once(approval.id, noted, clock(), lease).granted:
                 failed = GateFailed(
                     kind=ref.kind,
-                    error=str(exc),
+                    error=str(exc)[:MAX_ANSWER],
                     tries=failures,
                     what_to_do="it is tried again by `signoff redrive` until it succeeds",
                 )
                 _finish(claims, approval, noted, clock, (AuditKind.GATE_FAILED, failed.detail()))
         raise
-    released = GateReleased(kind=ref.kind, state=state, answer=answer)
+    released = GateReleased(kind=ref.kind, state=state, answer=answer[:MAX_ANSWER])
     _finish(claims, approval, key, clock, (AuditKind.GATE_RELEASED, released.detail()))
     log.info("%s: released its %s gate as %s", approval.id, ref.kind, state)
 

@@ -9,9 +9,8 @@ from slack_sdk import WebClient
 
 from signoff.events import Topic
 from signoff.gates import GateFailedError, GateRef, GateRetryError, Gates
-from signoff.gates.release import GateFailed, GateReleased
 from signoff.memstore import InMemoryApprovalStore
-from signoff.model import Approval, Decision
+from signoff.model import Approval, Decision, GateFailed, GateReleased
 from signoff.notify import SLACK_TRIES, Notifier, unfinished
 from signoff.service import Approvals
 from tests.conftest import BOT_TOKEN, StandInServer

@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from signoff import blocks, model
-from signoff.gates.port import Link
+from signoff.ci import Link
 from signoff.model import Approval, Decision, StartRequest, Status
 from signoff.text import escape
 from tests.slack_text import MRKDWN, PLAIN, RICH, of_kind, shown_as_typed, texts
@@ -460,7 +460,7 @@ def test_a_vote_reply_says_who_did_what() -> None:
 
 def test_links_are_labelled_buttons_and_bindings_say_what_is_approved() -> None:
     from signoff.binding import Binding, BindingKind
-    from signoff.gates.port import GateRef
+    from signoff.ci import GateRef
 
     a = approval(
         links=(Link(name="PR *42*", url="https://x.test/pr/42"),),

@@ -206,3 +206,21 @@ def test_the_app_token_is_never_sent_off_the_github_api() -> None:
     )
     with pytest.raises(GateFailedError, match=r"not on https://api\.github\.com"):
         GitHubGate(no_key).release(approval, ref)
+
+
+@pytest.mark.parametrize(
+    ("link", "says"),
+    [
+        ("run=javascript:alert(1)", "the link 'run' must be an https:// or http:// URL"),
+        ("no-equals-sign", "--link 'no-equals-sign' must be NAME=URL"),
+    ],
+)
+def test_start_refuses_a_bad_link_before_asking_anything(link: str, says: str) -> None:
+    from typer.testing import CliRunner
+
+    from signoff import cli
+
+    args = ["start", "--title", "t", "--approver", "U0A", "--requester", "U0R", "--link", link]
+    result = CliRunner().invoke(cli.app, args, env={"SIGNOFF_LOCAL_URL": "http://127.0.0.1:9"})
+    assert result.exit_code == 2, result.output
+    assert says in result.output

@@ -24,7 +24,7 @@ from slack_sdk.models.views import View
 
 from signoff import blocks, messages
 from signoff.binding import Binding, BindingKind
-from signoff.gates.port import GateRef, Link
+from signoff.ci import GateRef, Link
 from signoff.model import Approval, Decision, StartRequest, Status
 from signoff.schema import pending_cursor
 from signoff.text import escape

@@ -15,9 +15,9 @@ import pytest
 SIGNOFF = Path(__file__).resolve().parents[2] / "signoff"
 
 DOMAIN = {
-    # gates: its port's value types (GateRef, Link), which the records hold.
-    "model": {"errors", "refusals", "text", "binding", "gates"},
+    "model": {"errors", "refusals", "text", "binding", "ci"},
     "binding": {"errors", "text"},
+    "ci": {"errors", "text"},
     "refusals": set(),
     "text": set(),
 }
