@@ -84,7 +84,7 @@ def test_links_are_buttons_on_the_message_before_and_after_the_outcome() -> None
         ]
         (button,) = buttons["elements"]
         assert button["url"] == link.url
-        assert button["text"] == {"type": "plain_text", "text": "CI run <!channel>"}
+        assert button["text"] == {"type": "plain_text", "text": "CI run <!channel>", "emoji": False}
 
 
 def _two_of_three() -> Approval:
