@@ -182,9 +182,15 @@ def requested_dm(approval: Approval, link: str | None) -> Notice:
     return replace(notice, text=text)
 
 
+def slack_failure_dm(approval: Approval, error: str, advice: str) -> Notice:
+    notice = blocks.slack_failure_dm(approval, error, advice)
+    text = f"signoff could not reach Slack for {request_name(approval)}: Slack said {error}"
+    return replace(notice, text=text)
+
+
 def outcome_dm(approval: Approval, link: str | None) -> Notice:
     return replace(
-        blocks.outcome_dm(approval, link), text="Your request: " + outcome_text(approval)
+        blocks.outcome_dm(approval, link), text="Your request ended: " + outcome_text(approval)
     )
 
 

@@ -400,7 +400,7 @@ class Notifier:
             failed = SlackFailed(call=call, error=error, what_to_do=advice, tries=tries)
             self._finish(approval.id, key, (AuditKind.SLACK_FAILED, failed.detail()))
         if tell and error not in messages.TOKEN_ERRORS:
-            self.tell_requester(approval, blocks.slack_failure_dm(approval, error, advice), key)
+            self.tell_requester(approval, notices.slack_failure_dm(approval, error, advice), key)
 
     def _finish(
         self, approval_id: str, key: str, note: tuple[AuditKind, dict[str, str]] | None = None

@@ -21,9 +21,10 @@ from tests.factories import start_request
 
 
 def setup(slack: StandInServer) -> tuple[Approvals, WebClient]:
-    approvals = Approvals(InMemoryApprovalStore())
+    store = InMemoryApprovalStore()
+    approvals = Approvals(store)
     client = WebClient(token=BOT_TOKEN, base_url=f"{slack.base_url}/api/")
-    notifier = Notifier(approvals, client, timedelta(seconds=60))
+    notifier = Notifier(store, client, timedelta(seconds=60))
     for n in range(3):
         approvals.open(
             start_request(

@@ -75,19 +75,17 @@ def sent(notice: blocks.Notice) -> dict[str, Any]:
     return {"text": notice.text, "blocks": notice.blocks}
 
 
+STATES: dict[str, Callable[[], Approval]] = {
+    "pending": quorum,
+    "one_of_two": alice,
+    "approved_by_two": alice_and_bob,
+    "expired_partway": expired_partway,
+    "expired_unvoted": lambda: quorum().expire(quorum().expires_at)[0],
+    "rejected": rejected,
+    "cancelled": cancelled,
+}
 CASES: dict[str, Callable[[], dict[str, Any]]] = {
-    "card_texts": lambda: {
-        name: notices.card_text(a())
-        for name, a in {
-            "pending": quorum,
-            "one_of_two": alice,
-            "approved_by_two": alice_and_bob,
-            "expired_partway": expired_partway,
-            "expired_unvoted": lambda: quorum().expire(quorum().expires_at)[0],
-            "rejected": rejected,
-            "cancelled": cancelled,
-        }.items()
-    },
+    "card_texts": lambda: {name: notices.card_text(a()) for name, a in STATES.items()},
     "reply_vote_in_quorum": lambda: sent(notices.vote_notice(alice(), alice().votes[0])),
     "reply_outcome_approved_by_two": lambda: sent(notices.outcome_notice(alice_and_bob())),
     "reply_outcome_expired_partway": lambda: sent(notices.outcome_notice(expired_partway())),
