@@ -426,6 +426,20 @@ def test_reject_opens_the_reason_dialog(
     assert approvals.get("apr-u1").status is Status.PENDING  # nothing decided yet
 
 
+def test_the_requester_who_is_not_an_approver_hears_it_is_their_own_request(
+    listeners: Listeners, approvals: Approvals, ack: Recorder, respond: Recorder, client: FakeSlack
+) -> None:
+    """Self-approval off is the rule that keeps the requester out, listed or not: they are
+    told that, not "you are not an approver"."""
+    listeners.approve(ack, click("U0REQ", blocks.APPROVE_ACTION), client, respond)
+    why = (
+        f"{TITLE} is your own request, and self-approval is off for it: one of its approvers "
+        "(U0A, U0B) must decide it"
+    )
+    assert respond.calls == [privately(f"Your approval was not recorded: {why}.")]
+    assert refused_with(approvals, "vote_refused").detail["code"] == "self_approval"
+
+
 def test_reject_by_someone_who_may_not_vote_is_refused_without_a_dialog(
     listeners: Listeners, approvals: Approvals, ack: Recorder, respond: Recorder, client: FakeSlack
 ) -> None:
