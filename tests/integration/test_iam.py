@@ -342,7 +342,8 @@ def _drive(d: Driver) -> dict[str, str]:
     # The pipeline reports what it did after the approval (an audited once-write, and a
     # publish that has the notifier show it).
     report = ("report", "apr-iam-3", "succeeded", "--url", "https://ci.example/runs/7")
-    assert d.cli(CLI_USER, *report, "--key", "run-7").exit_code == 0
+    reported = d.cli(CLI_USER, *report, "--key", "run-7")
+    assert reported.exit_code == 0, reported.output
     d.start(CLI_USER, "apr-iam-4", "--approver", APPROVER)
     assert d.cli(CLI_USER, "cancel", "apr-iam-4", "--as", REQUESTER).exit_code == 0
     outcomes["apr-iam-4"] = d.finished("apr-iam-4")
@@ -475,6 +476,7 @@ def lifecycle(
                     "cloudformation": moto,
                     "sts": moto,
                     "ssm": moto,
+                    "sns": moto,  # `signoff report` publishes to the notifier
                     "dynamodb": local.ddb.endpoint,
                     "lambda": lambda_api.url,
                 },
