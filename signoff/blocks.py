@@ -35,7 +35,6 @@ REJECT_VIEW = "signoff.reject_reason"
 CANCEL_VIEW = "signoff.cancel_reason"
 REASON_BLOCK = "reason"
 REASON_ACTION = "reason"
-LINK_ACTION = "signoff.link"  # a link button: Slack opens the URL; the click is only acked
 DECIDE_BLOCK = "signoff.decide"
 
 Blocks = list[dict[str, Any]]
@@ -144,12 +143,15 @@ def _votes(facts: Tally) -> list[rt.Element]:
     return parts
 
 
+def _named(users: tuple[str, ...]) -> list[rt.Element]:
+    """The first WAITING_SHOWN people, then how many more."""
+    shown = users[:WAITING_SHOWN]
+    more = len(users) - len(shown)
+    return [*rt.people(shown), *([rt.text(f" and {more} more")] if more else [])]
+
+
 def _waiting(facts: Tally, approval: Approval) -> list[rt.Element]:
-    shown = facts.waiting[:WAITING_SHOWN]
-    line: list[rt.Element] = [rt.text("May still vote: "), *rt.people(shown)]
-    more = len(facts.waiting) - len(shown)
-    if more:
-        line.append(rt.text(f" and {more} more"))
+    line: list[rt.Element] = [rt.text("May still vote: "), *_named(facts.waiting)]
     groups = [g for g in approval.policy.groups if g != approval.policy.escalate_to]
     if groups:
         line += [rt.text(" (members of "), *rt.joined([rt.usergroup(g)] for g in groups)]
@@ -560,9 +562,8 @@ def vote_notice(vote: Vote) -> Notice:
     """The thread reply for an accepted vote."""
     approved = vote.decision is Decision.APPROVE
     icon = STATUS_ICON[Status.APPROVED if approved else Status.REJECTED]
-    line = rt.section(
-        rt.text(icon + " "), rt.person(vote.user), rt.text(f" {vote.decision.value}d")
-    )
+    did = " approved" if approved else " rejected"
+    line = rt.section(rt.text(icon + " "), rt.person(vote.user), rt.text(did))
     parts = [line, rt.quote(vote.reason)] if vote.reason else [line]
     return _rich_notice(f"A vote: {vote.decision.value}", *parts)
 
@@ -609,7 +610,7 @@ def requested_dm(approval: Approval, link: str | None) -> Notice:
         rt.section(rt.text("Your request is posted: "), _request_ref(approval, link)),
         rt.section(
             rt.text("Waiting for "),
-            rt.people(approval.policy.approvers),
+            _named(tally(approval).waiting),
             rt.text(" · deadline "),
             rt.date(approval.expires_at),
         ),

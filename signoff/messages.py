@@ -21,6 +21,7 @@ from signoff.claims import Claims, Once
 from signoff.errors import BackendError
 from signoff.model import Approval, SlackRef
 from signoff.reports import Report
+from signoff.slack.links import message_links
 
 log = logging.getLogger(__name__)
 
@@ -480,7 +481,8 @@ def publish_home(client: WebClient, pending: PendingFor, user: str, notice: str 
         return False
     try:
         waiting, asked = pending.pending_for(user)
-        client.views_publish(user_id=user, view=blocks.home_view(waiting, asked, notice))
+        links = message_links(client, [*waiting[: blocks.HOME_SHOWN], *asked[: blocks.HOME_SHOWN]])
+        client.views_publish(user_id=user, view=blocks.home_view(waiting, asked, notice, links))
     except (SlackApiError, OSError, BackendError):
         log.warning("could not publish the Home tab of %s", user, exc_info=True)
         return False

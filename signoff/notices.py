@@ -175,10 +175,13 @@ def card(approval: Approval, found: Sequence[Report] = ()) -> Blocks:
 
 def requested_dm(approval: Approval, link: str | None) -> Notice:
     notice = blocks.requested_dm(approval, link)
-    text = (
-        f"Your request is posted: {request_name(approval)}, waiting for "
-        f"{_who(approval.policy.approvers)}"
-    )
+    approvers = approval.policy.approvers
+    named = _who(approvers)
+    if len(approvers) > blocks.WAITING_SHOWN:  # a group of 500 is counted, not listed
+        shown = approvers[: blocks.WAITING_SHOWN]
+        named = ", ".join(blocks.who(u) for u in shown)
+        named += f" and {len(approvers) - len(shown)} more"
+    text = f"Your request is posted: {request_name(approval)}, waiting for {named}"
     return replace(notice, text=text)
 
 

@@ -56,7 +56,10 @@ def _message_ts(url: str, approval_id: str, timeout: float = 30) -> tuple[str, s
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for message in _get(f"{url}/local/messages")["messages"]:
-            if f"`{approval_id}`" in json.dumps(message["blocks"]):
+            metadata = message.get("metadata") or {}  # the request's message names its id
+            if metadata.get("event_type") == "signoff_request" and (
+                (metadata.get("event_payload") or {}).get("id") == approval_id
+            ):
                 return str(message["channel"]), str(message["ts"])
         time.sleep(0.3)
     raise SystemExit(f"no Slack message appeared for {approval_id}")

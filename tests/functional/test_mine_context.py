@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from signoff import messages
 from signoff.events import Topic
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import Decision
@@ -81,3 +82,20 @@ def test_no_link_is_shown_when_slack_cannot_give_one(slack: StandInServer) -> No
     assert message_links(broken, [approvals.get("apr-mine1")]) == {}
     unposted = approvals.open(start_request("apr-mine-x", approvers=("U0A",)))
     assert message_links(broken, [unposted]) == {}
+
+
+def test_the_home_tab_shows_fields_progress_and_links_beside_the_buttons(
+    slack: StandInServer,
+) -> None:
+    approvals, client = setup(slack)
+    assert messages.publish_home(client, approvals, "U0A")
+    home = slack.standin.conversation()["homes"]["U0A"]
+    text = json.dumps(home["blocks"])
+    assert all(f'"text": ": prod-{n}"' in text for n in range(3))
+    assert "1 of 2 approvals" in text
+    refs = [approvals.get(f"apr-mine{n}").message for n in range(3)]
+    assert links_in(home["blocks"]) == [
+        client.chat_getPermalink(channel=r.channel, message_ts=r.ts)["permalink"]
+        for r in refs
+        if r is not None
+    ]

@@ -15,11 +15,13 @@ import notifier.app
 import slack_handler.app
 from signoff.events import Topic
 from signoff.model import Decision
+from signoff.text import escape
 from tests.conftest import SIGNING_SECRET, StandInServer
 from tests.factories import start_request
 from tests.integration.slack_events import signed_event, slash_command
 from tests.integration.test_notifier import sns_event
 from tests.integration.test_slack_commands import events_api, home_opened
+from tests.slack_text import MRKDWN, of_kind, shown_as_typed
 
 pytestmark = pytest.mark.integration
 
@@ -30,10 +32,16 @@ RAW_AMPERSAND = re.compile(r"&(?!amp;|lt;|gt;)")
 
 
 def assert_plain(payload: Any, where: str) -> None:
-    text = json.dumps(payload, ensure_ascii=False)
-    for markup in MARKUP:
-        assert markup not in text, f"{markup} reached Slack raw in {where}"
-    assert not RAW_AMPERSAND.search(text), f"a raw & reached Slack in {where}"
+    """No user text in what Slack parses: mrkdwn objects hold none (escaped or not), and
+    a fallback `text` holds it escaped. plain_text and rich text carry it as typed."""
+    for text in of_kind(payload, MRKDWN):
+        for typed in (HOSTILE, KEY):
+            assert typed not in text and escape(typed) not in text, f"user text in {where}"
+    fallback = payload.get("text") if isinstance(payload, dict) else None
+    for text in [*of_kind(payload, MRKDWN), *([fallback] if isinstance(fallback, str) else [])]:
+        for markup in MARKUP:
+            assert markup not in text, f"{markup} reached Slack raw in {where}"
+        assert not RAW_AMPERSAND.search(text), f"a raw & reached Slack in {where}"
 
 
 def test_markup_in_every_user_field_is_plain_text_in_every_payload(
@@ -66,7 +74,8 @@ def test_markup_in_every_user_field_is_plain_text_in_every_payload(
         assert_plain(call["args"], call["method"])
     for n, answer in enumerate(answers):
         assert_plain(answer, f"/signoff answer {n}")
-    # And the text is there, escaped, not dropped.
-    everything = json.dumps(recorded["calls"], ensure_ascii=False)
-    assert "&lt;!channel&gt; &lt;!here&gt; &lt;@U123&gt; &lt;https://x|y&gt; &amp;" in everything
-    assert "&lt;script&gt;x&lt;/script&gt;" in everything
+    # And the text is there as typed, not dropped: in the post, the answers and Home.
+    for where in ("chat.postMessage", "chat.update", "views.publish"):
+        sent = [c["args"] for c in recorded["calls"] if c["method"] == where]
+        assert shown_as_typed(sent, HOSTILE) and shown_as_typed(sent, KEY), where
+    assert all(shown_as_typed(answer, HOSTILE) for answer in answers[:3])

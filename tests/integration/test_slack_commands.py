@@ -26,6 +26,7 @@ from tests.integration.slack_events import (
     signed_event,
     slash_command,
 )
+from tests.slack_text import MRKDWN, of_kind, shown_as_typed
 
 pytestmark = pytest.mark.integration
 
@@ -102,8 +103,8 @@ def test_mine_shows_what_waits_for_my_vote_with_its_buttons(
         "signoff.approve": "apr-mine",
         "signoff.reject": "apr-mine",
     }
-    text = json.dumps(answer["blocks"])
-    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    assert shown_as_typed(answer["blocks"], HOSTILE)  # as typed, in rich text
+    assert not [t for t in of_kind(answer["blocks"], MRKDWN) if "channel" in t]
     assert "Nothing is waiting" in json.dumps(command("mine", lambda_context, user="U0Z"))
 
 
@@ -164,8 +165,8 @@ def test_opening_the_home_tab_publishes_my_two_lists(
         ("signoff.approve", "apr-wait"),
         ("signoff.reject", "apr-wait"),
     }
-    text = json.dumps(home)
-    assert "<!channel>" not in text and "<https://x|y>" not in text
+    assert shown_as_typed(home["blocks"], HOSTILE)
+    assert not [t for t in of_kind(home, MRKDWN) if "channel" in t or "https" in t]
 
 
 def home_click(user: str, action_id: str, approval_id: str) -> dict[str, Any]:

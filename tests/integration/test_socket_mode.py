@@ -22,6 +22,7 @@ from signoff.slack.app import build_app
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, StandInServer
 from tests.factories import start_request
 from tests.integration.slack_events import block_actions_payload, view_submission_payload
+from tests.slack_text import shown_as_typed
 from tests.socket_slack import SocketModeSlack
 
 pytestmark = pytest.mark.integration
@@ -115,7 +116,9 @@ def test_a_slash_command_is_answered_in_the_ack(
     ack = connected.deliver("slash_commands", command)
     assert ack["payload"]["response_type"] == "ephemeral"
     text = str(ack["payload"]["blocks"])
-    assert "apr-socket-list" in text and "&lt;!here&gt;" in text
+    assert "apr-socket-list" in text and shown_as_typed(
+        ack["payload"]["blocks"], "Rotate <!here> keys"
+    )
 
 
 def test_an_envelope_signoff_does_not_accept_over_http_is_not_acknowledged(

@@ -18,6 +18,7 @@ from signoff.service import Approvals
 from tests.conftest import StandInServer
 from tests.factories import start_request
 from tests.integration.test_notifier import sns_event
+from tests.slack_text import shown_as_typed
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +60,7 @@ def test_the_requester_gets_one_dm_with_a_link_when_the_request_is_posted(
     (dm,) = dms(slack, "U0REQ")
     text = json.dumps(dm["blocks"]) + dm["text"]
     assert f"/archives/C0OPS/p{message['ts'].replace('.', '')}" in text  # the permalink
-    assert "apr-t1" in text and "&lt;!channel&gt;" in text
+    assert "apr-t1" in text and shown_as_typed(dm["blocks"], HOSTILE)
     assert replies(slack, message["ts"]) == []  # nothing happened yet
 
 

@@ -443,3 +443,13 @@ def test_the_longest_title_is_whole_in_the_header_and_the_confirmation() -> None
     assert confirm["text"]["text"].startswith(pending.title + "\n\n")
     assert confirm["text"]["type"] == PLAIN
     assert all(kind != MRKDWN or pending.title not in t for kind, t in texts(confirm))
+
+
+def test_a_vote_reply_says_who_did_what() -> None:
+    one, _ = quorum().vote("U0ALICE", Decision.APPROVE, at(1))
+    two, _ = one.vote("U0BOB", Decision.REJECT, at(2), "no")
+    approved, rejected = (blocks.vote_notice(v).blocks for v in two.votes)
+    assert "".join(of_kind(approved, RICH)).endswith(" approved")
+    assert users(approved) == ["U0ALICE"]
+    assert "".join(of_kind(rejected, RICH)) == "❌  rejectedno"
+    assert users(rejected) == ["U0BOB"]
