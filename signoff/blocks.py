@@ -57,6 +57,7 @@ _OUTCOME_ICON = {
 # (a group of 500 would not fit a block, and its members are reached through the group).
 WAITING_SHOWN = 20
 HEADER = 150  # Slack's limit on a header's text
+LABEL = 75  # Slack's limit on a button's accessibility label
 
 
 def who(user: str) -> str:
@@ -224,6 +225,8 @@ def tracker(approval: Approval) -> dict[str, Any]:
 def origin(approval: Approval) -> dict[str, Any]:
     """Where the request came from, its deadline (absolute and relative) and its id."""
     line: list[rt.Element] = [rt.text("Requested by "), rt.person(approval.requester)]
+    if approval.gate is not None:  # started by a CI gate: its links name the run
+        line += [rt.text(" through the "), rt.text(approval.gate.kind, code=True), rt.text(" gate")]
     if approval.policy.name:
         line += [rt.text(" · policy "), rt.text(approval.policy.name, code=True)]
     line += [
@@ -234,7 +237,26 @@ def origin(approval: Approval) -> dict[str, Any]:
         rt.text(") · "),
         rt.text(approval.id, code=True),
     ]
-    return rt.block(rt.section(line), block_id="signoff.origin")
+    bound = bound_line(approval)
+    sections = [rt.section(bound), rt.section(line)] if bound else [rt.section(line)]
+    return rt.block(*sections, block_id="signoff.origin")
+
+
+def bound_line(approval: Approval) -> list[rt.Element]:
+    """What the request approves (its bindings) and the approval it reused, if any."""
+    line: list[rt.Element] = []
+    if approval.bindings:
+        line.append(rt.text("Approves only "))
+        line += rt.joined(
+            [rt.text(f"{b.kind.value} "), rt.text(b.value, code=True)] for b in approval.bindings
+        )
+    if approval.reused_from:
+        line += [
+            rt.text(" · " if line else ""),
+            rt.text("Reused approval "),
+            rt.text(approval.reused_from, code=True),
+        ]
+    return line
 
 
 def approval_message(approval: Approval) -> Blocks:
@@ -243,6 +265,8 @@ def approval_message(approval: Approval) -> Blocks:
     if approval.description:
         blocks.append(rt.block(rt.section(rt.text(approval.description))))
     blocks += field_blocks(approval)
+    if approval.links:
+        blocks.append(link_buttons(approval))
     blocks += [tracker(approval), origin(approval)]
     if approval.status is Status.PENDING:
         blocks.append(decide_actions(approval, cancel=True))
@@ -265,6 +289,33 @@ def approve_confirm(approval: Approval) -> dict[str, Any]:
     """The Approve confirmation: the title as typed and what this approval does."""
     said = consequence(tally(approval), Decision.APPROVE)
     return _confirm("Approve this request?", f"{approval.title}\n\n{said}", "Approve", "Go back")
+
+
+LINK_ACTION = "signoff.link"
+
+
+def link_buttons(approval: Approval) -> dict[str, Any]:
+    """The request's links (a CI run, a diff) as labelled buttons that open them; kept
+    after the outcome. Names are plain text, so nothing in them is markup."""
+    return {
+        "type": "actions",
+        "block_id": "signoff.links",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": f"{LINK_ACTION}.{index}",
+                "text": rt.plain(link.name),
+                "url": link.url,
+                # Read as "Open PR" where it fits Slack's 75; else the name alone, whole.
+                **(
+                    {"accessibility_label": f"Open {link.name}"}
+                    if len(link.name) <= LABEL - 5
+                    else {}
+                ),
+            }
+            for index, link in enumerate(approval.links)
+        ],
+    }
 
 
 def decide_actions(

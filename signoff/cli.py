@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
 
+from signoff.binding import BindingKind, checked_bindings, parse_binding
 from signoff.codec import approval_json, event_json, recorded_json
 from signoff.errors import (
     AlreadyRecordedError,
@@ -29,6 +30,7 @@ from signoff.errors import (
     SignoffError,
     ValidationError,
 )
+from signoff.gates.port import parse_links
 from signoff.model import (
     DEFAULT_TIMEOUT,
     MAX_TIMEOUT,
@@ -50,6 +52,7 @@ from signoff.text import visible
 
 if TYPE_CHECKING:
     from signoff.doctor import Deployment
+    from signoff.gates.port import GateRef
     from signoff.policy import PolicyDocument
     from signoff.targets import AwsTarget, Target
 
@@ -79,7 +82,8 @@ app = typer.Typer(
         "its AWS region and profile come from --region and --profile or the environment, as "
         "the AWS CLI finds them.\n\n"
         "Exit codes of start --wait and wait: 0 approved, 3 rejected, 4 expired, 5 cancelled; "
-        "1 error, 2 bad usage."
+        "1 error, 2 bad usage. verify adds 6 (what was given is not what was approved) and 7 "
+        "(still pending)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -308,6 +312,34 @@ def start(
     field: Annotated[
         list[str] | None, typer.Option(help="Extra key=value shown in the message (repeatable).")
     ] = None,
+    bind: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=(
+                "Bind the approval to what is deployed (repeatable, one of each): "
+                "sha=<commit, 7-64 hex>, digest=sha256:<64 hex> (an image), "
+                "plan=sha256:<64 hex> (a plan's hash). Fixed once started; shown in Slack; "
+                "checked by `signoff verify` and by every gate."
+            )
+        ),
+    ] = None,
+    on_approve: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Release a CI hold on approval: github-dispatch:OWNER/REPO (a "
+                "repository_dispatch `signoff-approved`) or gitlab-play:PROJECT:JOB (play a "
+                "manual job). The deployment holds the tokens (docs/gates/)."
+            )
+        ),
+    ] = None,
+    link: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=URL shown as a link button on the message (https:// or http://; "
+            "repeatable, at most 5)."
+        ),
+    ] = None,
     approval_id: Annotated[
         str | None,
         typer.Option(
@@ -348,6 +380,9 @@ def start(
         policy=policy,
         approver_groups=tuple(approver_group or ()),
         min_approvals=min_approvals,
+        bindings=checked_bindings(parse_binding(b) for b in bind or ()),
+        links=parse_links(link or []),
+        gate=_on_approve(on_approve),
     )
     target = _target()
     # What needs no lookup is refused here; the workflow resolves the groups (and checks
@@ -377,6 +412,12 @@ def start(
         raise typer.Exit(_wait(target, request.id, as_json))
 
 
+def _on_approve(text: str | None) -> GateRef | None:
+    from signoff.gates.on_approve import parse_on_approve
+
+    return parse_on_approve(text) if text is not None else None
+
+
 def _fix_document(target: Target) -> str:
     from signoff.targets import AwsTarget
 
@@ -394,6 +435,72 @@ def wait_cmd(
     """Wait for an approval started earlier; the exit code is its outcome."""
     checked_id(approval_id)
     raise typer.Exit(_wait(_target(), approval_id, as_json))
+
+
+VERIFY_HELP = """Exit 0 only when ID is approved and every value given is the one it bound.
+
+Exit codes: 0 approved and matching; 6 a value given differs from what was bound, or was
+not bound at all (whatever the status: a binding never changes); 3 rejected, 4 expired,
+5 cancelled; 7 still pending (without --wait); 1 unknown id or an error; 2 bad usage.
+Values are compared exactly (lowercase): give the full SHA that was bound.
+"""
+
+
+@app.command(help=VERIFY_HELP)
+@_reports_errors
+def verify(
+    approval_id: Annotated[str, typer.Argument(metavar="ID")],
+    sha: Annotated[str | None, typer.Option(help="The commit about to be deployed.")] = None,
+    digest: Annotated[
+        str | None, typer.Option(help="The image digest about to be deployed (sha256:…).")
+    ] = None,
+    plan: Annotated[
+        str | None, typer.Option(help="The hash of the plan about to be applied (sha256:…).")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option(help="While pending, wait for the outcome instead of exiting 7.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    from signoff.binding import binding
+    from signoff.verify import VerifyCode, verdict
+
+    checked_id(approval_id)
+    given = checked_bindings(
+        binding(kind, value)
+        for kind, value in (
+            (BindingKind.SHA, sha),
+            (BindingKind.DIGEST, digest),
+            (BindingKind.PLAN, plan),
+        )
+        if value is not None
+    )
+    if not given:
+        raise ValidationError("give what is about to be deployed: --sha, --digest or --plan")
+    target = _target()
+    approval = target.approvals.get(approval_id)
+    found = verdict(approval, given)
+    if found.code is VerifyCode.PENDING and wait:
+        for progress in target.approvals.wait_for_outcome(approval_id):
+            approval = progress.approval
+        found = verdict(approval, given)
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "id": approval.id,
+                    "status": approval.status.value,
+                    "code": int(found.code),
+                    "verdict": found.sentence,
+                    "bindings": {b.kind.value: b.value for b in approval.bindings},
+                }
+            )
+        )
+    elif found.code is VerifyCode.APPROVED:
+        _say(found.sentence)
+    else:
+        _complain(("refused: ", "red"), found.sentence)
+    raise typer.Exit(int(found.code))
 
 
 def _cell(value: str) -> Text:
@@ -582,7 +689,9 @@ def show(
         ("deadline", iso(approval.expires_at)),
         ("description", approval.description),
         *((f"field {k}", v) for k, v in approval.fields),
+        *((f"bound {b.kind.value}", b.value) for b in approval.bindings),
         ("decided by", approval.decided_by),
+        ("reused", approval.reused_from),
         ("reason", approval.reason),
         ("workflow", str(workflow.get("status", "unknown"))),
     ):
@@ -1158,6 +1267,10 @@ def dev(
             f"  Slack          {_dev_slack(stack)}\n"
             f"  Bolt endpoint  {stack.base_url}/slack/events\n"
             f"  conversation   {stack.base_url}/local/messages\n"
+            f"  GitHub webhook {stack.base_url}/github/events  (webhook secret "
+            f"{stack.github_webhook_secret}; any repository and environment asks "
+            f"{DEMO_APPROVER}, as {DEMO_REQUESTER}, unless the policy document's github: "
+            f"routes say otherwise; GitHub's side at {stack.base_url}/local/github)\n"
             f"  state          {stack.home}  (recovered {stack.recovered} waiting workflow(s)"
             f"{_disagreements(len(stack.mismatches))})\n"
             f"try: signoff start --title 'Deploy api v2' --approver {DEMO_APPROVER} "

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from signoff.binding import bindings_from_payload, bindings_payload
 from signoff.errors import ValidationError
+from signoff.gates.port import GateRef, Link
 from signoff.history import approval_key, month
 from signoff.model import (
     Approval,
@@ -108,6 +110,14 @@ def approval_to_item(approval: Approval, retention: timedelta) -> dict[str, Any]
         item["escalate_to"] = policy.escalate_to
     if policy.escalated:
         item["escalated"] = True
+    if approval.bindings:  # what is approved, as filed (never changed by a later write)
+        item["bindings"] = bindings_payload(approval.bindings)
+    if approval.reused_from:
+        item["reused_from"] = approval.reused_from
+    if approval.gate:  # a gate's hold, as filed (never changed by a later write)
+        item["gate"] = approval.gate.to_json()
+    if approval.links:
+        item["links"] = [link.to_json() for link in approval.links]
     if approval.message:
         item["message_channel"] = approval.message.channel
         item["message_ts"] = approval.message.ts
@@ -160,6 +170,10 @@ def approval_from_item(item: Mapping[str, Any]) -> Approval:
         execution_id=item.get("execution_id", ""),
         version=int(item["version"]),
         doorbell=item.get("doorbell", ""),
+        gate=GateRef.from_json(item["gate"]) if item.get("gate") else None,
+        links=tuple(Link(name=str(name), url=str(url)) for name, url in item.get("links", [])),
+        bindings=bindings_from_payload(item.get("bindings")),
+        reused_from=str(item.get("reused_from", "")),
     )
 
 
@@ -266,6 +280,14 @@ def request_to_payload(request: StartRequest) -> dict[str, Any]:
             if request.escalate_after
             else {}
         ),
+        **({"gate": request.gate.to_json()} if request.gate else {}),
+        **({"links": [link.to_json() for link in request.links]} if request.links else {}),
+        **({"bindings": bindings_payload(request.bindings)} if request.bindings else {}),
+        **(
+            {"reuse_for_seconds": int(request.reuse_for.total_seconds())}
+            if request.reuse_for
+            else {}
+        ),
     }
 
 
@@ -291,6 +313,12 @@ def request_from_payload(payload: Any) -> StartRequest:
             "remind_every": _schedule(payload, "remind_every"),
             "escalate_after": _schedule(payload, "escalate_after"),
             "escalate_to": _string(payload.get("escalate_to", ""), "escalate_to"),
+            "gate": GateRef.from_json(payload["gate"]) if payload.get("gate") else None,
+            "links": tuple(
+                Link(name=n, url=u) for n, u in _pairs(payload.get("links", []), "links")
+            ),
+            "bindings": bindings_from_payload(payload.get("bindings")),
+            "reuse_for": _schedule(payload, "reuse_for"),
         }
         return StartRequest(**values)
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
@@ -316,12 +344,12 @@ def _string_list(value: Any, name: str) -> list[str]:
     return value
 
 
-def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+def _pairs(value: Any, name: str = "fields") -> tuple[tuple[str, str], ...]:
     if not isinstance(value, list) or not all(
         isinstance(f, list | tuple) and len(f) == 2 and all(isinstance(x, str) for x in f)
         for f in value
     ):
-        raise TypeError("fields must be a list of [name, value] strings")
+        raise TypeError(f"{name} must be a list of [name, value] strings")
     return tuple((k, v) for k, v in value)
 
 
@@ -375,6 +403,10 @@ def approval_json(approval: Approval) -> dict[str, Any]:
             if approval.message
             else None
         ),
+        "links": [link.to_json() for link in approval.links],
+        "gate": approval.gate.to_json() if approval.gate else None,
+        "bindings": {b.kind.value: b.value for b in approval.bindings},
+        "reused_from": approval.reused_from or None,
     }
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from signoff.errors import ConfigError
+from signoff.gates.settings import CiGateSettings
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 
@@ -33,6 +34,10 @@ class Settings:
     # and at once after a failed signature, at most once per refresh interval.
     secret_max_age_seconds: int = 300
     secret_refresh_seconds: int = 30
+    # The GitHub gate (signoff/gates/github.py): its secrets, its API, and how the Slack
+    # function starts a workflow (the workflow function's alias ARN).
+    github: GitHubSettings | None = None
+    ci_gates: CiGateSettings = field(default_factory=CiGateSettings)  # dispatch, GitLab, ...
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -88,6 +93,38 @@ class Settings:
             policies_file=env.get("SIGNOFF_POLICIES_FILE", ""),
             secret_max_age_seconds=secret_max_age,
             secret_refresh_seconds=secret_refresh,
+            github=GitHubSettings.from_env(env),
+            ci_gates=CiGateSettings.from_env(env),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GitHubSettings:
+    webhook_secret_id: str = ""  # Secrets Manager: {"webhook_secret": ...} (Slack function)
+    app_secret_id: str = ""  # Secrets Manager: {"app_id", "private_key"} (notifier)
+    api_url: str = "https://api.github.com"
+    workflow_function_arn: str = ""
+    # Local stack only: who approves a webhook no `github:` route matches, and who asks.
+    default_approvers: tuple[str, ...] = ()
+    default_requester: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> GitHubSettings | None:
+        webhook = env.get("SIGNOFF_GITHUB_WEBHOOK_SECRET_ID", "")
+        app = env.get("SIGNOFF_GITHUB_APP_SECRET_ID", "")
+        if not (webhook or app):
+            return None
+        api_url = (env.get("SIGNOFF_GITHUB_API_URL") or cls.api_url).rstrip("/")
+        if not api_url.startswith(("https://", "http://127.0.0.1:", "http://localhost:")):
+            raise ConfigError("SIGNOFF_GITHUB_API_URL must be an https:// URL")
+        approvers = env.get("SIGNOFF_GITHUB_DEFAULT_APPROVERS", "")
+        return cls(
+            webhook_secret_id=webhook,
+            app_secret_id=app,
+            api_url=api_url,
+            workflow_function_arn=env.get("SIGNOFF_WORKFLOW_FUNCTION_ARN", ""),
+            default_approvers=tuple(a for a in approvers.split(",") if a),
+            default_requester=env.get("SIGNOFF_GITHUB_DEFAULT_REQUESTER", ""),
         )
 
 

@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, Self, TypeVar, dataclass_transform
 
+from signoff.binding import Binding, bindings_problems
 from signoff.errors import RefusedError, ValidationError
+from signoff.gates.port import GateRef, Link, links_problems
 from signoff.refusals import Refusal, RefusalCode
 from signoff.text import slack_length, unsafe_characters, visible
 
@@ -110,6 +112,9 @@ class AuditKind(StrEnum):
     ESCALATION_FAILED = "escalation_failed"  # its group could not be resolved: nobody added
     SNOOZED = "snoozed"  # an approver asked for no reminders until a time (signoff.reports)
     REPORTED = "reported"  # the pipeline said what it did after approval (signoff.reports)
+    REUSED = "reused"  # approved at once on an earlier approval of the same fingerprint
+    GATE_RELEASED = "gate_released"  # the CI system's hold was released (detail: its answer)
+    GATE_FAILED = "gate_failed"  # releasing it failed (detail: why, and whether it is retried)
 
 
 def utc(value: datetime) -> datetime:
@@ -639,6 +644,13 @@ class StartRequest:
     remind_every: timedelta | None = None
     escalate_after: timedelta | None = None
     escalate_to: str = ""
+    # What is approved (a commit, an image, a plan): fixed at kickoff, never changed.
+    bindings: tuple[Binding, ...] = ()
+    # A named policy's reuse window, filled in at kickoff (never by a requester).
+    reuse_for: timedelta | None = None
+    # The CI hold this request releases (filled by a gate), and links shown as buttons.
+    gate: GateRef | None = None
+    links: tuple[Link, ...] = ()
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -664,6 +676,8 @@ class StartRequest:
         )
         problems += self._field_problems()
         problems += self._schedule_problems()
+        problems += bindings_problems(self.bindings)
+        problems += links_problems(self.links)
         return problems
 
     def _schedule_problems(self) -> list[str]:
@@ -774,6 +788,11 @@ class Approval:
     # The waiting workflow's current callback id: rung after a decision so it resumes at
     # once. Written by the workflow alone (the store keeps it outside `version`).
     doorbell: str = ""
+    bindings: tuple[Binding, ...] = ()  # what is approved; fixed at kickoff
+    reused_from: str = ""  # the earlier approval of the same fingerprint this one reused
+    # The CI hold the outcome releases, and the links shown on the message: as filed.
+    gate: GateRef | None = None
+    links: tuple[Link, ...] = ()
 
     @classmethod
     def open(
@@ -802,6 +821,9 @@ class Approval:
             created_at=now,
             expires_at=now + request.timeout,
             version=1,
+            bindings=request.bindings,
+            gate=request.gate,
+            links=request.links,
         )
         event = AuditEvent(
             kind=AuditKind.CREATED,
@@ -825,6 +847,9 @@ class Approval:
             ("fields", self.fields, request.fields),
             ("requester", self.requester, request.requester),
             ("policy", self.policy.name, request.policy),
+            ("bindings", _bound(self.bindings), _bound(request.bindings)),
+            ("links", self.links, request.links),
+            ("gate", self.gate, request.gate),
         ]
         if not request.policy:  # a named policy's rules are the deployment's, not the request's
             named = self.policy.named_users
@@ -847,8 +872,10 @@ class Approval:
                 ("self-approval", self.policy.allow_self_approval, request.allow_self_approval)
             )
         return [
-            f"{name} was {shown(_plain(old))}, now {shown(_plain(new))}"
+            # Bindings in full: two commits may differ in their last digits only.
+            f"{name} was {shown(_plain(old), limit)}, now {shown(_plain(new), limit)}"
             for name, old, new in pairs
+            for limit in [250 if name == "bindings" else 40]
             if old != new
         ]
 
@@ -1038,6 +1065,10 @@ class Approval:
 def _same_order(names: tuple[str, ...], like: tuple[str, ...]) -> tuple[str, ...]:
     """`names` in the order of `like` when they are the same set (else as given)."""
     return like if set(names) == set(like) else names
+
+
+def _bound(bindings: tuple[Binding, ...]) -> str:
+    return ", ".join(map(str, bindings)) or "none"
 
 
 def _plain(value: object) -> str:

@@ -34,6 +34,8 @@ from signoff import blocks, messages, model, notices, reports
 from signoff.claims import Claims
 from signoff.errors import BackendError, NotFoundError
 from signoff.events import Publisher, Topic, decode
+from signoff.gates.port import Gates
+from signoff.gates.release import gate_key, release_gate
 from signoff.messages import (
     NO_RESPONSE,
     PermanentSlackError,
@@ -85,6 +87,7 @@ class Notifier:
         telemetry: Telemetry | None = None,
         *,
         clock: Clock = system_clock,
+        gates: Gates | None = None,
     ):
         self._store = store
         self._client = client
@@ -93,6 +96,7 @@ class Notifier:
         self._clock = clock
         self._once = messages.once_notices(store, clock, claim_lease)
         self._pending = Pending(index=store, clock=clock)
+        self._gates = gates or Gates()
 
     def handle_sns_event(self, event: dict[str, Any]) -> int:
         """Handle every record of an SNS Lambda event; returns how many were handled.
@@ -225,12 +229,26 @@ class Notifier:
             self._follow_up(approval.id)
 
     def _follow_up(self, approval_id: str) -> None:
-        """After a vote or the outcome: thread replies, the requester's DM, the message.
-
-        The message is re-rendered last: for a closed request its `message_updated` audit
-        event marks the outcome as shown.
-        """
+        """After a vote or the outcome: the CI gate's release, then thread replies, the
+        requester's DM, the message. A release to be tried again raises after Slack's part
+        is done, so neither waits for the other."""
         approval = self._store.get(approval_id)
+        try:
+            release_gate(
+                self._store,
+                self._gates,
+                approval,
+                clock=self._clock,
+                lease=self._lease,
+                tries=SLACK_TRIES,
+            )
+        finally:
+            self._follow_up_in_slack(approval)
+
+    def _follow_up_in_slack(self, approval: Approval) -> None:
+        """The message is re-rendered last: for a closed request its `message_updated`
+        audit event marks the outcome as shown."""
+        approval_id = approval.id
         for vote in approval.votes:
             # One reply per event: the vote that decides is told by the outcome's reply.
             if not notices.decisive(approval, vote):
@@ -463,6 +481,8 @@ def unfinished(approval: Approval, audit: list[AuditEvent], done: frozenset[str]
         wanted += ["outcome", render_key(approval)] + (["dm:outcome"] if to_user else [])
     elif approval.votes or approval.policy.escalated:
         wanted.append(render_key(approval))
+    if approval.gate is not None and approval.status.is_closed:
+        wanted.append(gate_key(approval))
     if any(key not in done for key in wanted) and Topic.REQUESTED not in topics:
         topics.append(Topic.DECIDED if approval.status.is_closed else Topic.VOTED)
     escalation = {AuditKind.ESCALATED, AuditKind.ESCALATION_FAILED}

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from signoff.errors import BackendError, ConfigError, ValidationError
+from signoff.gates.github import Routes
 from signoff.limits import reminder_problem
 from signoff.model import (
     MAX_APPROVERS,
@@ -40,7 +41,7 @@ from signoff.model import (
 )
 from signoff.text import visible
 
-DOCUMENT_KEYS = ("allow_ad_hoc", "admins", "policies", "groups")
+DOCUMENT_KEYS = ("allow_ad_hoc", "admins", "policies", "github", "groups")
 RULE_KEYS = (
     "description",
     "approvers",
@@ -50,8 +51,11 @@ RULE_KEYS = (
     "remind_every",
     "escalate_after",
     "escalate_to",
+    "reuse_for",
 )
 MAX_DESCRIPTION = 300
+# How long an approval may stand for a re-run of the same fingerprint (`reuse_for`).
+MAX_REUSE = timedelta(days=7)
 MIN_REMINDER = timedelta(minutes=1)
 # A generous bound on what a deployment's rules take (the SSM parameter holds at most 8 KB;
 # 64 KiB is some 1,000 policies), and on a first parse: a few hundred milliseconds with
@@ -76,6 +80,7 @@ class Rule:
     remind_every: timedelta | None = None
     escalate_after: timedelta | None = None
     escalate_to: str = ""
+    reuse_for: timedelta | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The rule as the document writes it (what `parse` reads back)."""
@@ -91,6 +96,8 @@ class Rule:
         if self.escalate_after:
             rule["escalate_after"] = format_duration(self.escalate_after)
             rule["escalate_to"] = self.escalate_to
+        if self.reuse_for:
+            rule["reuse_for"] = format_duration(self.reuse_for)
         return rule
 
 
@@ -103,6 +110,8 @@ class PolicyBook:
     admins: tuple[str, ...] = ()
     # Local stack only: the user groups the Slack stand-in serves (Slack holds them on AWS).
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Which policy guards which GitHub repository and environment (signoff/gates/github.py).
+    github: Routes = field(default_factory=Routes)
 
     @classmethod
     def parse(cls, text: str | bytes, *, source: str, local: bool = False) -> PolicyBook:
@@ -135,7 +144,7 @@ class PolicyBook:
         if not isinstance(data, dict):
             raise ConfigError(f"{source} must be a mapping with a `policies` section")
         problems: list[str] = []
-        allowed = DOCUMENT_KEYS if local else DOCUMENT_KEYS[:3]
+        allowed = DOCUMENT_KEYS if local else DOCUMENT_KEYS[:4]
         unknown = [str(k) for k in data if k not in allowed]
         if unknown:
             problems.append(
@@ -166,12 +175,24 @@ class PolicyBook:
                 rule = _rule(str(name), raw, problems)
                 if rule is not None:
                     policies[rule.name] = rule
+        github = Routes.parse(data.get("github"), problems)
+        problems += [
+            f"github route {r.repository} {r.environment}: no policy named {r.policy!r}"
+            for r in github.routes
+            if r.policy not in policies
+        ]
         if problems:
             listed = problems[:MAX_PROBLEMS]
             if len(problems) > MAX_PROBLEMS:
                 listed.append(f"and {len(problems) - MAX_PROBLEMS} more problem(s)")
             raise ConfigError(f"{source}: " + "; ".join(listed))
-        return cls(policies=policies, allow_ad_hoc=allow_ad_hoc, admins=admins, groups=groups)
+        return cls(
+            policies=policies,
+            allow_ad_hoc=allow_ad_hoc,
+            admins=admins,
+            groups=groups,
+            github=github,
+        )
 
     def names(self) -> list[str]:
         return sorted(self.policies)
@@ -277,6 +298,10 @@ def _rule(name: str, raw: Any, problems: list[str]) -> Rule | None:
     too_many = reminder_problem(remind, escalate, quorum)  # AWS's durable operations
     if too_many:
         problems.append(f"{where}: {too_many}")
+    reuse = _duration(raw.get("reuse_for"), f"{where}: reuse_for", problems)
+    if reuse is not None and reuse > MAX_REUSE:
+        problems.append(f"{where}: reuse_for must be at most {format_duration(MAX_REUSE)}")
+        reuse = None
     return Rule(
         name=name,
         approvers=approvers,
@@ -287,6 +312,7 @@ def _rule(name: str, raw: Any, problems: list[str]) -> Rule | None:
         remind_every=remind,
         escalate_after=escalate,
         escalate_to=escalate_to,
+        reuse_for=reuse,
     )
 
 
@@ -723,6 +749,7 @@ def resolve(request: StartRequest, book: PolicyBook, groups: GroupDirectory) -> 
             remind_every=rule.remind_every,
             escalate_after=rule.escalate_after,
             escalate_to=rule.escalate_to,
+            reuse_for=rule.reuse_for,
         )
     else:
         request = replace(
@@ -732,6 +759,7 @@ def resolve(request: StartRequest, book: PolicyBook, groups: GroupDirectory) -> 
             remind_every=None,
             escalate_after=None,
             escalate_to="",
+            reuse_for=None,
         )
     members: list[str] = []
     for group_id in request.approver_groups:

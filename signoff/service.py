@@ -22,6 +22,7 @@ from signoff.errors import (
 )
 from signoff.history import DEFAULT_SINCE, Page, Window
 from signoff.model import (
+    MAX_TIMEOUT,
     Approval,
     AuditEvent,
     AuditKind,
@@ -38,6 +39,7 @@ from signoff.model import (
 )
 from signoff.observability import CLICKS_REFUSED, WRITE_CONFLICTS, NoTelemetry, Telemetry
 from signoff.refusals import Refusal, RefusalCode
+from signoff.reuse import lookback, may_reuse, reusable, reuse
 from signoff.schema import pending_cursor
 
 Clock = Callable[[], datetime]
@@ -46,6 +48,9 @@ Clock = Callable[[], datetime]
 Change = Callable[[Approval, datetime], "tuple[Approval, list[AuditEvent]] | None"]
 
 MAX_ATTEMPTS = 8
+# How many approved requests a kickoff reads looking for one to reuse, at most.
+REUSE_PAGE = 100
+REUSE_PAGES = 10
 
 
 def system_clock() -> datetime:
@@ -177,7 +182,28 @@ class Approvals:
         if execution_id:
             approval = replace(approval, execution_id=execution_id)
         self.store.create(approval, event)
+        source = self.reusable(request) if may_reuse(request) else None
+        if source is not None:
+            return self._change(request.id, lambda before, now: reuse(before, source, now))
         return self.store.get(request.id)
+
+    def reusable(self, request: StartRequest) -> Approval | None:
+        """The approval `request` may reuse (its policy's `reuse_for`): the latest approved
+        under the same policy for the same bindings within the window; None otherwise."""
+        if request.reuse_for is None:
+            return None
+        now = utc(self.clock())
+        since = now - lookback(request.reuse_for, MAX_TIMEOUT)
+        after = None
+        for _ in range(REUSE_PAGES):
+            page = self.store.list_history(Status.APPROVED, since, now, REUSE_PAGE, after)
+            found = [a for a in page.items if reusable(a, request, now)]
+            if found:
+                return max(found, key=lambda a: a.decided_at or a.created_at)
+            if page.after is None:
+                return None
+            after = page.after
+        return None  # past what a kickoff reads: asked anew, never wrongly released
 
     def get(self, approval_id: str) -> Approval:
         """One approval by an id a person typed: what is not an id is refused unread."""

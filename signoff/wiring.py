@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
     from signoff.doorbell import Doorbell
+    from signoff.gates import Gate, Gates
+    from signoff.gates.codepipeline import CodePipelineIntake
+    from signoff.gates.github import GitHubDoor
     from signoff.model import StartRequest
     from signoff.notify import Notifier
     from signoff.policy import PolicySource, SlackGroups
@@ -76,6 +79,18 @@ CLICK = Budget(
     ddb_attempts=2,
     slack_timeout=1,
     slack_retries=1,
+    slack_max_retry_after=0,
+)
+
+# POST /github/events: GitHub gives a webhook 10 s. The door reads the webhook secret
+# (cached), puts the delivery (2 attempts x (0.5 connect + 1.5 read) = 4 s at worst) and
+# invokes the workflow asynchronously (below: 2 x (0.5 + 2) = 5 s at worst): 9 s.
+WEBHOOK = Budget(
+    ddb_connect=0.5,
+    ddb_read=1.5,
+    ddb_attempts=2,
+    slack_timeout=1,
+    slack_retries=0,
     slack_max_retry_after=0,
 )
 
@@ -361,7 +376,12 @@ class Notifiers:
         if self._current is None or self._current[0] != token:
             client = build_slack_client(self._settings, token, telemetry=self._telemetry)
             lease = timedelta(seconds=self._settings.post_claim_lease_seconds)
-            self._current = (token, Notifier(self._store, client, lease, self._telemetry))
+            self._current = (
+                token,
+                Notifier(
+                    self._store, client, lease, self._telemetry, gates=build_gates(self._settings)
+                ),
+            )
         return self._current[1]
 
 
@@ -394,6 +414,125 @@ def build_slack_app(settings: Settings, telemetry: Telemetry | None = None) -> S
     )
 
 
+class JsonSecret:
+    """One key of a JSON secret in Secrets Manager, read again after `max_age` seconds."""
+
+    def __init__(self, secret_id: str, max_age: int = 300):
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        quiet_wire_logs()
+        self.secret_id = secret_id
+        self._max_age = max_age
+        self._provider = SecretsProvider(
+            boto3_client=_client("secretsmanager", BACKGROUND.boto_config())
+        )
+
+    def value(self) -> dict[str, Any]:
+        value = self._provider.get(self.secret_id, transform="json", max_age=self._max_age)
+        if not isinstance(value, dict):
+            raise ConfigError(f"secret {self.secret_id} must be a JSON object")
+        return value
+
+
+def build_gates(settings: Settings) -> Gates:
+    """The deployment's CI gates: GitHub's when its App secret is configured."""
+    from signoff.gates import Gates
+
+    github = settings.github
+    ci = build_ci_gates(settings)
+    if github is None or not github.app_secret_id:
+        return Gates(*ci)
+    from signoff.gates.github import GitHubGate, check_app_credentials
+
+    secret = JsonSecret(github.app_secret_id, settings.secret_max_age_seconds)
+    return Gates(
+        GitHubGate(lambda: check_app_credentials(secret.secret_id, secret.value()), github.api_url),
+        *ci,
+    )
+
+
+def build_ci_gates(settings: Settings) -> list[Gate]:
+    """The gates a request files itself (`--on-approve`) or CodePipeline's notification
+    files: each where its secret (or grant) is configured."""
+    ci = settings.ci_gates
+    gates: list[Gate] = []
+    if ci.dispatch_secret_id:
+        from signoff.gates.dispatch import GitHubDispatchGate, dispatch_token
+
+        dispatch = JsonSecret(ci.dispatch_secret_id, settings.secret_max_age_seconds)
+        gates.append(
+            GitHubDispatchGate(
+                lambda: dispatch_token(dispatch.secret_id, dispatch.value()), ci.github_api_url
+            )
+        )
+    if ci.gitlab_secret_id:
+        from signoff.gates.gitlab import GitLabPlayGate, gitlab_token
+
+        gitlab = JsonSecret(ci.gitlab_secret_id, settings.secret_max_age_seconds)
+        gates.append(
+            GitLabPlayGate(
+                lambda project: gitlab_token(gitlab.secret_id, gitlab.value(), project),
+                ci.gitlab_api_url,
+            )
+        )
+    if ci.codepipeline:
+        from signoff.gates.codepipeline import CodePipelineGate
+
+        gates.append(CodePipelineGate(lambda: _client("codepipeline", BACKGROUND.boto_config())))
+    return gates
+
+
+def build_github_door(settings: Settings) -> GitHubDoor | None:
+    """POST /github/events: None when the deployment has no GitHub webhook secret."""
+    github = settings.github
+    if github is None or not github.webhook_secret_id:
+        return None
+    from signoff.gates.deliveries import DynamoDeliveries
+    from signoff.gates.github import DELIVERY_RETENTION, GitHubDoor, Route, Routes
+    from signoff.gates.start import LambdaStarter
+
+    secret = JsonSecret(github.webhook_secret_id, settings.secret_max_age_seconds)
+
+    def webhook_secret() -> str:
+        value = secret.value().get("webhook_secret")
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"secret {secret.secret_id} must be JSON with webhook_secret")
+        return value
+
+    if not github.workflow_function_arn:
+        raise ConfigError("the GitHub gate needs SIGNOFF_WORKFLOW_FUNCTION_ARN to start workflows")
+    # An asynchronous Invoke answers in tens of milliseconds; WEBHOOK says the worst case.
+    config = Config(connect_timeout=0.5, read_timeout=2, retries={"total_max_attempts": 2})
+    starter = LambdaStarter(cache(lambda: _client("lambda", config)), github.workflow_function_arn)
+    policies = build_policies(settings, WEBHOOK)
+    fallback = (
+        (Route(repository="*", environment="*", approvers=github.default_approvers),)
+        if github.default_approvers
+        else ()
+    )
+
+    def routes() -> Routes:
+        found = policies.load().github
+        if found.routes or not fallback:
+            return found
+        return Routes(
+            routes=fallback, users=found.users, default_requester=github.default_requester
+        )
+
+    return GitHubDoor(
+        secret=webhook_secret,
+        deliveries=DynamoDeliveries(
+            _client("dynamodb", WEBHOOK.boto_config()),
+            settings.table,
+            DELIVERY_RETENTION,
+            system_clock,
+        ),
+        starter=starter,
+        routes=routes,
+        api_url=github.api_url,
+    )
+
+
 def _telemetry() -> Telemetry:
     from signoff.observability import telemetry
 
@@ -419,8 +558,42 @@ def slack_app_from_env() -> SlackApp:
     return build_slack_app(settings_from_env(), _telemetry())
 
 
+@cache
+def codepipeline_intake_from_env() -> CodePipelineIntake | None:
+    return build_codepipeline_intake(settings_from_env())
+
+
+def build_codepipeline_intake(settings: Settings) -> CodePipelineIntake | None:
+    """The notifier's intake of CodePipeline approval notifications: None unless the
+    deployment names the pipelines' topic."""
+    ci = settings.ci_gates
+    if not ci.codepipeline_topic_arn:
+        return None
+    from signoff.gates.codepipeline import CodePipelineIntake, CodePipelineRoute
+    from signoff.gates.start import LambdaStarter
+
+    if not (ci.codepipeline_policy or ci.codepipeline_approvers):
+        raise ConfigError(
+            "SIGNOFF_CODEPIPELINE_TOPIC_ARN needs SIGNOFF_CODEPIPELINE_POLICY or "
+            "SIGNOFF_CODEPIPELINE_APPROVERS: who approves a pipeline's requests"
+        )
+    if not ci.workflow_function_arn:
+        raise ConfigError("the CodePipeline intake needs SIGNOFF_WORKFLOW_FUNCTION_ARN")
+    starter = LambdaStarter(
+        cache(lambda: _client("lambda", BACKGROUND.boto_config())), ci.workflow_function_arn
+    )
+    route = CodePipelineRoute(policy=ci.codepipeline_policy, approvers=ci.codepipeline_approvers)
+    return CodePipelineIntake(ci.codepipeline_topic_arn, route, starter, system_clock)
+
+
+@cache
+def github_door_from_env() -> GitHubDoor | None:
+    return build_github_door(settings_from_env())
+
+
 def reset() -> None:
     """Forget the per-process graphs (after the environment changed: tests, restarts)."""
     workflow_deps_from_env.cache_clear()
     _notifiers_from_env.cache_clear()
     slack_app_from_env.cache_clear()
+    github_door_from_env.cache_clear()

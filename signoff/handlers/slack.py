@@ -9,7 +9,9 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from signoff import observability
 from signoff.slack.request import handle_function_url
-from signoff.wiring import slack_app_from_env
+from signoff.wiring import github_door_from_env, slack_app_from_env
+
+GITHUB_EVENTS = "/github/events"
 
 if TYPE_CHECKING:  # an annotation only: not imported on a cold start
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,4 +25,8 @@ metrics = observability.metrics()
 )
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("rawPath") == GITHUB_EVENTS:  # the GitHub App's webhook, same URL
+        from signoff.gates.http import handle_github
+
+        return handle_github(github_door_from_env(), event)
     return handle_function_url(slack_app_from_env(), event, context)

@@ -39,9 +39,10 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.serving import make_server
 
 from signoff.errors import ConfigError
-from signoff.local import aws, guard, slack_standin, state
+from signoff.local import aws, github_standin, guard, slack_standin, state
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.faults import CrashPoint
+from signoff.local.github_standin import APP_ID, GitHubStandIn, local_app_keys
 from signoff.local.slack_standin import SlackStandIn
 from signoff.local.socket_mode import SocketModeSettings
 from signoff.schema import add_missing_indexes, create_table
@@ -49,6 +50,7 @@ from signoff.schema import add_missing_indexes, create_table
 log = logging.getLogger(__name__)
 
 TABLE = "signoff-local"
+WORKFLOW_ALIAS_ARN = "arn:aws:lambda:us-east-1:000000000000:function:signoff-workflow:live"
 STATIC = Path(__file__).parent / "static"
 DEMO_REQUESTER = "U0REQUESTER"
 DEMO_APPROVER = "U0APPROVER"
@@ -203,6 +205,7 @@ class LocalStack:
             credentials=self.credentials,
         )
         self._configure_handlers(moto_url)
+        self._github_keys = self._configure_github(moto_url)
 
         # Imported only now: the handlers read the environment set just above.
         from signoff import wiring
@@ -220,6 +223,13 @@ class LocalStack:
         )
         for group_id, members in book.groups.items():
             self.standin.define_group(group_id, members)
+        self.github = GitHubStandIn(
+            self.home / "github.jsonl",
+            api_url=f"{self.base_url}/github-api",
+            events_url=f"{self.base_url}/github/events",
+            keys=self._github_keys,
+        )
+        self._stops.append(self.github.close)
         # Each change is in its journal before the call is answered; closed last.
         self._stops.append(self.standin.close)
         # Listening from here on: what recovery sets going may call the stand-in at once.
@@ -306,6 +316,38 @@ class LocalStack:
                 self.credentials.access_key_id, self.credentials.secret_access_key
             )
 
+    def _configure_github(self, moto_url: str) -> dict[str, str]:
+        """The GitHub gate against the stand-in: its secrets in the local Secrets Manager,
+        webhooks for any repository and environment to the example approver."""
+        keys = local_app_keys(self.home)
+        manager = aws.client(moto_url, "secretsmanager", self.credentials)
+        webhook = manager.create_secret(
+            Name="signoff/github-webhook",
+            SecretString=json.dumps({"webhook_secret": keys["webhook_secret"]}),
+        )
+        app = manager.create_secret(
+            Name="signoff/github-app",
+            SecretString=json.dumps({"app_id": APP_ID, "private_key": keys["private_key"]}),
+        )
+        os.environ.update(
+            {
+                "SIGNOFF_GITHUB_WEBHOOK_SECRET_ID": webhook["ARN"],
+                "SIGNOFF_GITHUB_APP_SECRET_ID": app["ARN"],
+                "SIGNOFF_GITHUB_API_URL": f"{self.base_url}/github-api",
+                # Started as on AWS: an asynchronous Invoke named after the approval, which
+                # this stack serves (below) with the durable emulator.
+                "SIGNOFF_WORKFLOW_FUNCTION_ARN": WORKFLOW_ALIAS_ARN,
+                "SIGNOFF_GITHUB_DEFAULT_APPROVERS": DEMO_APPROVER,
+                "SIGNOFF_GITHUB_DEFAULT_REQUESTER": DEMO_REQUESTER,
+            }
+        )
+        self.github_secret_ids = (webhook["ARN"], app["ARN"])
+        return keys
+
+    @property
+    def github_webhook_secret(self) -> str:
+        return self._github_keys["webhook_secret"]
+
     def _complete_callback(self, callback_id: str, result: bytes) -> None:
         try:
             self.durable.runner.send_callback_success(callback_id, result)
@@ -369,6 +411,8 @@ class LocalStack:
             "slack_api_url": f"{self.base_url}/api/",
             "default_channel": os.environ.get("SIGNOFF_DEFAULT_CHANNEL", "approvals"),
             "slack": "socket" if self.socket_mode else "standin",
+            "github_events_url": f"{self.base_url}/github/events",
+            "github_api_url": f"{self.base_url}/github-api",
         }
 
     def serve_forever(self) -> None:
@@ -405,6 +449,20 @@ class LocalStack:
                 headers=result.get("headers") or {},
             )
 
+        @app.post("/github/events")
+        def github_events() -> Response:
+            """The GitHub App's webhook: the Slack function's handler routes it by path."""
+            event = function_url_event(
+                request.path, "POST", dict(request.headers), request.get_data(as_text=True)
+            )
+            result = self._slack_handler(event, LambdaContext("signoff-slack"))
+            return Response(
+                result.get("body", ""),
+                status=int(result.get("statusCode", 200)),
+                headers=result.get("headers") or {},
+            )
+
+        app.register_blueprint(github_standin.blueprint(self.github))
         app.register_blueprint(slack_standin.blueprint(self.standin))
         app.register_blueprint(slack_standin.page_blueprint(self.standin))
 
@@ -463,6 +521,21 @@ class LocalStack:
                 return jsonify(body), 404
             self._rings.submit(self._complete_callback, callback_id, request.get_data())
             return jsonify({})
+
+        @app.post("/2015-03-31/functions/<path:function>/invocations")
+        def invoke(function: str) -> Response | tuple[Response, int]:
+            """Lambda's Invoke of the workflow function, asynchronous and named (what the
+            GitHub door calls): the durable emulator starts it, once per name."""
+            name = request.headers.get("X-Amz-Durable-Execution-Name", "")
+            try:  # botocore sends the payload as bytes, not as application/json
+                payload = json.loads(request.get_data())
+            except ValueError:
+                payload = None
+            if function != WORKFLOW_ALIAS_ARN or not name or not isinstance(payload, dict):
+                body = {"__type": "ResourceNotFoundException", "message": "no such function"}
+                return jsonify(body), 404
+            arn, _ = self.durable.start(name, payload)
+            return Response(status=202, headers={"X-Amz-Durable-Execution-Arn": arn})
 
         @app.get("/local/workflows")
         def running_workflows() -> Response:

@@ -4,6 +4,7 @@ listeners (`signoff.slack.listeners`) registered on it."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -85,8 +86,14 @@ def build_app(
     app.command("/signoff")(listeners.command)
     app.action(blocks.NEXT_PAGE_ACTION)(listeners.next_page)
     app.action(notices.SNOOZE_ACTION)(listeners.snooze)
+    # A link button opens its URL in the browser; Slack still tells us: acknowledged only.
+    app.action(re.compile(rf"^{re.escape(blocks.LINK_ACTION)}\.[0-9]+$"))(_ack_only)
     app.event("app_home_opened")(listeners.home_opened)
     return SlackApp(app, signature)
+
+
+def _ack_only(ack: Any) -> None:
+    ack()
 
 
 def on_error(error: Exception) -> BoltResponse | None:

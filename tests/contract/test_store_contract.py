@@ -574,3 +574,20 @@ def test_a_vote_by_someone_not_on_the_record_conflicts(any_store: AnyStore, open
     with pytest.raises(ConflictError):
         any_store.commit(before, forged, events, now=T0, voter="U0X")
     assert any_store.get(before.id).status is Status.PENDING
+
+
+def test_a_gate_and_links_survive_every_commit(any_store: AnyStore, opened: Opener) -> None:
+    from signoff.gates import GateRef, Link
+    from signoff.model import Decision
+
+    gate = GateRef(kind="github", target={"callback_url": "https://api.github.com/x", "n": "1"})
+    links = (
+        Link(name="Run", url="https://github.com/o/r/actions/runs/1"),
+        Link(name="Diff", url="http://d.example/"),
+    )
+    approval = opened("apr-gate", gate=gate, links=links, approvers=("U0A", "U0B"), min_approvals=2)
+    assert any_store.get("apr-gate") == approval
+    voted, events = approval.vote("U0A", Decision.APPROVE, T0)
+    any_store.commit(approval, voted, events, now=T0)
+    stored = any_store.get("apr-gate")
+    assert stored.gate == gate and stored.links == links

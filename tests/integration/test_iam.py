@@ -364,7 +364,22 @@ def _drive(d: Driver) -> dict[str, str]:
     assert d.cli(CLI_USER, "cancel", "apr-iam-6", "--as", REQUESTER).exit_code == 0
     outcomes["apr-iam-6"] = d.finished("apr-iam-6")
 
-    # 6. The CLI user's read commands.
+    # 6. GitHub asks for a deployment (a signed deployment_protection_rule webhook): the
+    #    Slack function reads the webhook secret, records the delivery and starts the
+    #    workflow on the alias; the approval's outcome releases the run as the GitHub App
+    #    (the notifier reads the App's key).
+    status, said = d.local.github.send_webhook(repository="octo-org/api", run_id=77)
+    assert status == 202, said
+    github_id = str(said["id"])
+    message = d.request_message(github_id)
+    d.until_closed(github_id, lambda: d.click(APPROVER, message, "signoff.approve"))
+    outcomes[github_id] = d.finished(github_id)
+    _wait_until(
+        lambda: any(e.kind.value == "gate_released" for e in d.store.audit(github_id)),
+        "the GitHub gate's release",
+    )
+
+    # 7. The CLI user's read commands.
     for args in (
         ("list",),
         ("list", "--status", "all", "--since", "1d"),
@@ -501,7 +516,11 @@ def lifecycle(
         deployment,
         tables={TABLE: "ApprovalsTable"},
         topics={local.aws.topic_arn: "ApprovalsTopic"},
-        secrets={local.aws.secret_id: "SlackSecret"},
+        secrets={
+            local.aws.secret_id: "SlackSecret",
+            local.github_secret_ids[0]: "GitHubWebhookSecret",
+            local.github_secret_ids[1]: "GitHubAppSecret",
+        },
         parameters={PARAMETER: f"/{model.STACK}/policies"},
         functions={"signoff-workflow": "WorkflowFunction"},
         stacks={model.STACK},
@@ -556,6 +575,8 @@ def test_every_call_is_attributed_and_the_lifecycle_ran(lifecycle: Lifecycle) ->
     for principal, apis in sorted(by.items(), key=lambda kv: str(kv[0])):  # shown with -s
         print(f"{principal}: {sum(apis.values())} calls, {len(apis)} APIs: {dict(apis)}")
     assert set(by) == {*FUNCTIONS, f"cli:{CLI_USER}", f"cli:{CI}"}, dict(by)
+    github = {k for k in lifecycle.outcomes if k.startswith("gh-")}
+    assert [lifecycle.outcomes.pop(k) for k in github] == ["approved"]
     assert lifecycle.outcomes == {
         "apr-iam-1": "approved",
         "apr-iam-2": "rejected",
@@ -570,6 +591,9 @@ def test_every_call_is_attributed_and_the_lifecycle_ran(lifecycle: Lifecycle) ->
     assert by["NotifierFunction"]["dynamodb:UpdateItem"] >= 1
     assert "dynamodb:DeleteItem" not in by["NotifierFunction"]
     assert by["SlackFunction"]["lambda:SendDurableExecutionCallbackSuccess"] >= 1
+    # The GitHub gate: the door started a workflow, the notifier read the App's key.
+    assert by["SlackFunction"]["lambda:Invoke"] >= 1
+    assert by["NotifierFunction"]["secretsmanager:GetSecretValue"] >= 2
     assert by[f"cli:{CLI_USER}"]["lambda:SendDurableExecutionCallbackSuccess"] >= 1
     assert by["WorkflowFunction"]["lambda:CheckpointDurableExecution"] >= 1
     assert by["WorkflowFunction"]["ssm:GetParameter"] >= 1
@@ -674,3 +698,80 @@ def test_removing_any_grant_a_call_uses_makes_iam_refuse_it(
     assert not harmless, "grants whose removal no recorded call notices:\n" + "\n".join(harmless)
     assert len(by_grant) >= 30, sorted(by_grant)
     print(f"{len(by_grant)} grants removed one at a time: each refused a recorded call")
+
+
+# ----------------------------------------------------------------------------- the CodePipeline gate
+
+PIPELINE_TOPIC = f"arn:aws:sns:{model.REGION}:{model.ACCOUNT}:pipeline-approvals"
+
+
+def _codepipeline_requests() -> list[Request]:
+    """What the notifier asks of AWS for a pipeline's approval: it starts the workflow (the
+    alias its environment names) and answers the action (PutApprovalResult's resource is
+    the action: pipeline/stage/action)."""
+    from signoff.gates.settings import CiGateSettings
+
+    deployment_env = {
+        "SIGNOFF_CODEPIPELINE_TOPIC_ARN": PIPELINE_TOPIC,
+        "SIGNOFF_WORKFLOW_FUNCTION_ARN": (
+            f"arn:aws:lambda:{model.REGION}:{model.ACCOUNT}:function:{model.STACK}-workflow:live"
+        ),
+    }
+    settings = CiGateSettings.from_env(deployment_env)
+    pipeline = f"arn:aws:codepipeline:{model.REGION}:{model.ACCOUNT}:web-prod/Approve/Signoff"
+    return [
+        Request("NotifierFunction", "lambda:InvokeFunction", settings.workflow_function_arn),
+        Request("NotifierFunction", "codepipeline:PutApprovalResult", pipeline),
+    ]
+
+
+def test_the_codepipeline_gate_is_granted_only_where_pipelines_are_subscribed(
+    deployment: Deployment,
+) -> None:
+    subscribed = Deployment(
+        deployment.template,
+        parameters={
+            "CodePipelineApprovalTopicArn": PIPELINE_TOPIC,
+            "CodePipelinePolicy": "prod-deploy",
+        },
+    )
+    requests = _codepipeline_requests()
+    allowed = simulate({"NotifierFunction": subscribed.role_policies("NotifierFunction")}, requests)
+    assert _denials(allowed) == []
+    # Without a pipeline topic (the default) the notifier may do neither.
+    refused = simulate({"NotifierFunction": deployment.role_policies("NotifierFunction")}, requests)
+    assert [v.allowed for v in refused] == [False, False]
+    # Another account's or region's pipeline stays out of reach.
+    elsewhere = [
+        Request(
+            "NotifierFunction",
+            "codepipeline:PutApprovalResult",
+            "arn:aws:codepipeline:eu-west-1:999999999999:web-prod/Approve/Signoff",
+        )
+    ]
+    notifier = {"NotifierFunction": subscribed.role_policies("NotifierFunction")}
+    assert [v.allowed for v in simulate(notifier, elsewhere)] == [False]
+
+
+def test_the_gates_tokens_are_readable_by_the_notifier_only_when_configured(
+    deployment: Deployment,
+) -> None:
+    secrets = {
+        "GitHubDispatchSecretArn": f"arn:aws:secretsmanager:{model.REGION}:{model.ACCOUNT}:"
+        "secret:signoff/github-dispatch-AbCdEf",
+        "GitLabSecretArn": f"arn:aws:secretsmanager:{model.REGION}:{model.ACCOUNT}:"
+        "secret:signoff/gitlab-AbCdEf",
+    }
+    requests = [
+        Request("NotifierFunction", "secretsmanager:GetSecretValue", arn)
+        for arn in secrets.values()
+    ]
+    configured = Deployment(deployment.template, parameters=secrets)
+    notifier = {"NotifierFunction": configured.role_policies("NotifierFunction")}
+    assert _denials(simulate(notifier, requests)) == []
+    default = {"NotifierFunction": deployment.role_policies("NotifierFunction")}
+    assert [v.allowed for v in simulate(default, requests)] == [False, False]
+    # Nobody else reads them: not the Slack function, not the workflow.
+    others = {f: configured.role_policies(f) for f in ("SlackFunction", "WorkflowFunction")}
+    asked = [Request(f, r.action, r.resource) for f in others for r in requests]
+    assert not any(v.allowed for v in simulate(others, asked))

@@ -13,6 +13,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from signoff import blocks, model
+from signoff.gates.port import Link
 from signoff.model import Approval, Decision, StartRequest, Status
 from signoff.text import escape
 from tests.slack_text import MRKDWN, PLAIN, RICH, of_kind, shown_as_typed, texts
@@ -99,7 +100,7 @@ def _typed(mark: str, multiline: bool) -> str:
 def _surfaces(a: Approval) -> list[tuple[str, Any, set[str]]]:
     """Every payload a request's user text reaches, and which of it each must show."""
     link = "https://signoff-local.slack.com/archives/C0/p1"
-    everything = {"title", "description", "field", "reason", "requester"}
+    everything = {"title", "description", "field", "reason", "requester", "link"}
     closed_reason = {"reason"} if a.status in (Status.REJECTED, Status.CANCELLED) else set()
     found = [
         ("card", blocks.approval_message(a), everything),
@@ -133,6 +134,7 @@ def test_every_user_field_reaches_slack_as_typed_never_as_mrkdwn(mark: str) -> N
         description=multiline,
         fields=((f"e{mark}n{mark}v" if mark != "\n" else "env", multiline),),
         requester="ci_bot_" + ("x" if mark != "_" else "_x_"),  # a plain name, not a Slack id
+        links=(Link(name=f"PR {mark}1{mark}" if mark != "\n" else "PR", url="https://x.test/1"),),
         approvers=("U0A", "U0B"),
         min_approvals=2,
     )
@@ -146,6 +148,7 @@ def test_every_user_field_reaches_slack_as_typed_never_as_mrkdwn(mark: str) -> N
         "field": [name, value],
         "reason": [multiline],
         "requester": [pending.requester],
+        "link": [link.name for link in pending.links],
     }
     checked = 0
     for state in (voted, rejected, cancelled):
@@ -453,3 +456,31 @@ def test_a_vote_reply_says_who_did_what() -> None:
     assert users(approved) == ["U0ALICE"]
     assert "".join(of_kind(rejected, RICH)) == "❌  rejectedno"
     assert users(rejected) == ["U0BOB"]
+
+
+def test_links_are_labelled_buttons_and_bindings_say_what_is_approved() -> None:
+    from signoff.binding import Binding, BindingKind
+    from signoff.gates.port import GateRef
+
+    a = approval(
+        links=(Link(name="PR *42*", url="https://x.test/pr/42"),),
+        bindings=(Binding(kind=BindingKind.SHA, value="abc1234"),),
+        gate=GateRef(kind="github", target={"repository": "acme/api"}),
+    )
+    card = blocks.approval_message(a)
+    (links,) = [b for b in card if b.get("block_id") == "signoff.links"]
+    assert links["elements"] == [
+        {
+            "type": "button",
+            "action_id": "signoff.link.0",
+            "text": {"type": "plain_text", "text": "PR *42*", "emoji": False},
+            "url": "https://x.test/pr/42",
+            "accessibility_label": "Open PR *42*",
+        }
+    ]
+    origin = "".join(of_kind(blocks.origin(a), RICH))
+    assert origin.startswith("Approves only sha abc1234")
+    assert " through the github gate" in origin
+    # Kept after the outcome (show and the closed card), unlike the decision buttons.
+    closed, _ = a.vote("U0A", Decision.APPROVE, at(1))
+    assert [b for b in blocks.show_blocks(closed) if b.get("block_id") == "signoff.links"]

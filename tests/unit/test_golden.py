@@ -23,6 +23,8 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from signoff import blocks, messages
+from signoff.binding import Binding, BindingKind
+from signoff.gates.port import GateRef, Link
 from signoff.model import Approval, Decision, StartRequest, Status
 from signoff.schema import pending_cursor
 from signoff.text import escape
@@ -70,6 +72,26 @@ def escalating() -> Approval:
     )
     approval = Approval.open(request, T0)[0]
     return approval.vote("U0ALICE", Decision.APPROVE, T1)[0]
+
+
+def bound_and_linked() -> Approval:
+    """A gate's request: bound to a commit, an image and a plan, with five links whose
+    names are at their limit."""
+    request = replace(
+        longest_request(),
+        id="apr-bound",
+        bindings=(
+            Binding(kind=BindingKind.SHA, value="a" * 64),
+            Binding(kind=BindingKind.DIGEST, value="sha256:" + "b" * 64),
+            Binding(kind=BindingKind.PLAN, value="sha256:" + "c" * 64),
+        ),
+        links=tuple(
+            Link(name=f"{n}" + "&" * 74, url=f"https://ci.example.com/run/{n}?a=1&b=2")
+            for n in range(5)
+        ),
+        gate=GateRef(kind="github", target={"repository": "acme/api"}),
+    )
+    return Approval.open(request, T0)[0]
 
 
 def outcomes() -> dict[str, Approval]:
@@ -122,6 +144,7 @@ def cases() -> dict[str, Callable[[], dict[str, Any]]]:
         "escalation_due": partway,
         "escalated": fired,
         "quorum_approved": fired.vote("U0BOB", Decision.APPROVE, T1)[0],
+        "bound_linked": bound_and_linked(),
     }
     for name, approval in quorum_states.items():
         found[f"request_{name}"] = partial(rendered_with, blocks.approval_message, approval)
@@ -275,6 +298,7 @@ def _user_text() -> set[str]:
     request = longest_request()
     pieces = {request.title, request.description, request.requester, REASON}
     pieces |= {p for f in request.fields for p in f}
+    pieces |= {link.name for link in bound_and_linked().links}
     return pieces | {escape(p) for p in pieces}
 
 

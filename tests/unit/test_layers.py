@@ -14,7 +14,13 @@ import pytest
 
 SIGNOFF = Path(__file__).resolve().parents[2] / "signoff"
 
-DOMAIN = {"model": {"errors", "refusals", "text"}, "refusals": set(), "text": set()}
+DOMAIN = {
+    # gates: its port's value types (GateRef, Link), which the records hold.
+    "model": {"errors", "refusals", "text", "binding", "gates"},
+    "binding": {"errors", "text"},
+    "refusals": set(),
+    "text": set(),
+}
 ADAPTERS = {"store", "memstore", "codec", "slack", "blocks", "messages", "notify", "local"}
 ASSEMBLERS = {"wiring", "local"}
 MAY_ASSEMBLE = {"wiring", "cli", "doctor", "handlers", "local"}

@@ -257,9 +257,10 @@ function renderElement(element, block, where) {
   if (element.type !== "button") {
     return el("span", {className: "unsupported"}, `[${element.type || "unknown"} element]`);
   }
-  if (element.url) {
+  if (element.url && /^https?:\/\//.test(element.url)) {
+    // A link button opens its URL (a CI run); Slack still tells the app, which only acks.
     return el("a", {
-      className: "sk link-button", href: element.url, target: "_blank", rel: "noopener noreferrer",
+      className: "sk link link-button", href: element.url, target: "_blank", rel: "noopener noreferrer",
       "aria-label": element.accessibility_label,
     }, textObject(element.text));
   }
