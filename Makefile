@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 
-.PHONY: setup chromium run dev test check check-build soak lint typecheck clean build-WorkflowFunction build-SlackFunction build-NotifierFunction
+.PHONY: setup chromium run dev test test-fast check check-build soak lint typecheck clean build-WorkflowFunction build-SlackFunction build-NotifierFunction
 
 setup: $(BIN)/signoff node_modules/.installed $(SAM_VENV)/bin/sam chromium
 
@@ -51,6 +51,11 @@ dev: setup
 test: setup
 	$(BIN)/python -m pytest
 
+## test-fast: the tiers that need no Java and no subprocess (unit, functional, the contract
+## on the in-memory store), in under a minute; `make test` runs everything
+test-fast: $(BIN)/signoff
+	$(BIN)/python -m pytest tests/unit tests/functional tests/contract -m "not dynamodb" -q
+
 check: lint typecheck test
 
 ## check-build: build one function as `sam build` does and check what Lambda would get
@@ -60,12 +65,15 @@ check-build: setup
 	SIGNOFF_CHECK_BUILD=1 $(BIN)/python -m pytest tests/integration/test_build_artifact.py -q -rs -p no:cacheprovider
 
 ## soak: the crash tests, many rounds, with counts: SIGKILL at every named point
-## (SIGNOFF_CRASH_ROUNDS, default 10) and from outside at random instants
+## (SIGNOFF_CRASH_POINTS, default all: `make test` leaves out those inside the notifier;
+## SIGNOFF_CRASH_ROUNDS, default 10) and from outside at random instants
 ## (SIGNOFF_KILL_ROUNDS, default 20; SIGNOFF_KILL_SEED replays a run)
+SIGNOFF_CRASH_POINTS ?= all
 SIGNOFF_CRASH_ROUNDS ?= 10
 SIGNOFF_KILL_ROUNDS ?= 20
 soak: setup
-	SIGNOFF_CRASH_ROUNDS=$(SIGNOFF_CRASH_ROUNDS) SIGNOFF_KILL_ROUNDS=$(SIGNOFF_KILL_ROUNDS) \
+	SIGNOFF_CRASH_POINTS=$(SIGNOFF_CRASH_POINTS) SIGNOFF_CRASH_ROUNDS=$(SIGNOFF_CRASH_ROUNDS) \
+		SIGNOFF_KILL_ROUNDS=$(SIGNOFF_KILL_ROUNDS) \
 		$(BIN)/python -m pytest tests/e2e/test_crash.py tests/e2e/test_kill9.py -s -q -p no:cacheprovider
 
 lint: setup

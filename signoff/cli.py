@@ -1222,6 +1222,7 @@ def dev(
     to move it). A damaged state file stops the start, named with what to do.
     """
     try:
+        from signoff.local import serving
         from signoff.local.socket_mode import MISSING_TOKENS, SocketModeSettings
         from signoff.local.stack import DEMO_APPROVER, DEMO_REQUESTER, LocalStack
     except ImportError as exc:
@@ -1255,8 +1256,8 @@ def dev(
         raise ConfigError(str(exc)) from exc
 
     def _stop(signum: int, frame: Any) -> None:
-        # Ends serve_forever below; shutdown() waits for it, so it must not run on this thread.
-        threading.Thread(target=stack.server.shutdown, daemon=True).start()
+        # Ends serve_forever below; stopping waits for it, so it must not run on this thread.
+        threading.Thread(target=serving.stop, args=(stack.server,), daemon=True).start()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator
+from functools import lru_cache
 
 # Characters that reorder or hide what a reader sees (display spoofing):
 # the bidirectional embeddings, overrides and isolates, and the directional marks.
@@ -94,8 +95,8 @@ def _unsafe(text: str, multiline: bool) -> Iterator[tuple[int, str]]:
     """Each refused character's index and what it is."""
     flag_tags = _flag_tag_indexes(text) if _FLAG in text else frozenset()
     for index, char in enumerate(text):
-        if char.isascii() and char.isprintable():
-            continue  # the common case, quickly
+        if (char.isascii() and char.isprintable()) or _plain(char):
+            continue  # the common cases, quickly
         code = f"U+{ord(char):04X}"
         if char in BIDI_CONTROLS:
             yield index, f"a bidirectional control character ({code})"
@@ -119,6 +120,22 @@ def _unsafe(text: str, multiline: bool) -> Iterator[tuple[int, str]]:
         ):
             name = unicodedata.name(char, "")
             yield index, f"an invisible or format character ({code}{' ' + name if name else ''})"
+
+
+@lru_cache(maxsize=4096)
+def _plain(char: str) -> bool:
+    """Whether `char` is fine wherever it stands: none of the checks in `_unsafe` applies to
+    it (cached: a workflow checks its whole request again on every replay)."""
+    category = unicodedata.category(char)
+    return not (
+        char in BIDI_CONTROLS
+        or char in _LINE_BREAKS
+        or char in _JOINERS
+        or char in _INVISIBLE
+        or category in ("Cc", "Cf", "Cs", "Zl", "Zp")
+        or _selector(char)
+        or _in(char, _INVISIBLE_RANGES)
+    )
 
 
 def _in(char: str, ranges: tuple[tuple[int, int], ...]) -> bool:

@@ -17,15 +17,35 @@ from typing import Any
 import pytest
 
 from signoff import wiring
-from signoff.local import aws
+from signoff.local import aws, serving
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.stack import LambdaContext
 from signoff.schema import create_table
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 
+TESTS = Path(__file__).parent
+# Each directory is a tier, and the tier is the test's marker: `-m "not e2e"` and the like.
+TIERS = ("unit", "functional", "contract", "integration", "e2e", "browser")
+
 SIGNING_SECRET = "test-signing-secret-" + "0" * 12
 BOT_TOKEN = "xoxb-test-token"
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its directory's tier, and `dynamodb` where it needs DynamoDB
+    Local (Java); a tier marker that names another directory is a mistake."""
+    for item in items:
+        tier = item.path.relative_to(TESTS).parts[0]
+        if tier not in TIERS:
+            continue
+        wrong = {m.name for m in item.iter_markers() if m.name in TIERS} - {tier}
+        if wrong:
+            raise pytest.UsageError(f"{item.nodeid} is in tests/{tier} but marked {sorted(wrong)}")
+        item.add_marker(tier)
+        if "ddb_endpoint" in getattr(item, "fixturenames", ()):
+            item.add_marker("dynamodb")
 
 
 @pytest.fixture
@@ -126,7 +146,7 @@ class StandInServer:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        serving.stop(self.server)
         self.thread.join()
 
 

@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from signoff.local import serving
+
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -110,8 +112,7 @@ class FaultProxy:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        serving.stop(self._server)
         self._thread.join()
 
     # -- telling it what to break ----------------------------------------------------

@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl
 
 from websockets.sync.server import ServerConnection, serve
 
+from signoff.local import serving
+
 
 class SocketModeSlack:
     def __init__(self) -> None:
@@ -118,5 +120,4 @@ class SocketModeSlack:
 
     def stop(self) -> None:
         self._ws.shutdown()
-        self._http.shutdown()
-        self._http.server_close()
+        serving.stop(self._http)

@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 
 from signoff.errors import ConfigError
-from signoff.local import guard
+from signoff.local import guard, serving
 
 REGION = "us-east-1"
 # What moto accepts when it is started without credentials (tests that start their own).
@@ -213,8 +213,7 @@ class MotoServer:
 
     def stop(self) -> None:
         _required.pop(self.endpoint, None)
-        self._server.shutdown()
-        self._server.server_close()
+        serving.stop(self._server)
         self._thread.join(timeout=10)
 
 

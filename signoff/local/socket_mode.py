@@ -10,8 +10,10 @@ this adapter only translates, as the Lambda adapter does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -109,6 +111,17 @@ class SignoffSocketModeHandler(SocketModeHandler):
         self.client.connect()
 
     def close(self) -> None:
+        # The reader holds the socket's receive lock while it waits for a frame (up to 3 s),
+        # and closing needs that lock: shutting the socket down ends the wait at once.
+        session = self.client.current_session
+        sock: socket.socket | None = getattr(session, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        # Likewise the message processor waits up to 1 s for a message before it looks
+        # whether the client is closed: it is told first, then woken.
+        self.client.closed = True
+        self.client.message_queue.put(None)
         self.client.close()
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]

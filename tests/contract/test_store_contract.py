@@ -41,7 +41,7 @@ class AnyStore(ApprovalRecords, HistoryReader, Claims, Protocol):
     """Every port of the one table: what both stores implement."""
 
 
-@pytest.fixture(params=["dynamodb", "memory"])
+@pytest.fixture(params=[pytest.param("dynamodb", marks=pytest.mark.dynamodb), "memory"])
 def any_store(request: pytest.FixtureRequest) -> AnyStore:
     if request.param == "memory":
         return InMemoryApprovalStore()

@@ -14,8 +14,11 @@ then asserts:
   `message_updated` audit event after it), showing the outcome and no buttons.
 
 SIGNOFF_CRASH_ROUNDS (default 1) rounds per point, SIGNOFF_CRASH_POINTS (names,
-comma-separated) to run some points only; `make soak` runs more rounds and prints the
-counts (pytest -s). One `signoff dev` process recovers the last round's approval and
+comma-separated, or `all`) to choose the points; `make soak` runs every point, more rounds,
+and prints the counts (pytest -s). Without SIGNOFF_CRASH_POINTS (`make test`) the points
+inside the notifier are left out (SOAK_ONLY): tests/functional/test_notifier_kills.py kills
+the notifier before and after each of its steps in-process, and the points kept here
+still restart the stack on lost notifier work (after-requested, mid-outcome-published). One `signoff dev` process recovers the last round's approval and
 is killed in the next round, as each start costs seconds (DynamoDB Local's JVM).
 """
 
@@ -83,6 +86,9 @@ POINTS = [
     # finished: after the lease, the takeover finds it instead of sending it again.
     Point("mid-notice", "slack.chat.postMessage#3", click=True),
 ]
+# Run by `make soak` (or SIGNOFF_CRASH_POINTS=all), not by `make test`: each is a kill inside
+# the notifier, which tests/functional/test_notifier_kills.py tries at every step.
+SOAK_ONLY = {"notifier-received", "mid-post", "after-post", "mid-outcome-update", "mid-notice"}
 # How a round ends when the point does not need a click: cycled over rounds and points.
 DECISIONS = ["approve", "cancel", "expire"]
 EXPECTED = {"approve": "approved", "cancel": "cancelled", "expire": "expired"}
@@ -254,11 +260,16 @@ def check(dev: Dev, approval_id: str, decision: str, shown: dict[str, Any]) -> N
 
 
 def points() -> list[Point]:
-    """POINTS, or those named in SIGNOFF_CRASH_POINTS (comma-separated)."""
-    chosen = [p for p in os.environ.get("SIGNOFF_CRASH_POINTS", "").split(",") if p]
+    """Those named in SIGNOFF_CRASH_POINTS (comma-separated), all of them (`all`), or
+    without it those not in SOAK_ONLY."""
+    named = os.environ.get("SIGNOFF_CRASH_POINTS", "")
+    chosen = [p for p in named.split(",") if p and p != "all"]
     unknown = set(chosen) - {p.name for p in POINTS}
     assert not unknown, f"no such crash point: {unknown}"
-    selected = [p for p in POINTS if not chosen or p.name in chosen]
+    if chosen:
+        selected = [p for p in POINTS if p.name in chosen]
+    else:
+        selected = [p for p in POINTS if named == "all" or p.name not in SOAK_ONLY]
     if ADOPTS_POSTED:
         return selected
     # Until the notifier adopts a message already posted when it takes over a stale

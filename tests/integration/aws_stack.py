@@ -19,6 +19,7 @@ from urllib.parse import unquote
 
 import boto3
 
+from signoff.local import serving
 from signoff.local.stack import LambdaContext
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -174,6 +175,5 @@ class LambdaInvoke:
         self._thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        serving.stop(self.server)
         self._thread.join()

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
 
+from signoff.local import serving
 from signoff.local.slack_standin import signed_headers
 from signoff.local.stack import function_url_event
 
@@ -154,6 +155,5 @@ class ResponseRecorder:
             ]
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        serving.stop(self._server)
         self._thread.join()

@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 
 from signoff import cli
 from signoff.errors import NotFoundError, ValidationError
+from signoff.local import serving
 from signoff.model import StartRequest, Status
 from signoff.policy import PolicyBook, resolve
 from signoff.reports import Reports
@@ -398,8 +399,7 @@ class Impostor:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        serving.stop(self.server)
 
 
 @pytest.fixture

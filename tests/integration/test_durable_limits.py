@@ -6,29 +6,32 @@ The policy: the shortest `remind_every` the document may hold, an escalation, a 
 25 from a group of 500 (64-character ids). The request: every text at its limit in the
 character that costs most once checkpointed. Nobody decides.
 
-The week-long count runs the real workflow over the in-memory store (it passes the
-store's contract tests; the count does not depend on the store), since a week is ~520
-invocations each replaying the history so far. The same request then runs for 90 minutes
-through the real handler on DynamoDB Local (which refuses an item over 400 KB, as
-DynamoDB does), moto's SNS and the Slack stand-in's group of 500.
+The week is counted on the fake durable context of tests/unit/test_workflow_wait.py
+(virtual time, no replay: a second, where the emulator's ~520 invocations each replaying
+the history so far took two minutes), with the doorbell off and on; twelve hours of the
+same approval run in the emulator first and on the fake context, which must run the same
+operations with the same checkpoints. The workflow runs over the in-memory store (it passes
+the store's contract tests; the count does not depend on the store). The same request then
+runs for 90 minutes through the real handler on DynamoDB Local (which refuses an item over
+400 KB, as DynamoDB does), moto's SNS and the Slack stand-in's group of 500.
 
 With the doorbell off the workflow sleeps with `context.wait`, whose time the emulator
-skips; a callback's timeout (the doorbell's) runs on the wall clock, so the doorbell's
-count comes from the same schedule: each wait becomes a callback and the step that arms
-it (signoff/workflow.py, `await_outcome`).
+skips; a callback's timeout (the doorbell's) runs on the wall clock, so the emulator runs
+with the doorbell off, and the fake context, whose callbacks time out in virtual time, with
+both.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pytest
-from aws_durable_execution_sdk_python import DurableContext, durable_execution
-from aws_durable_execution_sdk_python.lambda_service import OperationType
+from aws_durable_execution_sdk_python import DurableContext, durable_execution, serdes
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 
 import workflow_fn.app
@@ -55,6 +58,9 @@ from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from signoff.workflow import PollSchedule, WorkflowDeps, run_approval
 from tests.conftest import StandInServer
+from tests.unit.test_workflow_wait import Clock, FakeDurable
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.integration
 
@@ -64,6 +70,9 @@ WIDE = "\U0001f600"
 ESCALATE_AFTER = timedelta(hours=1)
 SHORTEST = limits.shortest_reminder(ESCALATE_AFTER, MAX_APPROVERS)
 ONCALL = 5
+HALF_DAY = timedelta(hours=12)
+CLOCK_DIGITS = 2  # the fake's times, like the emulator's, carry microseconds: a float
+# printed may still take a digit more or less, and a checkpoint holds up to two times
 
 
 def people(prefix: str, count: int) -> tuple[str, ...]:
@@ -120,11 +129,55 @@ def payload_bytes(operation: Any) -> int:
     return len(result.encode()) if isinstance(result, str) else 0
 
 
-def test_the_longest_approval_stays_within_the_durable_limits(
+class Recording(FakeDurable):
+    """The fake durable context, keeping each step's checkpoint as the SDK writes it."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.checkpoints: dict[str, str] = {}
+
+    def step(self, func: Callable[[Any], T], name: str | None = None) -> T:
+        result = super().step(func, name)
+        self.checkpoints[str(name)] = serdes.serialize(None, result, str(name), "arn")
+        return result
+
+
+def on_fake_context(request: StartRequest, *, doorbell: bool) -> tuple[Recording, Published]:
+    """The workflow run whole on the fake durable context, in virtual time (linear: no replay)."""
+    clock = Clock()
+    clock.now += timedelta(microseconds=123457)  # times as long as the emulator's
+    context = Recording(clock)
+    published = Published()
+    book = PolicyBook.parse(longest_policy(), source="policies.yaml")
+    deps = WorkflowDeps(
+        approvals=Approvals(InMemoryApprovalStore(), clock=clock, doorbell=context),
+        publisher=published,
+        # AWS's safety poll: the template sets none of SIGNOFF_POLL_*.
+        schedule=PollSchedule(
+            Settings.poll_initial_seconds, Settings.poll_max_seconds, Settings.poll_backoff
+        ),
+        doorbell=doorbell,
+        kickoff=lambda request: resolve(request, book, Groups()),
+        groups=Groups(),
+    )
+    outcome = run_approval(request_to_payload(request), cast(DurableContext, context), deps)
+    assert outcome == {"id": request.id, "status": "expired"}
+    approval = deps.approvals.get(request.id)
+    assert approval.status is Status.EXPIRED and approval.policy.escalated
+    assert len(approval.policy.approvers) == MAX_MEMBERS + ONCALL
+    assert isinstance(approval.decided_at, datetime)
+    assert approval.decided_at - approval.created_at >= request.timeout
+    return context, published
+
+
+def test_the_fake_durable_context_counts_what_the_emulator_counts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Twelve hours of the longest approval in the emulator (~40 invocations, each replaying
+    the history so far) and on the fake context: the same operations, the same checkpoints.
+    The week is then counted on the fake context (next test), where it takes no replay."""
     # The SDK's checkpoint thread looks for its stop signal every 0.1 s, a pause at the end
-    # of each of the week's ~520 invocations; a few milliseconds keep the test short.
+    # of each invocation; a few milliseconds keep the test short.
     monkeypatch.setattr("aws_durable_execution_sdk_python.state._STOP_SIGNAL_POLL_SECONDS", 0.005)
     store = InMemoryApprovalStore()
     clock: list[Any] = [None]
@@ -133,7 +186,6 @@ def test_the_longest_approval_stays_within_the_durable_limits(
     deps = WorkflowDeps(
         approvals=Approvals(store, clock=lambda: clock[0]()),
         publisher=published,
-        # AWS's safety poll: the template sets none of SIGNOFF_POLL_*.
         schedule=PollSchedule(
             Settings.poll_initial_seconds, Settings.poll_max_seconds, Settings.poll_backoff
         ),
@@ -146,7 +198,7 @@ def test_the_longest_approval_stays_within_the_durable_limits(
     def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
         return run_approval(event, context, deps)
 
-    request = largest_request("apr-" + "l" * 60)
+    request = largest_request("apr-" + "l" * 60, timeout=HALF_DAY)
     with DurableFunctionTestRunner(handler=handler, skip_time=True) as runner:
         clock[0] = lambda: runner._clock.now()  # the emulator's: it jumps when a wait is skipped
         arn = runner.run_async(
@@ -157,49 +209,70 @@ def test_the_longest_approval_stays_within_the_durable_limits(
         result = runner.wait_for_result(arn, timeout=600)  # real seconds
     assert result.status.value == "SUCCEEDED", result.error
     assert json.loads(result.result) == {"id": request.id, "status": "expired"}
-
-    # It ran the whole week: every reminder, the escalation, the expiry at the deadline.
     approval = store.get(request.id)
     assert approval.status is Status.EXPIRED and approval.policy.escalated
-    assert len(approval.policy.approvers) == MAX_MEMBERS + ONCALL
-    assert isinstance(approval.decided_at, datetime)
-    assert approval.decided_at - approval.created_at >= MAX_TIMEOUT
-    assert SHORTEST is not None
-    reminders = -(-MAX_TIMEOUT // SHORTEST) - 1  # every interval before the deadline
-    assert published.kinds == Counter(
-        {Topic.REQUESTED: 1, Topic.REMINDED: reminders, Topic.ESCALATED: 1, Topic.DECIDED: 1}
-    )
 
-    kinds = Counter(op.operation_type.value for op in result.operations)
-    counted = len(result.operations) + 1  # and the execution itself
-    with_doorbell = counted + kinds[OperationType.WAIT.value]  # each wait: callback + arm
+    fake, fake_published = on_fake_context(request, doorbell=False)
+    assert sorted(str(op.name) for op in result.operations) == sorted(fake.operations)
+    assert fake_published.kinds == published.kinds
+    assert SHORTEST is not None
+    assert published.kinds[Topic.REMINDED] == -(-HALF_DAY // SHORTEST) - 1
+    emulated = {str(op.name): payload_bytes(op) for op in result.operations}
+    faked = {name: len(checkpoint.encode()) for name, checkpoint in fake.checkpoints.items()}
+    assert faked.keys() <= emulated.keys()
+    differ = {n: (emulated[n], faked[n]) for n in faked if emulated[n] != faked[n]}
+    assert all(abs(e - f) <= CLOCK_DIGITS for e, f in differ.values()), differ
+    assert faked["resolve-request"] == emulated["resolve-request"] == max(emulated.values())
+
+
+def test_the_longest_approval_stays_within_the_durable_limits() -> None:
+    """The whole week on the fake context (the previous test shows it counts as the emulator
+    does), with the doorbell off and on: what it spends, against the estimate and AWS's
+    limits."""
+    request = largest_request("apr-" + "l" * 60)
+    assert request.timeout == MAX_TIMEOUT
+    counted: dict[bool, int] = {}
+    for doorbell in (False, True):
+        context, published = on_fake_context(request, doorbell=doorbell)
+        # It ran the whole week: every reminder, the escalation, the expiry at the deadline.
+        assert SHORTEST is not None
+        reminders = -(-MAX_TIMEOUT // SHORTEST) - 1  # every interval before the deadline
+        assert published.kinds == Counter(
+            {Topic.REQUESTED: 1, Topic.REMINDED: reminders, Topic.ESCALATED: 1, Topic.DECIDED: 1}
+        )
+        counted[doorbell] = len(context.operations) + 1  # and the execution itself
+        for name in context.operations:  # OperationUpdate.Name: 1-256 printable ASCII
+            assert name and len(name) <= 256 and name.isascii() and name.isprintable(), name
+        if not doorbell:
+            checkpoints = context.checkpoints
+            waits = sum(1 for name in context.operations if name.startswith("poll-"))
+
+    assert SHORTEST is not None
     planned = limits.operations(MAX_TIMEOUT, SHORTEST, ESCALATE_AFTER, votes=MAX_APPROVERS - 1)
     print(
         f"\n{format_duration(MAX_TIMEOUT)}, remind_every {format_duration(SHORTEST)}, "
-        f"escalation after {format_duration(ESCALATE_AFTER)}, nobody deciding: {counted} "
-        f"operations with the doorbell off ({dict(kinds)} and the execution), "
-        f"{with_doorbell} with it on; planned for with 24 votes: {planned} "
+        f"escalation after {format_duration(ESCALATE_AFTER)}, nobody deciding: "
+        f"{counted[False]} operations with the doorbell off ({waits} waits), "
+        f"{counted[True]} with it on; planned for with 24 votes: {planned} "
         f"(budget {limits.OPERATIONS_BUDGET}, AWS {limits.MAX_OPERATIONS})"
     )
     # The estimate is an upper bound of what ran, and a close one; the plan, with every
     # vote the quorum leaves room for, stays within the budget.
-    estimate = limits.operations(MAX_TIMEOUT, SHORTEST, ESCALATE_AFTER, doorbell=False)
-    assert counted <= estimate <= counted * 1.05, (counted, estimate)
-    estimate = limits.operations(MAX_TIMEOUT, SHORTEST, ESCALATE_AFTER)
-    assert with_doorbell <= estimate <= with_doorbell * 1.05, (with_doorbell, estimate)
-    assert with_doorbell < planned <= limits.OPERATIONS_BUDGET < limits.MAX_OPERATIONS
+    for doorbell in (False, True):
+        estimate = limits.operations(MAX_TIMEOUT, SHORTEST, ESCALATE_AFTER, doorbell=doorbell)
+        assert counted[doorbell] <= estimate <= counted[doorbell] * 1.05, (doorbell, estimate)
+    assert counted[True] < planned <= limits.OPERATIONS_BUDGET < limits.MAX_OPERATIONS
 
     # Payloads: the largest checkpoint (resolve-request: the 500 members found), and every
     # checkpoint summed with the input.
-    sizes = {str(op.name): payload_bytes(op) for op in result.operations}
+    sizes = {name: len(checkpoint.encode()) for name, checkpoint in checkpoints.items()}
     largest = max(sizes, key=sizes.__getitem__)
     stored = sum(sizes.values()) + len(json.dumps(request_to_payload(request)).encode())
+    stored += CLOCK_DIGITS * len(sizes)
     print(f"largest checkpoint: {largest}, {sizes[largest]:,} bytes; all: {stored:,} bytes")
     assert largest == "resolve-request"
     assert sizes[largest] <= limits.MAX_CHECKPOINT_BYTES // 2
     assert stored <= limits.MAX_STORAGE_BYTES // 10
-    for op in result.operations:  # OperationUpdate.Name: 1-256 printable ASCII
-        assert op.name and len(op.name) <= 256 and op.name.isascii(), op.name
 
 
 def with_longest_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ from werkzeug.serving import make_server
 import workflow_fn.app
 from signoff import cli, wiring
 from signoff.codec import request_to_payload
-from signoff.local import aws
+from signoff.local import aws, serving
 from signoff.local.dynamodb import free_port, local_client
 from signoff.local.slack_standin import app_home_opened, dm_channel
 from signoff.local.stack import TABLE, LocalStack
@@ -150,7 +150,7 @@ class LambdaApi:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        serving.stop(self.server)
         self.thread.join()
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from signoff.local import aws, guard
+from signoff.local import aws, guard, serving
 from signoff.local.slack_standin import SlackStandIn, blueprint
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 
@@ -63,7 +63,7 @@ class Guarded:
 def guarded(tmp_path: Path) -> Iterator[Guarded]:
     server = Guarded(tmp_path)
     yield server
-    server.server.shutdown()
+    serving.stop(server.server)
 
 
 def request(

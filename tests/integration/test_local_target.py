@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from signoff.errors import ConfigError
+from signoff.local import serving
 from signoff.targets import LocalTarget
 
 BROKEN = "policies.yaml, line 3, column 7: a key given twice: 'prod-db'"
@@ -42,10 +43,10 @@ class _Stack(BaseHTTPRequestHandler):
 @pytest.fixture
 def stack_url() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Stack)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread = threading.Thread(target=server.serve_forever)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    serving.stop(server)
     thread.join()
 
 

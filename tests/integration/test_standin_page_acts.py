@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from signoff.local import serving
 from signoff.slack.request import RequestSignature, read_body
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, StandInServer
 
@@ -67,7 +68,7 @@ class Events:
 def events() -> Iterator[Events]:
     recorder = Events()
     yield recorder
-    recorder.server.shutdown()
+    serving.stop(recorder.server)
 
 
 @pytest.fixture
