@@ -35,6 +35,7 @@ from signoff.github_action import run_step
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import Decision, StartRequest
 from signoff.policy import PolicyBook, resolve
+from signoff.reports import Reports
 from signoff.service import Approvals
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -59,6 +60,9 @@ class Target:
 
     def cli_decisions(self) -> None:
         return None
+
+    def reports(self) -> Reports:
+        raise NotImplementedError("the benchmark reports nothing")
 
 
 class _NoGroups:

@@ -885,6 +885,44 @@ def cancel(
     _say(f"{approval.id} cancelled by {as_user}")
 
 
+@app.command()
+@_reports_errors
+def report(
+    approval_id: Annotated[str, typer.Argument(metavar="ID")],
+    stage: Annotated[str, typer.Argument(metavar="STAGE", help="started, succeeded or failed")],
+    url: Annotated[str, typer.Option(help="A link to the pipeline's run (http or https).")] = "",
+    note: Annotated[
+        str, typer.Option(help="A line or two for the approvers, shown as typed.")
+    ] = "",
+    key: Annotated[
+        str,
+        typer.Option(
+            help="Names this report: sent again with the same key it is shown once (for "
+            "instance the CI run's id and the stage). Default: one per call."
+        ),
+    ] = "",
+    as_user: Annotated[
+        str, typer.Option("--as", help="Who reports, in the audit trail.")
+    ] = "pipeline",
+) -> None:
+    """Say what the pipeline did after approval, in the request's thread and on its message.
+
+    Only an approved request takes reports; each is audited (`reported`).
+    """
+    from signoff.reports import new_key, report_problem
+
+    checked_id(approval_id)
+    _check_person(as_user)
+    key = key or new_key()  # one key for this call, whatever retries it makes
+    if problem := report_problem(stage, url, note, key):
+        raise ValidationError(problem)
+    result = (
+        _target().reports().report(approval_id, stage, actor=as_user, url=url, note=note, key=key)
+    )
+    said = "reported" if result.new else "was reported already with this --key"
+    _say(f"{approval_id}: {stage} {said}; it shows in the request's thread and on its message")
+
+
 # Ids and --as are checked before the stack is reached: bad usage is exit 2 wherever it runs.
 def _check_person(as_user: str) -> None:
     """`--as` names who acts, in the audit trail: a Slack user id or a plain name."""

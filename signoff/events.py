@@ -24,6 +24,9 @@ class Topic(StrEnum):
     # The escalation group joined the approvers (or could not be resolved): say so in the
     # thread, and re-render the message.
     ESCALATED = "escalated"
+    # A pipeline reported what it did after approval (`signoff report`; the report is in
+    # the audit trail, REPORTED): reply in the thread and show it on the message, once.
+    REPORTED = "reported"
 
 
 class Publisher(Protocol):

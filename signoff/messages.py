@@ -8,7 +8,7 @@ message carries metadata naming the approval, so a notifier that lost the answer
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -16,10 +16,11 @@ from typing import Any, Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from signoff import blocks, model
+from signoff import blocks, model, notices
 from signoff.claims import Claims, Once
 from signoff.errors import BackendError
 from signoff.model import Approval, SlackRef
+from signoff.reports import Report
 from signoff.service import Home
 from signoff.slack.links import message_links
 
@@ -266,8 +267,8 @@ def post_request(client: WebClient, approval: Approval) -> SlackRef:
     try:
         response = client.chat_postMessage(
             channel=approval.channel,
-            text=blocks.fallback_text(approval),
-            blocks=blocks.approval_message(approval),
+            text=notices.card_text(approval),
+            blocks=notices.card(approval),
             metadata=_metadata(approval),
             unfurl_links=False,
             unfurl_media=False,
@@ -303,16 +304,17 @@ def find_request(client: WebClient, approval: Approval) -> SlackRef | None:
     return None
 
 
-def update_message(client: WebClient, approval: Approval) -> bool:
-    """Re-render the request's message from the record. Safe to repeat."""
+def update_message(client: WebClient, approval: Approval, reports: Sequence[Report] = ()) -> bool:
+    """Re-render the request's message from the record (and the pipeline's `reports`, from
+    the audit trail). Safe to repeat."""
     if approval.message is None:
         return False
     try:
         client.chat_update(
             channel=approval.message.channel,
             ts=approval.message.ts,
-            text=blocks.fallback_text(approval),
-            blocks=blocks.approval_message(approval),
+            text=notices.card_text(approval),
+            blocks=notices.card(approval, reports),
         )
     except (SlackApiError, OSError) as exc:  # OSError: a timeout or a dropped connection
         raise slack_failure("chat.update", exc) from exc

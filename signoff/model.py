@@ -110,6 +110,8 @@ class AuditKind(StrEnum):
     REMINDED = "reminded"  # the approvers who had not voted were reminded (detail: number)
     ESCALATED = "escalated"  # the policy's escalation group joined the approvers
     ESCALATION_FAILED = "escalation_failed"  # its group could not be resolved: nobody added
+    SNOOZED = "snoozed"  # an approver asked for no reminders until a time (signoff.reports)
+    REPORTED = "reported"  # the pipeline said what it did after approval (signoff.reports)
     REUSED = "reused"  # approved at once on an earlier approval of the same fingerprint
     GATE_RELEASED = "gate_released"  # the CI system's hold was released (detail: its answer)
     GATE_FAILED = "gate_failed"  # releasing it failed (detail: why, and whether it is retried)
@@ -292,10 +294,12 @@ class Policy:
         return self.named if (self.named or self.groups) else self.approvers
 
     def refusal(self, user: str, requester: str) -> Refusal | None:
-        if user not in self.approvers:
-            return Refusal(RefusalCode.NOT_APPROVER)
+        # The requester hears that self-approval is off, approver or not: that is the rule
+        # that keeps them out, whatever the list says.
         if user == requester and not self.allow_self_approval:
             return Refusal(RefusalCode.SELF_APPROVAL)
+        if user not in self.approvers:
+            return Refusal(RefusalCode.NOT_APPROVER)
         return None
 
 
@@ -928,18 +932,33 @@ class Approval:
         if self.status is not Status.PENDING:
             return self._closed()
         if past_deadline(self.expires_at, now):
-            return Refusal(RefusalCode.EXPIRED)
+            return self._about(Refusal(RefusalCode.EXPIRED))
         refusal = self.policy.refusal(user, self.requester)
         if refusal:
-            return refusal
+            return self._about(refusal)
         earlier = next((v for v in self.votes if v.user == user), None)
         if earlier is not None:
             said = "approved" if earlier.decision is Decision.APPROVE else "rejected"
-            return Refusal(RefusalCode.ALREADY_VOTED, {"vote": said})
+            return self._about(Refusal(RefusalCode.ALREADY_VOTED, {"vote": said}))
         return None
 
     def _closed(self) -> Refusal:
-        return Refusal(RefusalCode.CLOSED, {"status": self.status.value})
+        return self._about(Refusal(RefusalCode.CLOSED, {"status": self.status.value}))
+
+    def _about(self, refusal: Refusal) -> Refusal:
+        """The refusal with what its sentence may name: this request, who decided it and
+        when, who may decide it (signoff.refusals words it)."""
+        about = {
+            "approval_id": self.id,
+            "title": self.title,
+            "requester": self.requester,
+            "approvers": ", ".join(self.policy.approvers),
+            "deadline": iso(self.expires_at),
+        }
+        if self.status is not Status.PENDING:
+            about["by"] = self.decided_by
+            about["at"] = iso(self.decided_at) if self.decided_at else ""
+        return replace(refusal, details={**about, **refusal.details})
 
     @property
     def approved_by(self) -> tuple[str, ...]:
@@ -1073,7 +1092,7 @@ class Approval:
         if self.status is not Status.PENDING:
             raise RefusedError(self._closed())
         if user != self.requester and user not in admins:
-            raise RefusedError(RefusalCode.NOT_REQUESTER_OR_ADMIN)
+            raise RefusedError(self._about(Refusal(RefusalCode.NOT_REQUESTER_OR_ADMIN)))
         now = utc(now)
         reason = _checked_reason(reason)
         new = replace(

@@ -21,6 +21,7 @@ to publish again after a crash lost deliveries.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from typing import Any, Protocol
 
 from slack_sdk import WebClient
 
-from signoff import blocks, messages, model
+from signoff import blocks, messages, model, notices, reports
 from signoff.claims import Claims
 from signoff.errors import BackendError, NotFoundError
 from signoff.events import Publisher, Topic, decode
@@ -54,6 +55,7 @@ from signoff.model import (
     Reminded,
     SlackFailed,
     SlackRef,
+    Status,
     utc,
 )
 from signoff.observability import NoTelemetry, Telemetry
@@ -142,6 +144,8 @@ class Notifier:
         elif kind is Topic.ESCALATED:
             self._escalated(approval_id)
             self._follow_up(approval_id)
+        elif kind is Topic.REPORTED:
+            self._reported(approval_id)
         else:
             self._follow_up(approval_id)
 
@@ -161,12 +165,14 @@ class Notifier:
 
     def tell_requester(self, approval: Approval, notice: messages.Notice, key: str) -> bool:
         """DM the requester once per key (False: done before, or not a Slack user)."""
+        return self.tell(approval, approval.requester, notice, "dm:" + key)
+
+    def tell(self, approval: Approval, user: str, notice: messages.Notice, key: str) -> bool:
+        """DM `user` once per key (False: done before, or not a Slack user)."""
         return self._slack(
             approval,
-            "dm:" + key,
-            lambda: messages.direct_message(
-                self._client, self._once, approval, approval.requester, notice, "dm:" + key
-            ),
+            key,
+            lambda: messages.direct_message(self._client, self._once, approval, user, notice, key),
             dm=True,
         )
 
@@ -183,7 +189,7 @@ class Notifier:
             posted = approval
             self.tell_requester(
                 approval,
-                lambda: blocks.requested_dm(posted, self._permalink(posted)),
+                lambda: notices.requested_dm(posted, self._permalink(posted)),
                 "requested",
             )
         self._refresh_homes(approval)
@@ -256,11 +262,14 @@ class Notifier:
         audit event marks the outcome as shown."""
         approval_id = approval.id
         for vote in approval.votes:
-            self.reply_in_thread(approval, blocks.vote_notice(vote), f"vote:{vote.user}")
+            # One reply per event: the vote that decides is told by the outcome's reply.
+            if not notices.decisive(approval, vote):
+                notice = notices.vote_notice(approval, vote)
+                self.reply_in_thread(approval, notice, f"vote:{vote.user}")
         if approval.status.is_closed:
-            self.reply_in_thread(approval, blocks.outcome_notice(approval), "outcome")
+            self.reply_in_thread(approval, notices.outcome_notice(approval), "outcome")
             self.tell_requester(
-                approval, lambda: blocks.outcome_dm(approval, self._permalink(approval)), "outcome"
+                approval, lambda: notices.outcome_dm(approval, self._permalink(approval)), "outcome"
             )
         self._refresh_homes(approval)
         if approval.message is None:
@@ -279,9 +288,11 @@ class Notifier:
         if self._store.claim_once(approval.id, key, self._clock(), self._lease) is OnceClaim.DONE:
             return
 
+        shown = self._reports(approval)
+
         def render() -> bool:
             try:
-                messages.update_message(self._client, approval)
+                messages.update_message(self._client, approval, shown)
             except PermanentSlackError:
                 self._finish(approval.id, key)  # given up for good
                 raise
@@ -300,23 +311,51 @@ class Notifier:
         self._slack(approval, key, render)
 
     def _remind(self, approval_id: str) -> None:
-        """Reply for the latest reminder in the audit trail, once (`remind:<number>`),
-        mentioning whoever has still not voted; nothing once the request is closed."""
+        """For the latest reminder in the audit trail: a DM, with the buttons, to each
+        person the request still waits for and who has not snoozed it, once per person
+        (`remind:<number>:<user>`). Nobody else is told; nothing once it is closed."""
         approval = self._store.get(approval_id)
-        number = _reminder_due(approval, self._store.audit(approval_id))
-        if number:
-            self.reply_in_thread(
-                approval, blocks.reminder_notice(approval, number), f"remind:{number}"
+        audit = self._store.audit(approval_id)
+        number = _reminder_due(approval, audit)
+        if not number:
+            return
+        for user in reminded(approval, audit):
+            notice = functools.partial(self._reminder_dm, approval, user, number)
+            self.tell(approval, user, notice, remind_key(number, user))
+
+    def _reminder_dm(self, approval: Approval, user: str, number: int) -> blocks.Notice:
+        return notices.reminder_dm(approval, user, number, self._permalink(approval))
+
+    def _reported(self, approval_id: str) -> None:
+        """Each report of the pipeline, once, in the thread; then the card shows them all
+        (an update, safe to repeat)."""
+        approval = self._store.get(approval_id)
+        found = reports.reports(self._store.audit(approval_id))
+        for report in found:
+            notice = notices.report_notice(approval, report)
+            self.reply_in_thread(approval, notice, report_reply_key(report))
+        if found and approval.message is not None:
+            self._slack(
+                approval,
+                "report-render",
+                lambda: messages.update_message(self._client, approval, found),
+                once=False,
             )
+
+    def _reports(self, approval: Approval) -> list[reports.Report]:
+        """What the card shows under an approved request: the pipeline's reports."""
+        if approval.status is not Status.APPROVED:
+            return []
+        return reports.reports(self._store.audit(approval.id))
 
     def _escalated(self, approval_id: str) -> None:
         """Say in the thread, once, that the escalation group joined (or could not)."""
         approval = self._store.get(approval_id)
         for event in self._store.audit(approval_id):
             if escalated := event.read(Escalated):
-                notice = blocks.escalation_notice(approval, escalated.count)
+                notice = notices.escalation_notice(approval, escalated.count)
             elif failed := event.read(EscalationFailed):
-                notice = blocks.escalation_notice(approval, 0, failed.why)
+                notice = notices.escalation_notice(approval, 0, failed.why)
             else:
                 continue
             self.reply_in_thread(approval, notice, "escalated")
@@ -391,7 +430,7 @@ class Notifier:
             failed = SlackFailed(call=call, error=error, what_to_do=advice, tries=tries)
             self._finish(approval.id, key, (AuditKind.SLACK_FAILED, failed.detail()))
         if tell and error not in messages.TOKEN_ERRORS:
-            self.tell_requester(approval, blocks.slack_failure_dm(approval, error, advice), key)
+            self.tell_requester(approval, notices.slack_failure_dm(approval, error, advice), key)
 
     def _finish(
         self, approval_id: str, key: str, note: tuple[AuditKind, dict[str, str]] | None = None
@@ -414,6 +453,26 @@ def _reminder_due(approval: Approval, audit: list[AuditEvent]) -> int:
     return max((r.number for e in audit if (r := e.read(Reminded))), default=0)
 
 
+def reminded(approval: Approval, audit: list[AuditEvent]) -> list[str]:
+    """Who the latest reminder goes to: whoever the request still waits for, less those
+    who snoozed it past the reminder's time."""
+    number = _reminder_due(approval, audit)
+    at = next(
+        (e.at for e in reversed(audit) if (r := e.read(Reminded)) and r.number == number), None
+    )
+    if not number or at is None:
+        return []
+    return [u for u in approval.waiting_for() if not reports.snoozed(audit, u, at)]
+
+
+def remind_key(number: int, user: str) -> str:
+    return f"remind:{number}:{user}"
+
+
+def report_reply_key(report: reports.Report) -> str:
+    return f"report:{report.reported.key}"
+
+
 def unfinished(approval: Approval, audit: list[AuditEvent], done: frozenset[str]) -> list[Topic]:
     """The topics whose delivery would finish every side effect the record and its audit
     trail say should exist and the once-keys (`done`) say does not, in order.
@@ -429,7 +488,7 @@ def unfinished(approval: Approval, audit: list[AuditEvent], done: frozenset[str]
     topics: list[Topic] = []
     if to_user and "dm:requested" not in done:
         topics.append(Topic.REQUESTED)
-    wanted = [f"vote:{v.user}" for v in approval.votes]
+    wanted = [f"vote:{v.user}" for v in approval.votes if not notices.decisive(approval, v)]
     if approval.status.is_closed:
         wanted += ["outcome", render_key(approval)] + (["dm:outcome"] if to_user else [])
     elif approval.votes or approval.policy.escalated:
@@ -442,8 +501,11 @@ def unfinished(approval: Approval, audit: list[AuditEvent], done: frozenset[str]
     if any(e.kind in escalation for e in audit) and "escalated" not in done:
         topics.append(Topic.ESCALATED)
     number = _reminder_due(approval, audit)
-    if number and f"remind:{number}" not in done:
+    if any(remind_key(number, u) not in done for u in reminded(approval, audit)):
         topics.append(Topic.REMINDED)
+    found = reports.reports(audit)
+    if any(report_reply_key(r) not in done for r in found):
+        topics.append(Topic.REPORTED)
     return topics
 
 

@@ -16,9 +16,11 @@ from signoff.aws_session import aws_session
 from signoff.codec import request_to_payload
 from signoff.doorbell import LambdaDoorbell
 from signoff.errors import BackendError, ConfigError
+from signoff.events import SnsPublisher
 from signoff.model import Approval, StartRequest
 from signoff.policy import PolicyBook, PolicyDocument, PushResult, push_policies, read_policies
-from signoff.service import CLI_DECISIONS, Approvals, CliDecisions
+from signoff.reports import Reports
+from signoff.service import CLI_DECISIONS, Approvals, CliDecisions, system_clock
 from signoff.store import DynamoApprovalStore
 
 DEFAULT_LOCAL_URL = "http://127.0.0.1:3000"
@@ -36,6 +38,10 @@ class Target(Protocol):
 
     def cli_decisions(self) -> CliDecisions | None:
         """What the deployment says about decisions from the CLI (None: no limits)."""
+        ...
+
+    def reports(self) -> Reports:
+        """A pipeline's reports, recorded in the table and published to the notifier."""
         ...
 
 
@@ -132,6 +138,7 @@ class LocalTarget:
                 f"{not_the_stack}: its DynamoDB settings are unusable: {exc}"
             ) from exc
         self.config = config
+        self._store = DynamoApprovalStore(client, config["table"])
         # The stack serves the Lambda callback API: a decision here rings the workflow.
         lambda_client = boto3.client(
             "lambda",
@@ -142,7 +149,7 @@ class LocalTarget:
             config=Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1}),
         )
         self.approvals = Approvals(
-            DynamoApprovalStore(client, config["table"]),
+            self._store,
             doorbell=LambdaDoorbell(lambda: lambda_client),
             admins=lambda: self.policies().admins,
         )
@@ -162,6 +169,17 @@ class LocalTarget:
 
     def cli_decisions(self) -> CliDecisions | None:
         return None  # the local stack takes every decision the rules allow
+
+    def reports(self) -> Reports:
+        from signoff.doctor import local_deployment
+
+        # The local SNS takes requests signed with the stack owner's credentials.
+        sns = local_deployment(self.base_url, self.config).client("sns")
+        return Reports(
+            store=self._store,
+            clock=system_clock,
+            publisher=SnsPublisher(sns, str(self.config.get("topic_arn", ""))),
+        )
 
     def kickoff_refusal(self, approval_id: str) -> str | None:
         try:
@@ -236,6 +254,14 @@ class AwsTarget:
             doorbell=LambdaDoorbell(lambda: self._lambda),
             admins=lambda: self.policies().admins,
         )
+
+    def reports(self) -> Reports:
+        """Reports need the stack's TopicArn output and, in IAM, CliUserPolicy."""
+        topic = self.outputs.get("TopicArn", "")
+        if not topic:
+            raise ConfigError(f"stack {self.stack_name} lacks the TopicArn output")
+        publisher = SnsPublisher(self._session.client("sns"), topic)
+        return Reports(store=self._store, clock=system_clock, publisher=publisher)
 
     def policies(self) -> PolicyBook:
         """The stack's policy document, from the SSM parameter its outputs name."""

@@ -13,7 +13,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
-from signoff import blocks
+from signoff import blocks, notices
 from signoff.observability import Telemetry
 from signoff.service import Approvals
 from signoff.slack.listeners import Listeners
@@ -85,6 +85,7 @@ def build_app(
     app.view(blocks.CANCEL_VIEW)(listeners.cancel_reason)
     app.command("/signoff")(listeners.command)
     app.action(blocks.NEXT_PAGE_ACTION)(listeners.next_page)
+    app.action(notices.SNOOZE_ACTION)(listeners.snooze)
     # A link button opens its URL in the browser; Slack still tells us: acknowledged only.
     app.action(re.compile(rf"^{re.escape(blocks.LINK_ACTION)}\.[0-9]+$"))(_ack_only)
     app.event("app_home_opened")(listeners.home_opened)

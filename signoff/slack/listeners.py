@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from signoff import blocks, messages
+from signoff import blocks, messages, notices, reports
+from signoff import richtext as rt
 from signoff.errors import (
     AlreadyRecordedError,
     BackendError,
@@ -32,6 +33,8 @@ from signoff.errors import (
 from signoff.model import Decision, id_problem
 from signoff.observability import NoTelemetry, Telemetry
 from signoff.service import Approvals
+from signoff.slack import commands
+from signoff.slack.commands import Verb
 from signoff.slack.links import message_links
 from signoff.slack.request import need
 from signoff.text import escape, visible
@@ -130,6 +133,11 @@ CANCEL_REASON = Phrases(
     mrkdwn=False,
 )
 CANCEL_DIALOG_FAILED = "The reason dialog could not be opened; please choose Cancel request again."
+SNOOZE = Phrases(
+    doing="snooze",
+    refused="Not snoozed: {why}.",
+    try_again="The snooze could not be recorded just now; please try again.",
+)
 COMMAND = Phrases(
     doing="/signoff",
     refused="{why}. Try `/signoff list`.",
@@ -153,9 +161,15 @@ def answer(exc: SignoffError, phrases: Phrases) -> tuple[Told, str]:
 
 
 def tell(respond: Respond, text: str) -> None:
-    """A private answer through the request's response_url (best effort)."""
+    """A private answer through the request's response_url (best effort).
+
+    `text` is Slack text (its user text escaped); what is shown is the same sentence as
+    rich text, so a title it names is shown as typed, never formatted.
+    """
+    typed = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    shown = [rt.block(rt.section(rt.text(typed)))]
     try:
-        respond(text=text, response_type="ephemeral", replace_original=False)
+        respond(text=text, blocks=shown, response_type="ephemeral", replace_original=False)
     except Exception:
         log.warning("could not send an ephemeral notice", exc_info=True)
 
@@ -273,16 +287,15 @@ class Listeners:
         """`/signoff [list | mine | show <id> | help]`, answered privately."""
         user = need(command, "user_id")
         self.telemetry.tag(slack_user=user)
-        verb, _, rest = (command.get("text") or "").strip().partition(" ")
-        approval_id = next(iter(rest.split()), "")
-        verbs: dict[str, Callable[[], dict[str, Any]]] = {
-            "": self._list,
-            "list": self._list,
-            "mine": lambda: self._mine(user, client),
-            "show": lambda: self._show(approval_id),
+        parsed = commands.parse(command.get("text") or "")
+        verbs: dict[Verb, Callable[[], dict[str, Any]]] = {
+            Verb.LIST: self._list,
+            Verb.MINE: lambda: self._mine(user, client),
+            Verb.SHOW: lambda: self._show(parsed.approval_id),
+            Verb.HELP: lambda: commands.help_answer(parsed.not_understood),
         }
         try:
-            said = verbs.get(verb.lower(), _help)()
+            said = verbs[parsed.verb]()
         except SignoffError as exc:
             said = {"text": answer(exc, COMMAND)[1]}
         ack(response_type="ephemeral", **said)
@@ -306,6 +319,31 @@ class Listeners:
             )
         except Exception:
             log.warning("could not show the next page", exc_info=True)
+
+    def snooze(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        """A reminder's "Remind me in 1 h": no reminders of it for this person until then
+        (audited); told privately, or why not."""
+        approval_id, user = self._clicked(body)
+        need(body, "response_url")
+        store, clock = self.approvals.store, self.approvals.clock
+        try:
+            approval, until = reports.snooze(store, clock, approval_id, user)
+        except SignoffError as exc:
+            _, text = answer(exc, SNOOZE)
+            ack()
+            tell(respond, text)
+            return
+        ack()
+        said = notices.snoozed_notice(approval, until)
+        try:
+            respond(
+                text=said.text,
+                blocks=said.blocks,
+                response_type="ephemeral",
+                replace_original=False,
+            )
+        except Exception:
+            log.warning("could not confirm a snooze", exc_info=True)
 
     def home_opened(self, event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") == "home":
@@ -350,16 +388,10 @@ class Listeners:
         }
 
     def _show(self, approval_id: str) -> dict[str, Any]:
-        if not approval_id:
-            return _help()
         if id_problem(approval_id):  # what was typed is not echoed
             return {"text": "That is not an approval id. Try `/signoff list`."}
         approval = self.approvals.get(approval_id)
-        return {"text": blocks.fallback_text(approval), "blocks": blocks.show_blocks(approval)}
-
-
-def _help() -> dict[str, Any]:
-    return {"text": blocks.HELP_TEXT}
+        return {"text": notices.card_text(approval), "blocks": blocks.show_blocks(approval)}
 
 
 def _from_home(body: dict[str, Any]) -> bool:

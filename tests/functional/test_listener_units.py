@@ -25,12 +25,28 @@ from signoff.model import Approval, AuditEvent, Decision, Status
 from signoff.service import Approvals
 from signoff.slack.listeners import Listeners
 from signoff.slack.request import MalformedRequestError
+from signoff.text import escape
 from tests.factories import Bell, start_request
 from tests.integration.slack_events import block_actions_payload, view_submission_payload
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 URL = "https://hooks.slack.test/actions/T0/1/x"
-NOT_APPROVER = "you are not an approver of this request"
+TITLE = "“Rotate <!here> keys” (apr-u1)"  # the request as refusals name it, as typed
+NOT_APPROVER = (
+    f"you are not an approver of {TITLE}: its approvers are U0A, U0B; ask one of them to decide"
+)
+
+
+def privately(typed: str) -> dict[str, Any]:
+    """An ephemeral answer as `tell` sends it: Slack text with the user text escaped, and
+    the same sentence as rich text, shown as typed."""
+    rich = {"type": "rich_text_section", "elements": [{"type": "text", "text": typed}]}
+    return {
+        "text": escape(typed),
+        "blocks": [{"type": "rich_text", "elements": [rich]}],
+        "response_type": "ephemeral",
+        "replace_original": False,
+    }
 
 
 class Recorder:
@@ -231,13 +247,7 @@ def test_a_repeated_approve_is_told_it_is_already_recorded(
     listeners.approve(ack, click("U0A", blocks.APPROVE_ACTION), client, respond)
     listeners.approve(ack, click("U0A", blocks.APPROVE_ACTION), client, respond)
     assert ack.calls == [{}, {}]
-    assert respond.calls == [
-        {
-            "text": "Your approval is already recorded.",
-            "response_type": "ephemeral",
-            "replace_original": False,
-        }
-    ]
+    assert respond.calls == [privately("Your approval is already recorded.")]
     assert audited(approvals)["vote_refused"] == 0
 
 
@@ -257,8 +267,20 @@ def _unchanged(approvals: Approvals, clock: Clock) -> None:
     ("user", "before", "why", "code"),
     [
         ("U0X", _unchanged, NOT_APPROVER, "not_approver"),
-        ("U0B", _closed, "this request is already approved", "closed"),
-        ("U0B", _expired, "this request has expired", "expired"),
+        (
+            "U0B",
+            _closed,
+            f"{TITLE} is already approved (U0A decided it at 2026-11-27 12:00 UTC): nothing "
+            "more can be decided on it",
+            "closed",
+        ),
+        (
+            "U0B",
+            _expired,
+            f"{TITLE} has expired (its deadline passed at 2026-11-27 12:30 UTC): ask U0REQ to "
+            "start it again if it is still needed",
+            "expired",
+        ),
     ],
     ids=["not-an-approver", "closed", "expired"],
 )
@@ -277,13 +299,7 @@ def test_an_approve_the_rules_refuse_is_told_why_privately_and_audited(
     before(approvals, clock)
     listeners.approve(ack, click(user, blocks.APPROVE_ACTION), client, respond)
     assert ack.calls == [{}]
-    assert respond.calls == [
-        {
-            "text": f"Your approval was not recorded: {why}.",
-            "response_type": "ephemeral",
-            "replace_original": False,
-        }
-    ]
+    assert respond.calls == [privately(f"Your approval was not recorded: {why}.")]
     refusal = refused_with(approvals, "vote_refused")
     assert refusal.actor == user and refusal.detail["why"] == why
     assert refusal.detail["code"] == code
@@ -298,7 +314,8 @@ def test_the_requester_approving_their_own_request_is_refused(
         ack, click("U0REQ", blocks.APPROVE_ACTION, "apr-own"), client, respond
     )
     assert respond.texts == [
-        "Your approval was not recorded: you requested this, and self-approval is not allowed."
+        "Your approval was not recorded: “Deploy api” (apr-own) is your own request, and "
+        "self-approval is off for it: one of its approvers (U0A, U0REQ) must decide it."
     ]
     assert audited(approvals, "apr-own")["vote_refused"] == 1
 
@@ -414,12 +431,26 @@ def test_reject_opens_the_reason_dialog(
     assert approvals.get("apr-u1").status is Status.PENDING  # nothing decided yet
 
 
+def test_the_requester_who_is_not_an_approver_hears_it_is_their_own_request(
+    listeners: Listeners, approvals: Approvals, ack: Recorder, respond: Recorder, client: FakeSlack
+) -> None:
+    """Self-approval off is the rule that keeps the requester out, listed or not: they are
+    told that, not "you are not an approver"."""
+    listeners.approve(ack, click("U0REQ", blocks.APPROVE_ACTION), client, respond)
+    why = (
+        f"{TITLE} is your own request, and self-approval is off for it: one of its approvers "
+        "(U0A, U0B) must decide it"
+    )
+    assert respond.calls == [privately(f"Your approval was not recorded: {why}.")]
+    assert refused_with(approvals, "vote_refused").detail["code"] == "self_approval"
+
+
 def test_reject_by_someone_who_may_not_vote_is_refused_without_a_dialog(
     listeners: Listeners, approvals: Approvals, ack: Recorder, respond: Recorder, client: FakeSlack
 ) -> None:
     listeners.reject(ack, click("U0X", blocks.REJECT_ACTION), client, respond)
     assert ack.calls == [{}] and client.calls == []
-    assert respond.texts == [f"You cannot reject this: {NOT_APPROVER}."]
+    assert respond.texts == [escape(f"You cannot reject this: {NOT_APPROVER}.")]
     assert refused_with(approvals, "vote_refused").detail["code"] == "not_approver"
 
 
@@ -431,7 +462,8 @@ def test_reject_after_approving_is_refused_a_vote_cannot_change(
     approvals.decide("apr-q2", "U0A", Decision.APPROVE)
     Listeners(approvals).reject(ack, click("U0A", blocks.REJECT_ACTION, "apr-q2"), client, respond)
     assert respond.texts == [
-        "You cannot reject this: you already approved this request, and a vote cannot be changed."
+        "You cannot reject this: you already approved “Deploy api” (apr-q2), and a vote cannot "
+        "be changed: if something changed, ask U0REQ to cancel it and ask again."
     ]
     assert client.calls == []
 
@@ -585,14 +617,8 @@ def test_a_strangers_cancel_is_refused_privately_and_audited_without_a_dialog(
     client = FakeSlack()
     listeners.cancel(ack, menu("U0A"), client, respond)
     assert ack.calls == [{}] and client.calls == []
-    why = "only the requester or an admin can cancel this request"
-    assert respond.calls == [
-        {
-            "text": f"The request was not cancelled: {why}.",
-            "response_type": "ephemeral",
-            "replace_original": False,
-        }
-    ]
+    why = f"only the requester (U0REQ) or an admin can cancel {TITLE}: ask them"
+    assert respond.calls == [privately(f"The request was not cancelled: {why}.")]
     refusal = refused_with(approvals, "cancel_refused")
     assert (refusal.actor, refusal.detail) == (
         "U0A",
@@ -605,7 +631,7 @@ def test_a_strangers_submitted_reason_is_refused_in_the_dialog(
     listeners: Listeners, approvals: Approvals, ack: Recorder
 ) -> None:
     submit_cancel(listeners, ack, "U0A", "mine now")
-    why = "only the requester or an admin can cancel this request"
+    why = f"only the requester (U0REQ) or an admin can cancel {TITLE}: ask them"
     assert ack.calls == [
         {"response_action": "errors", "errors": {"reason": f"Not cancelled: {why}."}}
     ]
@@ -733,8 +759,8 @@ def test_signoff_mine_lists_what_waits_for_my_vote(
 def test_signoff_show_shows_one_request_without_buttons(
     listeners: Listeners, approvals: Approvals
 ) -> None:
-    said = command(listeners, "show apr-u1 extra words")
-    assert said["text"] == "Approval requested: Rotate &lt;!here&gt; keys"
+    said = command(listeners, "show apr-u1")
+    assert said["text"] == "<@U0REQ> asks for approval: Rotate &lt;!here&gt; keys (apr-u1)"
     assert said["blocks"] == blocks.show_blocks(approvals.get("apr-u1"))
     assert not [b for b in said["blocks"] if b["type"] == "actions"]
 
@@ -754,11 +780,29 @@ def test_signoff_show_of_what_is_not_an_id_does_not_echo_it(
     }
 
 
-@pytest.mark.parametrize("text", ["help", "show", "frobnicate apr-u1"])
-def test_signoff_help_and_anything_unknown_answer_with_the_help(
-    listeners: Listeners, text: str
+def test_signoff_help_answers_with_the_help(listeners: Listeners) -> None:
+    assert command(listeners, "help") == {"text": blocks.HELP_TEXT}
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("show", "`/signoff show` takes a request id, e.g. `/signoff show apr-1a2b3c4d5e`."),
+        ("show apr-u1 apr-u2", "`/signoff show` takes one request id, e.g."),
+        ("approve apr-u1", "`/signoff approve` is not a command: approve from the request's"),
+        ("frobnicate <!channel>", "That is not a `/signoff` command."),
+        ("mine please", "`/signoff mine` takes nothing after it."),
+    ],
+)
+def test_signoff_input_it_does_not_understand_says_so_then_shows_the_help(
+    listeners: Listeners, typed: str, why: str
 ) -> None:
-    assert command(listeners, text) == {"text": blocks.HELP_TEXT}
+    said = command(listeners, typed)
+    first, help_ = said["blocks"]
+    assert first["text"]["text"].startswith(":warning: Not understood. " + why)
+    assert help_["text"]["text"] == blocks.HELP_TEXT
+    assert said["text"].startswith("Not understood. " + why) and blocks.HELP_TEXT in said["text"]
+    assert "<!channel>" not in str(said)  # what was typed is not echoed
 
 
 def test_signoff_when_the_store_fails_says_try_again(listeners: Listeners, store: Store) -> None:

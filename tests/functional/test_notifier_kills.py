@@ -188,7 +188,7 @@ class World:
 POSTED = {"post": 1, "notified": 1, "dm dm:requested": 1}
 DECIDED = {
     **POSTED,
-    "thread vote:U0A": 1,
+    "thread vote:U0A": 0,  # the deciding vote is told by the outcome's reply alone
     "thread outcome": 1,
     "dm dm:outcome": 1,
     "message_updated": 1,

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -19,6 +19,7 @@ from signoff.errors import NotFoundError, ValidationError
 from signoff.local import serving
 from signoff.model import StartRequest, Status
 from signoff.policy import PolicyBook, resolve
+from signoff.reports import Reports
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from tests.factories import start_request
@@ -46,6 +47,9 @@ class StoreOnlyTarget:
 
     def cli_decisions(self) -> None:
         return None
+
+    def reports(self) -> Reports:
+        raise AssertionError("nothing is reported here")
 
 
 @pytest.mark.integration
@@ -145,6 +149,11 @@ class StoreTarget:
     def cli_decisions(self) -> None:
         return None
 
+    def reports(self) -> Reports:
+        # The table's store (DynamoDB Local) has the once items a report is written with.
+        store = cast(DynamoApprovalStore, self.approvals.store)
+        return Reports(store=store, clock=self.approvals.clock)
+
 
 @pytest.fixture
 def target(approvals: Approvals, monkeypatch: pytest.MonkeyPatch) -> StoreTarget:
@@ -226,7 +235,11 @@ def test_user_text_prints_as_typed_through_a_cancel(target: StoreTarget, text: s
     assert (waited.exit_code, waited.stdout) == (5, f"apr-markup cancelled by U0R\n  > {text}\n")
     refused = invoke("decide", "apr-markup", "approve", "--as", "U0A")
     assert refused.exit_code == 1
-    assert refused.stderr == "refused: this request is already cancelled\n"
+    # The refusal names the request by its title, printed as typed (never as markup).
+    assert refused.stderr.startswith(
+        f"refused: \u201c{text}\u201d (apr-markup) is already cancelled (U0R cancelled it at "
+    )
+    assert refused.stderr.endswith("): nothing more can be decided on it\n")
 
 
 @pytest.mark.integration
@@ -270,7 +283,10 @@ def test_errors_map_to_exit_codes(target: StoreTarget) -> None:
     assert (no_reason.exit_code, no_reason.stderr) == (2, "error: a rejection needs a reason\n")
     stranger = invoke("decide", "apr-codes", "approve", "--as", "U0X")
     assert stranger.exit_code == 1
-    assert stranger.stderr == "refused: you are not an approver of this request\n"
+    assert stranger.stderr == (
+        "refused: you are not an approver of \u201ct\u201d (apr-codes): its approvers are U0A; "
+        "ask one of them to decide\n"
+    )
     assert invoke("decide", "apr-codes", "approve", "--as", "U0A").exit_code == 0
     again = invoke("decide", "apr-codes", "approve", "--as", "U0A")
     assert again.exit_code == 0, again.output
@@ -593,7 +609,7 @@ def test_a_group_member_may_approve_through_the_cli_and_a_non_member_may_not(
         2,
     )
     own = invoke("decide", "apr-dba", "approve", "--as", "U0ALICE")
-    assert own.exit_code == 1 and "self-approval is not allowed" in own.stderr
+    assert own.exit_code == 1 and "is your own request, and self-approval is off" in own.stderr
     stranger = invoke("decide", "apr-dba", "approve", "--as", "U0MALLORY")
     assert stranger.exit_code == 1 and "not an approver" in stranger.stderr
     assert invoke("decide", "apr-dba", "approve", "--as", "U0BOB").exit_code == 0
@@ -611,7 +627,9 @@ def test_cancel_through_the_cli_by_a_stranger_an_admin_and_the_requester(
         assert invoke(*start, "--policy", "two-of-three").exit_code == 0
     stranger = invoke("cancel", "apr-c1", "--as", "U0A")
     assert stranger.exit_code == 1
-    assert stranger.stderr == "refused: only the requester or an admin can cancel this request\n"
+    assert stranger.stderr == (
+        "refused: only the requester (U0R) or an admin can cancel \u201ct\u201d (apr-c1): ask them\n"
+    )
     assert [e.kind for e in governed.approvals.store.audit("apr-c1")][-1] == "cancel_refused"
     assert invoke("cancel", "apr-c1", "--as", "U0R").exit_code == 0
     assert invoke("wait", "apr-c1").exit_code == 5
@@ -629,3 +647,25 @@ def test_policies_lists_the_deployments_rules(governed: StoreTarget) -> None:
     document = json.loads(invoke("policies", "--json").stdout)
     assert list(document["policies"]) == ["prod-deploy", "two-of-three"]
     assert PolicyBook.from_data(document, source="x").policies == governed.book.policies
+
+
+@pytest.mark.integration
+def test_report_exit_codes_and_a_repeated_key(target: StoreTarget) -> None:
+    start = ("start", "--id", "apr-rep", "--title", "t", "--approver", "U0A", "--requester", "U0R")
+    assert invoke(*start).exit_code == 0
+    bad = invoke("report", "apr-rep", "deployed")
+    assert (bad.exit_code, bad.stderr) == (
+        2,
+        "error: the stage is started, succeeded or failed, not 'deployed'\n",
+    )
+    early = invoke("report", "apr-rep", "started")
+    assert early.exit_code == 1 and "is pending, not approved" in early.stderr
+    assert invoke("decide", "apr-rep", "approve", "--as", "U0A").exit_code == 0
+    args = ("report", "apr-rep", "succeeded", "--key", "run-9", "--note", "[bold]ok[/bold]")
+    first, again = invoke(*args), invoke(*args)
+    assert first.stdout == (
+        "apr-rep: succeeded reported; it shows in the request's thread and on its message\n"
+    )
+    assert "was reported already with this --key" in again.stdout
+    events = [e for e in target.approvals.store.audit("apr-rep") if e.kind == "reported"]
+    assert [(e.actor, e.detail["note"]) for e in events] == [("pipeline", "[bold]ok[/bold]")]

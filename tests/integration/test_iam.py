@@ -339,6 +339,11 @@ def _drive(d: Driver) -> dict[str, str]:
     d.start(CLI_USER, "apr-iam-3", "--approver", APPROVER)
     assert d.cli(CLI_USER, "decide", "apr-iam-3", "approve", "--as", APPROVER).exit_code == 0
     outcomes["apr-iam-3"] = d.finished("apr-iam-3")
+    # The pipeline reports what it did after the approval (an audited once-write, and a
+    # publish that has the notifier show it).
+    report = ("report", "apr-iam-3", "succeeded", "--url", "https://ci.example/runs/7")
+    reported = d.cli(CLI_USER, *report, "--key", "run-7")
+    assert reported.exit_code == 0, reported.output
     d.start(CLI_USER, "apr-iam-4", "--approver", APPROVER)
     assert d.cli(CLI_USER, "cancel", "apr-iam-4", "--as", REQUESTER).exit_code == 0
     outcomes["apr-iam-4"] = d.finished("apr-iam-4")
@@ -489,6 +494,7 @@ def lifecycle(
                     "cloudformation": moto,
                     "sts": moto,
                     "ssm": moto,
+                    "sns": moto,  # `signoff report` publishes to the notifier
                     "dynamodb": local.ddb.endpoint,
                     "lambda": lambda_api.url,
                 },

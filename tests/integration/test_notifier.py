@@ -77,7 +77,9 @@ def test_decided_updates_the_message_without_buttons(
     message = slack.standin.conversation()["messages"][0]
     assert message["edits"] == 1
     text = json.dumps(message["blocks"])
-    assert "Rejected" in text and '"text": "not during <the> freeze"' in text
+    # The outcome in the header and the tracker; the reason quoted as typed (rich text).
+    assert "\\u274c" in text and json.dumps("not during <the> freeze") in text
+    assert message["text"].startswith("Rejected by <@U0A>: ")
     assert '"actions"' not in text
     assert store.audit("apr-n1")[-1].kind == "message_updated"
 

@@ -102,7 +102,8 @@ def test_the_requesters_own_approve_is_refused_by_default_and_accepted_where_all
 ) -> None:
     kickoff(approvals, store, slack, start_request("apr-adhoc", approvers=("U0REQ", "U0A")))
     said = click("U0REQ", "approve", "apr-adhoc", responses, "a")
-    assert "self-approval is not allowed" in said
+    assert "(apr-adhoc) is your own request, and self-approval is off for it" in said
+    assert "not an approver" not in said
     assert store.get("apr-adhoc").status is Status.PENDING
     assert kinds(store, "apr-adhoc")[-1] == "vote_refused"
 
@@ -142,7 +143,9 @@ def test_changing_a_vote_is_refused_and_one_reject_ends_the_request(
     kickoff(approvals, store, slack, start_request("apr-r", approvers=(), policy="two-of-three"))
     assert click("U0A", "approve", "apr-r", responses, "a") == ""
     changed = click("U0A", "reject", "apr-r", responses, "a2")
-    assert "already approved this request, and a vote cannot be changed" in changed
+    assert (
+        "already approved \u201cDeploy api\u201d (apr-r), and a vote cannot be changed" in changed
+    )
     submit = payload_form(view_submission_payload("U0C", "apr-r", "not during the freeze"))
     result = slack_handler.app.handler(signed_event(submit, SIGNING_SECRET), _context())
     assert result["statusCode"] == 200 and not result.get("body")

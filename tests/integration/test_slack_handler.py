@@ -201,13 +201,17 @@ def test_slash_list_with_the_word_payload_is_not_parsed_as_empty(
     open_approval(approvals, store, slack)
     result = call(slash_command("U0X", "list payload"), lambda_context)
     assert result["statusCode"] == 200
-    assert "apr-slack" in json.dumps(json.loads(result["body"])["blocks"])
+    # It reached /signoff as typed: "list" takes nothing after it, and the answer says so.
+    assert "`/signoff list` takes nothing after it" in json.loads(result["body"])["text"]
+    listed = call(slash_command("U0X", "list"), lambda_context)
+    assert "apr-slack" in json.dumps(json.loads(listed["body"])["blocks"])
 
 
 def test_slash_show_and_help(lambda_env, approvals, store, slack, lambda_context) -> None:
     open_approval(approvals, store, slack)
     shown = json.loads(call(slash_command("U0X", "show apr-slack"), lambda_context)["body"])
-    assert shown_as_typed(shown["blocks"], "Rotate <!here> keys")
+    assert shown_as_typed(shown["blocks"], "Rotate <!here> keys")  # rich text: as typed
+    assert shown["text"] == "<@U0REQ> asks for approval: Rotate &lt;!here&gt; keys (apr-slack)"
     missing = json.loads(call(slash_command("U0X", "show apr-nope"), lambda_context)["body"])
     assert "no approval with id" in missing["text"]
     helped = json.loads(call(slash_command("U0X", "help"), lambda_context)["body"])
