@@ -39,10 +39,11 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.serving import make_server
 
 from signoff.errors import ConfigError
-from signoff.local import aws, guard, slack_standin, state
+from signoff.local import aws, guard, state
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.faults import CrashPoint
-from signoff.local.slack_standin import SlackStandIn
+from signoff.local.slack_standin.routes import blueprint, page_blueprint
+from signoff.local.slack_standin.standin import SlackStandIn
 from signoff.local.socket_mode import SocketModeSettings
 from signoff.schema import add_missing_indexes, create_table
 
@@ -406,8 +407,8 @@ class LocalStack:
                 headers=result.get("headers") or {},
             )
 
-        app.register_blueprint(slack_standin.blueprint(self.standin))
-        app.register_blueprint(slack_standin.page_blueprint(self.standin))
+        app.register_blueprint(blueprint(self.standin))
+        app.register_blueprint(page_blueprint(self.standin))
 
         @app.get("/local/config")
         def config() -> Response:

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
 
-from signoff.local.slack_standin import signed_headers
+from signoff.local.slack_standin.acts import signed_headers
 from signoff.local.stack import function_url_event
 
 

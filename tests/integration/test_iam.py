@@ -39,7 +39,8 @@ import workflow_fn.app
 from signoff import cli, wiring
 from signoff.local import aws
 from signoff.local.dynamodb import free_port, local_client
-from signoff.local.slack_standin import app_home_opened, dm_channel
+from signoff.local.slack_standin.acts import app_home_opened
+from signoff.local.slack_standin.workspace import dm_channel
 from signoff.local.stack import TABLE, LocalStack
 from signoff.store import DynamoApprovalStore
 from signoff.targets import AwsTarget

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import notifier.app
 from signoff import cli
 from signoff.events import Topic
-from signoff.local.slack_standin import dm_channel
+from signoff.local.slack_standin.workspace import dm_channel
 from signoff.model import Decision, Status
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
