@@ -127,7 +127,9 @@ def ack_latency(clicks: int, concurrencies: tuple[int, ...] = (1, 20)) -> dict[s
             approval_id = f"apr-b-{n}"
             approvals.open(start_request(approval_id, channel="c"))
             posted = slack.standin.api("chat.postMessage", BOT_TOKEN, {"channel": "c", "text": "x"})
-            store.set_message(approval_id, SlackRef("c", posted["ts"]), datetime.now(UTC))
+            store.set_message(
+                approval_id, SlackRef(channel="c", ts=posted["ts"]), datetime.now(UTC)
+            )
             store.arm_doorbell(approval_id, f"cb-{approval_id}")  # a waiting workflow's bell
             body = block_actions("U0A", "signoff.approve", approval_id, "http://127.0.0.1:9/x")
             return signed_event(body, SIGNING_SECRET), signed_event(body, "wrong-secret")

@@ -394,7 +394,7 @@ def _callgrind(argv: list[str], env: dict[str, str], label: str) -> int:
 STAGES = (
     ("the floor's imports: boto3, Bolt", "import boto3, slack_bolt, slack_bolt.authorization"),
     ("+ signoff.model", "import signoff.model"),
-    ("+ signoff.store (history, schema, boto3's DynamoDB types)", "import signoff.store"),
+    ("+ signoff.store (codec, history, schema, boto3's DynamoDB types)", "import signoff.store"),
     ("+ signoff.service, signoff.slack (blocks, messages)", "import signoff.slack.app"),
     ("+ signoff.wiring (config, botocore.config)", "import signoff.wiring"),
     ("+ the handler module: Powertools Logger and Metrics", "import slack_handler.app"),

@@ -21,10 +21,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from benchmarks.pending_list import load
+from signoff.codec import approval_to_item
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.model import Approval, Decision, Status, iso
 from signoff.schema import create_table
-from signoff.store import DynamoApprovalStore, _serialize, _to_item
+from signoff.store import DynamoApprovalStore
+from signoff.store.table import serialize
 from tests.factories import start_request
 
 PAGE = 100
@@ -45,7 +47,7 @@ def items(records: int) -> list[dict[str, Any]]:
             opened.cancel("U0REQ", step)[0],
             opened.expire(opened.expires_at)[0],
         )[n % 4]
-        out.append(_serialize(_to_item(closed, timedelta(days=90))))
+        out.append(serialize(approval_to_item(closed, timedelta(days=90))))
     return out
 
 

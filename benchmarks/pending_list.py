@@ -24,10 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from signoff.codec import approval_to_item
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.model import Approval, Decision, Status
 from signoff.schema import create_table
-from signoff.store import DynamoApprovalStore, _serialize, _to_item
+from signoff.store import DynamoApprovalStore
+from signoff.store.table import serialize
 from tests.factories import start_request
 
 PAGE = 100
@@ -46,7 +48,7 @@ def items(records: int, pending: int) -> list[dict[str, Any]]:
         )
         if n % every != 0:
             opened = opened.vote("U0A", Decision.APPROVE, opened.created_at)[0]
-        out.append(_serialize(_to_item(opened, timedelta(days=90))))
+        out.append(serialize(approval_to_item(opened, timedelta(days=90))))
     return out
 
 

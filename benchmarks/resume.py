@@ -38,6 +38,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from signoff.codec import request_to_payload
 from signoff.local.dynamodb import free_port
 from signoff.model import StartRequest, parse_iso
 from tests.factories import start_request
@@ -100,7 +101,7 @@ class Stack:
             return json.loads(r.read())
 
     def start(self, request: StartRequest) -> None:
-        self.post("/local/workflows", request.to_payload())
+        self.post("/local/workflows", request_to_payload(request))
 
     def messages(self) -> dict[str, dict[str, Any]]:
         found = {}

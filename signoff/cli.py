@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
 
+from signoff.codec import approval_json, event_json, recorded_json
 from signoff.errors import (
     AlreadyRecordedError,
     ConfigError,
@@ -31,8 +32,9 @@ from signoff.errors import (
 from signoff.model import (
     DEFAULT_TIMEOUT,
     MAX_TIMEOUT,
-    Approval,
+    AuditEvent,
     Decision,
+    RecordedEvent,
     StartRequest,
     Status,
     checked_id,
@@ -217,37 +219,6 @@ def _timeout(text: str) -> timedelta:
         ) from exc
 
 
-def _approval_json(approval: Approval) -> dict[str, Any]:
-    return {
-        "id": approval.id,
-        "status": approval.status.value,
-        "title": approval.title,
-        "description": approval.description,
-        "fields": dict(approval.fields),
-        "requester": approval.requester,
-        "approvers": list(approval.policy.approvers),
-        "policy": approval.policy.name or None,
-        "approver_groups": list(approval.policy.groups),
-        "min_approvals": approval.policy.min_approvals,
-        "allow_self_approval": approval.policy.allow_self_approval,
-        "channel": approval.channel,
-        "created_at": iso(approval.created_at),
-        "expires_at": iso(approval.expires_at),
-        "decided_by": approval.decided_by or None,
-        "decided_at": iso(approval.decided_at) if approval.decided_at else None,
-        "reason": approval.reason or None,
-        "votes": [
-            {"user": v.user, "decision": v.decision.value, "at": iso(v.at), "reason": v.reason}
-            for v in approval.votes
-        ],
-        "message": (
-            {"channel": approval.message.channel, "ts": approval.message.ts}
-            if approval.message
-            else None
-        ),
-    }
-
-
 def _wait(
     target: Target,
     approval_id: str,
@@ -274,7 +245,7 @@ def _wait(
                 spinner.update(Text(f"pending — {format_duration(progress.left)} left"))
     code = EXIT_CODES[approval.status]
     if as_json:
-        out.print_json(json.dumps(_approval_json(approval)))
+        out.print_json(json.dumps(approval_json(approval)))
     else:
         who = f" by {approval.decided_by}" if approval.decided_by else ""
         why = f": {approval.reason}" if approval.reason else ""
@@ -494,7 +465,7 @@ def list_cmd(
     span = _since(since)  # a bad --since is a usage error before anything is reached
     listing = _target().approvals.listing(chosen, span, limit, page)
     if as_json:
-        out.print_json(json.dumps([_approval_json(a) for a in listing.approvals]))
+        out.print_json(json.dumps([approval_json(a) for a in listing.approvals]))
         if listing.next_page:
             out.print_json(json.dumps({"next_page": listing.next_page}))
         return
@@ -556,26 +527,26 @@ def audit(
         checked_id(approval_id)
     span = _since(since)
     approvals = _target().approvals
-    events: Iterable[dict[str, Any]] = (
+    events: Iterable[RecordedEvent] = (
         approvals.audit_trail(approval_id, span)
         if approval_id is not None
         else approvals.audit_events(span or DEFAULT_SINCE)
     )
     if as_json:
-        for event in events:
+        for recorded in events:
             # ASCII-only JSON: one line per event, whatever the text holds.
-            typer.echo(json.dumps(event, separators=(",", ":")))
+            typer.echo(json.dumps(recorded_json(recorded), separators=(",", ":")))
         return
     table = _table("at", "id", "event", "actor", "detail")
     rows = 0
-    for event in events:
-        detail = ", ".join(f"{k}={v}" for k, v in event["detail"].items())
+    for recorded in events:
+        event = recorded.event
         table.add_row(
-            _cell(event["at"]),
-            _cell(event["id"]),
-            _cell(event["kind"]),
-            _cell(event["actor"]),
-            _cell(detail),
+            _cell(iso(event.at)),
+            _cell(recorded.approval_id),
+            _cell(event.kind.value),
+            _cell(event.actor),
+            _cell(_detail(event)),
         )
         rows += 1
     if rows:
@@ -594,11 +565,12 @@ def show(
     checked_id(approval_id)
     target = _target()
     approval = target.approvals.get(approval_id)
-    audit = target.approvals.audit(approval_id)
+    audit = [recorded.event for recorded in target.approvals.audit_trail(approval_id)]
     workflow = target.workflow(approval)
     if as_json:
+        trail = [event_json(event) for event in audit]
         out.print_json(
-            json.dumps({**_approval_json(approval), "audit": audit, "workflow": workflow})
+            json.dumps({**approval_json(approval), "audit": trail, "workflow": workflow})
         )
         return
     _say((approval.title, "bold"), f"  ({approval.id})")
@@ -618,11 +590,14 @@ def show(
             _say(f"  {label:<11} {value}")
     table = _table("at", "event", "actor", "detail", title="audit trail")
     for event in audit:
-        detail = ", ".join(f"{k}={v}" for k, v in event["detail"].items())
         table.add_row(
-            _cell(event["at"]), _cell(event["kind"]), _cell(event["actor"]), _cell(detail)
+            _cell(iso(event.at)), _cell(event.kind.value), _cell(event.actor), _cell(_detail(event))
         )
     out.print(table)
+
+
+def _detail(event: AuditEvent) -> str:
+    return ", ".join(f"{k}={v}" for k, v in event.detail.items())
 
 
 @app.command()

@@ -81,7 +81,7 @@ def key_id(sort_key: str) -> str:
     return sort_key.split("#")[1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Page(Generic[T]):
     """Items in index order; `after` is the last one's sort key when the page is full."""
 
@@ -89,7 +89,7 @@ class Page(Generic[T]):
     after: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Window:
     """What a listing reads: a status ("all" for every one) over [since, until], or, with
     no times, the pending list in deadline order. A page token carries it, so the next page
@@ -131,11 +131,11 @@ class Window:
         if (since is None) != (until is None):
             raise bad
         if since is None:
-            return cls(status), after
+            return cls(status=status), after
         if not isinstance(since, str) or not isinstance(until, str):
             raise bad
         try:
-            window = cls(status, parse_iso(since), parse_iso(until))
+            window = cls(status=status, since=parse_iso(since), until=parse_iso(until))
         except ValueError:
             raise bad from None
         assert window.since is not None and window.until is not None

@@ -1,8 +1,9 @@
-"""An in-memory ApprovalStore with the DynamoDB store's semantics, for fast tests.
+"""The store's ports in memory, with the DynamoDB store's semantics, for fast tests.
 
-It passes the same contract tests as `DynamoApprovalStore` (tests/contract): the same
-conditions on every write, under one lock. Races are still proven on DynamoDB Local —
-this store shows the rules, not the database's isolation.
+The same three parts as `signoff.store` (approvals, history, claims) over one shared
+state, under one lock. They pass the same contract tests as DynamoDB (tests/contract):
+the same conditions on every write. Races are still proven on DynamoDB Local — this store
+shows the rules, not the database's isolation.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from signoff.errors import ConflictError, NotFoundError
 from signoff.history import Page, approval_key
@@ -20,8 +20,10 @@ from signoff.model import (
     Approval,
     AuditEvent,
     AuditKind,
+    Notified,
     OnceClaim,
     PostClaim,
+    RecordedEvent,
     SlackRef,
     Status,
     iso,
@@ -30,8 +32,12 @@ from signoff.model import (
 )
 from signoff.schema import pending_cursor
 
+CHANGED = "the approval changed while it was being written"
 
-class InMemoryApprovalStore:
+
+class _Memory:
+    """The state every part reads and writes: the in-memory table."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._approvals: dict[str, Approval] = {}
@@ -39,9 +45,34 @@ class InMemoryApprovalStore:
         # (id, key) → (claimed at, or None once released; done)
         self._once: dict[tuple[str, str], tuple[int | None, bool]] = {}
         self._tries: dict[tuple[str, str], int] = {}
-        self._audit: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
+        # id → (at as `iso` writes it, order written, event)
+        self._audit: dict[str, list[tuple[str, int, AuditEvent]]] = {}
         self._seq = itertools.count()
         self._refs: set[tuple[str, str]] = set()  # (approval id, event ref) written
+
+    def get(self, approval_id: str) -> Approval:
+        with self._lock:
+            return self._get(approval_id)
+
+    def _get(self, approval_id: str) -> Approval:
+        try:
+            return self._approvals[approval_id]
+        except KeyError:
+            raise NotFoundError(f"no approval with id '{approval_id}'") from None
+
+    def _append(self, approval_id: str, events: list[AuditEvent]) -> None:
+        entries = self._audit.setdefault(approval_id, [])
+        for event in events:
+            if (approval_id, event.ref) in self._refs:
+                continue  # written before (an answer was lost): kept once, as DynamoDB does
+            self._refs.add((approval_id, event.ref))
+            # The detail copied: a caller's dict changed later does not change the trail.
+            kept = replace(event, detail=dict(event.detail))
+            entries.append((iso(event.at), next(self._seq), kept))
+
+
+class InMemoryRecords(_Memory):
+    """The `ApprovalRecords` port in memory."""
 
     def create(self, approval: Approval, event: AuditEvent) -> bool:
         with self._lock:
@@ -50,10 +81,6 @@ class InMemoryApprovalStore:
             self._approvals[approval.id] = approval
             self._append(approval.id, [event])
             return True
-
-    def get(self, approval_id: str) -> Approval:
-        with self._lock:
-            return self._get(approval_id)
 
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]:
         with self._lock:
@@ -65,14 +92,53 @@ class InMemoryApprovalStore:
         pending.sort(key=pending_cursor)
         return pending[:limit]
 
-    def audit(self, approval_id: str, since: datetime | None = None) -> list[dict[str, Any]]:
+    def commit(
+        self,
+        before: Approval,
+        after: Approval,
+        events: Iterable[AuditEvent],
+        *,
+        now: datetime,
+        voter: str | None = None,
+    ) -> None:
+        with self._lock:
+            stored = self._approvals.get(before.id)
+            if (
+                stored is None
+                or stored.version != before.version
+                or stored.status is not Status.PENDING
+                or stored.doorbell != before.doorbell
+            ):
+                raise ConflictError(CHANGED)
+            if voter is not None and (
+                past_deadline(stored.expires_at, now)
+                or any(v.user == voter for v in stored.votes)
+                or voter not in stored.policy.approvers
+            ):
+                raise ConflictError(CHANGED)
+            self._approvals[after.id] = replace(after, doorbell=stored.doorbell)
+            self._append(after.id, list(events))
+
+    def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval:
+        with self._lock:
+            approval = replace(self._get(approval_id), doorbell=callback_id)
+            self._approvals[approval_id] = approval
+            return approval
+
+    def record(
+        self, approval_id: str, event: AuditEvent, expires_at: datetime | None = None
+    ) -> None:
+        with self._lock:
+            self._append(approval_id, [event])
+
+
+class InMemoryHistory(_Memory):
+    """The `HistoryReader` port in memory."""
+
+    def audit(self, approval_id: str, since: datetime | None = None) -> list[AuditEvent]:
         with self._lock:
             entries = sorted(self._audit.get(approval_id, []), key=lambda e: (e[0], e[1]))
-        return [
-            {**e[2], "detail": dict(e[2]["detail"])}
-            for e in entries
-            if since is None or e[0] >= iso(since)
-        ]
+        return [event for at, _, event in entries if since is None or at >= iso(since)]
 
     def list_history(
         self,
@@ -95,63 +161,37 @@ class InMemoryApprovalStore:
         found = [
             (key, a) for key, a in keyed if low <= key <= high and (after is None or key < after)
         ][:limit]
-        return Page(tuple(a for _, a in found), found[-1][0] if len(found) == limit else None)
+        return Page(
+            items=tuple(a for _, a in found),
+            after=found[-1][0] if len(found) == limit else None,
+        )
 
     def audit_history(
         self, since: datetime, until: datetime, limit: int, after: str | None = None
-    ) -> Page[dict[str, Any]]:
+    ) -> Page[RecordedEvent]:
         low, high = iso(since), iso(until) + "#~"
         with self._lock:
             keyed = sorted(
-                (f"{at}#{approval_id}#{seq:08d}", {"id": approval_id, **event})
+                (
+                    f"{at}#{approval_id}#{seq:08d}",
+                    RecordedEvent(approval_id=approval_id, event=event),
+                )
                 for approval_id, entries in self._audit.items()
                 for at, seq, event in entries
             )
         found = [
-            (key, {**event, "detail": dict(event["detail"])})
-            for key, event in keyed
+            (key, recorded)
+            for key, recorded in keyed
             if low <= key <= high and (after is None or key > after)
         ][:limit]
-        return Page(tuple(e for _, e in found), found[-1][0] if len(found) == limit else None)
+        return Page(
+            items=tuple(e for _, e in found),
+            after=found[-1][0] if len(found) == limit else None,
+        )
 
-    def commit(
-        self,
-        before: Approval,
-        after: Approval,
-        events: Iterable[AuditEvent],
-        *,
-        now: datetime,
-        voter: str | None = None,
-    ) -> None:
-        with self._lock:
-            stored = self._approvals.get(before.id)
-            if (
-                stored is None
-                or stored.version != before.version
-                or stored.status is not Status.PENDING
-                or stored.doorbell != before.doorbell
-            ):
-                raise ConflictError("the approval changed while it was being written")
-            if voter is not None and (
-                past_deadline(stored.expires_at, now)
-                or any(v.user == voter for v in stored.votes)
-                or voter not in stored.policy.approvers
-            ):
-                raise ConflictError("the approval changed while it was being written")
-            self._approvals[after.id] = replace(after, doorbell=stored.doorbell)
-            self._append(after.id, list(events))
 
-    def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval:
-        with self._lock:
-            approval = replace(self._get(approval_id), doorbell=callback_id)
-            self._approvals[approval_id] = approval
-            return approval
-
-    def record(
-        self, approval_id: str, event: AuditEvent, expires_at: datetime | None = None
-    ) -> None:
-        with self._lock:
-            self._append(approval_id, [event])
+class InMemoryClaims(_Memory):
+    """The `Claims` port in memory."""
 
     def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> PostClaim:
         now_epoch = int(utc(now).timestamp())
@@ -175,18 +215,17 @@ class InMemoryApprovalStore:
         with self._lock:
             approval = self._approvals.get(approval_id)
             if approval is None or approval.message is not None:
-                raise ConflictError("the approval changed while it was being written")
+                raise ConflictError(CHANGED)
             approval = replace(approval, message=ref, version=approval.version + 1)
             self._approvals[approval_id] = approval
             self._claims.pop(approval_id, None)
-            self._append(
-                approval_id,
-                [
-                    AuditEvent(
-                        AuditKind.NOTIFIED, now, "signoff", {"channel": ref.channel, "ts": ref.ts}
-                    )
-                ],
+            notified = AuditEvent(
+                kind=AuditKind.NOTIFIED,
+                at=now,
+                actor="signoff",
+                detail=Notified(message=ref).detail(),
             )
+            self._append(approval_id, [notified])
             return approval
 
     def claim_once(self, approval_id: str, key: str, now: datetime, lease: timedelta) -> OnceClaim:
@@ -231,27 +270,6 @@ class InMemoryApprovalStore:
             self._tries[(approval_id, key)] = self._tries.get((approval_id, key), 0) + 1
             return self._tries[(approval_id, key)]
 
-    def _get(self, approval_id: str) -> Approval:
-        try:
-            return self._approvals[approval_id]
-        except KeyError:
-            raise NotFoundError(f"no approval with id '{approval_id}'") from None
 
-    def _append(self, approval_id: str, events: list[AuditEvent]) -> None:
-        entries = self._audit.setdefault(approval_id, [])
-        for event in events:
-            if (approval_id, event.ref) in self._refs:
-                continue  # written before (an answer was lost): kept once, as DynamoDB does
-            self._refs.add((approval_id, event.ref))
-            entries.append(
-                (
-                    iso(event.at),
-                    next(self._seq),
-                    {
-                        "kind": event.kind.value,
-                        "at": iso(event.at),
-                        "actor": event.actor,
-                        "detail": dict(event.detail),
-                    },
-                )
-            )
+class InMemoryApprovalStore(InMemoryRecords, InMemoryHistory, InMemoryClaims):
+    """Every port over one in-memory table."""

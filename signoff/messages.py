@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from signoff import blocks, model
+from signoff.claims import Claims, Once
 from signoff.errors import BackendError
-from signoff.model import Approval, AuditKind, OnceClaim, SlackRef
-
-if TYPE_CHECKING:
-    from signoff.service import Approvals
+from signoff.model import Approval, SlackRef
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +272,7 @@ def post_request(client: WebClient, approval: Approval) -> SlackRef:
         )
     except SlackApiError as exc:  # a lost answer (OSError) propagates: it may have posted
         raise slack_failure("chat.postMessage", exc) from exc
-    return SlackRef(str(response["channel"]), str(response["ts"]))
+    return SlackRef(channel=str(response["channel"]), ts=str(response["ts"]))
 
 
 def find_request(client: WebClient, approval: Approval) -> SlackRef | None:
@@ -299,7 +297,7 @@ def find_request(client: WebClient, approval: Approval) -> SlackRef | None:
         metadata = message.get("metadata") or {}
         payload = metadata.get("event_payload") or {}
         if metadata.get("event_type") == METADATA_TYPE and payload.get("id") == approval.id:
-            return SlackRef(approval.channel, str(message["ts"]))
+            return SlackRef(channel=approval.channel, ts=str(message["ts"]))
     return None
 
 
@@ -339,19 +337,16 @@ def _made(notice: Notice) -> blocks.Notice:
 
 
 def reply_in_thread(
-    client: WebClient,
-    approvals: Approvals,
-    approval: Approval,
-    notice: Notice,
-    key: str,
-    lease: timedelta,
+    client: WebClient, once: Once, approval: Approval, notice: Notice, key: str
 ) -> bool:
     """Reply in the request message's thread, once per (approval, key), ever.
 
     True when this call posted it; False when it was posted before (or there is no
     message to reply to yet). Raises PermanentSlackError when Slack refuses for good
     (the claim is then finished: nobody tries again), BackendError when a retry may
-    help (the claim is released). See `once` for the crash window.
+    help (the claim is released). `once` is the claim rule (`signoff.claims.Once`, made
+    by `once_notices`); every notice carries metadata naming its approval and key, which
+    is how a takeover finds what a dead holder sent.
     """
     ref = approval.message
     if ref is None:
@@ -363,17 +358,11 @@ def reply_in_thread(
     def send() -> None:
         _post_notice(client, approval.id, key, notice, ref.channel, thread_ts=ref.ts)
 
-    return once(approvals, approval.id, key, lease, send=send, find=find)
+    return once(approval.id, key, do=send, find=find)
 
 
 def direct_message(
-    client: WebClient,
-    approvals: Approvals,
-    approval: Approval,
-    user: str,
-    notice: Notice,
-    key: str,
-    lease: timedelta,
+    client: WebClient, once: Once, approval: Approval, user: str, notice: Notice, key: str
 ) -> bool:
     """A direct message from the bot to `user`, once per (approval, key), ever.
 
@@ -399,51 +388,20 @@ def direct_message(
     def send() -> None:
         _post_notice(client, approval.id, key, notice, open_dm())
 
-    return once(approvals, approval.id, key, lease, send=send, find=find)
+    return once(approval.id, key, do=send, find=find)
 
 
-def once(
-    approvals: Approvals,
-    approval_id: str,
-    key: str,
-    lease: timedelta,
-    *,
-    send: Callable[[], None],
-    find: Callable[[], bool],
-    note: tuple[AuditKind, Mapping[str, str]] | None = None,
-) -> bool:
-    """Do `send` once per (approval, key) under SNS redelivery and workflow replay.
-
-    A claim on the store guards it: granted to one caller, finished after the send. The
-    crash window (the send happened, the process died before finishing the claim) is
-    closed by the lease and a look: a claim left unfinished for `lease` is taken over,
-    and the new holder first looks for what the old one sent (`find`: every notice
-    carries metadata naming its approval and key) before sending again.
-
-    A claim held by a live caller raises BackendError, so the event is retried later
-    and finds the claim done, or lapsed if its holder died. When Slack answers the send
-    with an error, nothing was sent: the claim is released (a permanent error finishes
-    it instead: nobody tries again). When the answer is lost, the claim stays, to lapse.
-    `note` is audited with the finishing mark, in the same write (exactly once).
-    """
-    claim = approvals.claim_once(approval_id, key, lease)
-    if claim is OnceClaim.DONE:
-        return False
-    if claim is OnceClaim.BUSY:
-        raise BackendError(f"{approval_id}: another delivery is sending {key!r}")
-    if claim is OnceClaim.TAKEOVER and find():
-        approvals.finish_once(approval_id, key, note)
-        return False
-    try:
-        send()
-    except PermanentSlackError:
-        approvals.finish_once(approval_id, key)  # given up for good: the caller tells someone
-        raise
-    except SlackRefusedError:
-        approvals.release_once(approval_id, key)
-        raise
-    approvals.finish_once(approval_id, key, note)
-    return True
+def once_notices(claims: Claims, clock: Callable[[], datetime], lease: timedelta) -> Once:
+    """The once-claim rule for Slack notices: a permanent Slack error gives the notice up
+    (the caller tells someone); a refusal released it (nothing was sent); a lost answer
+    keeps the claim, to lapse after `lease` and be looked for by whoever takes it over."""
+    return Once(
+        claims=claims,
+        clock=clock,
+        lease=lease,
+        given_up=(PermanentSlackError,),
+        released=(SlackRefusedError,),
+    )
 
 
 def _notice_metadata(approval_id: str, key: str) -> dict[str, Any]:
@@ -504,7 +462,14 @@ def _find_notice(
 # -- App Home ------------------------------------------------------------------------
 
 
-def publish_home(client: WebClient, approvals: Approvals, user: str, notice: str = "") -> bool:
+class PendingFor(Protocol):
+    """What a Home tab shows: the requests waiting for a person, and those they asked for
+    (`service.Pending`, or the `Approvals` use cases)."""
+
+    def pending_for(self, user: str) -> tuple[list[Approval], list[Approval]]: ...
+
+
+def publish_home(client: WebClient, pending: PendingFor, user: str, notice: str = "") -> bool:
     """Render `user`'s Home tab from the pending index. Best effort: False if it failed.
 
     `notice` is signoff's own Slack text shown on top (user text in it must be escaped).
@@ -512,7 +477,7 @@ def publish_home(client: WebClient, approvals: Approvals, user: str, notice: str
     if not model.is_slack_user(user):
         return False
     try:
-        waiting, asked = approvals.pending_for(user)
+        waiting, asked = pending.pending_for(user)
         client.views_publish(user_id=user, view=blocks.home_view(waiting, asked, notice))
     except (SlackApiError, OSError, BackendError):
         log.warning("could not publish the Home tab of %s", user, exc_info=True)

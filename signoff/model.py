@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import ClassVar, Protocol, Self, TypeVar
 
 from signoff.errors import RefusedError, ValidationError
 from signoff.refusals import Refusal, RefusalCode
@@ -49,7 +49,7 @@ _DURATION_RE = re.compile(r"^\s*([0-9]{1,9})\s*([smhd]?)\s*$", re.ASCII)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _shown(text: str, limit: int = 40) -> str:
+def shown(text: str, limit: int = 40) -> str:
     """User input quoted in an error message: repr (controls visible), shortened."""
     return visible(repr(text if len(text) <= limit else text[:limit] + "…"))
 
@@ -143,7 +143,7 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION_RE.match(text)
     if not match:
         raise ValidationError(
-            f"{_shown(text)} is not a duration: use e.g. 90s, 30m, 2h or 1d "
+            f"{shown(text)} is not a duration: use e.g. 90s, 30m, 2h or 1d "
             f"(a timeout is at most {format_duration(MAX_TIMEOUT)})"
         )
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
@@ -161,13 +161,23 @@ def new_approval_id() -> str:
     return f"apr-{secrets.token_hex(5)}"
 
 
+# -- validators: kickoff, the policy document and the CLI say the same thing the same way --
+
+
+def name_problem(what: str, value: str) -> str | None:
+    """Why `value` cannot name `what` (a request's id, a policy), or None."""
+    if _ID_RE.match(value):
+        return None
+    return f"{what} {shown(value)} must be 3-64 lowercase letters, digits or '-'"
+
+
 def id_problem(value: str) -> str | None:
     """Why `value` cannot be an approval id, or None: checked before any read, so that
     what is not an id is refused with this sentence rather than by the table."""
     if _ID_RE.match(value):
         return None
     return (
-        f"{_shown(value)} is not an approval id: an id is 3-64 lowercase letters, "
+        f"{shown(value)} is not an approval id: an id is 3-64 lowercase letters, "
         "digits or '-' (like apr-1a2b3c4d5e)"
     )
 
@@ -185,7 +195,7 @@ def person_problem(what: str, value: str) -> str | None:
     if _PERSON_RE.match(value):
         return None
     return (
-        f"{what} {_shown(value)} must be a Slack user id or a name of "
+        f"{what} {shown(value)} must be a Slack user id or a name of "
         "up to 64 letters, digits or . _ @ + -"
     )
 
@@ -199,10 +209,56 @@ def group_problem(what: str, value: str) -> str | None:
     """Why `value` cannot name a Slack user group (an id like S0123ABCD), or None."""
     if _GROUP_RE.match(value):
         return None
-    return f"{what} {_shown(value)} must be a Slack user group id (S followed by capitals/digits)"
+    return f"{what} {shown(value)} must be a Slack user group id (S followed by capitals/digits)"
 
 
-@dataclass(frozen=True)
+def channel_problem(value: str) -> str | None:
+    """Why `value` cannot name a Slack channel, or None."""
+    if _CHANNEL_RE.match(value):
+        return None
+    return (
+        f"the channel {shown(value)} must be a Slack channel id or name "
+        "(up to 80 letters, digits or . _ -)"
+    )
+
+
+def duration_problem(
+    what: str, value: timedelta, least: timedelta, most: timedelta | None = None
+) -> str | None:
+    """Why `value` is out of bounds for `what` (at least `least`, at most `most`), or None."""
+    if most is not None and not least <= value <= most:
+        return f"{what} must be between {format_duration(least)} and {format_duration(most)}"
+    if value < least:
+        return f"{what} must be at least {format_duration(least)}"
+    return None
+
+
+def found(*problems: str | None) -> list[str]:
+    """The problems a row of validators found (each None when all was well)."""
+    return [p for p in problems if p is not None]
+
+
+def text_problems(
+    what: str, text: str, limit: int, *, required: bool = False, multiline: bool = False
+) -> list[str]:
+    """What is wrong with user text shown in Slack: empty when `required`, longer than
+    `limit` as Slack counts it (escaped), or holding characters that can spoof a display."""
+    if required and not text.strip():
+        return [f"{what} is empty"]
+    problems: list[str] = []
+    length = slack_length(text)
+    if length > limit:
+        problems.append(
+            f"{what} is {length} characters as Slack counts them (& < > escaped); "
+            f"the limit is {limit}"
+        )
+    unsafe = unsafe_characters(text, multiline=multiline)
+    if unsafe:
+        problems.append(f"{what} contains {unsafe}")
+    return problems
+
+
+@dataclass(frozen=True, kw_only=True)
 class Policy:
     """Who may decide, and how many must approve: fixed on the record at kickoff.
 
@@ -236,7 +292,7 @@ class Policy:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Vote:
     user: str
     decision: Decision
@@ -244,7 +300,7 @@ class Vote:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SlackRef:
     channel: str
     ts: str
@@ -254,8 +310,15 @@ def new_event_ref() -> str:
     return secrets.token_hex(4)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AuditEvent:
+    """One entry of an approval's audit trail, as the store writes it and reads it back.
+
+    `detail` is what the kind says (text only); the views below read and write the keys
+    of each kind, so no reader parses them by hand. Keys a view does not know (the CLI's
+    `caller`) ride along untouched.
+    """
+
     kind: AuditKind
     at: datetime
     actor: str
@@ -264,8 +327,251 @@ class AuditEvent:
     # finds it written instead of adding a second one.
     ref: str = field(default_factory=new_event_ref, compare=False)
 
+    def read(self, view: type[_V]) -> _V | None:
+        """This event's detail as `view` (None when the event is of another kind)."""
+        return view.read(self.detail) if self.kind in view.KINDS else None
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
+class RecordedEvent:
+    """An audit event with the approval it belongs to (the history export's rows)."""
+
+    approval_id: str
+    event: AuditEvent
+
+
+class _EventView(Protocol):
+    KINDS: ClassVar[frozenset[AuditKind]]
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self: ...
+
+
+_V = TypeVar("_V", bound=_EventView)
+
+
+def _number(text: str | None) -> int:
+    try:
+        return int(text or 0)
+    except ValueError:
+        return 0
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    """A list of people as the detail keeps it: ", "-joined (ids hold no comma or space)."""
+    return tuple(n for n in (text or "").split(", ") if n)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Created:
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.CREATED})
+    title: str
+    expires_at: datetime
+
+    def detail(self) -> dict[str, str]:
+        return {"title": self.title, "expires_at": iso(self.expires_at)}
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        return cls(title=detail.get("title", ""), expires_at=parse_iso(detail["expires_at"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Voted:
+    """A vote: its decision, the reason given, and for an approval the tally it made."""
+
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.VOTED})
+    decision: Decision
+    reason: str = ""
+    approvals: tuple[int, int] | None = None  # (approved so far, needed)
+
+    def detail(self) -> dict[str, str]:
+        detail = {
+            "decision": self.decision.value,
+            **({"reason": self.reason} if self.reason else {}),
+        }
+        if self.approvals is not None:
+            detail["approvals"] = f"{self.approvals[0]} of {self.approvals[1]}"
+        return detail
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        tally = detail.get("approvals", "").split(" of ")
+        return cls(
+            decision=Decision(detail["decision"]),
+            reason=detail.get("reason", ""),
+            approvals=(_number(tally[0]), _number(tally[1])) if len(tally) == 2 else None,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decided:
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.DECIDED})
+    outcome: Status
+
+    def detail(self) -> dict[str, str]:
+        return {"outcome": self.outcome.value}
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        return cls(outcome=Status(detail["outcome"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expired:
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.EXPIRED})
+    deadline: datetime
+
+    def detail(self) -> dict[str, str]:
+        return {"deadline": iso(self.deadline)}
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        return cls(deadline=parse_iso(detail["deadline"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cancelled:
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.CANCELLED})
+    reason: str = ""
+
+    def detail(self) -> dict[str, str]:
+        return {"reason": self.reason} if self.reason else {}
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        return cls(reason=detail.get("reason", ""))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refused:
+    """A vote or a cancel the rules refused, and the sentence the person was told."""
+
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset(
+        {AuditKind.VOTE_REFUSED, AuditKind.CANCEL_REFUSED}
+    )
+    why: str
+    code: str = ""  # the refusal's code (signoff.refusals); events written before codes lack it
+
+    def detail(self) -> dict[str, str]:
+        return {"why": self.why, "code": self.code} if self.code else {"why": self.why}
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        return cls(why=detail.get("why", ""), code=detail.get("code", ""))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notified:
+    """The request's Slack message was posted (or found) and kept on the record."""
+
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.NOTIFIED})
+    message: SlackRef
+
+    def detail(self) -> dict[str, str]:
+        return {"channel": self.message.channel, "ts": self.message.ts}
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        return cls(message=SlackRef(channel=detail["channel"], ts=detail["ts"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageUpdated:
+    """A closed request's message was re-rendered to show its outcome."""
+
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.MESSAGE_UPDATED})
+    status: Status
+
+    def detail(self) -> dict[str, str]:
+        return {"status": self.status.value}
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        return cls(status=Status(detail["status"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlackFailed:
+    """Slack refused a call for good (or kept failing): the call, its error, what to do."""
+
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.SLACK_FAILED})
+    call: str
+    error: str
+    what_to_do: str
+    tries: int = 0  # 0: refused for good at the first try
+
+    def detail(self) -> dict[str, str]:
+        detail = {"call": self.call, "error": self.error, "what_to_do": self.what_to_do}
+        if self.tries:
+            detail["tries"] = str(self.tries)
+        return detail
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        return cls(
+            call=detail.get("call", ""),
+            error=detail.get("error", ""),
+            what_to_do=detail.get("what_to_do", ""),
+            tries=_number(detail.get("tries")),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reminded:
+    """Reminder `number` (counted in intervals since creation), and whom it mentions."""
+
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.REMINDED})
+    number: int
+    waiting_for: tuple[str, ...] = ()
+
+    def detail(self) -> dict[str, str]:
+        return {"number": str(self.number), "waiting_for": ", ".join(self.waiting_for)}
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        return cls(
+            number=_number(detail.get("number")), waiting_for=_names(detail.get("waiting_for"))
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Escalated:
+    """The escalation group's members who joined the approvers."""
+
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.ESCALATED})
+    group: str
+    added: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.added)
+
+    def detail(self) -> dict[str, str]:
+        return {"group": self.group, "added": ", ".join(self.added), "count": str(self.count)}
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        return cls(group=detail.get("group", ""), added=_names(detail.get("added")))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EscalationFailed:
+    """The escalation group could not be resolved: nobody was added, and why."""
+
+    KINDS: ClassVar[frozenset[AuditKind]] = frozenset({AuditKind.ESCALATION_FAILED})
+    group: str
+    why: str
+
+    def detail(self) -> dict[str, str]:
+        return {"group": self.group, "why": self.why}
+
+    @classmethod
+    def read(cls, detail: Mapping[str, str]) -> Self:
+        return cls(group=detail.get("group", ""), why=detail.get("why", ""))
+
+
+@dataclass(frozen=True, kw_only=True)
 class StartRequest:
     """What a kickoff asks for; validated before anything is written or started."""
 
@@ -296,47 +602,39 @@ class StartRequest:
 
     def problems(self) -> list[str]:
         """Everything wrong with this request, each said in a sentence; empty when valid."""
-        problems: list[str] = []
-        if not _ID_RE.match(self.id):
-            problems.append(f"id {_shown(self.id)} must be 3-64 lowercase letters, digits or '-'")
-        problems += _text_problems("the title", self.title, MAX_TITLE, required=True)
-        problems += _text_problems(
+        problems = found(name_problem("id", self.id))
+        problems += text_problems("the title", self.title, MAX_TITLE, required=True)
+        problems += text_problems(
             "the description", self.description, MAX_DESCRIPTION, multiline=True
         )
-        if not self.requester.strip():
-            problems.append("the requester is empty")
-        elif not _PERSON_RE.match(self.requester):
-            problems.append(
-                f"the requester {_shown(self.requester)} must be a Slack user id or a name of "
-                "up to 64 letters, digits or . _ @ + -"
-            )
+        problems += found(
+            person_problem("the requester", self.requester)
+            if self.requester.strip()
+            else "the requester is empty"
+        )
         problems += self._approver_problems()
-        if self.channel and not _CHANNEL_RE.match(self.channel):
-            problems.append(
-                f"the channel {_shown(self.channel)} must be a Slack channel id or name "
-                "(up to 80 letters, digits or . _ -)"
-            )
-        if not MIN_TIMEOUT <= self.timeout <= MAX_TIMEOUT:
-            problems.append(f"the timeout must be between 1s and {format_duration(MAX_TIMEOUT)}")
+        problems += found(
+            channel_problem(self.channel) if self.channel else None,
+            duration_problem("the timeout", self.timeout, MIN_TIMEOUT, MAX_TIMEOUT),
+        )
         problems += self._field_problems()
         problems += self._schedule_problems()
         return problems
 
     def _schedule_problems(self) -> list[str]:
-        problems: list[str] = []
-        for what, every in (
-            ("remind_every", self.remind_every),
-            ("escalate_after", self.escalate_after),
-        ):
-            if every is not None and every < MIN_TIMEOUT:
-                problems.append(f"{what} must be at least 1s")
-        if bool(self.escalate_after) != bool(self.escalate_to):
-            problems.append("escalate_after and escalate_to go together")
-        if self.escalate_to:
-            problem = group_problem("escalate_to", self.escalate_to)
-            if problem:
-                problems.append(problem)
-        return problems
+        return found(
+            *(
+                duration_problem(what, every, MIN_TIMEOUT) if every is not None else None
+                for what, every in (
+                    ("remind_every", self.remind_every),
+                    ("escalate_after", self.escalate_after),
+                )
+            ),
+            "escalate_after and escalate_to go together"
+            if bool(self.escalate_after) != bool(self.escalate_to)
+            else None,
+            group_problem("escalate_to", self.escalate_to) if self.escalate_to else None,
+        )
 
     @property
     def resolved(self) -> bool:
@@ -347,10 +645,8 @@ class StartRequest:
         if not self.approvers and not self.approver_groups and not self.policy:
             return ["name a policy, at least one approver, or an approver group"]
         problems: list[str] = []
-        if self.policy and not _ID_RE.match(self.policy):
-            problems.append(
-                f"policy {_shown(self.policy)} must be 3-64 lowercase letters, digits or '-'"
-            )
+        if self.policy:
+            problems += found(name_problem("policy", self.policy))
         if len(self.approvers) > MAX_APPROVERS:
             problems.append(f"at most {MAX_APPROVERS} approvers (got {len(self.approvers)})")
         problems += [p for a in self.approvers if (p := person_problem("approver", a)) is not None]
@@ -401,138 +697,17 @@ class StartRequest:
             problems.append(f"at most {MAX_FIELDS} fields (got {len(self.fields)})")
         keys = [key for key, _ in self.fields]
         for key, value in self.fields:
-            problems += _text_problems(
-                f"field name {_shown(key)}", key, MAX_FIELD_KEY, required=True
-            )
-            problems += _text_problems(
-                f"the value of field {_shown(key)}", value, MAX_FIELD_VALUE, multiline=True
+            problems += text_problems(f"field name {shown(key)}", key, MAX_FIELD_KEY, required=True)
+            problems += text_problems(
+                f"the value of field {shown(key)}", value, MAX_FIELD_VALUE, multiline=True
             )
         repeated = sorted({k for k in keys if keys.count(k) > 1})
         if repeated:
-            problems.append(f"fields named more than once: {', '.join(map(_shown, repeated))}")
+            problems.append(f"fields named more than once: {', '.join(map(shown, repeated))}")
         return problems
 
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "description": self.description,
-            "requester": self.requester,
-            "approvers": list(self.approvers),
-            "channel": self.channel,
-            "timeout_seconds": int(self.timeout.total_seconds()),
-            "fields": [[k, v] for k, v in self.fields],
-            "allow_self_approval": self.allow_self_approval,
-            "policy": self.policy,
-            "approver_groups": list(self.approver_groups),
-            "min_approvals": self.min_approvals,
-            "members": list(self.members),
-            # Only when a policy sets them: payloads without a schedule stay as they were.
-            **(
-                {"remind_every_seconds": int(self.remind_every.total_seconds())}
-                if self.remind_every
-                else {}
-            ),
-            **(
-                {
-                    "escalate_after_seconds": int(self.escalate_after.total_seconds()),
-                    "escalate_to": self.escalate_to,
-                }
-                if self.escalate_after
-                else {}
-            ),
-        }
 
-    @classmethod
-    def from_payload(cls, payload: Any) -> StartRequest:
-        """The workflow's input, checked as strictly as the CLI's flags."""
-        if not isinstance(payload, Mapping):
-            raise ValidationError("the start payload must be a JSON object")
-        try:
-            approvers = payload["approvers"]
-            fields = payload.get("fields", [])
-            timeout = payload["timeout_seconds"]
-            if not isinstance(approvers, list) or not all(isinstance(a, str) for a in approvers):
-                raise TypeError("approvers must be a list of strings")
-            if not isinstance(fields, list) or not all(
-                isinstance(f, list | tuple) and len(f) == 2 and all(isinstance(x, str) for x in f)
-                for f in fields
-            ):
-                raise TypeError("fields must be a list of [name, value] strings")
-            if isinstance(timeout, bool) or not isinstance(timeout, int):
-                raise TypeError("timeout_seconds must be a whole number")
-            strings = {
-                k: payload.get(k, "")
-                for k in ("id", "title", "description", "requester", "channel")
-            }
-            if not all(isinstance(v, str) for v in strings.values()):
-                raise TypeError("id, title, description, requester and channel must be strings")
-            allow_self = payload.get("allow_self_approval", False)
-            if not isinstance(allow_self, bool):
-                raise TypeError("allow_self_approval must be true or false")
-            groups = payload.get("approver_groups", [])
-            members = payload.get("members", [])
-            for name, value in (("approver_groups", groups), ("members", members)):
-                if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-                    raise TypeError(f"{name} must be a list of strings")
-            policy = payload.get("policy", "")
-            if not isinstance(policy, str):
-                raise TypeError("policy must be a string")
-            quorum = payload.get("min_approvals", 1)
-            if isinstance(quorum, bool) or not isinstance(quorum, int):
-                raise TypeError("min_approvals must be a whole number")
-            schedule: dict[str, timedelta | None] = {}
-            for name in ("remind_every", "escalate_after"):
-                seconds = payload.get(f"{name}_seconds")
-                if seconds is not None and (
-                    isinstance(seconds, bool) or not isinstance(seconds, int)
-                ):
-                    raise TypeError(f"{name}_seconds must be a whole number")
-                schedule[name] = timedelta(seconds=seconds) if seconds is not None else None
-            escalate_to = payload.get("escalate_to", "")
-            if not isinstance(escalate_to, str):
-                raise TypeError("escalate_to must be a string")
-            return cls(
-                id=strings["id"],
-                title=strings["title"],
-                description=strings["description"],
-                requester=strings["requester"],
-                approvers=tuple(approvers),
-                channel=strings["channel"],
-                timeout=timedelta(seconds=timeout),
-                fields=tuple((k, v) for k, v in fields),
-                allow_self_approval=allow_self,
-                policy=policy,
-                approver_groups=tuple(groups),
-                min_approvals=quorum,
-                members=tuple(members),
-                remind_every=schedule["remind_every"],
-                escalate_after=schedule["escalate_after"],
-                escalate_to=escalate_to,
-            )
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise ValidationError(f"the start payload is malformed: {exc}") from exc
-
-
-def _text_problems(
-    what: str, text: str, limit: int, *, required: bool = False, multiline: bool = False
-) -> list[str]:
-    if required and not text.strip():
-        return [f"{what} is empty"]
-    problems: list[str] = []
-    length = slack_length(text)
-    if length > limit:
-        problems.append(
-            f"{what} is {length} characters as Slack counts them (& < > escaped); "
-            f"the limit is {limit}"
-        )
-    unsafe = unsafe_characters(text, multiline=multiline)
-    if unsafe:
-        problems.append(f"{what} contains {unsafe}")
-    return problems
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Approval:
     id: str
     title: str
@@ -567,15 +742,15 @@ class Approval:
             fields=request.fields,
             requester=request.requester,
             policy=Policy(
-                tuple(dict.fromkeys((*request.approvers, *request.members))),
-                request.allow_self_approval,
-                request.min_approvals,
-                request.approver_groups,
-                request.approvers if request.approver_groups else (),
-                request.policy,
-                request.remind_every,
-                request.escalate_after,
-                request.escalate_to,
+                approvers=tuple(dict.fromkeys((*request.approvers, *request.members))),
+                allow_self_approval=request.allow_self_approval,
+                min_approvals=request.min_approvals,
+                groups=request.approver_groups,
+                named=request.approvers if request.approver_groups else (),
+                name=request.policy,
+                remind_every=request.remind_every,
+                escalate_after=request.escalate_after,
+                escalate_to=request.escalate_to,
             ),
             channel=request.channel.strip() or default_channel,
             status=Status.PENDING,
@@ -584,10 +759,10 @@ class Approval:
             version=1,
         )
         event = AuditEvent(
-            AuditKind.CREATED,
-            now,
-            request.requester,
-            {"title": request.title, "expires_at": iso(approval.expires_at)},
+            kind=AuditKind.CREATED,
+            at=now,
+            actor=request.requester,
+            detail=Created(title=request.title, expires_at=approval.expires_at).detail(),
         )
         return approval, event
 
@@ -627,7 +802,7 @@ class Approval:
                 ("self-approval", self.policy.allow_self_approval, request.allow_self_approval)
             )
         return [
-            f"{name} was {_shown(_plain(old))}, now {_shown(_plain(new))}"
+            f"{name} was {shown(_plain(old))}, now {shown(_plain(new))}"
             for name, old, new in pairs
             if old != new
         ]
@@ -676,14 +851,23 @@ class Approval:
         if decision is Decision.REJECT and not reason:
             raise ValidationError("a rejection needs a reason")
         now = utc(now)
-        vote = Vote(user, decision, now, reason)
-        detail = {"decision": decision.value, **({"reason": reason} if reason else {})}
-        if decision is Decision.APPROVE:
-            approved = len(self.approved_by) + 1
-            detail["approvals"] = f"{approved} of {self.policy.min_approvals}"
-            if approved < self.policy.min_approvals:
-                waiting = replace(self, votes=(*self.votes, vote), version=self.version + 1)
-                return waiting, [AuditEvent(AuditKind.VOTED, now, user, detail)]
+        vote = Vote(user=user, decision=decision, at=now, reason=reason)
+        approved = len(self.approved_by) + 1
+        voted = AuditEvent(
+            kind=AuditKind.VOTED,
+            at=now,
+            actor=user,
+            detail=Voted(
+                decision=decision,
+                reason=reason,
+                approvals=(approved, self.policy.min_approvals)
+                if decision is Decision.APPROVE
+                else None,
+            ).detail(),
+        )
+        if decision is Decision.APPROVE and approved < self.policy.min_approvals:
+            waiting = replace(self, votes=(*self.votes, vote), version=self.version + 1)
+            return waiting, [voted]
         status = Status.APPROVED if decision is Decision.APPROVE else Status.REJECTED
         new = replace(
             self,
@@ -695,8 +879,10 @@ class Approval:
             version=self.version + 1,
         )
         events = [
-            AuditEvent(AuditKind.VOTED, now, user, detail),
-            AuditEvent(AuditKind.DECIDED, now, user, {"outcome": status.value}),
+            voted,
+            AuditEvent(
+                kind=AuditKind.DECIDED, at=now, actor=user, detail=Decided(outcome=status).detail()
+            ),
         ]
         return new, events
 
@@ -707,8 +893,9 @@ class Approval:
         new = replace(
             self, status=Status.EXPIRED, decided_at=now, decided_by="", version=self.version + 1
         )
+        expired = Expired(deadline=self.expires_at)
         return new, [
-            AuditEvent(AuditKind.EXPIRED, now, "signoff", {"deadline": iso(self.expires_at)})
+            AuditEvent(kind=AuditKind.EXPIRED, at=now, actor="signoff", detail=expired.detail())
         ]
 
     def waiting_for(self) -> tuple[str, ...]:
@@ -741,7 +928,10 @@ class Approval:
             why = problem or f"the user group {group_id} has no members"
             policy = replace(self.policy, escalated=True)
             event = AuditEvent(
-                AuditKind.ESCALATION_FAILED, now, "signoff", {"group": group_id, "why": why}
+                kind=AuditKind.ESCALATION_FAILED,
+                at=now,
+                actor="signoff",
+                detail=EscalationFailed(group=group_id, why=why).detail(),
             )
             return replace(self, policy=policy, version=self.version + 1), [event]
         added = [m for m in dict.fromkeys(members) if m not in self.policy.approvers]
@@ -756,10 +946,10 @@ class Approval:
             escalated=True,
         )
         event = AuditEvent(
-            AuditKind.ESCALATED,
-            now,
-            "signoff",
-            {"group": group_id, "added": ", ".join(added), "count": str(len(added))},
+            kind=AuditKind.ESCALATED,
+            at=now,
+            actor="signoff",
+            detail=Escalated(group=group_id, added=tuple(added)).detail(),
         )
         return replace(self, policy=policy, version=self.version + 1), [event]
 
@@ -781,8 +971,8 @@ class Approval:
             reason=reason,
             version=self.version + 1,
         )
-        detail = {"reason": reason} if reason else {}
-        return new, [AuditEvent(AuditKind.CANCELLED, now, user, detail)]
+        detail = Cancelled(reason=reason).detail()
+        return new, [AuditEvent(kind=AuditKind.CANCELLED, at=now, actor=user, detail=detail)]
 
 
 def _same_order(names: tuple[str, ...], like: tuple[str, ...]) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ repeat. A "requested" message posts the interactive message once (a claim on the
 guards it) and tells the requester by DM; "decided" and "voted" reply in the message's
 thread (one reply per accepted vote and one for the outcome), tell the requester the
 outcome by DM, and re-render the message from the record. Each reply and DM is sent
-once per key (`messages.once`).
+once per key (`signoff.claims.Once`).
 
 Slack errors that a retry may fix raise, so SNS delivers again, SLACK_TRIES times at
 most per side effect and error. Errors no retry fixes (the bot is not in the channel,
@@ -24,12 +24,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from slack_sdk import WebClient
 
 from signoff import blocks, messages, model
+from signoff.claims import Claims
 from signoff.errors import BackendError, NotFoundError
 from signoff.events import Publisher, Topic, decode
 from signoff.messages import (
@@ -38,9 +39,22 @@ from signoff.messages import (
     SlackRefusedError,
     SlackUnansweredError,
 )
-from signoff.model import Approval, AuditKind, OnceClaim, PostClaim, SlackRef
+from signoff.model import (
+    Approval,
+    AuditEvent,
+    AuditKind,
+    Escalated,
+    EscalationFailed,
+    MessageUpdated,
+    OnceClaim,
+    PostClaim,
+    Reminded,
+    SlackFailed,
+    SlackRef,
+    utc,
+)
 from signoff.observability import NoTelemetry, Telemetry
-from signoff.service import Approvals
+from signoff.service import Clock, Pending, system_clock
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +65,32 @@ CLAIM_LEASE = timedelta(seconds=60)
 SLACK_TRIES = 3
 
 
+class NoticeStore(Claims, Protocol):
+    """What the notifier reads and claims: one approval, its audit trail, the pending
+    index (for Home tabs), and the claims that make each side effect happen once."""
+
+    def get(self, approval_id: str) -> Approval: ...
+    def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
+    def audit(self, approval_id: str, since: datetime | None = None) -> list[AuditEvent]: ...
+
+
 class Notifier:
     def __init__(
         self,
-        approvals: Approvals,
+        store: NoticeStore,
         client: WebClient,
         claim_lease: timedelta = CLAIM_LEASE,
         telemetry: Telemetry | None = None,
+        *,
+        clock: Clock = system_clock,
     ):
-        self._approvals = approvals
+        self._store = store
         self._client = client
         self._lease = claim_lease
         self._telemetry = telemetry or NoTelemetry()
+        self._clock = clock
+        self._once = messages.once_notices(store, clock, claim_lease)
+        self._pending = Pending(index=store, clock=clock)
 
     def handle_sns_event(self, event: dict[str, Any]) -> int:
         """Handle every record of an SNS Lambda event; returns how many were handled.
@@ -112,9 +140,7 @@ class Notifier:
         return self._slack(
             approval,
             key,
-            lambda: messages.reply_in_thread(
-                self._client, self._approvals, approval, notice, key, self._lease
-            ),
+            lambda: messages.reply_in_thread(self._client, self._once, approval, notice, key),
         )
 
     def tell_requester(self, approval: Approval, notice: messages.Notice, key: str) -> bool:
@@ -123,13 +149,7 @@ class Notifier:
             approval,
             "dm:" + key,
             lambda: messages.direct_message(
-                self._client,
-                self._approvals,
-                approval,
-                approval.requester,
-                notice,
-                "dm:" + key,
-                self._lease,
+                self._client, self._once, approval, approval.requester, notice, "dm:" + key
             ),
             dm=True,
         )
@@ -137,7 +157,7 @@ class Notifier:
     # -- internals ---------------------------------------------------------------------
 
     def _post(self, approval_id: str) -> None:
-        approval = self._approvals.get(approval_id)
+        approval = self._store.get(approval_id)
         if approval.message is None:
             posted = self._post_message(approval)
             if posted is None:
@@ -159,23 +179,23 @@ class Notifier:
     def _post_message(self, approval: Approval) -> Approval | None:
         """Post the request's message once; the approval as it stands after, or None."""
         approval_id = approval.id
-        claim = self._approvals.claim_post(approval_id, self._lease)
+        claim = self._store.claim_message(approval_id, self._clock(), self._lease)
         if claim is PostClaim.DENIED:
-            if self._approvals.get(approval_id).message is not None:
-                return self._approvals.get(approval_id)
+            if self._store.get(approval_id).message is not None:
+                return self._store.get(approval_id)
             # Another delivery is posting right now; fail so this one is retried later.
             raise BackendError(f"{approval_id}: another notifier holds the post claim")
         try:
             ref = self._find_or_post(approval, claim)
         except PermanentSlackError as exc:
-            self._approvals.release_post(approval_id)  # a later delivery may post
+            self._store.release_claim(approval_id)  # a later delivery may post
             self._failed(approval, exc.method, exc.error)
             self._not_posted(approval)
             return None
         except SlackRefusedError as exc:
             # Slack said no, so nothing was posted: let the retry claim at once. (A lost
             # answer is not a "no": the claim then lapses, and the retry looks first.)
-            self._approvals.release_post(approval_id)
+            self._store.release_claim(approval_id)
             if not self._gave_up(approval, "post", exc.method, exc.error):
                 raise
             self._not_posted(approval)
@@ -185,7 +205,7 @@ class Notifier:
                 raise
             self._not_posted(approval)
             return None
-        return self._approvals.posted(approval_id, ref, approval.expires_at)
+        return self._store.set_message(approval_id, ref, self._clock(), approval.expires_at)
 
     def _find_or_post(self, approval: Approval, claim: PostClaim) -> SlackRef:
         found = (
@@ -204,7 +224,7 @@ class Notifier:
         The message is re-rendered last: for a closed request its `message_updated` audit
         event marks the outcome as shown.
         """
-        approval = self._approvals.get(approval_id)
+        approval = self._store.get(approval_id)
         for vote in approval.votes:
             self.reply_in_thread(approval, blocks.vote_notice(vote), f"vote:{vote.user}")
         if approval.status.is_closed:
@@ -226,24 +246,25 @@ class Notifier:
         does not stop this one, and a failed update gives its claim back at once.
         """
         key = render_key(approval)
-        if self._approvals.claim_once(approval.id, key, self._lease) is OnceClaim.DONE:
+        if self._store.claim_once(approval.id, key, self._clock(), self._lease) is OnceClaim.DONE:
             return
-        note = (
-            (AuditKind.MESSAGE_UPDATED, {"status": approval.status.value})
-            if approval.status.is_closed
-            else None
-        )
 
         def render() -> bool:
             try:
                 messages.update_message(self._client, approval)
             except PermanentSlackError:
-                self._approvals.finish_once(approval.id, key)  # given up for good
+                self._finish(approval.id, key)  # given up for good
                 raise
             except (SlackRefusedError, SlackUnansweredError):
-                self._approvals.release_once(approval.id, key)
+                self._store.release_once(approval.id, key)
                 raise
-            self._approvals.finish_once(approval.id, key, note)
+            self._finish(
+                approval.id,
+                key,
+                (AuditKind.MESSAGE_UPDATED, MessageUpdated(status=approval.status).detail())
+                if approval.status.is_closed
+                else None,
+            )
             return True
 
         self._slack(approval, key, render)
@@ -251,8 +272,8 @@ class Notifier:
     def _remind(self, approval_id: str) -> None:
         """Reply for the latest reminder in the audit trail, once (`remind:<number>`),
         mentioning whoever has still not voted; nothing once the request is closed."""
-        approval = self._approvals.get(approval_id)
-        number = _reminder_due(approval, self._approvals.audit(approval_id))
+        approval = self._store.get(approval_id)
+        number = _reminder_due(approval, self._store.audit(approval_id))
         if number:
             self.reply_in_thread(
                 approval, blocks.reminder_notice(approval, number), f"remind:{number}"
@@ -260,13 +281,12 @@ class Notifier:
 
     def _escalated(self, approval_id: str) -> None:
         """Say in the thread, once, that the escalation group joined (or could not)."""
-        approval = self._approvals.get(approval_id)
-        for event in self._approvals.audit(approval_id):
-            detail = event.get("detail", {})
-            if event.get("kind") == AuditKind.ESCALATED.value:
-                notice = blocks.escalation_notice(approval, int(detail.get("count", 0)))
-            elif event.get("kind") == AuditKind.ESCALATION_FAILED.value:
-                notice = blocks.escalation_notice(approval, 0, str(detail.get("why", "")))
+        approval = self._store.get(approval_id)
+        for event in self._store.audit(approval_id):
+            if escalated := event.read(Escalated):
+                notice = blocks.escalation_notice(approval, escalated.count)
+            elif failed := event.read(EscalationFailed):
+                notice = blocks.escalation_notice(approval, 0, failed.why)
             else:
                 continue
             self.reply_in_thread(approval, notice, "escalated")
@@ -275,7 +295,7 @@ class Notifier:
     def _refresh_homes(self, approval: Approval) -> None:
         """The Home tabs this request shows in: its requester's and its approvers'."""
         for user in dict.fromkeys((approval.requester, *approval.policy.approvers)):
-            messages.publish_home(self._client, self._approvals, user)
+            messages.publish_home(self._client, self._pending, user)
 
     def _permalink(self, approval: Approval) -> str | None:
         message = approval.message
@@ -313,14 +333,14 @@ class Notifier:
             if not self._gave_up(approval, what, exc.method, exc.error, tell=not dm):
                 raise
             if once:
-                self._approvals.finish_once(approval.id, what)
+                self._finish(approval.id, what)
             return False
 
     def _gave_up(
         self, approval: Approval, what: str, call: str, error: str, *, tell: bool = True
     ) -> bool:
         """Count a failed try at `what`; True (and recorded) when it is the last one."""
-        tries = self._approvals.count_failure(approval.id, f"{what}:{error}")
+        tries = self._store.count_failure(approval.id, f"{what}:{error}", self._clock())
         if tries < SLACK_TRIES:
             log.warning(
                 "%s: %s failed with %s (try %d of %d)", approval.id, call, error, tries, SLACK_TRIES
@@ -337,13 +357,19 @@ class Notifier:
         advice = messages.failure_advice(approval, error, call, tries)
         key = f"slack-failed:{error}"
         log.warning("%s: Slack %s failed: %s (%s)", approval.id, call, error, advice)
-        if self._approvals.claim_once(approval.id, key, self._lease).granted:
-            detail = {"call": call, "error": error, "what_to_do": advice}
-            if tries:
-                detail["tries"] = str(tries)
-            self._approvals.finish_once(approval.id, key, (AuditKind.SLACK_FAILED, detail))
+        if self._store.claim_once(approval.id, key, self._clock(), self._lease).granted:
+            failed = SlackFailed(call=call, error=error, what_to_do=advice, tries=tries)
+            self._finish(approval.id, key, (AuditKind.SLACK_FAILED, failed.detail()))
         if tell and error not in messages.TOKEN_ERRORS:
             self.tell_requester(approval, blocks.slack_failure_dm(approval, error, advice), key)
+
+    def _finish(
+        self, approval_id: str, key: str, note: tuple[AuditKind, dict[str, str]] | None = None
+    ) -> None:
+        """Mark `key` done; with `note`, audit it (signoff as the actor) in the same write."""
+        now = utc(self._clock())
+        event = AuditEvent(kind=note[0], at=now, actor="signoff", detail=note[1]) if note else None
+        self._store.finish_once(approval_id, key, now, event)
 
 
 def render_key(approval: Approval) -> str:
@@ -351,21 +377,14 @@ def render_key(approval: Approval) -> str:
     return f"render:v{approval.version}"
 
 
-def _reminder_due(approval: Approval, audit: list[dict[str, Any]]) -> int:
+def _reminder_due(approval: Approval, audit: list[AuditEvent]) -> int:
     """The latest reminder's number, when a reply for it is due (0: none)."""
     if approval.status.is_closed or not approval.waiting_for():
         return 0
-    numbers = [
-        int(e.get("detail", {}).get("number", 0))
-        for e in audit
-        if e.get("kind") == AuditKind.REMINDED.value
-    ]
-    return max(numbers, default=0)
+    return max((r.number for e in audit if (r := e.read(Reminded))), default=0)
 
 
-def unfinished(
-    approval: Approval, audit: list[dict[str, Any]], done: frozenset[str]
-) -> list[Topic]:
+def unfinished(approval: Approval, audit: list[AuditEvent], done: frozenset[str]) -> list[Topic]:
     """The topics whose delivery would finish every side effect the record and its audit
     trail say should exist and the once-keys (`done`) say does not, in order.
 
@@ -387,9 +406,8 @@ def unfinished(
         wanted.append(render_key(approval))
     if any(key not in done for key in wanted) and Topic.REQUESTED not in topics:
         topics.append(Topic.DECIDED if approval.status.is_closed else Topic.VOTED)
-    kinds = {str(e.get("kind")) for e in audit}
-    escalation = {AuditKind.ESCALATED.value, AuditKind.ESCALATION_FAILED.value}
-    if kinds & escalation and "escalated" not in done:
+    escalation = {AuditKind.ESCALATED, AuditKind.ESCALATION_FAILED}
+    if any(e.kind in escalation for e in audit) and "escalated" not in done:
         topics.append(Topic.ESCALATED)
     number = _reminder_due(approval, audit)
     if number and f"remind:{number}" not in done:
@@ -397,18 +415,18 @@ def unfinished(
     return topics
 
 
-def redrive(approvals: Approvals, publisher: Publisher, approval_ids: list[str]) -> int:
+def redrive(store: NoticeStore, publisher: Publisher, approval_ids: list[str]) -> int:
     """Publish again what finishes each approval's unfinished side effects (after a crash
     lost deliveries); returns how many messages were published. An id with no approval
     yet is skipped: its workflow creates it, then publishes."""
     published = 0
     for approval_id in approval_ids:
         try:
-            approval = approvals.get(approval_id)
+            approval = store.get(approval_id)
         except NotFoundError:
             continue
-        audit = approvals.audit(approval_id) if approval.message else []
-        for topic in unfinished(approval, audit, approvals.finished_once(approval_id)):
+        audit = store.audit(approval_id) if approval.message else []
+        for topic in unfinished(approval, audit, store.finished_once(approval_id)):
             publisher.publish(topic, approval_id)
             published += 1
     return published

@@ -25,16 +25,18 @@ from typing import Any, Protocol
 from signoff.errors import BackendError, ConfigError, ValidationError
 from signoff.limits import reminder_problem
 from signoff.model import (
-    _ID_RE,
     MAX_APPROVERS,
     MAX_GROUPS,
     MAX_MEMBERS,
     StartRequest,
-    _shown,
+    duration_problem,
     format_duration,
+    found,
     group_problem,
+    name_problem,
     parse_duration,
     person_problem,
+    shown,
 )
 from signoff.text import visible
 
@@ -61,7 +63,7 @@ MAX_PROBLEMS = 20  # listed in one error; the rest are counted
 MAX_PROBLEM = 300  # characters of one YAML error, which may quote the document
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Rule:
     """One named policy: who may approve, how many must, and the reminders."""
 
@@ -92,7 +94,7 @@ class Rule:
         return rule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PolicyBook:
     """The deployment's policy document, parsed and checked."""
 
@@ -137,7 +139,7 @@ class PolicyBook:
         unknown = [str(k) for k in data if k not in allowed]
         if unknown:
             problems.append(
-                f"unknown key(s) {', '.join(map(_shown, unknown))} (known: {', '.join(allowed)})"
+                f"unknown key(s) {', '.join(map(shown, unknown))} (known: {', '.join(allowed)})"
             )
         allow_ad_hoc = data.get("allow_ad_hoc", True)
         if not isinstance(allow_ad_hoc, bool):
@@ -150,7 +152,7 @@ class PolicyBook:
             problems.append("groups must map a user group id to a list of user ids")
         else:
             for group_id, members in raw_groups.items():
-                where = f"group {_shown(str(group_id))}"
+                where = f"group {shown(str(group_id))}"
                 problem = group_problem("group", str(group_id))
                 if problem:
                     problems.append(problem)
@@ -169,7 +171,7 @@ class PolicyBook:
             if len(problems) > MAX_PROBLEMS:
                 listed.append(f"and {len(problems) - MAX_PROBLEMS} more problem(s)")
             raise ConfigError(f"{source}: " + "; ".join(listed))
-        return cls(policies, allow_ad_hoc, admins, groups)
+        return cls(policies=policies, allow_ad_hoc=allow_ad_hoc, admins=admins, groups=groups)
 
     def names(self) -> list[str]:
         return sorted(self.policies)
@@ -214,9 +216,17 @@ def _people(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         problems.append(f"{where} must be a list of Slack user ids")
         return ()
-    problems += [p for v in value if (p := person_problem(f"{where}: user", v)) is not None]
+    problems += found(*(person_problem(f"{where}: user", v) for v in value))
     if len(set(value)) != len(value):
         problems.append(f"{where} names someone more than once")
+    return tuple(value)
+
+
+def _groups(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(g, str) for g in value):
+        problems.append(f"{where}: approver_groups must be a list of Slack user group ids")
+        return ()
+    problems += found(*(group_problem(f"{where}: approver group", g) for g in value))
     return tuple(value)
 
 
@@ -228,62 +238,89 @@ def _duration(raw: Any, where: str, problems: list[str]) -> timedelta | None:
             raise ValidationError("not a duration")
         value = parse_duration(str(raw))
     except (ValidationError, OverflowError, ValueError):
-        shown = _shown(str(raw)) if isinstance(raw, str | int | float) else "(not text)"
-        problems.append(f"{where} {shown} is not a duration (e.g. 30m, 2h, 1d)")
+        quoted = shown(str(raw)) if isinstance(raw, str | int | float) else "(not text)"
+        problems.append(f"{where} {quoted} is not a duration (e.g. 30m, 2h, 1d)")
         return None
-    if value < MIN_REMINDER:
-        problems.append(f"{where} must be at least {format_duration(MIN_REMINDER)}")
+    problem = duration_problem(where, value, MIN_REMINDER)
+    if problem:
+        problems.append(problem)
         return None
     return value
 
 
 def _rule(name: str, raw: Any, problems: list[str]) -> Rule | None:
-    where = f"policy {_shown(name)}"
-    if not _ID_RE.match(name):
-        problems.append(f"{where}: a name is 3-64 lowercase letters, digits or '-'")
+    where = f"policy {shown(name)}"
+    problems += found(name_problem("policy", name))
     if not isinstance(raw, dict):
         problems.append(f"{where} must be a mapping of rules")
         return None
     unknown = [str(k) for k in raw if k not in RULE_KEYS]
     if unknown:
         problems.append(
-            f"{where}: unknown key(s) {', '.join(map(_shown, unknown))} "
+            f"{where}: unknown key(s) {', '.join(map(shown, unknown))} "
             f"(known: {', '.join(RULE_KEYS)})"
         )
     approvers = _people(raw.get("approvers", []), f"{where}: approvers", problems)
-    groups_raw = raw.get("approver_groups", [])
-    groups: tuple[str, ...] = ()
-    if not isinstance(groups_raw, list) or not all(isinstance(g, str) for g in groups_raw):
-        problems.append(f"{where}: approver_groups must be a list of Slack user group ids")
-    else:
-        groups = tuple(groups_raw)
-        problems += [
-            p for g in groups if (p := group_problem(f"{where}: approver group", g)) is not None
-        ]
-    if len(approvers) > MAX_APPROVERS:
-        problems.append(f"{where}: at most {MAX_APPROVERS} approvers")
-    if len(groups) > MAX_GROUPS:
-        problems.append(f"{where}: at most {MAX_GROUPS} approver groups")
-    if not approvers and not groups:
-        problems.append(f"{where}: name approvers, approver_groups, or both")
-    quorum = raw.get("min_approvals", 1)
-    if isinstance(quorum, bool) or not isinstance(quorum, int) or not 1 <= quorum <= MAX_APPROVERS:
-        problems.append(f"{where}: min_approvals must be a whole number from 1 to {MAX_APPROVERS}")
-        quorum = 1
+    groups = _groups(raw.get("approver_groups", []), where, problems)
+    quorum = _quorum(raw, approvers, groups, where, problems)
     allow_self = raw.get("allow_self_approval", False)
     if not isinstance(allow_self, bool):
         problems.append(f"{where}: allow_self_approval must be true or false")
         allow_self = False
-    if not groups and quorum > len(approvers) > 0:
-        problems.append(
-            f"{where}: min_approvals is {quorum} but only {len(approvers)} approver(s) are named"
-        )
     description = raw.get("description", "")
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
         problems.append(
             f"{where}: description must be text of at most {MAX_DESCRIPTION} characters"
         )
         description = ""
+    remind, escalate, escalate_to = _schedule(raw, where, problems)
+    too_many = reminder_problem(remind, escalate, quorum)  # AWS's durable operations
+    if too_many:
+        problems.append(f"{where}: {too_many}")
+    return Rule(
+        name=name,
+        approvers=approvers,
+        approver_groups=groups,
+        min_approvals=quorum,
+        allow_self_approval=allow_self,
+        description=description,
+        remind_every=remind,
+        escalate_after=escalate,
+        escalate_to=escalate_to,
+    )
+
+
+def _quorum(
+    raw: dict[Any, Any],
+    approvers: tuple[str, ...],
+    groups: tuple[str, ...],
+    where: str,
+    problems: list[str],
+) -> int:
+    """The rule's min_approvals (1 when it is not one), and whether the people fit it."""
+    if len(approvers) > MAX_APPROVERS:
+        problems.append(f"{where}: at most {MAX_APPROVERS} approvers")
+    if len(groups) > MAX_GROUPS:
+        problems.append(f"{where}: at most {MAX_GROUPS} approver groups")
+    if not approvers and not groups:
+        problems.append(f"{where}: name approvers, approver_groups, or both")
+    quorum: int = 1
+    asked = raw.get("min_approvals", 1)
+    if isinstance(asked, bool) or not isinstance(asked, int) or not 1 <= asked <= MAX_APPROVERS:
+        problems.append(f"{where}: min_approvals must be a whole number from 1 to {MAX_APPROVERS}")
+    else:
+        quorum = asked
+    if not groups and quorum > len(approvers) > 0:
+        problems.append(
+            f"{where}: min_approvals is {quorum} but only {len(approvers)} approver(s) are named"
+        )
+    return quorum
+
+
+def _schedule(
+    raw: dict[Any, Any], where: str, problems: list[str]
+) -> tuple[timedelta | None, timedelta | None, str]:
+    """The rule's remind_every, escalate_after and escalate_to."""
     remind = _duration(raw.get("remind_every"), f"{where}: remind_every", problems)
     escalate = _duration(raw.get("escalate_after"), f"{where}: escalate_after", problems)
     escalate_to = raw.get("escalate_to", "")
@@ -291,25 +328,10 @@ def _rule(name: str, raw: Any, problems: list[str]) -> Rule | None:
         problems.append(f"{where}: escalate_to must be a Slack user group id")
         escalate_to = ""
     elif escalate_to:
-        problem = group_problem(f"{where}: escalate_to", escalate_to)
-        if problem:
-            problems.append(problem)
+        problems += found(group_problem(f"{where}: escalate_to", escalate_to))
     if bool(escalate) != bool(escalate_to):
         problems.append(f"{where}: escalate_after and escalate_to go together")
-    too_many = reminder_problem(remind, escalate, quorum)  # AWS's durable operations
-    if too_many:
-        problems.append(f"{where}: {too_many}")
-    return Rule(
-        name,
-        approvers,
-        groups,
-        quorum,
-        allow_self,
-        description,
-        remind,
-        escalate,
-        escalate_to,
-    )
+    return remind, escalate, escalate_to
 
 
 # -- reading a document ----------------------------------------------------------------
@@ -435,7 +457,7 @@ def _strict_loader() -> type:
                         raise yaml.constructor.ConstructorError(
                             None,
                             None,
-                            f"the key {_shown(str(key))} is given twice (first on line "
+                            f"the key {shown(str(key))} is given twice (first on line "
                             f"{first.line + 1}); give each key once",
                             key_node.start_mark,
                         )

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from signoff.doorbell import Doorbell, NoDoorbell
 from signoff.errors import (
@@ -26,9 +26,9 @@ from signoff.model import (
     AuditEvent,
     AuditKind,
     Decision,
-    OnceClaim,
-    PostClaim,
-    SlackRef,
+    RecordedEvent,
+    Refused,
+    Reminded,
     StartRequest,
     Status,
     checked_id,
@@ -52,13 +52,31 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-class ApprovalStore(Protocol):
-    """Where approvals and their audit trails live; every change is one conditional write."""
+class ApprovalRecords(Protocol):
+    """The approvals themselves; every change is one conditional write."""
 
     def create(self, approval: Approval, event: AuditEvent) -> bool: ...
     def get(self, approval_id: str) -> Approval: ...
     def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
-    def audit(self, approval_id: str, since: datetime | None = None) -> list[dict[str, Any]]: ...
+    def commit(
+        self,
+        before: Approval,
+        after: Approval,
+        events: Iterable[AuditEvent],
+        *,
+        now: datetime,
+        voter: str | None = None,
+    ) -> None: ...
+    def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval: ...
+    def record(
+        self, approval_id: str, event: AuditEvent, expires_at: datetime | None = None
+    ) -> None: ...
+
+
+class HistoryReader(Protocol):
+    """The past: one approval's audit trail, and listings over a time window."""
+
+    def audit(self, approval_id: str, since: datetime | None = None) -> list[AuditEvent]: ...
     def list_history(
         self,
         status: Status | None,
@@ -69,42 +87,62 @@ class ApprovalStore(Protocol):
     ) -> Page[Approval]: ...
     def audit_history(
         self, since: datetime, until: datetime, limit: int, after: str | None = None
-    ) -> Page[dict[str, Any]]: ...
-    def commit(
-        self,
-        before: Approval,
-        after: Approval,
-        events: Iterable[AuditEvent],
-        *,
-        now: datetime,
-        voter: str | None = None,
-    ) -> None: ...
-    def record(
-        self, approval_id: str, event: AuditEvent, expires_at: datetime | None = None
-    ) -> None: ...
-    def claim_message(self, approval_id: str, now: datetime, lease: timedelta) -> PostClaim: ...
-    def release_claim(self, approval_id: str) -> None: ...
-    def set_message(
-        self, approval_id: str, ref: SlackRef, now: datetime, expires_at: datetime | None = None
-    ) -> Approval: ...
-    def arm_doorbell(self, approval_id: str, callback_id: str) -> Approval: ...
-    def claim_once(
-        self, approval_id: str, key: str, now: datetime, lease: timedelta
-    ) -> OnceClaim: ...
-    def finish_once(
-        self, approval_id: str, key: str, now: datetime, event: AuditEvent | None = None
-    ) -> None: ...
-    def release_once(self, approval_id: str, key: str) -> None: ...
-    def finished_once(self, approval_id: str) -> frozenset[str]: ...
-    def count_failure(self, approval_id: str, key: str, now: datetime) -> int: ...
+    ) -> Page[RecordedEvent]: ...
 
 
-@dataclass(frozen=True)
+class ApprovalStore(ApprovalRecords, HistoryReader, Protocol):
+    """What the use cases read and write (the notifier's claims are `signoff.claims`)."""
+
+
+class PendingIndex(Protocol):
+    def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]: ...
+
+
+@dataclass(frozen=True, kw_only=True)
 class Listing:
     """One page of a listing, and the token that reads the next (None: this was the last)."""
 
     approvals: list[Approval]
     next_page: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pending:
+    """The pending index page by page, and as one person sees it (their Home tab)."""
+
+    index: PendingIndex
+    clock: Clock
+
+    def page(self, size: int, after: str = "") -> Listing:
+        """`size` pending approvals, soonest deadline first, from `after` (the `next_page`
+        of the page before; "" for the first); `next_page` is None on the last page."""
+        if size < 1:
+            raise ValueError(f"a page holds at least one approval, not {size}")
+        found = self.index.list_pending(size + 1, after)  # one more: is there a next page?
+        page = found[:size]
+        return Listing(
+            approvals=page, next_page=pending_cursor(page[-1]) if len(found) > size else None
+        )
+
+    def pending_for(self, user: str, limit: int = 1000) -> tuple[list[Approval], list[Approval]]:
+        """What waits for `user`'s vote, and what `user` asked for that is still pending.
+
+        Read page by page from the pending index (at most `limit` pending requests).
+        """
+        now = self.clock()
+        waiting: list[Approval] = []
+        asked: list[Approval] = []
+        after: str | None = ""
+        while after is not None and limit > 0:
+            page = self.page(min(100, limit), after)
+            for approval in page.approvals:
+                if approval.requester == user:
+                    asked.append(approval)
+                if approval.vote_refusal(user, now) is None:
+                    waiting.append(approval)
+            limit -= len(page.approvals)
+            after = page.next_page
+        return waiting, asked
 
 
 AUDIT_PAGE = 500
@@ -142,32 +180,15 @@ class Approvals:
         return self.store.get(request.id)
 
     def get(self, approval_id: str) -> Approval:
+        """One approval by an id a person typed: what is not an id is refused unread."""
         return self.store.get(checked_id(approval_id))
 
-    def list_pending(self, limit: int = 100, after: str = "") -> list[Approval]:
-        return self.store.list_pending(limit, after)
-
     def pending_for(self, user: str, limit: int = 1000) -> tuple[list[Approval], list[Approval]]:
-        """What waits for `user`'s vote, and what `user` asked for that is still pending.
+        """What waits for `user`'s vote, and what `user` asked for (see `Pending`)."""
+        return Pending(index=self.store, clock=self.clock).pending_for(user, limit)
 
-        Read page by page from the pending index (at most `limit` pending requests).
-        """
-        now = self.clock()
-        waiting: list[Approval] = []
-        asked: list[Approval] = []
-        after: str | None = ""
-        while after is not None and limit > 0:
-            page = self.pending_page(min(100, limit), after)
-            for approval in page.approvals:
-                if approval.requester == user:
-                    asked.append(approval)
-                if approval.vote_refusal(user, now) is None:
-                    waiting.append(approval)
-            limit -= len(page.approvals)
-            after = page.next_page
-        return waiting, asked
-
-    def audit(self, approval_id: str) -> list[dict[str, Any]]:
+    def audit(self, approval_id: str) -> list[AuditEvent]:
+        """One approval's audit events, by an id a person typed."""
         return self.store.audit(checked_id(approval_id))
 
     def listing(
@@ -190,28 +211,32 @@ class Approvals:
                     f"not --status {wanted}"
                 )
         elif status is Status.PENDING and since is None:
-            window = Window(wanted)
+            window = Window(status=wanted)
         else:
             now = utc(self.clock())
-            window = Window(wanted, now - (since or DEFAULT_SINCE), now)
+            window = Window(status=wanted, since=now - (since or DEFAULT_SINCE), until=now)
         if window.since is None or window.until is None:
             pending = self.store.list_pending(limit, after or "")
             last = pending_cursor(pending[-1]) if pending else ""
-            return Listing(pending, window.token(last) if len(pending) == limit else None)
+            return Listing(
+                approvals=pending,
+                next_page=window.token(last) if len(pending) == limit else None,
+            )
         found = self.store.list_history(status, window.since, window.until, limit, after)
         return Listing(
-            list(found.items), window.token(found.after) if found.after is not None else None
+            approvals=list(found.items),
+            next_page=window.token(found.after) if found.after is not None else None,
         )
 
-    def audit_trail(self, approval_id: str, since: timedelta | None = None) -> list[dict[str, Any]]:
+    def audit_trail(self, approval_id: str, since: timedelta | None = None) -> list[RecordedEvent]:
         """One approval's audit events (in the last `since`); NotFoundError for an unknown id."""
         checked_id(approval_id)
         events = self.store.audit(approval_id, utc(self.clock()) - since if since else None)
         if not events:
             self.store.get(approval_id)  # raises NotFoundError when there is no such approval
-        return [{"id": approval_id, **event} for event in events]
+        return [RecordedEvent(approval_id=approval_id, event=event) for event in events]
 
-    def audit_events(self, since: timedelta) -> Iterator[dict[str, Any]]:
+    def audit_events(self, since: timedelta) -> Iterator[RecordedEvent]:
         """Every approval's audit events in the last `since`, oldest first, page by page."""
         until = utc(self.clock())
         after = None
@@ -286,10 +311,16 @@ class Approvals:
         the notifier reads it from the audit trail and replies in the thread once."""
         approval = self.store.get(approval_id)
         if approval.status is Status.PENDING:
-            self.note(
+            reminded = Reminded(number=number, waiting_for=approval.waiting_for())
+            self.store.record(
                 approval_id,
-                AuditKind.REMINDED,
-                {"number": str(number), "waiting_for": ", ".join(approval.waiting_for())},
+                AuditEvent(
+                    kind=AuditKind.REMINDED,
+                    at=utc(self.clock()),
+                    actor="signoff",
+                    detail=reminded.detail(),
+                ),
+                approval.expires_at,
             )
         return approval
 
@@ -303,48 +334,6 @@ class Approvals:
             return before.escalate(tuple(members), now, problem)
 
         return self._change(approval_id, escalate)
-
-    # -- the notifier's part of the record --------------------------------------------
-
-    def claim_post(self, approval_id: str, lease: timedelta) -> PostClaim:
-        """The right to post the request's message (see the store's claim_message)."""
-        return self.store.claim_message(approval_id, self.clock(), lease)
-
-    def release_post(self, approval_id: str) -> None:
-        self.store.release_claim(approval_id)
-
-    def posted(
-        self, approval_id: str, ref: SlackRef, expires_at: datetime | None = None
-    ) -> Approval:
-        """Keep the posted message's channel+ts, audited in the same write; returns the
-        approval as it stands. `expires_at`: its deadline, when the caller has read it."""
-        return self.store.set_message(approval_id, ref, self.clock(), expires_at)
-
-    def claim_once(self, approval_id: str, key: str, lease: timedelta) -> OnceClaim:
-        """The right to do one side effect named `key` once (see the store's claim_once)."""
-        return self.store.claim_once(approval_id, key, self.clock(), lease)
-
-    def finish_once(
-        self, approval_id: str, key: str, note: tuple[AuditKind, Mapping[str, str]] | None = None
-    ) -> None:
-        """Mark `key` done; with `note`, audit it (signoff as the actor) in the same write."""
-        now = utc(self.clock())
-        event = AuditEvent(note[0], now, "signoff", dict(note[1])) if note else None
-        self.store.finish_once(approval_id, key, now, event)
-
-    def finished_once(self, approval_id: str) -> frozenset[str]:
-        return self.store.finished_once(approval_id)
-
-    def count_failure(self, approval_id: str, key: str) -> int:
-        """Count one more failed attempt at the side effect `key`; how many so far."""
-        return self.store.count_failure(approval_id, key, self.clock())
-
-    def release_once(self, approval_id: str, key: str) -> None:
-        self.store.release_once(approval_id, key)
-
-    def note(self, approval_id: str, kind: AuditKind, detail: dict[str, str]) -> None:
-        """Audit something signoff did that changes no state (a message update, a notice)."""
-        self.store.record(approval_id, AuditEvent(kind, utc(self.clock()), "signoff", detail))
 
     # -- internals --------------------------------------------------------------------
 
@@ -407,8 +396,10 @@ class Approvals:
         did land is not doubled — and only when neither write can have been made does
         this raise (BackendError: the person is told to try again, nothing audited).
         """
-        detail = {"why": refusal.text, "code": refusal.code.value}
-        event = self._detailed(AuditEvent(kind, utc(self.clock()), user, detail))
+        why = Refused(why=refusal.text, code=refusal.code.value)
+        event = self._detailed(
+            AuditEvent(kind=kind, at=utc(self.clock()), actor=user, detail=why.detail())
+        )
         for attempt in (1, 2):
             try:
                 self.store.record(approval.id, event, approval.expires_at)
@@ -439,13 +430,8 @@ class Approvals:
     # -- pages of the pending list ------------------------------------------------------
 
     def pending_page(self, size: int, after: str = "") -> Listing:
-        """`size` pending approvals, soonest deadline first, from `after` (the `next_page`
-        of the page before; "" for the first); `next_page` is None on the last page."""
-        if size < 1:
-            raise ValueError(f"a page holds at least one approval, not {size}")
-        found = self.store.list_pending(size + 1, after)  # one more: is there a next page?
-        page = found[:size]
-        return Listing(page, pending_cursor(page[-1]) if len(found) > size else None)
+        """One page of the pending list (see `Pending.page`)."""
+        return Pending(index=self.store, clock=self.clock).page(size, after)
 
     # -- the CLI's rules: start or match an --id, wait for the outcome, decide from the CLI
 
@@ -474,8 +460,10 @@ class Approvals:
         # the one the record was given.
         differences = approval.differences(request, default_channel=approval.channel)
         if differences:
-            return Kickoff(Started.REFUSED, approval, tuple(differences))
-        return Kickoff(outcome, approval)
+            return Kickoff(
+                outcome=Started.REFUSED, approval=approval, differences=tuple(differences)
+            )
+        return Kickoff(outcome=outcome, approval=approval)
 
     def wait_for_outcome(
         self, approval_id: str, *, sleep: Sleep = time.sleep, interval: float = 1.0
@@ -489,7 +477,7 @@ class Approvals:
         """
         approval = self.get(approval_id)
         while True:
-            yield Progress(approval, approval.expires_at - self.clock())
+            yield Progress(approval=approval, left=approval.expires_at - self.clock())
             if approval.status.is_closed:
                 return
             sleep(interval)
@@ -600,7 +588,7 @@ class Started(StrEnum):
     REFUSED = "refused"  # the id's record is a different request (see the differences)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Kickoff:
     """What `start_or_match` did, and the approval as it stands."""
 
@@ -609,7 +597,7 @@ class Kickoff:
     differences: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Progress:
     """One read of an approval being waited for."""
 
@@ -622,7 +610,7 @@ class CliAction(StrEnum):
     CANCEL = "cancel"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CliDecisions:
     """What a deployed stack says about decisions from the CLI, and who is calling."""
 

@@ -13,6 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from signoff.aws_session import aws_session
+from signoff.codec import request_to_payload
 from signoff.doorbell import LambdaDoorbell
 from signoff.errors import BackendError, ConfigError
 from signoff.model import Approval, StartRequest
@@ -171,7 +172,7 @@ class LocalTarget:
 
     def start(self, request: StartRequest) -> dict[str, Any]:
         try:
-            answer = _http_json(f"{self.base_url}/local/workflows", request.to_payload())
+            answer = _http_json(f"{self.base_url}/local/workflows", request_to_payload(request))
         except BackendError as exc:
             raise BackendError(f"the local stack refused the start: {exc}") from exc
         if not isinstance(answer, dict):
@@ -295,7 +296,9 @@ class AwsTarget:
 
     def cli_decisions(self) -> CliDecisions:
         """Its AllowCliDecisions output, and the caller's AWS identity for the audit trail."""
-        return CliDecisions(self.stack_name, self.outputs.get(CLI_DECISIONS), self.caller)
+        return CliDecisions(
+            name=self.stack_name, allowed=self.outputs.get(CLI_DECISIONS), caller=self.caller
+        )
 
     def caller(self) -> str:
         """Who the AWS credentials belong to (STS GetCallerIdentity; needs no permission)."""
@@ -316,7 +319,7 @@ class AwsTarget:
                 DurableExecutionName=request.id,
                 # UTF-8, not \u escapes: an emoji is 4 bytes, not 12, so the largest
                 # request stays under AWS's 256 KB input (signoff/limits.py).
-                Payload=json.dumps(request.to_payload(), ensure_ascii=False).encode(),
+                Payload=json.dumps(request_to_payload(request), ensure_ascii=False).encode(),
             )
         except (ClientError, BotoCoreError) as exc:
             raise BackendError(f"starting the workflow failed: {exc}") from exc

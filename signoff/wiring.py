@@ -351,7 +351,7 @@ class Notifiers:
         self._settings = settings
         self._telemetry = telemetry or NoTelemetry()
         self._secrets = secret_source(settings)
-        self._approvals = Approvals(build_store(settings), system_clock, telemetry=self._telemetry)
+        self._store = build_store(settings)
         self._current: tuple[str, Notifier] | None = None
 
     def current(self) -> Notifier:
@@ -361,7 +361,7 @@ class Notifiers:
         if self._current is None or self._current[0] != token:
             client = build_slack_client(self._settings, token, telemetry=self._telemetry)
             lease = timedelta(seconds=self._settings.post_claim_lease_seconds)
-            self._current = (token, Notifier(self._approvals, client, lease, self._telemetry))
+            self._current = (token, Notifier(self._store, client, lease, self._telemetry))
         return self._current[1]
 
 

@@ -38,6 +38,7 @@ from aws_durable_execution_sdk_python.config import CallbackConfig, Duration
 from aws_durable_execution_sdk_python.exceptions import CallbackTimeoutError
 from botocore.exceptions import BotoCoreError, ClientError
 
+from signoff.codec import request_from_payload, request_to_payload
 from signoff.errors import BackendError, ConfigError, SignoffError, ValidationError
 from signoff.events import Publisher, Topic
 from signoff.model import Approval, StartRequest, Status
@@ -198,7 +199,7 @@ class _NoGroups:
 def run_approval(
     event: dict[str, Any], context: DurableContext, deps: WorkflowDeps
 ) -> dict[str, Any]:
-    asked = StartRequest.from_payload(event)
+    asked = request_from_payload(event)
     execution_id = context.state.durable_execution_arn
     # context.logger is replay-aware: a line already written by an earlier invocation of
     # this execution is not written again when the replay passes it.
@@ -208,7 +209,7 @@ def run_approval(
 
     def resolve(_: Any) -> dict[str, Any]:
         try:
-            resolved = deps.resolve(asked).to_payload()
+            resolved = request_to_payload(deps.resolve(asked))
         except ValidationError as exc:
             return {"refused": str(exc)}
         except ConfigError as exc:  # a broken policy document: no request can be checked
@@ -218,15 +219,15 @@ def run_approval(
         # Only what kickoff changed (the members found, the policy's rules): the request's
         # text is in the execution's input already, and the whole request with 500 members
         # could pass AWS's 256 KB per checkpoint (signoff/limits.py).
-        return {"resolved": _changes(asked.to_payload(), resolved)}
+        return {"resolved": _changes(request_to_payload(asked), resolved)}
 
     resolved = context.step(resolve, name="resolve-request")
     if "refused" in resolved:
         return {"id": asked.id, "status": "refused", "error": resolved["refused"]}
-    request = StartRequest.from_payload(
+    request = request_from_payload(
         resolved["request"]  # checkpointed whole by an earlier version
         if "request" in resolved
-        else _applied(asked.to_payload(), resolved["resolved"])
+        else _applied(request_to_payload(asked), resolved["resolved"])
     )
 
     def create(_: Any) -> dict[str, Any]:

@@ -325,7 +325,6 @@ class LocalStack:
         """
         from signoff.events import SnsPublisher
         from signoff.notify import redrive
-        from signoff.service import Approvals
         from signoff.store import DynamoApprovalStore
 
         store = DynamoApprovalStore(local_client(self.ddb.endpoint), TABLE)
@@ -336,7 +335,7 @@ class LocalStack:
             + self.durable.running()
             + self.durable.recently_finished(RECENTLY_FINISHED)
         )
-        return redrive(Approvals(store), publisher, list(ids))
+        return redrive(store, publisher, list(ids))
 
     def check(self) -> list[state.Mismatch]:
         """Where the table, the workflow store and the Slack stand-in disagree."""

@@ -1,17 +1,20 @@
 """One contract, two stores: DynamoDB (on DynamoDB Local) and the in-memory fake.
 
 Every rule the service leans on is a condition of the store's write; both adapters must
-keep them. Races between real concurrent writers are tried on DynamoDB Local only
-(tests/integration/test_store.py).
+keep them, for every port: the approvals (`ApprovalRecords`), their history
+(`HistoryReader`) and the notifier's claims (`Claims`). Races between real concurrent
+writers are tried on DynamoDB Local only (tests/integration/test_store.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import pytest
 
+from signoff.claims import Claims
 from signoff.errors import ConflictError, NotFoundError
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import (
@@ -21,11 +24,12 @@ from signoff.model import (
     Decision,
     OnceClaim,
     PostClaim,
+    Refused,
     SlackRef,
     Status,
 )
 from signoff.refusals import Refusal, RefusalCode
-from signoff.service import ApprovalStore
+from signoff.service import ApprovalRecords, HistoryReader
 from tests.factories import start_request
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -33,11 +37,15 @@ LEASE = timedelta(seconds=60)
 DENIED, TAKEOVER = PostClaim.DENIED, PostClaim.TAKEOVER
 
 
+class AnyStore(ApprovalRecords, HistoryReader, Claims, Protocol):
+    """Every port of the one table: what both stores implement."""
+
+
 @pytest.fixture(params=["dynamodb", "memory"])
-def any_store(request: pytest.FixtureRequest) -> ApprovalStore:
+def any_store(request: pytest.FixtureRequest) -> AnyStore:
     if request.param == "memory":
         return InMemoryApprovalStore()
-    store: ApprovalStore = request.getfixturevalue("store")
+    store: AnyStore = request.getfixturevalue("store")
     return store
 
 
@@ -45,7 +53,7 @@ Opener = Callable[..., Approval]
 
 
 @pytest.fixture
-def opened(any_store: ApprovalStore) -> Opener:
+def opened(any_store: AnyStore) -> Opener:
     def open_one(approval_id: str = "apr-c1", **overrides: object) -> Approval:
         approval, event = Approval.open(start_request(approval_id, **overrides), T0)
         assert any_store.create(approval, event)
@@ -54,20 +62,20 @@ def opened(any_store: ApprovalStore) -> Opener:
     return open_one
 
 
-def test_create_once(any_store: ApprovalStore, opened: Opener) -> None:
+def test_create_once(any_store: AnyStore, opened: Opener) -> None:
     approval = opened()
     again, event = Approval.open(start_request("apr-c1", title="Something else"), T0)
     assert any_store.create(again, event) is False
     assert any_store.get("apr-c1") == approval
-    assert [e["kind"] for e in any_store.audit("apr-c1")] == ["created"]
+    assert [e.kind for e in any_store.audit("apr-c1")] == ["created"]
 
 
-def test_get_unknown_is_not_found(any_store: ApprovalStore) -> None:
+def test_get_unknown_is_not_found(any_store: AnyStore) -> None:
     with pytest.raises(NotFoundError):
         any_store.get("apr-missing")
 
 
-def test_round_trip_keeps_every_field(any_store: ApprovalStore, opened: Opener) -> None:
+def test_round_trip_keeps_every_field(any_store: AnyStore, opened: Opener) -> None:
     approval = opened(
         description="line one\nline two",
         fields=(("env", "prod"), ("ticket", "OPS-1")),
@@ -76,7 +84,7 @@ def test_round_trip_keeps_every_field(any_store: ApprovalStore, opened: Opener) 
     assert any_store.get(approval.id) == approval
 
 
-def test_commit_from_a_stale_read_conflicts(any_store: ApprovalStore, opened: Opener) -> None:
+def test_commit_from_a_stale_read_conflicts(any_store: AnyStore, opened: Opener) -> None:
     before = opened()
     t1 = T0 + timedelta(seconds=1)  # audit events in the same millisecond have no order
     after, events = before.vote("U0A", Decision.APPROVE, t1)
@@ -85,13 +93,11 @@ def test_commit_from_a_stale_read_conflicts(any_store: ApprovalStore, opened: Op
     with pytest.raises(ConflictError):
         any_store.commit(before, other, other_events, now=t1)
     assert any_store.get(before.id).status is Status.APPROVED
-    kinds = [e["kind"] for e in any_store.audit(before.id)]
+    kinds = [e.kind for e in any_store.audit(before.id)]
     assert kinds == ["created", "voted", "decided"]  # the loser's events are not written
 
 
-def test_a_vote_at_or_after_the_deadline_conflicts(
-    any_store: ApprovalStore, opened: Opener
-) -> None:
+def test_a_vote_at_or_after_the_deadline_conflicts(any_store: AnyStore, opened: Opener) -> None:
     before = opened()
     after, events = before.vote("U0A", Decision.APPROVE, T0)
     with pytest.raises(ConflictError):
@@ -100,7 +106,7 @@ def test_a_vote_at_or_after_the_deadline_conflicts(
 
 
 def test_a_vote_in_the_last_second_before_the_deadline_is_committed(
-    any_store: ApprovalStore,
+    any_store: AnyStore,
 ) -> None:
     """The write holds the deadline exactly as the rule does (to the millisecond): a vote
     0.5 s before a deadline that falls inside a second is accepted by both."""
@@ -122,9 +128,7 @@ def test_a_vote_in_the_last_second_before_the_deadline_is_committed(
         any_store.commit(late_before, voted, voted_events, now=late, voter="U0A")
 
 
-def test_a_second_vote_by_the_same_person_conflicts(
-    any_store: ApprovalStore, opened: Opener
-) -> None:
+def test_a_second_vote_by_the_same_person_conflicts(any_store: AnyStore, opened: Opener) -> None:
     """The write itself holds "has not voted yet", not only the read before it."""
     before = opened()
     voted, events = before.vote("U0A", Decision.APPROVE, T0)
@@ -138,7 +142,7 @@ def test_a_second_vote_by_the_same_person_conflicts(
         any_store.commit(still_pending, again, [], now=T0, voter="U0A")
 
 
-def test_a_closed_approval_takes_no_commit(any_store: ApprovalStore, opened: Opener) -> None:
+def test_a_closed_approval_takes_no_commit(any_store: AnyStore, opened: Opener) -> None:
     before = opened()
     expired, events = before.expire(before.expires_at)
     any_store.commit(before, expired, events, now=before.expires_at)
@@ -150,9 +154,7 @@ def test_a_closed_approval_takes_no_commit(any_store: ApprovalStore, opened: Ope
     assert any_store.get(before.id).status is Status.EXPIRED
 
 
-def test_pending_list_holds_only_pending_soonest_first(
-    any_store: ApprovalStore, opened: Opener
-) -> None:
+def test_pending_list_holds_only_pending_soonest_first(any_store: AnyStore, opened: Opener) -> None:
     later = opened("apr-later", timeout=timedelta(hours=2))
     sooner = opened("apr-sooner", timeout=timedelta(minutes=5))
     decided = opened("apr-decided")
@@ -162,37 +164,44 @@ def test_pending_list_holds_only_pending_soonest_first(
     assert [a.id for a in any_store.list_pending(limit=1)] == [sooner.id]
 
 
-def test_audit_is_in_the_order_written(any_store: ApprovalStore, opened: Opener) -> None:
+def test_audit_is_in_the_order_written(any_store: AnyStore, opened: Opener) -> None:
     approval = opened()
     for n in range(3):
         any_store.record(
             approval.id,
             AuditEvent(
-                AuditKind.VOTE_REFUSED, T0 + timedelta(seconds=n + 1), f"U0X{n}", {"why": "no"}
+                kind=AuditKind.VOTE_REFUSED,
+                at=T0 + timedelta(seconds=n + 1),
+                actor=f"U0X{n}",
+                detail={"why": "no"},
             ),
         )
     audit = any_store.audit(approval.id)
-    assert [e["actor"] for e in audit] == ["U0REQ", "U0X0", "U0X1", "U0X2"]
-    assert audit[1]["detail"] == {"why": "no"}
+    assert [e.actor for e in audit] == ["U0REQ", "U0X0", "U0X1", "U0X2"]
+    assert audit[1].detail == {"why": "no"}
 
 
-def test_post_claim_lease_and_message(any_store: ApprovalStore, opened: Opener) -> None:
+def test_post_claim_lease_and_message(any_store: AnyStore, opened: Opener) -> None:
     approval = opened()
     assert any_store.claim_message(approval.id, T0, LEASE) is PostClaim.FIRST
     assert any_store.claim_message(approval.id, T0 + timedelta(seconds=30), LEASE) is DENIED
     # A claim older than the lease (its holder died) can be taken over, and says so.
     assert any_store.claim_message(approval.id, T0 + timedelta(seconds=61), LEASE) is TAKEOVER
-    stored = any_store.set_message(approval.id, SlackRef("C1", "1.0"), T0 + timedelta(seconds=62))
-    assert stored.message == SlackRef("C1", "1.0")
+    stored = any_store.set_message(
+        approval.id, SlackRef(channel="C1", ts="1.0"), T0 + timedelta(seconds=62)
+    )
+    assert stored.message == SlackRef(channel="C1", ts="1.0")
     assert stored.version == approval.version + 1
     assert any_store.claim_message(approval.id, T0 + timedelta(hours=1), LEASE) is DENIED
     with pytest.raises(ConflictError):
-        any_store.set_message(approval.id, SlackRef("C1", "2.0"), T0 + timedelta(seconds=63))
-    assert any_store.get(approval.id).message == SlackRef("C1", "1.0")
-    assert [e["kind"] for e in any_store.audit(approval.id)] == ["created", "notified"]
+        any_store.set_message(
+            approval.id, SlackRef(channel="C1", ts="2.0"), T0 + timedelta(seconds=63)
+        )
+    assert any_store.get(approval.id).message == SlackRef(channel="C1", ts="1.0")
+    assert [e.kind for e in any_store.audit(approval.id)] == ["created", "notified"]
 
 
-def test_release_lets_the_next_delivery_claim(any_store: ApprovalStore, opened: Opener) -> None:
+def test_release_lets_the_next_delivery_claim(any_store: AnyStore, opened: Opener) -> None:
     approval = opened()
     assert any_store.claim_message(approval.id, T0, LEASE) is PostClaim.FIRST
     any_store.release_claim(approval.id)
@@ -203,9 +212,7 @@ def test_release_lets_the_next_delivery_claim(any_store: ApprovalStore, opened: 
     assert any_store.claim_message("apr-missing", T0, LEASE) is DENIED
 
 
-def test_a_decision_keeps_the_notifiers_post_claim(
-    any_store: ApprovalStore, opened: Opener
-) -> None:
+def test_a_decision_keeps_the_notifiers_post_claim(any_store: AnyStore, opened: Opener) -> None:
     """A vote committed while a notifier holds the post claim must not drop it, or a
     redelivered "requested" could post a second message."""
     before = opened()
@@ -216,7 +223,7 @@ def test_a_decision_keeps_the_notifiers_post_claim(
 
 
 def test_arming_the_doorbell_keeps_it_outside_the_version(
-    any_store: ApprovalStore, opened: Opener
+    any_store: AnyStore, opened: Opener
 ) -> None:
     before = opened()
     armed = any_store.arm_doorbell(before.id, "cb-1")
@@ -226,7 +233,7 @@ def test_arming_the_doorbell_keeps_it_outside_the_version(
 
 
 def test_a_commit_from_a_read_before_the_workflow_rearmed_conflicts(
-    any_store: ApprovalStore, opened: Opener
+    any_store: AnyStore, opened: Opener
 ) -> None:
     """So the writer re-reads and rings the doorbell the workflow is waiting on now."""
     opened()
@@ -245,7 +252,7 @@ def test_a_commit_from_a_read_before_the_workflow_rearmed_conflicts(
 ONCE = OnceClaim
 
 
-def test_claim_once_grants_one_claim_per_key(any_store: ApprovalStore, opened: Opener) -> None:
+def test_claim_once_grants_one_claim_per_key(any_store: AnyStore, opened: Opener) -> None:
     approval = opened()
     assert any_store.claim_once(approval.id, "reply:outcome", T0, LEASE) is ONCE.FIRST
     # A second delivery while the first is at work is told so, not granted.
@@ -257,15 +264,13 @@ def test_claim_once_grants_one_claim_per_key(any_store: ApprovalStore, opened: O
     later = T0 + timedelta(days=30)
     assert any_store.claim_once(approval.id, "reply:outcome", later, LEASE) is ONCE.DONE
     # The claims are not audit events and not approvals.
-    assert [e["kind"] for e in any_store.audit(approval.id)] == ["created"]
+    assert [e.kind for e in any_store.audit(approval.id)] == ["created"]
     assert [a.id for a in any_store.list_pending()] == [approval.id]
     with pytest.raises(NotFoundError):
         any_store.get("apr-other")
 
 
-def test_an_unfinished_claim_lapses_after_the_lease(
-    any_store: ApprovalStore, opened: Opener
-) -> None:
+def test_an_unfinished_claim_lapses_after_the_lease(any_store: AnyStore, opened: Opener) -> None:
     approval = opened()
     assert any_store.claim_once(approval.id, "k", T0, LEASE) is ONCE.FIRST
     assert any_store.claim_once(approval.id, "k", T0 + timedelta(seconds=60), LEASE) is ONCE.BUSY
@@ -279,7 +284,7 @@ def test_an_unfinished_claim_lapses_after_the_lease(
 
 
 def test_a_released_claim_is_granted_again_but_a_done_one_is_not(
-    any_store: ApprovalStore, opened: Opener
+    any_store: AnyStore, opened: Opener
 ) -> None:
     approval = opened()
     assert any_store.claim_once(approval.id, "k", T0, LEASE) is ONCE.FIRST
@@ -292,7 +297,7 @@ def test_a_released_claim_is_granted_again_but_a_done_one_is_not(
 
 
 def test_a_released_claim_taken_after_the_lease_is_first_not_a_takeover(
-    any_store: ApprovalStore, opened: Opener
+    any_store: AnyStore, opened: Opener
 ) -> None:
     """Released means nothing was sent: the next holder need not look for it."""
     approval = opened()
@@ -302,9 +307,7 @@ def test_a_released_claim_taken_after_the_lease_is_first_not_a_takeover(
     assert any_store.claim_once(approval.id, "k", later, LEASE) is ONCE.FIRST
 
 
-def test_finished_once_lists_only_what_was_finished(
-    any_store: ApprovalStore, opened: Opener
-) -> None:
+def test_finished_once_lists_only_what_was_finished(any_store: AnyStore, opened: Opener) -> None:
     approval = opened()
     other = opened("apr-c2")
     for key in ("vote:U0A", "outcome", "dm:outcome", "released"):
@@ -319,52 +322,53 @@ def test_finished_once_lists_only_what_was_finished(
     assert any_store.claim_once(approval.id, "render:v3", T0, LEASE) is ONCE.DONE
 
 
-def test_finishing_with_an_event_writes_the_event_once(
-    any_store: ApprovalStore, opened: Opener
-) -> None:
+def test_finishing_with_an_event_writes_the_event_once(any_store: AnyStore, opened: Opener) -> None:
     """The mark and its audit event are one write: finishing again adds no second event."""
     approval = opened()
     assert any_store.claim_once(approval.id, "render:v2", T0, LEASE) is ONCE.FIRST
     for n in range(3):
         updated = AuditEvent(
-            AuditKind.MESSAGE_UPDATED, T0 + timedelta(seconds=n + 1), "signoff", {"status": "x"}
+            kind=AuditKind.MESSAGE_UPDATED,
+            at=T0 + timedelta(seconds=n + 1),
+            actor="signoff",
+            detail={"status": "x"},
         )
         any_store.finish_once(approval.id, "render:v2", T0, updated)
-    kinds = [e["kind"] for e in any_store.audit(approval.id)]
+    kinds = [e.kind for e in any_store.audit(approval.id)]
     assert kinds == ["created", "message_updated"]
     assert "render:v2" in any_store.finished_once(approval.id)
 
 
-def test_a_failed_set_message_writes_no_notified_event(
-    any_store: ApprovalStore, opened: Opener
-) -> None:
+def test_a_failed_set_message_writes_no_notified_event(any_store: AnyStore, opened: Opener) -> None:
     approval = opened()
     with pytest.raises(ConflictError):
-        any_store.set_message("apr-missing", SlackRef("C1", "1.0"), T0)
+        any_store.set_message("apr-missing", SlackRef(channel="C1", ts="1.0"), T0)
     t1 = T0 + timedelta(seconds=1)
-    any_store.set_message(approval.id, SlackRef("C1", "1.0"), t1, approval.expires_at)
+    any_store.set_message(approval.id, SlackRef(channel="C1", ts="1.0"), t1, approval.expires_at)
     with pytest.raises(ConflictError):
-        any_store.set_message(approval.id, SlackRef("C1", "2.0"), t1)
-    assert [e["kind"] for e in any_store.audit(approval.id)] == ["created", "notified"]
+        any_store.set_message(approval.id, SlackRef(channel="C1", ts="2.0"), t1)
+    assert [e.kind for e in any_store.audit(approval.id)] == ["created", "notified"]
     assert any_store.audit("apr-missing") == []
 
 
-def test_the_same_event_recorded_twice_is_kept_once(
-    any_store: ApprovalStore, opened: Opener
-) -> None:
+def test_the_same_event_recorded_twice_is_kept_once(any_store: AnyStore, opened: Opener) -> None:
     """A write whose answer was lost is written again: the audit keeps it once."""
     approval = opened()
     at = T0 + timedelta(seconds=1)  # events in the same millisecond have no order
-    refused = AuditEvent(AuditKind.VOTE_REFUSED, at, "U0X", {"why": "not an approver"})
+    refused = AuditEvent(
+        kind=AuditKind.VOTE_REFUSED, at=at, actor="U0X", detail={"why": "not an approver"}
+    )
     any_store.record(approval.id, refused, approval.expires_at)
     any_store.record(approval.id, refused, approval.expires_at)
-    twin = AuditEvent(AuditKind.VOTE_REFUSED, at, "U0X", {"why": "not an approver"})
+    twin = AuditEvent(
+        kind=AuditKind.VOTE_REFUSED, at=at, actor="U0X", detail={"why": "not an approver"}
+    )
     any_store.record(approval.id, twin, approval.expires_at)  # another click, same instant
-    kinds = [e["kind"] for e in any_store.audit(approval.id)]
+    kinds = [e.kind for e in any_store.audit(approval.id)]
     assert kinds == ["created", "vote_refused", "vote_refused"]
 
 
-def test_failures_are_counted_per_key(any_store: ApprovalStore, opened: Opener) -> None:
+def test_failures_are_counted_per_key(any_store: AnyStore, opened: Opener) -> None:
     approval = opened()
     counts = [any_store.count_failure(approval.id, "render:v2:internal_error", T0) for _ in "abc"]
     assert counts == [1, 2, 3]
@@ -376,7 +380,7 @@ def test_failures_are_counted_per_key(any_store: ApprovalStore, opened: Opener) 
 # --- history: listings by status and time, audit events across approvals ---------------------
 
 
-def _history(any_store: ApprovalStore) -> dict[str, Approval]:
+def _history(any_store: AnyStore) -> dict[str, Approval]:
     """Six approvals created over 40 days (two months), in every status."""
     made: dict[str, Approval] = {}
     for name, age in (
@@ -409,7 +413,7 @@ def _history(any_store: ApprovalStore) -> dict[str, Approval]:
 
 
 def test_history_lists_a_status_or_all_newest_first_within_the_window(
-    any_store: ApprovalStore,
+    any_store: AnyStore,
 ) -> None:
     _history(any_store)
     month_ago = T0 - timedelta(days=30)
@@ -434,7 +438,7 @@ def test_history_lists_a_status_or_all_newest_first_within_the_window(
     assert [a.id for a in earlier.items] == ["apr-h-cancelled", "apr-h-rejected", "apr-h-approved"]
 
 
-def test_history_pages_continue_after_the_last_item(any_store: ApprovalStore) -> None:
+def test_history_pages_continue_after_the_last_item(any_store: AnyStore) -> None:
     _history(any_store)
     since = T0 - timedelta(days=60)
     seen: list[str] = []
@@ -454,15 +458,17 @@ def test_history_pages_continue_after_the_last_item(any_store: ApprovalStore) ->
 
 
 def test_audit_history_holds_every_event_oldest_first_with_its_approval(
-    any_store: ApprovalStore,
+    any_store: AnyStore,
 ) -> None:
     made = _history(any_store)
-    refused = AuditEvent(AuditKind.VOTE_REFUSED, T0 - timedelta(minutes=1), "U0X", {"why": "no"})
+    refused = AuditEvent(
+        kind=AuditKind.VOTE_REFUSED, at=T0 - timedelta(minutes=1), actor="U0X", detail={"why": "no"}
+    )
     any_store.record("apr-h-pending", refused, made["apr-h-pending"].expires_at)
     since = T0 - timedelta(days=2, minutes=30)
     page = any_store.audit_history(since, T0, 100)
     assert page.after is None
-    assert [(e["id"], e["kind"]) for e in page.items] == [
+    assert [(r.approval_id, r.event.kind) for r in page.items] == [
         ("apr-h-cancelled", "created"),
         ("apr-h-cancelled", "cancelled"),
         ("apr-h-expired", "created"),
@@ -470,13 +476,14 @@ def test_audit_history_holds_every_event_oldest_first_with_its_approval(
         ("apr-h-pending", "created"),
         ("apr-h-pending", "vote_refused"),
     ]
-    assert page.items[-1]["actor"] == "U0X" and page.items[-1]["detail"] == {"why": "no"}
+    last = page.items[-1].event
+    assert last.actor == "U0X" and last.read(Refused) == Refused(why="no")
     # Page by page, across both months, nothing lost or repeated.
-    seen: list[tuple[str, str, str]] = []
+    seen: list[tuple[datetime, str, str]] = []
     after = None
     while True:
         part = any_store.audit_history(T0 - timedelta(days=60), T0, 3, after)
-        seen += [(e["at"], e["id"], e["kind"]) for e in part.items]
+        seen += [(r.event.at, r.approval_id, r.event.kind) for r in part.items]
         if part.after is None:
             break
         after = part.after
@@ -485,20 +492,25 @@ def test_audit_history_holds_every_event_oldest_first_with_its_approval(
     assert seen == sorted(seen, key=lambda e: e[0])
 
 
-def test_audit_of_one_approval_since_a_time(any_store: ApprovalStore, opened: Opener) -> None:
+def test_audit_of_one_approval_since_a_time(any_store: AnyStore, opened: Opener) -> None:
     approval = opened()
     for n in range(3):
         any_store.record(
             approval.id,
-            AuditEvent(AuditKind.VOTE_REFUSED, T0 + timedelta(minutes=n + 1), f"U0X{n}", {}),
+            AuditEvent(
+                kind=AuditKind.VOTE_REFUSED,
+                at=T0 + timedelta(minutes=n + 1),
+                actor=f"U0X{n}",
+                detail={},
+            ),
         )
     recent = any_store.audit(approval.id, T0 + timedelta(minutes=2))
-    assert [e["actor"] for e in recent] == ["U0X1", "U0X2"]
+    assert [e.actor for e in recent] == ["U0X1", "U0X2"]
     assert len(any_store.audit(approval.id)) == 4
     assert any_store.audit("apr-missing", T0) == []
 
 
-def test_pending_list_continues_after_a_key(any_store: ApprovalStore, opened: Opener) -> None:
+def test_pending_list_continues_after_a_key(any_store: AnyStore, opened: Opener) -> None:
     for n in range(3):
         opened(f"apr-p{n}", timeout=timedelta(minutes=10 + n))
     first = any_store.list_pending(limit=2)
@@ -512,7 +524,7 @@ def test_pending_list_continues_after_a_key(any_store: ApprovalStore, opened: Op
 # -- policies and quorum ----------------------------------------------------------------
 
 
-def test_round_trip_keeps_the_policy(any_store: ApprovalStore, opened: Opener) -> None:
+def test_round_trip_keeps_the_policy(any_store: AnyStore, opened: Opener) -> None:
     approval = opened(
         approvers=("U0A",),
         approver_groups=("S0DBA",),
@@ -532,7 +544,7 @@ def test_round_trip_keeps_the_policy(any_store: ApprovalStore, opened: Opener) -
 
 
 def test_a_vote_short_of_the_quorum_is_committed_under_the_version_guard(
-    any_store: ApprovalStore, opened: Opener
+    any_store: AnyStore, opened: Opener
 ) -> None:
     before = opened(approvers=("U0A", "U0B", "U0C"), min_approvals=2)
     t1 = T0 + timedelta(seconds=1)
@@ -548,13 +560,11 @@ def test_a_vote_short_of_the_quorum_is_committed_under_the_version_guard(
     any_store.commit(first, second, events, now=t2, voter="U0B")
     stored = any_store.get(before.id)
     assert stored.status is Status.APPROVED and stored.approved_by == ("U0A", "U0B")
-    kinds = [e["kind"] for e in any_store.audit(before.id)]
+    kinds = [e.kind for e in any_store.audit(before.id)]
     assert kinds == ["created", "voted", "voted", "decided"]
 
 
-def test_a_vote_by_someone_not_on_the_record_conflicts(
-    any_store: ApprovalStore, opened: Opener
-) -> None:
+def test_a_vote_by_someone_not_on_the_record_conflicts(any_store: AnyStore, opened: Opener) -> None:
     """The write itself holds "is an approver", not only the rules before it."""
     from dataclasses import replace
 

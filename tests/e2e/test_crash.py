@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 
+from signoff.codec import event_json
 from signoff.config import Settings
 from signoff.errors import NotFoundError
 from signoff.local.faults import CRASH_ENV
@@ -169,7 +170,7 @@ def show(dev: Dev, approval_id: str) -> dict[str, Any]:
             if approval.message
             else None
         ),
-        "audit": target.approvals.audit(approval_id),
+        "audit": [event_json(e) for e in target.approvals.store.audit(approval_id)],
         "workflow": target.workflow(approval),
     }
 

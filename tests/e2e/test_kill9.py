@@ -49,10 +49,11 @@ from typing import Any
 
 import pytest
 
+from signoff.codec import approval_pk
 from signoff.errors import NotFoundError, SignoffError
 from signoff.local.dynamodb import local_client
 from signoff.model import StartRequest, parse_duration
-from signoff.store import ONCE_PREFIX, _pk
+from signoff.store.claims import ONCE_PREFIX
 from signoff.targets import LocalTarget
 from tests.e2e.test_crash import has_buttons, messages_for, show
 from tests.e2e.test_dev_stack import Dev
@@ -199,7 +200,10 @@ def once_claims(dev: Dev, approval_id: str) -> dict[str, bool]:
     items = client.query(
         TableName=dev.get("/local/config")["table"],
         KeyConditionExpression="pk = :pk AND begins_with(sk, :once)",
-        ExpressionAttributeValues={":pk": {"S": _pk(approval_id)}, ":once": {"S": ONCE_PREFIX}},
+        ExpressionAttributeValues={
+            ":pk": {"S": approval_pk(approval_id)},
+            ":once": {"S": ONCE_PREFIX},
+        },
         ConsistentRead=True,
     )["Items"]
     return {item["sk"]["S"].removeprefix(ONCE_PREFIX): "done_at" in item for item in items}

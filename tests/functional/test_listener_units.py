@@ -21,7 +21,7 @@ from slack_sdk.web import SlackResponse
 from signoff import blocks
 from signoff.errors import BackendError, ConfigError, ConflictError
 from signoff.memstore import InMemoryApprovalStore
-from signoff.model import Approval, Decision, Status
+from signoff.model import Approval, AuditEvent, Decision, Status
 from signoff.service import Approvals
 from signoff.slack.listeners import Listeners
 from signoff.slack.request import MalformedRequestError
@@ -191,12 +191,12 @@ def reason(user: str, text: str | None, approval_id: str = "apr-u1") -> dict[str
 
 
 def audited(approvals: Approvals, approval_id: str = "apr-u1") -> Counter[str]:
-    return Counter(e["kind"] for e in approvals.audit(approval_id))
+    return Counter(e.kind for e in approvals.audit(approval_id))
 
 
-def refused_with(approvals: Approvals, kind: str) -> dict[str, Any]:
+def refused_with(approvals: Approvals, kind: str) -> AuditEvent:
     """The last refusal of `kind` audited on apr-u1."""
-    return next(e for e in reversed(approvals.audit("apr-u1")) if e["kind"] == kind)
+    return next(e for e in reversed(approvals.audit("apr-u1")) if e.kind == kind)
 
 
 # -- Approve ----------------------------------------------------------------------------
@@ -280,8 +280,8 @@ def test_an_approve_the_rules_refuse_is_told_why_privately_and_audited(
         }
     ]
     refusal = refused_with(approvals, "vote_refused")
-    assert refusal["actor"] == user and refusal["detail"]["why"] == why
-    assert refusal["detail"]["code"] == code
+    assert refusal.actor == user and refusal.detail["why"] == why
+    assert refusal.detail["code"] == code
 
 
 def test_the_requester_approving_their_own_request_is_refused(
@@ -415,7 +415,7 @@ def test_reject_by_someone_who_may_not_vote_is_refused_without_a_dialog(
     listeners.reject(ack, click("U0X", blocks.REJECT_ACTION), client, respond)
     assert ack.calls == [{}] and client.calls == []
     assert respond.texts == [f"You cannot reject this: {NOT_APPROVER}."]
-    assert refused_with(approvals, "vote_refused")["detail"]["code"] == "not_approver"
+    assert refused_with(approvals, "vote_refused").detail["code"] == "not_approver"
 
 
 def test_reject_after_approving_is_refused_a_vote_cannot_change(
@@ -488,7 +488,7 @@ def test_a_reason_from_someone_who_may_not_vote_is_refused_in_the_dialog(
     assert ack.calls == [
         {"response_action": "errors", "errors": {"reason": f"Not recorded: {NOT_APPROVER}."}}
     ]
-    assert refused_with(approvals, "vote_refused")["actor"] == "U0X"
+    assert refused_with(approvals, "vote_refused").actor == "U0X"
 
 
 def test_the_dialogs_error_is_plain_text_shown_as_it_is(
@@ -556,7 +556,7 @@ def test_a_strangers_cancel_is_refused_privately_and_audited(
         }
     ]
     refusal = refused_with(approvals, "cancel_refused")
-    assert (refusal["actor"], refusal["detail"]) == (
+    assert (refusal.actor, refusal.detail) == (
         "U0A",
         {"why": why, "code": "not_requester_or_admin"},
     )
@@ -576,7 +576,7 @@ def test_a_strangers_cancel_with_a_broken_policy_document_is_refused_and_audited
         "cancel until an operator fixes it"
     )
     assert respond.texts == [f"The request was not cancelled: {why}."]
-    assert refused_with(approvals, "cancel_refused")["detail"]["code"] == "policies_unreadable"
+    assert refused_with(approvals, "cancel_refused").detail["code"] == "policies_unreadable"
     assert approvals.get("apr-u1").status is Status.PENDING
 
 

@@ -66,7 +66,7 @@ def test_a_strangers_click_is_refused_privately_and_audited(
     (told,) = slack.standin.conversation()["ephemerals"]
     assert told["user"] == "U0X" and "not an approver" in told["text"]
     assert approvals.get("apr-l1").status is Status.PENDING
-    assert approvals.audit("apr-l1")[-1]["kind"] == "vote_refused"
+    assert approvals.store.audit("apr-l1")[-1].kind == "vote_refused"
     assert bell.rung == []
 
 
@@ -127,5 +127,5 @@ def test_a_strangers_cancel_with_a_broken_policy_document_is_told_and_audited(
         == f"The request was not cancelled: {Refusal(RefusalCode.POLICIES_UNREADABLE)}."
     )
     last = approvals.audit("apr-l1")[-1]
-    assert (last["kind"], last["actor"]) == ("cancel_refused", "U0X")
+    assert (last.kind, last.actor) == ("cancel_refused", "U0X")
     assert approvals.get("apr-l1").status is Status.PENDING

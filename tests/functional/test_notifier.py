@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from signoff.errors import BackendError
 from signoff.events import Topic, encode
 from signoff.local.sns_bridge import sns_lambda_event
 from signoff.memstore import InMemoryApprovalStore
-from signoff.model import Decision, PostClaim, Status
+from signoff.model import Decision, MessageUpdated, PostClaim, Status
 from signoff.notify import Notifier
 from signoff.service import Approvals
 from tests.conftest import BOT_TOKEN, StandInServer
@@ -25,15 +25,20 @@ LEASE = timedelta(seconds=60)
 
 
 @pytest.fixture
-def approvals() -> Approvals:
-    service = Approvals(InMemoryApprovalStore())
+def store() -> InMemoryApprovalStore:
+    return InMemoryApprovalStore()
+
+
+@pytest.fixture
+def approvals(store: InMemoryApprovalStore) -> Approvals:
+    service = Approvals(store)
     service.open(start_request("apr-n1", title="Drop <!channel> table"))
     return service
 
 
-def notifier(approvals: Approvals, slack: StandInServer) -> Notifier:
+def notifier(store: InMemoryApprovalStore, slack: StandInServer) -> Notifier:
     client = WebClient(token=BOT_TOKEN, base_url=f"{slack.base_url}/api/")
-    return Notifier(approvals, client, LEASE)
+    return Notifier(store, client, LEASE)
 
 
 def sns(kind: Topic | str, approval_id: str) -> dict[str, Any]:
@@ -52,29 +57,30 @@ def posts_for(slack: StandInServer, approval_id: str) -> list[dict[str, Any]]:
 
 
 def test_a_vote_while_the_post_is_in_flight_does_not_let_a_redelivery_post_again(
-    approvals: Approvals, slack: StandInServer
+    store: InMemoryApprovalStore, approvals: Approvals, slack: StandInServer
 ) -> None:
     # One delivery holds the claim and is talking to Slack; meanwhile the approver decides
     # (from the CLI) and SNS redelivers "requested".
-    assert approvals.claim_post("apr-n1", LEASE) is PostClaim.FIRST
+    assert store.claim_message("apr-n1", datetime.now(UTC), LEASE) is PostClaim.FIRST
     approvals.decide("apr-n1", "U0A", Decision.APPROVE)
     with pytest.raises(BackendError, match="holds the post claim"):
-        notifier(approvals, slack).handle_sns_event(sns(Topic.REQUESTED, "apr-n1"))
+        notifier(store, slack).handle_sns_event(sns(Topic.REQUESTED, "apr-n1"))
     assert posts_for(slack, "apr-n1") == []
 
 
 def test_decided_before_posted_renders_the_outcome_in_the_post(
-    approvals: Approvals, slack: StandInServer
+    store: InMemoryApprovalStore, approvals: Approvals, slack: StandInServer
 ) -> None:
     approvals.decide("apr-n1", "U0A", Decision.REJECT, "not <now>")
-    n = notifier(approvals, slack)
+    n = notifier(store, slack)
     assert n.handle_sns_event(sns(Topic.DECIDED, "apr-n1")) == 1  # no message yet
     n.handle_sns_event(sns(Topic.REQUESTED, "apr-n1"))
     (message,) = posts_for(slack, "apr-n1")
     text = json.dumps(message["blocks"])
     assert "Rejected" in text and "not &lt;now&gt;" in text and '"actions"' not in text
     assert approvals.get("apr-n1").status is Status.REJECTED
-    assert [e["kind"] for e in approvals.audit("apr-n1")][-1] == "message_updated"
+    updated = store.audit("apr-n1")[-1].read(MessageUpdated)
+    assert updated == MessageUpdated(status=Status.REJECTED)
 
 
 not_ours = st.one_of(
@@ -100,11 +106,11 @@ not_ours = st.one_of(
 )
 @given(message=not_ours)
 def test_sns_messages_that_are_not_ours_are_skipped_without_effects(
-    approvals: Approvals, slack: StandInServer, message: str
+    store: InMemoryApprovalStore, approvals: Approvals, slack: StandInServer, message: str
 ) -> None:
     calls_before = len(slack.standin.conversation()["calls"])
     before = approvals.get("apr-n1")
-    handled = notifier(approvals, slack).handle_sns_event(sns(message, ""))
+    handled = notifier(store, slack).handle_sns_event(sns(message, ""))
     assert handled == 0
     assert len(slack.standin.conversation()["calls"]) == calls_before
     assert approvals.get("apr-n1") == before
@@ -121,6 +127,6 @@ def test_sns_messages_that_are_not_ours_are_skipped_without_effects(
     ],
 )
 def test_malformed_sns_events_are_skipped(
-    approvals: Approvals, slack: StandInServer, event: dict[str, Any]
+    store: InMemoryApprovalStore, approvals: Approvals, slack: StandInServer, event: dict[str, Any]
 ) -> None:
-    assert notifier(approvals, slack).handle_sns_event(event) == 0
+    assert notifier(store, slack).handle_sns_event(event) == 0

@@ -142,7 +142,7 @@ class World:
         """One delivery; False when the process died in it."""
         self.store.steps = self.client.steps = steps
         try:
-            Notifier(self.approvals, self.client, LEASE).handle(topic, self.id)
+            Notifier(self.store, self.client, LEASE, clock=lambda: self.now).handle(topic, self.id)
         except Killed:
             return False
         finally:
@@ -150,9 +150,8 @@ class World:
         return True
 
     def missing(self) -> list[Topic]:
-        approval = self.approvals.get(self.id)
-        audit = self.approvals.audit(self.id)
-        return unfinished(approval, audit, self.approvals.finished_once(self.id))
+        approval = self.store.get(self.id)
+        return unfinished(approval, self.store.audit(self.id), self.store.finished_once(self.id))
 
     def recover(self) -> None:
         """A restart: once every claim the dead process held has lapsed, publish what is
@@ -174,8 +173,8 @@ class World:
             else:
                 where = "dm" if message["channel"] == dm_channel("U0REQ") else "thread"
                 found[f"{where} {payload['key']}"] += 1
-        for event in self.approvals.audit(self.id):
-            found[event["kind"]] += 1
+        for event in self.store.audit(self.id):
+            found[event.kind.value] += 1
         return found
 
     def message(self) -> dict[str, Any]:

@@ -42,9 +42,10 @@ class FinishFailsOnce(InMemoryApprovalStore):
 
 def test_a_reply_sent_before_a_crash_is_found_not_sent_again(slack: StandInServer) -> None:
     now = [datetime.now(UTC)]
-    approvals = Approvals(FinishFailsOnce("vote:U0A"), clock=lambda: now[0])
+    store = FinishFailsOnce("vote:U0A")
+    approvals = Approvals(store, clock=lambda: now[0])
     client = WebClient(token=BOT_TOKEN, base_url=f"{slack.base_url}/api/")
-    notifier = Notifier(approvals, client, LEASE)
+    notifier = Notifier(store, client, LEASE, clock=lambda: now[0])
     approvals.open(start_request("apr-o1"))
     notifier.handle(Topic.REQUESTED, "apr-o1")
     approvals.decide("apr-o1", "U0A", Decision.APPROVE)
@@ -78,7 +79,7 @@ def test_a_vote_that_leaves_the_request_open_replies_once_and_tells_no_outcome(
     store = InMemoryApprovalStore()
     approvals = Approvals(store)
     client = WebClient(token=BOT_TOKEN, base_url=f"{slack.base_url}/api/")
-    notifier = Notifier(approvals, client, LEASE)
+    notifier = Notifier(store, client, LEASE)
     approvals.open(start_request("apr-q", approvers=("U0A", "U0B")))
     notifier.handle(Topic.REQUESTED, "apr-q")
     before = approvals.get("apr-q")

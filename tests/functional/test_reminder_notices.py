@@ -24,7 +24,8 @@ LEASE = timedelta(seconds=60)
 
 def setup(slack: StandInServer) -> tuple[Approvals, Notifier, list[datetime]]:
     now = [datetime.now(UTC)]
-    approvals = Approvals(InMemoryApprovalStore(), clock=lambda: now[0])
+    store = InMemoryApprovalStore()
+    approvals = Approvals(store, clock=lambda: now[0])
     client = WebClient(token=BOT_TOKEN, base_url=f"{slack.base_url}/api/")
     request = start_request(
         "apr-rem",
@@ -36,7 +37,7 @@ def setup(slack: StandInServer) -> tuple[Approvals, Notifier, list[datetime]]:
         escalate_to="S0ONCALL",
     )
     approvals.open(request)
-    notifier = Notifier(approvals, client, LEASE)
+    notifier = Notifier(store, client, LEASE, clock=lambda: now[0])
     notifier.handle(Topic.REQUESTED, "apr-rem")
     return approvals, notifier, now
 

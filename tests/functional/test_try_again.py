@@ -84,7 +84,7 @@ class LosesAnswers(InMemoryApprovalStore):
 
 
 def refusals(approvals: Approvals, approval_id: str) -> int:
-    return Counter(e["kind"] for e in approvals.audit(approval_id))["vote_refused"]
+    return Counter(e.kind.value for e in approvals.store.audit(approval_id))["vote_refused"]
 
 
 def test_after_the_last_lost_race_a_decided_request_is_refused_not_try_again() -> None:
@@ -185,6 +185,6 @@ def test_an_approve_whose_write_went_unanswered_is_told_what_the_record_says(
     approvals.open(start_request("apr-t5"))
     text = click(approvals, slack, "approve", "U0A", "apr-t5")
     assert (said(text) if text else "") == told, text
-    kinds = Counter(e["kind"] for e in approvals.audit("apr-t5"))
+    kinds = Counter(e.kind.value for e in approvals.store.audit("apr-t5"))
     assert kinds["voted"] == voted and kinds["vote_refused"] == 0
     assert (approvals.get("apr-t5").status is Status.APPROVED) == bool(voted)

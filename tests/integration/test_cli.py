@@ -54,7 +54,7 @@ def test_wait_expires_a_request_its_workflow_abandoned(store: DynamoApprovalStor
     code = cli._wait(StoreOnlyTarget(Approvals(store)), "apr-orphan", as_json=False, interval=0)
     assert code == 4
     assert store.get("apr-orphan").status is Status.EXPIRED
-    assert [e["kind"] for e in store.audit("apr-orphan")] == ["created", "expired"]
+    assert [e.kind for e in store.audit("apr-orphan")] == ["created", "expired"]
 
 
 def test_help_lists_commands_and_exit_codes() -> None:
@@ -271,7 +271,7 @@ def test_errors_map_to_exit_codes(target: StoreTarget) -> None:
     again = invoke("decide", "apr-codes", "approve", "--as", "U0A")
     assert again.exit_code == 0, again.output
     assert "already recorded" in again.stdout
-    assert [e["kind"] for e in target.approvals.audit("apr-codes")] == [
+    assert [e.kind for e in target.approvals.store.audit("apr-codes")] == [
         "created", "vote_refused", "voted", "decided",
     ]  # fmt: skip
 
@@ -516,7 +516,7 @@ def governed(target: StoreTarget) -> StoreTarget:
 
 
 def nothing_written(target: StoreTarget, approval_id: str) -> bool:
-    if target.approvals.list_pending():
+    if target.approvals.store.list_pending():
         return False
     with pytest.raises(NotFoundError):
         target.approvals.get(approval_id)
@@ -607,7 +607,7 @@ def test_cancel_through_the_cli_by_a_stranger_an_admin_and_the_requester(
     stranger = invoke("cancel", "apr-c1", "--as", "U0A")
     assert stranger.exit_code == 1
     assert stranger.stderr == "refused: only the requester or an admin can cancel this request\n"
-    assert [e["kind"] for e in governed.approvals.audit("apr-c1")][-1] == "cancel_refused"
+    assert [e.kind for e in governed.approvals.store.audit("apr-c1")][-1] == "cancel_refused"
     assert invoke("cancel", "apr-c1", "--as", "U0R").exit_code == 0
     assert invoke("wait", "apr-c1").exit_code == 5
     assert invoke("cancel", "apr-c2", "--as", "U0BOSS").stdout == "apr-c2 cancelled by U0BOSS\n"

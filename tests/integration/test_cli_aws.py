@@ -182,7 +182,7 @@ def test_a_bad_document_is_refused_whole_and_nothing_is_written(
         "allow_ad_hoc: maybe": "allow_ad_hoc must be true or false",
         "  prod-db:\n    approvers: [U01A]\n    min_approvals: 3": "min_approvals is 3 but only 1",
         "  prod-x:\n    approvers: [U01A]\n    remind_every: soon": "remind_every 'soon' is not a duration",
-        "  Bad Name:\n    approvers: [U01A]": "a name is 3-64 lowercase letters",
+        "  Bad Name:\n    approvers: [U01A]": "must be 3-64 lowercase letters",
         "  prod-y:\n    aprovers: [U01A]": "unknown key(s) 'aprovers'",
     }
     head, *rules = problems

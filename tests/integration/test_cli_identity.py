@@ -114,11 +114,11 @@ def test_a_cli_decision_records_the_callers_aws_identity(deployed: Any, opened: 
     deployed("true").caller_is(CALLER)
     result = invoke("decide", "apr-1", "approve", "--as", "U0A")
     assert result.exit_code == 0, result.output
-    events = {e["kind"]: e for e in opened.audit("apr-1")}
-    assert events["voted"]["actor"] == "U0A"
-    assert events["voted"]["detail"]["caller"] == CALLER
-    assert events["decided"]["detail"]["caller"] == CALLER
-    assert "caller" not in events["created"]["detail"]
+    events = {e.kind: e for e in opened.audit("apr-1")}
+    assert events["voted"].actor == "U0A"
+    assert events["voted"].detail["caller"] == CALLER
+    assert events["decided"].detail["caller"] == CALLER
+    assert "caller" not in events["created"].detail
 
     shown = invoke("show", "apr-1")
     assert shown.exit_code == 0, shown.output
@@ -129,8 +129,8 @@ def test_a_refused_cli_vote_is_audited_with_the_caller(deployed: Any, opened: An
     deployed("true").caller_is(CALLER)
     result = invoke("decide", "apr-1", "approve", "--as", "U0REQ")  # the requester
     assert result.exit_code == 1
-    refused = [e for e in opened.audit("apr-1") if e["kind"] == "vote_refused"]
-    assert [e["detail"]["caller"] for e in refused] == [CALLER]
+    refused = [e for e in opened.audit("apr-1") if e.kind == "vote_refused"]
+    assert [e.detail["caller"] for e in refused] == [CALLER]
 
 
 def test_cli_decisions_off_refuses_decide(deployed: Any, opened: Any) -> None:
@@ -141,7 +141,7 @@ def test_cli_decisions_off_refuses_decide(deployed: Any, opened: Any) -> None:
     assert "refused: stack signoff-test takes no decisions from the CLI" in message
     assert "AllowCliDecisions=true" in message
     assert "Traceback" not in result.output
-    assert [e["kind"] for e in opened.audit("apr-1")] == ["created"]
+    assert [e.kind for e in opened.audit("apr-1")] == ["created"]
     assert opened.get("apr-1").status.value == "pending"
 
 
@@ -162,9 +162,9 @@ def test_cli_decisions_off_still_lets_the_requester_cancel(deployed: Any, opened
     deployed("false").caller_is(CALLER)
     result = invoke("cancel", "apr-1", "--as", "U0REQ", "--reason", "wrong ticket")
     assert result.exit_code == 0, result.output
-    (cancelled,) = [e for e in opened.audit("apr-1") if e["kind"] == "cancelled"]
-    assert cancelled["actor"] == "U0REQ"
-    assert cancelled["detail"] == {"reason": "wrong ticket", "caller": CALLER}
+    (cancelled,) = [e for e in opened.audit("apr-1") if e.kind == "cancelled"]
+    assert cancelled.actor == "U0REQ"
+    assert cancelled.detail == {"reason": "wrong ticket", "caller": CALLER}
 
 
 def test_the_template_turns_cli_decisions_off_by_default() -> None:

@@ -64,7 +64,7 @@ def test_an_id_of_3000_characters_is_a_usage_error_not_a_table_error(
 
 @pytest.mark.parametrize("who", ["", "<!channel>"])
 def test_as_that_names_nobody_is_refused_and_never_an_actor(target: StoreTarget, who: str) -> None:
-    before = target.approvals.audit("apr-door")
+    before = target.approvals.store.audit("apr-door")
     for args in (
         ["decide", "apr-door", "approve", "--as", who],
         ["cancel", "apr-door", "--as", who],
@@ -72,5 +72,5 @@ def test_as_that_names_nobody_is_refused_and_never_an_actor(target: StoreTarget,
         result = runner.invoke(cli.app, args)
         assert result.exit_code == 2, result.output
         assert result.output.startswith("error: --as ")
-    assert target.approvals.audit("apr-door") == before
-    assert {e["actor"] for e in before} == {"U0REQ"}
+    assert target.approvals.store.audit("apr-door") == before
+    assert {e.actor for e in before} == {"U0REQ"}

@@ -77,7 +77,7 @@ def test_100_simultaneous_requests_decide_exactly_once(
 ) -> None:
     approvals.open(start_request(APPROVAL, requester=REQUESTER, approvers=(*APPROVERS, REQUESTER)))
     posted = slack.standin.api("chat.postMessage", "xoxb-test-token", {"channel": "c", "text": "x"})
-    store.set_message(APPROVAL, SlackRef("c", posted["ts"]), datetime.now(UTC))
+    store.set_message(APPROVAL, SlackRef(channel="c", ts=posted["ts"]), datetime.now(UTC))
     # Build the cached app (and Bolt's auth.test) before the race, as a warm Lambda has.
     warm = slack_handler.app.handler(
         signed_event(slash_command("U0X", "help"), SIGNING_SECRET), lambda_context
@@ -139,10 +139,10 @@ def test_100_simultaneous_requests_decide_exactly_once(
     # A write DynamoDB answers after the click's budget still lands, later: under load the
     # trail catches up seconds after the answers (the refusal told is audited by then).
     settled = time.monotonic() + 30
-    kinds = Counter(e["kind"] for e in store.audit(APPROVAL))
+    kinds = Counter(e.kind.value for e in store.audit(APPROVAL))
     while kinds["vote_refused"] != outcomes["refused"] and time.monotonic() < settled:
         time.sleep(0.5)
-        kinds = Counter(e["kind"] for e in store.audit(APPROVAL))
+        kinds = Counter(e.kind.value for e in store.audit(APPROVAL))
     print(f"\n100 simultaneous requests: {dict(outcomes)}; audit {dict(kinds)}")
 
     assert approval.status in (Status.APPROVED, Status.REJECTED)
@@ -206,7 +206,7 @@ def test_a_signed_approve_half_a_second_before_the_deadline_is_recorded(
     approval, event = Approval.open(request, deadline - timedelta(hours=1))
     assert store.create(approval, event)
     posted = slack.standin.api("chat.postMessage", "xoxb-test-token", {"channel": "c", "text": "x"})
-    store.set_message("apr-edge", SlackRef("c", posted["ts"]), datetime.now(UTC))
+    store.set_message("apr-edge", SlackRef(channel="c", ts=posted["ts"]), datetime.now(UTC))
 
     body = payload_form(
         block_actions_payload("U0A", "signoff.approve", "apr-edge", responses.url("e"))
@@ -218,7 +218,7 @@ def test_a_signed_approve_half_a_second_before_the_deadline_is_recorded(
     recorded = store.get("apr-edge")
     assert recorded.status is Status.APPROVED and recorded.decided_by == "U0A"
     assert recorded.decided_at == clicked_at
-    kinds = Counter(e["kind"] for e in store.audit("apr-edge"))
+    kinds = Counter(e.kind.value for e in store.audit("apr-edge"))
     assert kinds["voted"] == 1 and kinds["decided"] == 1 and kinds["vote_refused"] == 0
 
 
@@ -251,6 +251,6 @@ def test_a_refusal_whose_audit_answer_is_lost_is_told_as_the_refusal(
     assert ddb_proxy.count(put, "late") == wiring.CLICK.ddb_attempts  # both answers lost
     (answer,) = responses.responses("l")
     assert classify(answer["text"]) == "refused", answer["text"]
-    kinds = Counter(e["kind"] for e in store.audit("apr-lost"))
+    kinds = Counter(e.kind.value for e in store.audit("apr-lost"))
     assert kinds["vote_refused"] == 1  # written by the late attempts, kept once
     assert store.get("apr-lost").status is Status.PENDING

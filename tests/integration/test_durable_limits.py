@@ -33,6 +33,7 @@ from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestR
 
 import workflow_fn.app
 from signoff import limits, wiring
+from signoff.codec import request_to_payload
 from signoff.config import Settings
 from signoff.events import Topic
 from signoff.memstore import InMemoryApprovalStore
@@ -149,7 +150,7 @@ def test_the_longest_approval_stays_within_the_durable_limits(
     with DurableFunctionTestRunner(handler=handler, skip_time=True) as runner:
         clock[0] = lambda: runner._clock.now()  # the emulator's: it jumps when a wait is skipped
         arn = runner.run_async(
-            input=json.dumps(request.to_payload()),
+            input=json.dumps(request_to_payload(request)),
             execution_name=request.id,
             execution_timeout=8 * 86400,  # template.yaml's ExecutionTimeout
         )
@@ -192,7 +193,7 @@ def test_the_longest_approval_stays_within_the_durable_limits(
     # checkpoint summed with the input.
     sizes = {str(op.name): payload_bytes(op) for op in result.operations}
     largest = max(sizes, key=sizes.__getitem__)
-    stored = sum(sizes.values()) + len(json.dumps(request.to_payload()).encode())
+    stored = sum(sizes.values()) + len(json.dumps(request_to_payload(request)).encode())
     print(f"largest checkpoint: {largest}, {sizes[largest]:,} bytes; all: {stored:,} bytes")
     assert largest == "resolve-request"
     assert sizes[largest] <= limits.MAX_CHECKPOINT_BYTES // 2
@@ -229,7 +230,7 @@ def test_the_largest_request_checkpoints_and_stores_within_awss_limits(
     with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=True) as runner:
         monkeypatch.setattr(wiring.workflow_deps_from_env().approvals, "clock", runner._clock.now)
         arn = runner.run_async(
-            input=json.dumps(request.to_payload()),
+            input=json.dumps(request_to_payload(request)),
             execution_name=request.id,
             execution_timeout=3 * 3600,
         )
@@ -274,7 +275,7 @@ def test_what_kickoff_drops_from_a_payload_stays_dropped_on_every_replay(
 
     asked = largest_request("apr-crafted", timeout=timedelta(minutes=30))
     payload = {
-        **asked.to_payload(),
+        **request_to_payload(asked),
         "policy": "",
         "approvers": ["U0A"],
         "members": ["U0REQ"],

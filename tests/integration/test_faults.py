@@ -20,6 +20,7 @@ import pytest
 import notifier.app
 import slack_handler.app
 from signoff import wiring
+from signoff.codec import request_to_payload
 from signoff.events import Topic
 from signoff.model import SlackRef, Status
 from signoff.notify import CLAIM_LEASE, Notifier
@@ -74,7 +75,7 @@ def posts(slack: StandInServer) -> int:
 
 
 def audit_kinds(store: DynamoApprovalStore, approval_id: str) -> Counter[str]:
-    return Counter(e["kind"] for e in store.audit(approval_id))
+    return Counter(e.kind for e in store.audit(approval_id))
 
 
 def open_posted(approvals: Approvals, store: DynamoApprovalStore, slack: StandInServer) -> str:
@@ -83,7 +84,7 @@ def open_posted(approvals: Approvals, store: DynamoApprovalStore, slack: StandIn
     posted = slack.standin.api(
         "chat.postMessage", "xoxb-test-token", {"channel": "approvals", "text": "x"}
     )
-    store.set_message("apr-f", SlackRef("approvals", posted["ts"]), datetime.now(UTC))
+    store.set_message("apr-f", SlackRef(channel="approvals", ts=posted["ts"]), datetime.now(UTC))
     return str(posted["ts"])
 
 
@@ -210,7 +211,7 @@ def test_notifier_lost_answers_can_duplicate_a_post(
     # After the lease, a delivery takes the claim over and posts again.
     later = datetime.now(UTC) + CLAIM_LEASE + timedelta(seconds=1)
     client = wiring.build_slack_client(wiring.settings_from_env(), "xoxb-test-token")
-    Notifier(Approvals(store, clock=lambda: later), client).handle(Topic.REQUESTED, "apr-g")
+    Notifier(store, client, clock=lambda: later).handle(Topic.REQUESTED, "apr-g")
     assert posts(slack) == before + 1  # adopted, not posted again
     adopted = store.get("apr-g").message
     assert adopted is not None
@@ -371,7 +372,7 @@ def test_workflow_wait_outlasts_a_throttled_condition_check(
 
     clicker = threading.Thread(target=throttle_then_decide)
     clicker.start()
-    payload = json.dumps(start_request("apr-f").to_payload())
+    payload = json.dumps(request_to_payload(start_request("apr-f")))
     with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=False) as runner:
         result = runner.run(input=payload, execution_name="apr-f", execution_timeout=60)
     clicker.join()

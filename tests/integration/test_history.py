@@ -17,7 +17,15 @@ import pytest
 
 from signoff.errors import NotFoundError
 from signoff.local.dynamodb import local_client
-from signoff.model import Approval, AuditEvent, AuditKind, Decision, SlackRef, Status
+from signoff.model import (
+    Approval,
+    AuditEvent,
+    AuditKind,
+    Decision,
+    MessageUpdated,
+    SlackRef,
+    Status,
+)
 from signoff.schema import TABLE_SCHEMA, add_missing_indexes, create_table
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
@@ -77,7 +85,9 @@ def _load(store: DynamoApprovalStore) -> tuple[dict[str, Approval], dict[str, li
         times = [created]
         step = created + timedelta(seconds=30)
         if n % 7 == 0:  # a refused click, audited
-            refused = AuditEvent(AuditKind.VOTE_REFUSED, step, "U0X", {"why": "not an approver"})
+            refused = AuditEvent(
+                kind=AuditKind.VOTE_REFUSED, at=step, actor="U0X", detail={"why": "not an approver"}
+            )
             store.record(approval_id, refused, approval.expires_at)
             times.append(step)
         step += timedelta(seconds=30)
@@ -182,8 +192,8 @@ def test_audit_export_reads_only_what_it_returns(loaded: Loaded) -> None:
     finally:
         loaded.stop_counting(reads)
     assert len(events) == len(expected)
-    assert [e["at"] for e in events] == sorted(e["at"] for e in events)  # oldest first
-    assert {e["kind"] for e in events} >= {"created", "vote_refused", "decided", "expired"}
+    assert [r.event.at for r in events] == sorted(r.event.at for r in events)  # oldest first
+    assert {r.event.kind for r in events} >= {"created", "vote_refused", "decided", "expired"}
     assert set(reads.operations) == {"Query"}
     assert reads.scanned == reads.returned == len(events)
 
@@ -194,8 +204,8 @@ def test_one_approvals_audit_is_one_query(loaded: Loaded) -> None:
         trail = _service(loaded).audit_trail("apr-h0035")
     finally:
         loaded.stop_counting(reads)
-    assert [e["kind"] for e in trail] == ["created", "vote_refused", "voted", "decided"]
-    assert all(e["id"] == "apr-h0035" for e in trail)
+    assert [r.event.kind for r in trail] == ["created", "vote_refused", "voted", "decided"]
+    assert all(r.approval_id == "apr-h0035" for r in trail)
     assert reads.operations == ["Query"] and reads.scanned == 4
     with pytest.raises(NotFoundError, match="apr-h9999"):
         _service(loaded).audit_trail("apr-h9999")
@@ -222,9 +232,15 @@ def test_every_audit_item_carries_its_approvals_ttl(table: tuple[Any, str]) -> N
     opened = approvals.open(start_request("apr-ttl", approvers=("U0A", "U0B")))
     with pytest.raises(Exception, match="not an approver"):
         approvals.decide("apr-ttl", "U0X", Decision.APPROVE)  # refused: audited while pending
-    approvals.posted("apr-ttl", SlackRef("C1", "1.0"))  # notified
+    store.set_message("apr-ttl", SlackRef(channel="C1", ts="1.0"), datetime.now(UTC))  # notified
     approvals.decide("apr-ttl", "U0A", Decision.APPROVE)  # voted, decided
-    approvals.note("apr-ttl", AuditKind.MESSAGE_UPDATED, {"ts": "1.0"})  # after the close
+    updated = MessageUpdated(status=Status.APPROVED).detail()
+    store.record(  # after the close
+        "apr-ttl",
+        AuditEvent(
+            kind=AuditKind.MESSAGE_UPDATED, at=datetime.now(UTC), actor="signoff", detail=updated
+        ),
+    )
     items = _partition(client, name, "apr-ttl")
     meta = next(i for i in items if i["sk"]["S"] == "META")
     expected = int((opened.expires_at + retention).timestamp())

@@ -37,6 +37,7 @@ from werkzeug.serving import make_server
 
 import workflow_fn.app
 from signoff import cli, wiring
+from signoff.codec import request_to_payload
 from signoff.local import aws
 from signoff.local.dynamodb import free_port, local_client
 from signoff.local.slack_standin.acts import app_home_opened
@@ -380,7 +381,7 @@ def _drive_reminders(d: Driver, mp: pytest.MonkeyPatch) -> str:
     with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=True) as runner:
         mp.setattr(wiring.workflow_deps_from_env().approvals, "clock", runner._clock.now)
         arn = runner.run_async(
-            input=json.dumps(request.to_payload()),
+            input=json.dumps(request_to_payload(request)),
             function_name="signoff-workflow",
             execution_name="apr-iam-7",
             execution_timeout=2 * 3600,

@@ -21,6 +21,7 @@ import pytest
 from aws_durable_execution_sdk_python_testing.stores.sqlite import SQLiteExecutionStore
 
 import workflow_fn.app
+from signoff.codec import request_to_payload
 from signoff.local.durable import LocalDurable
 from signoff.model import Decision, Status
 from signoff.service import Approvals
@@ -84,7 +85,7 @@ def test_an_execution_killed_inside_a_step_is_driven_to_the_end(
 ) -> None:
     db = tmp_path / "durable.sqlite"
     name = f"apr-killed-in-{step}"
-    payload = json.dumps(start_request(name, approvers=("U0A",)).to_payload())
+    payload = json.dumps(request_to_payload(start_request(name, approvers=("U0A",))))
     child = subprocess.run(
         [sys.executable, "-c", CHILD, str(db), event, step, payload],
         env={**os.environ, **lambda_env},
@@ -126,4 +127,4 @@ def test_an_execution_killed_inside_a_step_is_driven_to_the_end(
     # The killed step ran again: "requested" went out after the restart, then the outcome.
     sent = [json.loads(m["Message"]) for m in drain(local_aws.endpoint, local_aws.queue_url)]
     assert sent == [{"type": "requested", "id": name}, {"type": "decided", "id": name}]
-    assert [e["kind"] for e in approvals.audit(name)].count("created") == 1
+    assert [e.kind.value for e in approvals.store.audit(name)].count("created") == 1

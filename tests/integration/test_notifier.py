@@ -64,7 +64,7 @@ def test_requested_posts_the_message_once_even_when_delivered_twice(
     assert "&lt;!channel&gt;" in message["text"]
     stored = store.get("apr-n1")
     assert stored.message is not None and stored.message.ts == message["ts"]
-    assert [e["kind"] for e in store.audit("apr-n1")] == ["created", "notified"]
+    assert [e.kind for e in store.audit("apr-n1")] == ["created", "notified"]
 
 
 def test_decided_updates_the_message_without_buttons(
@@ -79,7 +79,7 @@ def test_decided_updates_the_message_without_buttons(
     text = json.dumps(message["blocks"])
     assert "Rejected" in text and "not during &lt;the&gt; freeze" in text
     assert '"actions"' not in text
-    assert store.audit("apr-n1")[-1]["kind"] == "message_updated"
+    assert store.audit("apr-n1")[-1].kind == "message_updated"
 
 
 def test_decided_before_posted_still_ends_with_the_outcome(
@@ -115,7 +115,7 @@ INVALID = json.dumps(
 
 
 def kinds(store: DynamoApprovalStore, approval_id: str) -> list[str]:
-    return [e["kind"] for e in store.audit(approval_id)]
+    return [e.kind for e in store.audit(approval_id)]
 
 
 def test_the_notified_event_cannot_part_from_the_message_it_records(
@@ -131,12 +131,12 @@ def test_the_notified_event_cannot_part_from_the_message_it_records(
         approvals.open(start_request("apr-nt", requester="ci-bot"))
         proxy.fail(lambda seen: b'"notified"' in seen.body, status=400, body=INVALID)
         with pytest.raises(BackendError):
-            Notifier(approvals, client).handle(Topic.REQUESTED, "apr-nt")
+            Notifier(store, client, clock=lambda: now[0]).handle(Topic.REQUESTED, "apr-nt")
         assert proxy.count(lambda seen: b'"notified"' in seen.body, "answered") == 1
         assert "notified" not in kinds(store, "apr-nt")
         assert store.get("apr-nt").message is None  # not one without the other
         now[0] += CLAIM_LEASE + timedelta(seconds=1)  # the claim lapses; SNS delivers again
-        Notifier(approvals, client).handle(Topic.REQUESTED, "apr-nt")
+        Notifier(store, client, clock=lambda: now[0]).handle(Topic.REQUESTED, "apr-nt")
     assert len(posts(slack)) == 1  # the first post, found and adopted
     assert kinds(store, "apr-nt") == ["created", "notified"]
     adopted = store.get("apr-nt").message
@@ -161,7 +161,7 @@ def test_recovery_publishes_what_finishes_each_unfinished_side_effect(
     """What `signoff dev` publishes at start-up, read from DynamoDB Local: the record, its
     audit trail and its finished once-keys, compared with what should exist."""
     client = WebClient(token=BOT_TOKEN, base_url=f"{slack.base_url}/api/")
-    notifier = Notifier(approvals, client)
+    notifier = Notifier(store, client)
 
     def opened(approval_id: str, **overrides: Any) -> str:
         approvals.open(start_request(approval_id, **overrides))
@@ -174,8 +174,8 @@ def test_recovery_publishes_what_finishes_each_unfinished_side_effect(
 
     never_posted = opened("apr-r1")
     posted_only = opened("apr-r2")  # the notifier died after the post, before the DM
-    ref = SlackRef("approvals", "1.000100")
-    approvals.posted(posted_only, ref)
+    ref = SlackRef(channel="approvals", ts="1.000100")
+    store.set_message(posted_only, ref, datetime.now(UTC))
     whole = delivered(opened("apr-r3"), Topic.REQUESTED)
     voted_unshown = delivered(
         opened("apr-r4", approvers=("U0A", "U0B"), min_approvals=2), Topic.REQUESTED
@@ -186,14 +186,14 @@ def test_recovery_publishes_what_finishes_each_unfinished_side_effect(
     delivered(decided_whole, Topic.DECIDED)
     decided_half = delivered(opened("apr-r6"), Topic.REQUESTED)
     approvals.decide(decided_half, "U0A", Decision.APPROVE)
-    approvals.claim_once(decided_half, "vote:U0A", CLAIM_LEASE)  # died mid-reply
+    store.claim_once(decided_half, "vote:U0A", datetime.now(UTC), CLAIM_LEASE)  # died mid-reply
     reminded = delivered(opened("apr-r7", approvers=("U0A", "U0B")), Topic.REQUESTED)
     approvals.remind(reminded, 2)
     no_dm = delivered(opened("apr-r8", requester="ci-bot"), Topic.REQUESTED)  # no DM owed
 
     published = Published()
     ids = [never_posted, posted_only, whole, voted_unshown, decided_whole, decided_half]
-    count = redrive(approvals, published, [*ids, reminded, no_dm, "apr-not-yet"])
+    count = redrive(store, published, [*ids, reminded, no_dm, "apr-not-yet"])
     assert sorted(published.sent) == [
         (never_posted, "requested"),
         (posted_only, "requested"),
@@ -203,8 +203,10 @@ def test_recovery_publishes_what_finishes_each_unfinished_side_effect(
     ]
     assert count == 5
     # Delivered, they finish everything: a second recovery publishes nothing.
-    later = Approvals(store, clock=lambda: datetime.now(UTC) + CLAIM_LEASE + timedelta(seconds=1))
+    later = Notifier(
+        store, client, clock=lambda: datetime.now(UTC) + CLAIM_LEASE + timedelta(seconds=1)
+    )
     for approval_id, kind in published.sent:  # after the dead notifier's claims lapsed
-        Notifier(later, client).handle(Topic(kind), approval_id)
+        later.handle(Topic(kind), approval_id)
     again = Published()
-    assert redrive(approvals, again, [*ids, reminded, no_dm]) == 0, again.sent
+    assert redrive(store, again, [*ids, reminded, no_dm]) == 0, again.sent

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from signoff.codec import request_to_payload
 from signoff.model import SlackRef
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
@@ -92,7 +93,9 @@ def open_with_message(approvals: Approvals, store: DynamoApprovalStore, slack, a
 
     approvals.open(start_request(approval_id))
     posted = slack.standin.api("chat.postMessage", BOT_TOKEN, {"channel": "approvals", "text": "x"})
-    store.set_message(approval_id, SlackRef("approvals", posted["ts"]), datetime.now(UTC))
+    store.set_message(
+        approval_id, SlackRef(channel="approvals", ts=posted["ts"]), datetime.now(UTC)
+    )
 
 
 def test_slack_handler_logs_json_with_ids_and_counts_the_refusal(
@@ -172,7 +175,7 @@ def test_notifier_logs_the_sns_message_id_and_counts_slack_errors(
 def test_a_replayed_workflow_logs_each_line_once_and_reports_the_outcome(
     lambda_env, store: DynamoApprovalStore, tmp_path: Path
 ) -> None:
-    payload = start_request("apr-obs3").to_payload()
+    payload = request_to_payload(start_request("apr-obs3"))
     lines, report = observe("workflow", payload, lambda_env, tmp_path)
     assert report["status"] == "SUCCEEDED"
     assert report["invocations"] >= 3  # polled and replayed before and after the click

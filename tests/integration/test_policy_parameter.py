@@ -19,6 +19,7 @@ from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestR
 
 import workflow_fn.app
 from signoff import wiring
+from signoff.codec import request_to_payload
 from signoff.errors import NotFoundError, RefusedError
 from signoff.local import aws
 from signoff.model import Decision, Status
@@ -88,7 +89,7 @@ def test_a_broken_document_refuses_kickoff_instead_of_failing_the_workflow(
 ) -> None:
     # Written by hand (the console, `aws ssm put-parameter`), past `signoff policies push`.
     ssm(lambda_env).put_parameter(Name=parameter, Value=document, Type="String", Overwrite=True)
-    answer = run(start_request("apr-broken").to_payload(), "apr-broken")
+    answer = run(request_to_payload(start_request("apr-broken")), "apr-broken")
     assert answer["status"] == "refused"
     assert answer["error"].startswith("the deployment's policy document is broken: ")
     assert f"SSM parameter {parameter}" in answer["error"]
@@ -103,7 +104,7 @@ def test_an_unreadable_document_refuses_kickoff_too(
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", "http://127.0.0.1:9")  # nothing answers
     wiring.reset()
-    answer = run(start_request("apr-unread").to_payload(), "apr-unread")
+    answer = run(request_to_payload(start_request("apr-unread")), "apr-unread")
     assert answer["status"] == "refused"
     assert answer["error"].startswith("kickoff could not read what it needs, try again: ")
     assert f"cannot read the policy parameter {parameter}" in answer["error"]
@@ -119,7 +120,7 @@ def test_no_parameter_is_no_document(
     assert source.load().allow_ad_hoc and not source.load().policies
     assert read_policies(ssm(lambda_env), parameter) is None
     voter = approve_when_created(Approvals(store), "apr-adhoc", "U0A")
-    assert run(start_request("apr-adhoc").to_payload(), "apr-adhoc")["status"] == "approved"
+    assert run(request_to_payload(start_request("apr-adhoc")), "apr-adhoc")["status"] == "approved"
     voter.join()
 
 
@@ -149,7 +150,7 @@ def test_a_document_pushed_mid_approval_leaves_the_running_approval_its_rules(
     request = start_request("apr-running", approvers=(), policy="prod-deploy")
     voter = threading.Thread(target=meanwhile)
     voter.start()
-    answer = run(request.to_payload(), "apr-running")
+    answer = run(request_to_payload(request), "apr-running")
     voter.join()
     assert "error" not in said, said.get("error")
     assert said["pushed"].version == 2 and said["pushed"].changed
@@ -165,7 +166,7 @@ def test_a_document_pushed_mid_approval_leaves_the_running_approval_its_rules(
     wiring.reset()
     voter = approve_when_created(approvals, "apr-next", "U0C")
     after = start_request("apr-next", approvers=(), policy="prod-deploy")
-    assert run(after.to_payload(), "apr-next")["status"] == "approved"
+    assert run(request_to_payload(after), "apr-next")["status"] == "approved"
     voter.join()
     assert store.get("apr-next").policy.approvers == ("U0C",)
     assert store.get("apr-next").policy.min_approvals == 1

@@ -72,7 +72,7 @@ def kickoff(
     groups = SlackGroups(lambda: WebClient(token=BOT_TOKEN, base_url=f"{slack.base_url}/api/"))
     approvals.open(resolve(request, book, groups))
     posted = slack.standin.api("chat.postMessage", BOT_TOKEN, {"channel": "approvals", "text": "x"})
-    store.set_message(request.id, SlackRef("approvals", posted["ts"]), datetime.now(UTC))
+    store.set_message(request.id, SlackRef(channel="approvals", ts=posted["ts"]), datetime.now(UTC))
     return str(posted["ts"])
 
 
@@ -94,7 +94,7 @@ def _context() -> Any:
 
 
 def kinds(store: DynamoApprovalStore, approval_id: str) -> list[str]:
-    return [e["kind"] for e in store.audit(approval_id)]
+    return [e.kind for e in store.audit(approval_id)]
 
 
 def test_the_requesters_own_approve_is_refused_by_default_and_accepted_where_allowed(
@@ -203,7 +203,7 @@ def test_a_broken_policy_file_refuses_a_strangers_cancel_privately_and_audits_it
     assert said == f"The request was not cancelled: {Refusal(RefusalCode.POLICIES_UNREADABLE)}."
     assert store.get("apr-broken").status is Status.PENDING
     refused = store.audit("apr-broken")[-1]
-    assert (refused["kind"], refused["actor"]) == ("cancel_refused", "U0BOSS")
+    assert (refused.kind, refused.actor) == ("cancel_refused", "U0BOSS")
     assert click("U0REQ", "cancel", "apr-broken", responses, "r") == ""  # needs no admins
     assert store.get("apr-broken").status is Status.CANCELLED
 

@@ -15,8 +15,9 @@ from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestR
 
 import workflow_fn.app
 from signoff import wiring
+from signoff.codec import request_to_payload
 from signoff.errors import RefusedError
-from signoff.model import Decision, Status, parse_iso
+from signoff.model import Decision, Status
 from signoff.policy import PolicyBook, SlackGroups, resolve
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
@@ -60,7 +61,7 @@ def run_on_virtual_time(
         monkeypatch.setattr(wiring.workflow_deps_from_env().approvals, "clock", clock.now)
         # The execution's own timeout is on the emulator's clock too: past the deadline.
         arn = runner.run_async(
-            input=json.dumps(request.to_payload()),
+            input=json.dumps(request_to_payload(request)),
             execution_name=approval_id,
             execution_timeout=2 * 3600,
         )
@@ -71,11 +72,7 @@ def run_on_virtual_time(
 def offsets(store: DynamoApprovalStore, approval_id: str, kind: str) -> list[float]:
     """When each `kind` audit event happened, in seconds after the request was created."""
     created = store.get(approval_id).created_at
-    return [
-        (parse_iso(e["at"]) - created).total_seconds()
-        for e in store.audit(approval_id)
-        if e["kind"] == kind
-    ]
+    return [(e.at - created).total_seconds() for e in store.audit(approval_id) if e.kind == kind]
 
 
 def test_reminders_and_the_escalation_fire_on_time_once_each(
@@ -112,7 +109,7 @@ def test_reminders_and_the_escalation_fire_on_time_once_each(
     assert expired.policy.escalated
     assert expired.policy.approvers == ("U0A", "U0ON1", "U0ON2")
     assert expired.policy.groups == ("S0ONCALL",)
-    audit = Counter(e["kind"] for e in store.audit("apr-remind"))
+    audit = Counter(e.kind.value for e in store.audit("apr-remind"))
     assert audit["reminded"] == 2 and audit["escalated"] == 1
     published = Counter(
         json.loads(m["Message"])["type"] for m in drain(local_aws.endpoint, local_aws.queue_url)
@@ -132,10 +129,10 @@ def test_a_group_that_cannot_be_resolved_is_recorded_and_the_wait_goes_on(
     result, _ = run_on_virtual_time(monkeypatch, "apr-nogroup")
     assert result.status.value == "SUCCEEDED", result.error
     assert json.loads(result.result)["status"] == "expired"
-    kinds = [e["kind"] for e in store.audit("apr-nogroup")]
+    kinds = [e.kind.value for e in store.audit("apr-nogroup")]
     assert kinds.count("escalation_failed") == 1 and "escalated" not in kinds
-    (failed,) = [e for e in store.audit("apr-nogroup") if e["kind"] == "escalation_failed"]
-    assert "no_such_subteam" in failed["detail"]["why"]
+    (failed,) = [e for e in store.audit("apr-nogroup") if e.kind == "escalation_failed"]
+    assert "no_such_subteam" in failed.detail["why"]
     approval = store.get("apr-nogroup")
     assert approval.policy.approvers == ("U0A",) and approval.policy.escalated
 
@@ -162,7 +159,7 @@ def test_an_escalated_member_may_vote_after_the_escalation_and_not_before(
     assert approvals.escalate("apr-esc", ("U0OTHER",)).version == escalated.version
     decided = approvals.decide("apr-esc", "U0ON1", Decision.APPROVE)
     assert decided.status is Status.APPROVED and decided.decided_by == "U0ON1"
-    kinds = [e["kind"] for e in store.audit("apr-esc")]
+    kinds = [e.kind.value for e in store.audit("apr-esc")]
     assert kinds.count("escalated") == 1 and kinds.count("vote_refused") == 1
 
 

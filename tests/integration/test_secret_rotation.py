@@ -110,8 +110,8 @@ def test_a_rotated_bot_token_is_used_for_the_next_slack_call(
     assert notifier.app.handler(sns_requested("apr-rot2", topic), lambda_context) == {"handled": 1}
     assert approvals.get("apr-rot2").message is None
     assert len(slack.standin.conversation()["calls"]) > calls_before  # it did call Slack
-    failed = [e for e in approvals.audit("apr-rot2") if e["kind"] == "slack_failed"]
-    assert failed and "invalid_auth" in json.dumps(failed)
+    failed = [e for e in approvals.store.audit("apr-rot2") if e.kind == "slack_failed"]
+    assert failed and "invalid_auth" in json.dumps([dict(e.detail) for e in failed])
 
     rotate(local_aws, signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)  # rotated back
     time.sleep(1.2)

@@ -15,7 +15,7 @@ import notifier.app
 from signoff import cli
 from signoff.events import Topic
 from signoff.local.slack_standin.workspace import dm_channel
-from signoff.model import Decision, Status
+from signoff.model import Decision, SlackFailed, Status
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from tests.conftest import StandInServer
@@ -53,8 +53,8 @@ def request_posts(slack: StandInServer) -> int:
     )
 
 
-def failures(store: DynamoApprovalStore, approval_id: str) -> list[dict[str, Any]]:
-    return [e for e in store.audit(approval_id) if e["kind"] == "slack_failed"]
+def failures(store: DynamoApprovalStore, approval_id: str) -> list[SlackFailed]:
+    return [f for e in store.audit(approval_id) if (f := e.read(SlackFailed))]
 
 
 def dms(slack: StandInServer, user: str = "U0REQ") -> list[dict[str, Any]]:
@@ -71,8 +71,8 @@ def test_a_permanent_error_on_the_post_stops_is_audited_told_and_leaves_the_cli(
         assert notifier.app.handler(sns_event(Topic.REQUESTED, "apr-x", f"m-{n}"), lambda_context)
     assert request_posts(slack) == 3  # one attempt per delivery: no retry loop inside
     (failed,) = failures(store, "apr-x")  # recorded once
-    assert failed["detail"]["error"] == error and failed["detail"]["call"] == "chat.postMessage"
-    assert "signoff decide apr-x" in failed["detail"]["what_to_do"]
+    assert failed.error == error and failed.call == "chat.postMessage"
+    assert "signoff decide apr-x" in failed.what_to_do
 
     told = dms(slack)
     if error in CHANNEL_ERRORS:
@@ -107,7 +107,7 @@ def test_an_archived_channel_after_the_post_stops_replies_and_updates_but_not_th
     assert result.exit_code == 0, result.output
     for n in range(2):
         notifier.app.handler(sns_event(Topic.DECIDED, "apr-y", f"m-{n}"), lambda_context)
-    kinds = Counter(e["kind"] for e in store.audit("apr-y"))
+    kinds = Counter(e.kind.value for e in store.audit("apr-y"))
     assert kinds["slack_failed"] == 1 and kinds["message_updated"] == 0
     texts = [m["text"] for m in dms(slack)]
     assert len(texts) == 3  # posted, the problem (once), the outcome

@@ -139,7 +139,7 @@ def draw_body(data: st.DataObject, approval_id: str, reply_to: str) -> tuple[str
 
 
 def state(store: DynamoApprovalStore, approval_id: str) -> tuple[int, list[str]]:
-    return store.get(approval_id).version, [e["kind"] for e in store.audit(approval_id)]
+    return store.get(approval_id).version, [e.kind for e in store.audit(approval_id)]
 
 
 @pytest.fixture

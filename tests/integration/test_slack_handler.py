@@ -41,7 +41,9 @@ def open_approval(
     )
     from datetime import UTC, datetime
 
-    store.set_message(approval_id, SlackRef("approvals", posted["ts"]), datetime.now(UTC))
+    store.set_message(
+        approval_id, SlackRef(channel="approvals", ts=posted["ts"]), datetime.now(UTC)
+    )
     return str(posted["ts"])
 
 
@@ -92,7 +94,7 @@ def test_refused_click_gets_an_ephemeral_reason_and_changes_nothing(
     [answer] = responses.responses("c")
     assert answer["response_type"] == "ephemeral" and not answer["replace_original"]
     assert "not an approver" in answer["text"]
-    assert [e["kind"] for e in store.audit("apr-slack")][-1] == "vote_refused"
+    assert [e.kind for e in store.audit("apr-slack")][-1] == "vote_refused"
 
 
 def test_click_on_a_decided_request_is_refused(
@@ -121,7 +123,7 @@ def test_forged_or_stale_requests_get_401_and_change_nothing(
     result = call(body, lambda_context, secret=secret, timestamp=int(time.time()) - age)
     assert result["statusCode"] == 401
     assert store.get("apr-slack").status is Status.PENDING
-    assert [e["kind"] for e in store.audit("apr-slack")] == ["created", "notified"]
+    assert [e.kind for e in store.audit("apr-slack")] == ["created", "notified"]
     assert not responses.responses()
 
 
@@ -223,7 +225,7 @@ def test_a_replayed_click_is_answered_already_recorded_and_changes_nothing(
     assert (first["statusCode"], again["statusCode"]) == (200, 200)
     approval = store.get("apr-slack")
     assert approval.status is Status.APPROVED and approval.version == version
-    kinds = [e["kind"] for e in store.audit("apr-slack")]
+    kinds = [e.kind for e in store.audit("apr-slack")]
     assert kinds.count("voted") == 1 and kinds.count("decided") == 1
     assert "vote_refused" not in kinds
     [answer] = responses.responses("click")
@@ -241,7 +243,7 @@ def test_a_replayed_reason_submission_closes_the_modal_and_changes_nothing(
     assert (first["statusCode"], again["statusCode"]) == (200, 200)
     assert not again.get("body")  # an empty ack closes the modal
     assert store.get("apr-slack").status is Status.REJECTED
-    kinds = [e["kind"] for e in store.audit("apr-slack")]
+    kinds = [e.kind for e in store.audit("apr-slack")]
     assert kinds.count("voted") == 1 and "vote_refused" not in kinds
 
 
@@ -329,7 +331,7 @@ def test_unsigned_garbage_gets_401(lambda_env, approvals, store, slack, lambda_c
         del event["headers"]["x-slack-signature"]
         statuses[name] = slack_handler.app.handler(event, lambda_context)["statusCode"]
     assert statuses == dict.fromkeys(GARBAGE_BODIES, 401)
-    assert [e["kind"] for e in store.audit("apr-slack")] == ["created", "notified"]
+    assert [e.kind for e in store.audit("apr-slack")] == ["created", "notified"]
 
 
 def test_signed_malformed_requests_get_400_and_change_nothing(
@@ -342,7 +344,7 @@ def test_signed_malformed_requests_get_400_and_change_nothing(
     statuses = {name: call(body, lambda_context)["statusCode"] for name, body in cases.items()}
     assert statuses == dict.fromkeys(cases, 400)
     assert store.get("apr-slack").version == version
-    assert [e["kind"] for e in store.audit("apr-slack")] == ["created", "notified"]
+    assert [e.kind for e in store.audit("apr-slack")] == ["created", "notified"]
     assert not slack.standin.conversation()["views"]
 
 

@@ -55,7 +55,7 @@ def test_create_is_idempotent(approvals: Approvals, store: DynamoApprovalStore) 
     first = approvals.open(make_request("apr-once"))
     second = approvals.open(make_request("apr-once"))
     assert first == second
-    assert [e["kind"] for e in store.audit("apr-once")] == ["created"]
+    assert [e.kind for e in store.audit("apr-once")] == ["created"]
 
 
 ROUNDS = 25
@@ -75,7 +75,7 @@ def test_racing_approvers_leave_exactly_one_outcome(
         final = store.get(approval_id)
         assert final.status in (Status.APPROVED, Status.REJECTED)
         assert len(final.votes) == 1
-        kinds = Counter(e["kind"] for e in store.audit(approval_id))
+        kinds = Counter(e.kind.value for e in store.audit(approval_id))
         assert kinds["decided"] == 1 and kinds["voted"] == 1 and kinds["vote_refused"] == 1
 
 
@@ -121,7 +121,7 @@ def test_expiry_racing_a_vote_leaves_one_outcome(store: DynamoApprovalStore) -> 
         click_at_the_deadline(store, approval_id)
         final = store.get(approval_id)
         assert final.status in (Status.APPROVED, Status.EXPIRED)
-        kinds = Counter(e["kind"] for e in store.audit(approval_id))
+        kinds = Counter(e.kind.value for e in store.audit(approval_id))
         assert kinds["decided"] + kinds["expired"] == 1
 
 
@@ -180,7 +180,7 @@ def test_cancel_racing_an_approve_leaves_one_outcome(
         for t in threads:
             t.join()
         final = store.get(approval_id)
-        kinds = Counter(e["kind"] for e in store.audit(approval_id))
+        kinds = Counter(e.kind.value for e in store.audit(approval_id))
         assert kinds["decided"] + kinds["cancelled"] == 1, kinds
         assert final.status in (Status.APPROVED, Status.CANCELLED)
         # The loser was refused and audited as such.

@@ -16,6 +16,7 @@ from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestR
 
 import workflow_fn.app
 from signoff import wiring
+from signoff.codec import request_to_payload
 from signoff.errors import BackendError, NotFoundError
 from signoff.model import Decision, Status
 from signoff.service import Approvals
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 
 def payload(approval_id: str, timeout: timedelta = timedelta(minutes=10)) -> str:
-    return json.dumps(start_request(approval_id, timeout=timeout).to_payload())
+    return json.dumps(request_to_payload(start_request(approval_id, timeout=timeout)))
 
 
 class Clicker(threading.Thread):
@@ -103,7 +104,7 @@ def test_replays_create_one_record_and_one_notification_each(
     # At least four invocations, each replaying from the top (the click may land while the
     # fourth is still running, which then sees the decision and ends).
     assert invocations["n"] >= 4, "replayed fewer than four times"
-    audit = Counter(e["kind"] for e in store.audit("apr-wf1"))
+    audit = Counter(e.kind.value for e in store.audit("apr-wf1"))
     assert audit["created"] == 1 and audit["decided"] == 1
     published = Counter(
         json.loads(m["Message"])["type"] for m in drain(local_aws.endpoint, local_aws.queue_url)
@@ -123,7 +124,7 @@ def test_deadline_expires_the_request(lambda_env, store: DynamoApprovalStore, lo
     expired = store.get("apr-wf2")
     assert expired.status is Status.EXPIRED
     audit = store.audit("apr-wf2")
-    assert [e["kind"] for e in audit] == ["created", "expired"]
+    assert [e.kind for e in audit] == ["created", "expired"]
     # Expired at the deadline (the poll never sleeps past it), not at some later retry.
     assert expired.decided_at is not None
     assert timedelta(0) <= expired.decided_at - expired.expires_at < timedelta(seconds=5)
@@ -280,7 +281,7 @@ def test_a_decision_between_the_look_and_the_arming_is_seen_at_once(
     assert racing.clicked == 1
     ops = operations(result)
     assert ops["arm-0"] == "SUCCEEDED" and "look-1" not in ops  # no sleep at all
-    kinds = Counter(e["kind"] for e in store.audit("apr-gap"))
+    kinds = Counter(e.kind.value for e in store.audit("apr-gap"))
     assert kinds["decided"] == 1 and kinds["voted"] == 1
     published = Counter(
         json.loads(m["Message"])["type"] for m in drain(local_aws.endpoint, local_aws.queue_url)
@@ -309,7 +310,9 @@ def test_a_vote_short_of_the_quorum_publishes_progress_and_the_wait_goes_on(
         voter = threading.Thread(target=vote_twice)
         voter.start()
         result = runner.run(
-            input=json.dumps(request.to_payload()), execution_name="apr-two", execution_timeout=60
+            input=json.dumps(request_to_payload(request)),
+            execution_name="apr-two",
+            execution_timeout=60,
         )
         voter.join()
     assert not failures
@@ -329,7 +332,7 @@ def test_a_kickoff_the_policies_refuse_writes_and_publishes_nothing(
     request = start_request("apr-nogroup", approvers=(), approver_groups=("S0GONE",))
     with DurableFunctionTestRunner(handler=workflow_fn.app.handler, skip_time=False) as runner:
         result = runner.run(
-            input=json.dumps(request.to_payload()),
+            input=json.dumps(request_to_payload(request)),
             execution_name="apr-nogroup",
             execution_timeout=60,
         )

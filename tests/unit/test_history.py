@@ -39,9 +39,9 @@ def test_months_cover_the_window_across_a_year() -> None:
 
 
 def test_a_token_carries_its_window() -> None:
-    window = Window("approved", T0 - timedelta(days=7), T0)
+    window = Window(status="approved", since=T0 - timedelta(days=7), until=T0)
     assert Window.from_token(window.token(KEY)) == (window, KEY)
-    pending = Window("pending")
+    pending = Window(status="pending")
     assert Window.from_token(pending.token(KEY)) == (pending, KEY)
 
 

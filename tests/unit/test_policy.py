@@ -75,7 +75,7 @@ def test_a_realistic_document_parses() -> None:
         ("policies: {p-1: {approvers: []}}", "name approvers, approver_groups, or both"),
         ("policies: {p-1: {approver_groups: [dba]}}", "must be a Slack user group id"),
         ("policies: {p-1: {approvers: [U0A], escalate_after: 1h}}", "go together"),
-        ("policies: {P 1: {approvers: [U0A]}}", "a name is 3-64 lowercase"),
+        ("policies: {P 1: {approvers: [U0A]}}", "must be 3-64 lowercase"),
         ("policies: {p-1: {approvers: [U0A], allow_self_approval: sure}}", "true or false"),
         ("allow_ad_hoc: maybe", "allow_ad_hoc must be true or false"),
         ("admins: U0A", "admins must be a list"),

@@ -181,7 +181,7 @@ def test_a_request_its_workflow_abandoned_expires_120_seconds_after_its_deadline
     # Not a second sooner: until then the workflow may still expire it itself.
     assert expired.decided_at == approval.expires_at + timedelta(seconds=120)
     assert len(time.slept) == 60
-    assert [e["kind"] for e in approvals.audit("apr-orphan")] == ["created", "expired"]
+    assert [e.kind for e in approvals.audit("apr-orphan")] == ["created", "expired"]
 
 
 def test_a_wait_on_a_closed_request_reads_once_and_never_sleeps(
@@ -215,7 +215,7 @@ def opened(approvals: Approvals) -> Approvals:
 
 
 def stack(allowed: str | None, caller: Caller) -> CliDecisions:
-    return CliDecisions("signoff-prod", allowed, caller)
+    return CliDecisions(name="signoff-prod", allowed=allowed, caller=caller)
 
 
 def test_the_local_stack_takes_cli_decisions_as_they_are(opened: Approvals) -> None:
@@ -232,8 +232,8 @@ def test_a_stack_that_allows_them_audits_the_caller_beside_the_claimed_user(
         approvals.decide("apr-cli", "U0X", Decision.APPROVE)
     approvals.decide("apr-cli", "U0A", Decision.APPROVE)
     events = opened.audit("apr-cli")
-    assert [e["kind"] for e in events] == ["created", "vote_refused", "voted", "decided"]
-    assert [e["detail"].get("caller") for e in events] == [None, CALLER, CALLER, CALLER]
+    assert [e.kind for e in events] == ["created", "vote_refused", "voted", "decided"]
+    assert [e.detail.get("caller") for e in events] == [None, CALLER, CALLER, CALLER]
     assert caller.asked == 1
 
 
@@ -263,7 +263,7 @@ def test_with_cli_decisions_off_a_decision_is_refused_and_nothing_written(
         "approve or reject in Slack, or redeploy with AllowCliDecisions=true"
     )
     assert caller.asked == 0  # STS is not even asked
-    assert [e["kind"] for e in opened.audit("apr-cli")] == ["created"]
+    assert [e.kind for e in opened.audit("apr-cli")] == ["created"]
 
 
 def test_with_cli_decisions_off_only_the_requester_may_cancel(opened: Approvals) -> None:
@@ -273,5 +273,5 @@ def test_with_cli_decisions_off_only_the_requester_may_cancel(opened: Approvals)
     approvals = opened.for_cli(CliAction.CANCEL, "apr-cli", "U0REQ", stack("false", caller))
     approvals.cancel("apr-cli", "U0REQ", "wrong ticket")
     cancelled = opened.audit("apr-cli")[-1]
-    assert cancelled["kind"] == "cancelled"
-    assert cancelled["detail"] == {"reason": "wrong ticket", "caller": CALLER}
+    assert cancelled.kind == "cancelled"
+    assert cancelled.detail == {"reason": "wrong ticket", "caller": CALLER}

@@ -14,6 +14,7 @@ import pytest
 from aws_durable_execution_sdk_python.config import CallbackConfig, Duration
 from aws_durable_execution_sdk_python.exceptions import CallbackTimeoutError
 
+from signoff.codec import request_to_payload
 from signoff.errors import NotFoundError, ValidationError
 from signoff.events import Topic
 from signoff.memstore import InMemoryApprovalStore
@@ -311,9 +312,9 @@ def test_an_escalation_group_that_cannot_be_resolved_is_recorded_and_the_wait_go
     request = start_request("apr-w10", **{**WATCHED, "escalate_to": "S0GONE"})
     assert run.wait(request) == "expired"
     assert "publish-escalated" in run.context.operations  # the thread is told it failed
-    events = [e for e in run.approvals.audit("apr-w10") if e["kind"] == "escalation_failed"]
-    assert [e["detail"]["group"] for e in events] == ["S0GONE"]
-    assert "cannot be resolved" in events[0]["detail"]["why"]
+    events = [e for e in run.approvals.audit("apr-w10") if e.kind == "escalation_failed"]
+    assert [e.detail["group"] for e in events] == ["S0GONE"]
+    assert "cannot be resolved" in events[0].detail["why"]
     assert run.approvals.get("apr-w10").policy.approvers == ("U0A",)
 
 
@@ -323,7 +324,7 @@ def test_an_escalation_group_that_cannot_be_resolved_is_recorded_and_the_wait_go
 def test_a_run_records_announces_waits_and_publishes_the_outcome() -> None:
     run = make_run()
     run.context.at(5, lambda: run.approvals.decide("apr-w11", "U0A", Decision.APPROVE))
-    event = start_request("apr-w11").to_payload()
+    event = request_to_payload(start_request("apr-w11"))
     assert run_approval(event, run.context, run.deps) == {"id": "apr-w11", "status": "approved"}
     assert run.context.operations == [
         "resolve-request", "create-record", "publish-requested", *rounds(0), "look-1",
@@ -335,7 +336,7 @@ def test_a_run_records_announces_waits_and_publishes_the_outcome() -> None:
 
 def test_a_kickoff_the_policies_refuse_writes_nothing() -> None:
     run = make_run()
-    event = start_request("apr-w12", approver_groups=("S0NOPE",), approvers=()).to_payload()
+    event = request_to_payload(start_request("apr-w12", approver_groups=("S0NOPE",), approvers=()))
     result = run_approval(event, run.context, run.deps)
     assert result["status"] == "refused" and "S0NOPE" in result["error"]
     assert run.context.operations == ["resolve-request"]
