@@ -37,6 +37,7 @@ from werkzeug.serving import make_server
 
 import workflow_fn.app
 from signoff import cli, wiring
+from signoff.cli import context
 from signoff.codec import request_to_payload
 from signoff.local import aws
 from signoff.local.dynamodb import free_port, local_client
@@ -471,7 +472,7 @@ def lifecycle(
                 },
                 local.credentials,
             )
-            mp.setattr(cli, "_target", lambda: AwsTarget(model.STACK, session=session))
+            mp.setattr(context, "target", lambda: AwsTarget(model.STACK, session=session))
             _record_durable_calls(recorder, mp)
             recorder.install()
             driver = Driver(local, session, recorder, store)
