@@ -468,3 +468,31 @@ def test_a_deadline_inside_a_second_is_kept_to_the_millisecond() -> None:
     assert not approval.is_due(just_before)
     assert approval.vote_refusal("U0A", approval.expires_at) == Refusal(RefusalCode.EXPIRED)
     assert approval.is_due(approval.expires_at)
+
+
+# -- the audit details' base (defined without generating code) ---------------------------
+
+
+def test_audit_details_are_frozen_keyword_values_compared_by_kind_and_value() -> None:
+    from dataclasses import FrozenInstanceError, is_dataclass
+
+    from signoff.model import Refused, SlackFailed, Voted
+
+    vote = Voted(decision=Decision.APPROVE, reason="ok")
+    assert vote == Voted(decision=Decision.APPROVE, reason="ok")
+    assert hash(vote) == hash(Voted(decision=Decision.APPROVE, reason="ok"))
+    assert vote != Voted(decision=Decision.REJECT, reason="ok")
+    assert Refused(why="x") != SlackFailed(call="x", error="", what_to_do="")
+    assert len({vote, Voted(decision=Decision.APPROVE, reason="ok")}) == 1
+    assert (
+        repr(vote) == "Voted(decision=<Decision.APPROVE: 'approve'>, reason='ok', approvals=None)"
+    )
+    assert Voted(decision=Decision.APPROVE).reason == ""  # a default
+    with pytest.raises(TypeError, match="needs decision"):
+        Voted()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="no field colour"):
+        Voted(decision=Decision.APPROVE, colour="red")  # type: ignore[call-arg]
+    with pytest.raises(FrozenInstanceError):
+        vote.reason = "changed"  # type: ignore[misc]
+    # Not dataclasses: defining one would compile its methods at every cold start.
+    assert not is_dataclass(vote)
