@@ -27,7 +27,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from signoff import cli
+from signoff.cli import context, entry
 from signoff.gates.dispatch import GitHubDispatchGate
 from signoff.gates.port import Gates
 from signoff.gates.release import release_gate
@@ -97,7 +97,7 @@ def one_run(
     store = InMemoryApprovalStore()
     approvals = Approvals(store)
     target = Target(approvals)
-    cli._target = lambda: target  # the CLI acts in-process
+    context.target = lambda: target  # the CLI acts in-process
     runner = CliRunner()
     approval_id = f"apr-bench-{mode}-{n}"
     inputs = {
@@ -116,7 +116,7 @@ def one_run(
         decided.append(time.monotonic())
 
     def invoke(args: list[str]) -> tuple[int, str, str]:
-        result = runner.invoke(cli.app, args)
+        result = runner.invoke(entry.app, args)
         return result.exit_code, result.stdout, result.stderr
 
     start = time.monotonic()

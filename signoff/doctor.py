@@ -465,7 +465,7 @@ def _url_fix(d: Deployment) -> str:
 
 def _request_url(d: Deployment, slack: _Slack) -> str:
     """POST a signed url_verification, as Slack does when a request URL is set."""
-    from signoff.local.slack_standin import signed_headers
+    from signoff.local.slack_standin.acts import signed_headers
 
     challenge = secrets.token_urlsafe(16)
     body = json.dumps({"type": "url_verification", "token": "doctor", "challenge": challenge})

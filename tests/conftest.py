@@ -129,7 +129,8 @@ class StandInServer:
         from flask import Flask
         from werkzeug.serving import make_server
 
-        from signoff.local.slack_standin import SlackStandIn, blueprint
+        from signoff.local.slack_standin.routes import blueprint
+        from signoff.local.slack_standin.standin import SlackStandIn
 
         app = Flask("standin")
         self.server = make_server("127.0.0.1", 0, app, threaded=True)

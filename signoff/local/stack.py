@@ -41,11 +41,12 @@ from werkzeug.serving import make_server
 
 from signoff.errors import ConfigError
 from signoff.homes import HOME_WINDOW
-from signoff.local import aws, github_standin, guard, slack_standin, state
+from signoff.local import aws, github_standin, guard, state
 from signoff.local.dynamodb import DynamoDBLocal, local_client
 from signoff.local.faults import CrashPoint
 from signoff.local.github_standin import APP_ID, GitHubStandIn, local_app_keys
-from signoff.local.slack_standin import SlackStandIn
+from signoff.local.slack_standin.routes import blueprint, page_blueprint
+from signoff.local.slack_standin.standin import SlackStandIn
 from signoff.local.socket_mode import SocketModeSettings
 from signoff.schema import INBOX_INDEX, add_missing_indexes, create_table
 
@@ -447,8 +448,9 @@ class LocalStack:
         app.wsgi_app = guard.LoopbackOnly(app.wsgi_app, lambda: self.port)  # type: ignore[method-assign]
         app.config["MAX_CONTENT_LENGTH"] = guard.MAX_BODY
 
-        @app.post("/slack/events")
-        def slack_events() -> Response:
+        def function_url() -> Response:
+            """The Slack function's URL: Slack's requests and (routed by path inside the
+            handler) the GitHub App's webhook."""
             event = function_url_event(
                 request.path, "POST", dict(request.headers), request.get_data(as_text=True)
             )
@@ -459,22 +461,29 @@ class LocalStack:
                 headers=result.get("headers") or {},
             )
 
-        @app.post("/github/events")
-        def github_events() -> Response:
-            """The GitHub App's webhook: the Slack function's handler routes it by path."""
-            event = function_url_event(
-                request.path, "POST", dict(request.headers), request.get_data(as_text=True)
-            )
-            result = self._slack_handler(event, LambdaContext("signoff-slack"))
-            return Response(
-                result.get("body", ""),
-                status=int(result.get("statusCode", 200)),
-                headers=result.get("headers") or {},
-            )
-
+        for path in ("/slack/events", "/github/events"):
+            app.add_url_rule(path, path, function_url, methods=["POST"])
         app.register_blueprint(github_standin.blueprint(self.github))
-        app.register_blueprint(slack_standin.blueprint(self.standin))
-        app.register_blueprint(slack_standin.page_blueprint(self.standin))
+        app.register_blueprint(blueprint(self.standin))
+        app.register_blueprint(page_blueprint(self.standin))
+        self._lambda_api(app)
+
+        self._local_api(app)
+
+        @app.get("/")
+        def page() -> Response:
+            return send_from_directory(STATIC, "index.html")
+
+        @app.get("/assets/<name>")
+        def asset(name: str) -> Response:
+            # The page's own script and style sheet; send_from_directory refuses paths
+            # that leave the folder.
+            return send_from_directory(STATIC, name)
+
+        return app
+
+    def _local_api(self, app: Flask) -> None:
+        """The stack's own routes under /local/ (what the CLI, doctor and the page read)."""
 
         @app.get("/local/config")
         def config() -> Response:
@@ -525,6 +534,17 @@ class LocalStack:
             arn, started = self.durable.start(str(payload["id"]), payload)
             return jsonify({"id": payload["id"], "execution_arn": arn, "started": started})
 
+        @app.get("/local/workflows")
+        def running_workflows() -> Response:
+            return jsonify({"running": self.durable.running()})
+
+        @app.get("/local/workflows/<name>")
+        def describe_workflow(name: str) -> Response:
+            return jsonify(self.durable.describe(name))
+
+    def _lambda_api(self, app: Flask) -> None:
+        """What boto3's Lambda client calls: a durable callback's success, and Invoke."""
+
         @app.post("/2025-12-01/durable-execution-callbacks/<path:callback_id>/succeed")
         def callback_succeeded(callback_id: str) -> Response | tuple[Response, int]:
             """Lambda's SendDurableExecutionCallbackSuccess, as boto3 calls it.
@@ -555,26 +575,6 @@ class LocalStack:
                 return jsonify(body), 404
             arn, _ = self.durable.start(name, payload)
             return Response(status=202, headers={"X-Amz-Durable-Execution-Arn": arn})
-
-        @app.get("/local/workflows")
-        def running_workflows() -> Response:
-            return jsonify({"running": self.durable.running()})
-
-        @app.get("/local/workflows/<name>")
-        def describe_workflow(name: str) -> Response:
-            return jsonify(self.durable.describe(name))
-
-        @app.get("/")
-        def page() -> Response:
-            return send_from_directory(STATIC, "index.html")
-
-        @app.get("/assets/<name>")
-        def asset(name: str) -> Response:
-            # The page's own script and style sheet; send_from_directory refuses paths
-            # that leave the folder.
-            return send_from_directory(STATIC, name)
-
-        return app
 
 
 def _all_pending(store: Any) -> list[Any]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from signoff.local.slack_standin import home_view
+from signoff.local.slack_standin.views import home_view
 from tests.browser.conftest import APPROVER, REQUESTER, SlackPage, wait_for
 
 pytestmark = pytest.mark.browser

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from signoff.local.dynamodb import free_port
-from signoff.local.slack_standin import signed_headers
+from signoff.local.slack_standin.acts import signed_headers
 from tests.integration.slack_events import block_actions
 
 pytestmark = pytest.mark.e2e

@@ -235,6 +235,36 @@ def check(dev: Dev, planned: Planned) -> tuple[list[str], list[str]]:
         wrong.append(f"{said}: not one outcome and one created")
     if shown["workflow"]["status"] != "succeeded":
         wrong.append(f"{said}: workflow {shown['workflow']}")
+    wrong += _message_wrongs(dev, planned, shown, said)
+    sent = Counter(notices(dev, planned.approval_id))
+    twice = [key for key, count in sent.items() if count > 1]
+    if twice:
+        wrong.append(f"{said}: notices sent twice: {twice}")
+    claims = once_claims(dev, planned.approval_id)
+    if "slack_failed" not in kinds:
+        # Each done claim is a thread reply or DM in Slack; a re-render's claim (render:…)
+        # is a chat.update, checked on the message above.
+        missing = [
+            key
+            for key, done in claims.items()
+            if done and key not in sent and not key.startswith("render:")
+        ]
+        if missing:
+            wrong.append(f"{said}: marked done in the table, not in Slack: {missing}")
+    owed = {"dm:requested", "outcome", "dm:outcome"}
+    owed |= {f"vote:{v['user']}" for v in shown["votes"]}
+    lacking = sorted(owed - set(sent))
+    if lacking:
+        redrive.append(f"{said}: owed notices never sent: {lacking} (claims {claims})")
+    if "notified" not in kinds:
+        redrive.append(f"{said}: the message exists but no notified event")
+    return wrong, redrive
+
+
+def _message_wrongs(dev: Dev, planned: Planned, shown: dict[str, Any], said: str) -> list[str]:
+    """What does not hold about the request's one message and the places the record names."""
+    wrong: list[str] = []
+    kinds = [e["kind"] for e in shown["audit"]]
     posted = messages_for(dev, planned.approval_id)
     if len(posted) != 1:
         wrong.append(f"{said}: {len(posted)} request messages")
@@ -260,29 +290,7 @@ def check(dev: Dev, planned: Planned) -> tuple[list[str], list[str]]:
                 wrong.append(f"{said}: notified {where}, which Slack does not have")
     if kinds.count("notified") > 1:
         wrong.append(f"{said}: notified {kinds.count('notified')} times")
-    sent = Counter(notices(dev, planned.approval_id))
-    twice = [key for key, count in sent.items() if count > 1]
-    if twice:
-        wrong.append(f"{said}: notices sent twice: {twice}")
-    claims = once_claims(dev, planned.approval_id)
-    if "slack_failed" not in kinds:
-        # Each done claim is a thread reply or DM in Slack; a re-render's claim (render:…)
-        # is a chat.update, checked on the message above.
-        missing = [
-            key
-            for key, done in claims.items()
-            if done and key not in sent and not key.startswith("render:")
-        ]
-        if missing:
-            wrong.append(f"{said}: marked done in the table, not in Slack: {missing}")
-    owed = {"dm:requested", "outcome", "dm:outcome"}
-    owed |= {f"vote:{v['user']}" for v in shown["votes"]}
-    lacking = sorted(owed - set(sent))
-    if lacking:
-        redrive.append(f"{said}: owed notices never sent: {lacking} (claims {claims})")
-    if "notified" not in kinds:
-        redrive.append(f"{said}: the message exists but no notified event")
-    return wrong, redrive
+    return wrong
 
 
 def ended(dev: Dev, planned: Planned) -> bool:

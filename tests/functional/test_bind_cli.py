@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from signoff import cli
+from signoff.cli import context
 from signoff.errors import NotFoundError, ValidationError
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import Decision, StartRequest, Status
@@ -69,7 +70,7 @@ def target(monkeypatch: pytest.MonkeyPatch) -> MemoryTarget:
     found = MemoryTarget(
         Approvals(InMemoryApprovalStore()), PolicyBook.parse(POLICIES, source="policies.yaml")
     )
-    monkeypatch.setattr(cli, "_target", lambda: found)
+    monkeypatch.setattr(context, "target", lambda: found)
     return found
 
 

@@ -15,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from signoff import cli
+from signoff.cli import context
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import Approval, Decision
 from signoff.service import Approvals
@@ -54,7 +55,7 @@ def clock() -> Clock:
 @pytest.fixture
 def approvals(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Approvals:
     service = Approvals(InMemoryApprovalStore(), clock=clock)
-    monkeypatch.setattr(cli, "_target", lambda: FakeTarget(service))
+    monkeypatch.setattr(context, "target", lambda: FakeTarget(service))
     monkeypatch.setenv("TZ", "UTC")
     return service
 
@@ -140,7 +141,7 @@ def test_wait_says_each_vote_as_it_comes_and_names_both_approvers(
     approvals: Approvals, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     quorum(approvals)
-    monkeypatch.setattr("signoff.cli.time.sleep", Votes(approvals, clock, "alice", "bob"))
+    monkeypatch.setattr("signoff.cli.kickoff.time.sleep", Votes(approvals, clock, "alice", "bob"))
     result = runner.invoke(cli.app, ["wait", "apr-1a2b3c4d5e"], env=ENV)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -158,7 +159,7 @@ def test_ctrl_c_during_wait_says_it_is_still_pending_and_how_to_resume(
     def interrupted(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("signoff.cli.time.sleep", interrupted)
+    monkeypatch.setattr("signoff.cli.kickoff.time.sleep", interrupted)
     result = runner.invoke(cli.app, ["wait", "apr-1a2b3c4d5e"], env=ENV)
     assert result.exit_code == 130
     assert "apr-1a2b3c4d5e is still pending" in result.output

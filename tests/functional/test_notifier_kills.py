@@ -22,7 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.web.slack_response import SlackResponse
 
 from signoff.events import Topic
-from signoff.local.slack_standin import dm_channel
+from signoff.local.slack_standin.workspace import dm_channel
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import AuditEvent, Decision, OnceClaim, PostClaim, SlackRef
 from signoff.notify import Notifier, unfinished

@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from signoff import blocks, notices
 from signoff.errors import RefusedError
 from signoff.events import Topic, encode
-from signoff.local.slack_standin import dm_channel
+from signoff.local.slack_standin.workspace import dm_channel
 from signoff.local.sns_bridge import sns_lambda_event
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import AuditKind, Decision, iso

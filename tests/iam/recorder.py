@@ -9,7 +9,7 @@ client when it builds it).
 Who made a call is read from the call stack: a frame of a Lambda handler's body
 (`signoff/handlers/workflow.py`, `slack.py`, `notifier.py`, which the entry points
 `workflow_fn.app`, `slack_handler.app` and `notifier.app` re-export) names the function; a
-frame of `signoff/cli.py` names the CLI, run as the persona in `cli_persona` (whose
+frame of a module of `signoff/cli/` names the CLI, run as the persona in `cli_persona` (whose
 managed policy the call is evaluated against). A context variable alone would not do: the
 durable SDK runs the workflow's handler on a worker thread of its own, which does not
 inherit the caller's context. Calls with none of these on the stack (the test's own setup,
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -42,7 +43,7 @@ ENTRY_POINTS = {
     str(ROOT / "signoff" / "handlers" / "slack.py"): "SlackFunction",
     str(ROOT / "signoff" / "handlers" / "notifier.py"): "NotifierFunction",
 }
-CLI_MODULE = str(ROOT / "signoff" / "cli.py")
+CLI_PACKAGE = str(ROOT / "signoff" / "cli") + os.sep
 
 # Whose credentials the CLI runs with: a managed policy's logical id (CliUserPolicy, ...).
 cli_persona: ContextVar[str | None] = ContextVar("cli_persona", default=None)
@@ -66,7 +67,7 @@ def _principal() -> str | None:
         name = frame.f_code.co_filename
         if name in ENTRY_POINTS:
             return ENTRY_POINTS[name]
-        if name == CLI_MODULE:
+        if name.startswith(CLI_PACKAGE):
             return f"cli:{cli_persona.get() or '?'}"
         frame = frame.f_back  # type: ignore[assignment]
     return None

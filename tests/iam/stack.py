@@ -16,7 +16,7 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -436,44 +436,62 @@ _TRANSACT_ITEM_ACTIONS = {
 
 def authorizations(call: Call, bound: Binding) -> list[tuple[str, str]]:
     """The (action, resource ARN) pairs IAM checks for one call; every pair must be allowed."""
-    service, op, p = call.service, call.operation, call.params
     if call.api in NO_GRANT_NEEDED:
         return []
-    if service == "dynamodb":
-        if op == "TransactWriteItems":
-            # Authorized per item, as the item's own action on its table.
-            return [
-                (_TRANSACT_ITEM_ACTIONS[kind], bound.table(body["TableName"]))
-                for item in p["TransactItems"]
-                for kind, body in item.items()
-            ]
-        if op == "TransactGetItems":
-            return [
-                ("dynamodb:GetItem", bound.table(i["Get"]["TableName"])) for i in p["TransactItems"]
-            ]
-        if op in ("Query", "Scan") and p.get("IndexName"):
-            return [(f"dynamodb:{op}", f"{bound.table(p['TableName'])}/index/{p['IndexName']}")]
-        if op in (
-            "GetItem",
-            "PutItem",
-            "UpdateItem",
-            "DeleteItem",
-            "Query",
-            "Scan",
-            "DescribeTable",
-        ):
-            return [(f"dynamodb:{op}", bound.table(p["TableName"]))]
-    if service == "sns" and op == "Publish":
-        return [("sns:Publish", bound.topic(p["TopicArn"]))]
-    if service == "sns" and op in ("GetTopicAttributes", "ListSubscriptionsByTopic"):
+    by_service = _AUTHORIZERS.get(call.service)
+    pairs = by_service(call.operation, call.params, bound) if by_service else None
+    if pairs is None:
+        raise UnmappedCallError(
+            f"{call.api} is not modelled: add how IAM authorizes it to tests/iam/stack.py"
+        )
+    return pairs
+
+
+# Each service's authorizer answers None for an operation it does not model.
+Pairs = list[tuple[str, str]] | None
+
+
+def _dynamodb(op: str, p: dict[str, Any], bound: Binding) -> Pairs:
+    if op == "TransactWriteItems":
+        # Authorized per item, as the item's own action on its table.
+        return [
+            (_TRANSACT_ITEM_ACTIONS[kind], bound.table(body["TableName"]))
+            for item in p["TransactItems"]
+            for kind, body in item.items()
+        ]
+    if op == "TransactGetItems":
+        return [
+            ("dynamodb:GetItem", bound.table(i["Get"]["TableName"])) for i in p["TransactItems"]
+        ]
+    if op in ("Query", "Scan") and p.get("IndexName"):
+        return [(f"dynamodb:{op}", f"{bound.table(p['TableName'])}/index/{p['IndexName']}")]
+    if op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "DescribeTable"):
+        return [(f"dynamodb:{op}", bound.table(p["TableName"]))]
+    return None
+
+
+def _sns(op: str, p: dict[str, Any], bound: Binding) -> Pairs:
+    if op in ("Publish", "GetTopicAttributes", "ListSubscriptionsByTopic"):
         return [(f"sns:{op}", bound.topic(p["TopicArn"]))]
-    if service == "secretsmanager" and op == "GetSecretValue":
+    return None
+
+
+def _secretsmanager(op: str, p: dict[str, Any], bound: Binding) -> Pairs:
+    if op == "GetSecretValue":
         return [("secretsmanager:GetSecretValue", bound.secret(p["SecretId"]))]
-    if service == "ssm" and op in ("GetParameter", "PutParameter", "GetParameterHistory"):
+    return None
+
+
+def _ssm(op: str, p: dict[str, Any], bound: Binding) -> Pairs:
+    if op in ("GetParameter", "PutParameter", "GetParameterHistory"):
         return [(f"ssm:{op}", bound.parameter(p["Name"]))]
-    if service == "ssm" and op == "GetParameters":
+    if op == "GetParameters":
         return [("ssm:GetParameters", bound.parameter(name)) for name in p["Names"]]
-    if service == "sqs" and op in (
+    return None
+
+
+def _sqs(op: str, p: dict[str, Any], bound: Binding) -> Pairs:
+    if op in (
         "ReceiveMessage",
         "DeleteMessage",
         "GetQueueAttributes",
@@ -481,34 +499,48 @@ def authorizations(call: Call, bound: Binding) -> list[tuple[str, str]]:
         "SendMessage",
     ):
         return [(f"sqs:{op}", bound.queue(p["QueueUrl"]))]
-    if service == "cloudformation" and op in ("DescribeStacks", "DescribeStackResources"):
-        return [(f"cloudformation:{op}", bound.stack(p["StackName"]))]
-    if service == "lambda":
-        if op == "Invoke":
-            return [
-                ("lambda:InvokeFunction", bound.function(p["FunctionName"], p.get("Qualifier")))
-            ]
-        if op == "GetFunction":
-            return [("lambda:GetFunction", bound.function(p["FunctionName"], p.get("Qualifier")))]
-        if op in (
-            "GetDurableExecution",
-            "GetDurableExecutionHistory",
-            "StopDurableExecution",
-            "CheckpointDurableExecution",
-            "GetDurableExecutionState",
-        ):
-            return [(f"lambda:{op}", bound.execution(p["DurableExecutionArn"]))]
-        if op.startswith("SendDurableExecutionCallback"):
-            # A callback id names its execution: the emulator's encodes the execution ARN.
-            from aws_durable_execution_sdk_python_testing.token import CallbackToken
+    return None
 
-            try:
-                arn = CallbackToken.from_str(p["CallbackId"]).execution_arn
-            except Exception as exc:
-                raise UnmappedCallError(
-                    f"cannot tell the execution of callback {p['CallbackId']!r}"
-                ) from exc
-            return [(f"lambda:{op}", bound.execution(arn))]
-    raise UnmappedCallError(
-        f"{call.api} is not modelled: add how IAM authorizes it to tests/iam/stack.py"
-    )
+
+def _cloudformation(op: str, p: dict[str, Any], bound: Binding) -> Pairs:
+    if op in ("DescribeStacks", "DescribeStackResources"):
+        return [(f"cloudformation:{op}", bound.stack(p["StackName"]))]
+    return None
+
+
+def _lambda(op: str, p: dict[str, Any], bound: Binding) -> Pairs:
+    if op == "Invoke":
+        return [("lambda:InvokeFunction", bound.function(p["FunctionName"], p.get("Qualifier")))]
+    if op == "GetFunction":
+        return [("lambda:GetFunction", bound.function(p["FunctionName"], p.get("Qualifier")))]
+    if op in (
+        "GetDurableExecution",
+        "GetDurableExecutionHistory",
+        "StopDurableExecution",
+        "CheckpointDurableExecution",
+        "GetDurableExecutionState",
+    ):
+        return [(f"lambda:{op}", bound.execution(p["DurableExecutionArn"]))]
+    if op.startswith("SendDurableExecutionCallback"):
+        # A callback id names its execution: the emulator's encodes the execution ARN.
+        from aws_durable_execution_sdk_python_testing.token import CallbackToken
+
+        try:
+            arn = CallbackToken.from_str(p["CallbackId"]).execution_arn
+        except Exception as exc:
+            raise UnmappedCallError(
+                f"cannot tell the execution of callback {p['CallbackId']!r}"
+            ) from exc
+        return [(f"lambda:{op}", bound.execution(arn))]
+    return None
+
+
+_AUTHORIZERS: dict[str, Callable[[str, dict[str, Any], Binding], Pairs]] = {
+    "dynamodb": _dynamodb,
+    "sns": _sns,
+    "secretsmanager": _secretsmanager,
+    "ssm": _ssm,
+    "sqs": _sqs,
+    "cloudformation": _cloudformation,
+    "lambda": _lambda,
+}

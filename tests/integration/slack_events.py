@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from signoff.local import serving
-from signoff.local.slack_standin import signed_headers
+from signoff.local.slack_standin.acts import signed_headers
 from signoff.local.stack import function_url_event
 
 

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from signoff import cli
+from signoff.cli import context, kickoff
 from signoff.errors import NotFoundError, ValidationError
 from signoff.local import serving
 from signoff.model import StartRequest, Status
@@ -56,7 +57,9 @@ class StoreOnlyTarget:
 def test_wait_expires_a_request_its_workflow_abandoned(store: DynamoApprovalStore) -> None:
     long_ago = datetime.now(UTC) - timedelta(hours=1)
     Approvals(store, clock=lambda: long_ago).open(start_request("apr-orphan"))
-    code = cli._wait(StoreOnlyTarget(Approvals(store)), "apr-orphan", as_json=False, interval=0)
+    code = kickoff.wait_for(
+        StoreOnlyTarget(Approvals(store)), "apr-orphan", as_json=False, interval=0
+    )
     assert code == 4
     assert store.get("apr-orphan").status is Status.EXPIRED
     assert [e.kind for e in store.audit("apr-orphan")] == ["created", "expired"]
@@ -159,7 +162,7 @@ class StoreTarget:
 def target(approvals: Approvals, monkeypatch: pytest.MonkeyPatch) -> StoreTarget:
     found = StoreTarget(approvals)
     approvals.admins = lambda: found.book.admins
-    monkeypatch.setattr(cli, "_target", lambda: found)
+    monkeypatch.setattr(context, "target", lambda: found)
     return found
 
 
@@ -370,7 +373,7 @@ def test_a_record_made_concurrently_from_a_different_request_is_refused(
     approvals: Approvals, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     racing = RacingTarget(approvals)
-    monkeypatch.setattr(cli, "_target", lambda: racing)
+    monkeypatch.setattr(context, "target", lambda: racing)
     result = invoke(*FIRST)
     assert result.exit_code == 2
     assert """title was "someone else's", now 'A'""" in result.stderr

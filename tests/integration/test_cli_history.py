@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from signoff import cli
+from signoff.cli import context
 from signoff.errors import RefusedError
 from signoff.model import Decision
 from signoff.service import Approvals
@@ -74,7 +75,7 @@ def history(store: DynamoApprovalStore, monkeypatch: pytest.MonkeyPatch) -> dict
             approvals.decide(approval_id, "U0B", Decision.REJECT, MARKUP)
         made[approval_id] = outcome
     target = StoreTarget(Approvals(store))
-    monkeypatch.setattr(cli, "_target", lambda: target)
+    monkeypatch.setattr(context, "target", lambda: target)
     return made
 
 

@@ -16,6 +16,7 @@ from cfnlint.decode import decode_str
 from typer.testing import CliRunner, Result
 
 from signoff import cli
+from signoff.cli import context
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from signoff.targets import AwsTarget
@@ -91,7 +92,7 @@ def deployed(
     def stack(allow: str | None) -> StubbedSession:
         session = StubbedSession(ddb_endpoint, table[1], allow)
         target = AwsTarget(STACK, session=session)
-        monkeypatch.setattr(cli, "_target", lambda: target)
+        monkeypatch.setattr(context, "target", lambda: target)
         made.append(session)
         return session
 

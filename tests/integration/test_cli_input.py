@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from signoff import cli
+from signoff.cli import context
 from signoff.errors import ValidationError
 from signoff.service import Approvals
 from tests.factories import start_request
@@ -29,7 +30,7 @@ LONG_ID = "apr-" + "a" * 3000
 @pytest.fixture
 def target(approvals: Approvals, monkeypatch: pytest.MonkeyPatch) -> StoreTarget:
     found = StoreTarget(approvals)
-    monkeypatch.setattr(cli, "_target", lambda: found)
+    monkeypatch.setattr(context, "target", lambda: found)
     approvals.open(start_request("apr-door", approvers=("U0A",), requester="U0REQ"))
     return found
 

@@ -37,10 +37,12 @@ from werkzeug.serving import make_server
 
 import workflow_fn.app
 from signoff import cli, wiring
+from signoff.cli import context
 from signoff.codec import request_to_payload
 from signoff.local import aws, serving
 from signoff.local.dynamodb import free_port, local_client
-from signoff.local.slack_standin import app_home_opened, dm_channel
+from signoff.local.slack_standin.acts import app_home_opened
+from signoff.local.slack_standin.workspace import dm_channel
 from signoff.local.stack import TABLE, LocalStack
 from signoff.store import DynamoApprovalStore
 from signoff.targets import AwsTarget
@@ -500,7 +502,7 @@ def lifecycle(
                 },
                 local.credentials,
             )
-            mp.setattr(cli, "_target", lambda: AwsTarget(model.STACK, session=session))
+            mp.setattr(context, "target", lambda: AwsTarget(model.STACK, session=session))
             _record_durable_calls(recorder, mp)
             recorder.install()
             driver = Driver(local, session, recorder, store)

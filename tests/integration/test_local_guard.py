@@ -22,7 +22,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from signoff.local import aws, guard, serving
-from signoff.local.slack_standin import SlackStandIn, blueprint
+from signoff.local.slack_standin.routes import blueprint
+from signoff.local.slack_standin.standin import SlackStandIn
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 
 pytestmark = pytest.mark.integration

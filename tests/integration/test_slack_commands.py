@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import slack_handler.app
-from signoff.local.slack_standin import signed_headers
+from signoff.local.slack_standin.acts import signed_headers
 from signoff.local.stack import function_url_event
 from signoff.model import Status
 from signoff.service import Approvals

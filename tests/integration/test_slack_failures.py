@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 import notifier.app
 from signoff import cli
+from signoff.cli import context
 from signoff.events import Topic
-from signoff.local.slack_standin import dm_channel
+from signoff.local.slack_standin.workspace import dm_channel
 from signoff.model import Decision, SlackFailed, Status
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
@@ -87,7 +88,7 @@ def test_a_permanent_error_on_the_post_stops_is_audited_told_and_leaves_the_cli(
     else:
         assert told == []  # the token is dead: no DM can work; `signoff show` says it
 
-    monkeypatch.setattr(cli, "_target", lambda: TableTarget(approvals))
+    monkeypatch.setattr(context, "target", lambda: TableTarget(approvals))
     shown = CliRunner().invoke(cli.app, ["show", "apr-x"])
     assert shown.exit_code == 0 and "slack_failed" in shown.output and error in shown.output
     decided = CliRunner().invoke(cli.app, ["decide", "apr-x", "approve", "--as", "U0A"])
@@ -105,7 +106,7 @@ def test_an_archived_channel_after_the_post_stops_replies_and_updates_but_not_th
     notifier.app.handler(sns_event(Topic.REQUESTED, "apr-y"), lambda_context)
     slack.standin.fault("chat.postMessage", "is_archived", count=10, channel="C0ARCH")
     slack.standin.fault("chat.update", "is_archived", count=10, channel="C0ARCH")
-    monkeypatch.setattr(cli, "_target", lambda: TableTarget(approvals))
+    monkeypatch.setattr(context, "target", lambda: TableTarget(approvals))
     result = CliRunner().invoke(
         cli.app, ["decide", "apr-y", "reject", "--as", "U0A", "--reason", "no"]
     )

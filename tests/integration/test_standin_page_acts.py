@@ -73,7 +73,7 @@ def events() -> Iterator[Events]:
 
 @pytest.fixture
 def standin(tmp_path: Path, events: Events) -> Iterator[StandInServer]:
-    from signoff.local.slack_standin import page_blueprint
+    from signoff.local.slack_standin.routes import page_blueprint
 
     server = StandInServer(tmp_path, events_url=events.url)
     flask_app: Any = server.server.app  # the Flask app StandInServer serves

@@ -1,7 +1,7 @@
 """What the Slack stand-in's journal holds after a stop, a SIGKILL from outside, and damage.
 
 The stand-in appends each change to its journal before it answers the call that made it
-(signoff/local/slack_standin.py, signoff/local/journal.py): these tests hold it to that —
+(signoff/local/slack_standin/state.py, signoff/local/journal.py): these tests hold it to that —
 whatever a caller was answered is there after a `kill -9` at any instant, with no help
 from the dying process.
 """
@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from signoff.local.journal import JournalError
-from signoff.local.slack_standin import SlackStandIn
+from signoff.local.slack_standin.standin import SlackStandIn
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import pytest
 
 import notifier.app
 from signoff.events import Topic
-from signoff.local.slack_standin import dm_channel
+from signoff.local.slack_standin.workspace import dm_channel
 from signoff.model import Decision
 from signoff.service import Approvals
 from tests.conftest import StandInServer

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from signoff import cli
+from signoff.cli import context, dev, output
 from signoff.errors import NotFoundError
 from signoff.model import MAX_TITLE, Approval
 from signoff.service import Approvals
@@ -36,7 +37,7 @@ def test_an_absurd_timeout_is_a_one_line_usage_error(timeout: str) -> None:
     assert result.output.startswith("error: ")
     assert "timeout" in result.output
     assert result.output.count("\n") == 1
-    assert len(result.output) <= cli.MAX_ERROR_LINE + 1
+    assert len(result.output) <= output.MAX_ERROR_LINE + 1
 
 
 def test_an_error_quoting_input_shows_it_as_typed_on_one_line() -> None:
@@ -80,8 +81,8 @@ class BrokenTarget:
 
 
 def test_an_unexpected_error_is_one_line_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_target", BrokenTarget)
-    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    monkeypatch.setattr(context, "target", BrokenTarget)
+    monkeypatch.delenv(output.DEBUG_ENV, raising=False)
     for args in (["list"], ["show", "apr-x"], ["wait", "apr-x"], ["cancel", "apr-x", "--as", "U"]):
         result = runner.invoke(cli.app, args)
         assert result.exit_code == 1
@@ -92,16 +93,16 @@ def test_an_unexpected_error_is_one_line_with_a_hint(monkeypatch: pytest.MonkeyP
 
 
 def test_signoff_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_target", BrokenTarget)
-    result = runner.invoke(cli.app, ["list"], env={cli.DEBUG_ENV: "1"})
+    monkeypatch.setattr(context, "target", BrokenTarget)
+    result = runner.invoke(cli.app, ["list"], env={output.DEBUG_ENV: "1"})
     assert isinstance(result.exception, RuntimeError)
 
 
 def test_main_exits_with_the_mapped_code(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "_target", BrokenTarget)
-    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    monkeypatch.setattr(context, "target", BrokenTarget)
+    monkeypatch.delenv(output.DEBUG_ENV, raising=False)
     monkeypatch.setattr("sys.argv", ["signoff", "list"])
     with pytest.raises(SystemExit) as exited:
         cli.main()
@@ -211,7 +212,7 @@ class EchoingTarget:
 def test_an_error_line_shows_bidi_nul_and_invisible_characters_escaped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(cli, "_target", EchoingTarget)
+    monkeypatch.setattr(context, "target", EchoingTarget)
     result = runner.invoke(cli.app, ["list"])
     assert result.exit_code == 1
     assert result.output == "error: no approval with id 'apr-\\u202e1\\x00\\u200b\\u2066'\n"
@@ -244,6 +245,6 @@ def test_dev_with_a_policy_file_that_does_not_exist_refuses_to_start(
 
 
 def test_dev_on_another_port_says_how_to_point_the_cli_at_it() -> None:
-    assert cli._point_the_cli("http://127.0.0.1:3000", 3000) == ""
-    line = cli._point_the_cli("http://127.0.0.1:3123", 3123)
+    assert dev._point_the_cli("http://127.0.0.1:3000", 3000) == ""
+    line = dev._point_the_cli("http://127.0.0.1:3123", 3123)
     assert line == "in another shell first: export SIGNOFF_LOCAL_URL=http://127.0.0.1:3123\n"

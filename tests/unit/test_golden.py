@@ -228,6 +228,23 @@ def _elements(rendered: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def check_block_limits(block: dict[str, Any]) -> None:
+    parsed = Block.parse(block)
+    assert parsed is not None
+    parsed.validate_json()
+    if block["type"] == "header":
+        assert len(block["text"]["text"]) <= HEADER
+    if block["type"] == "actions":
+        assert len(block["elements"]) <= ACTIONS
+    if block.get("text"):
+        assert len(block["text"]["text"]) <= TEXT
+    for field in block.get("fields", []):
+        assert len(field["text"]) <= FIELD
+    for element in block.get("elements", []):
+        if element.get("type") == "mrkdwn":
+            assert len(element["text"]) <= CONTEXT_TEXT
+
+
 def check_limits(rendered: dict[str, Any]) -> None:
     is_view = rendered.get("type") in ("modal", "home")
     if is_view:
@@ -235,20 +252,7 @@ def check_limits(rendered: dict[str, Any]) -> None:
     if rendered.get("type") == "modal":
         assert len(rendered["title"]["text"]) <= MODAL_TITLE
     for block in rendered.get("blocks", []):
-        parsed = Block.parse(block)
-        assert parsed is not None
-        parsed.validate_json()
-        if block["type"] == "header":
-            assert len(block["text"]["text"]) <= HEADER
-        if block["type"] == "actions":
-            assert len(block["elements"]) <= ACTIONS
-        if block.get("text"):
-            assert len(block["text"]["text"]) <= TEXT
-        for field in block.get("fields", []):
-            assert len(field["text"]) <= FIELD
-        for element in block.get("elements", []):
-            if element.get("type") == "mrkdwn":
-                assert len(element["text"]) <= CONTEXT_TEXT
+        check_block_limits(block)
     for element in _elements(rendered):
         if element["type"] == "button":
             assert len(element["text"]["text"]) <= BUTTON_TEXT

@@ -27,12 +27,13 @@ MAY_ASSEMBLE = {"wiring", "cli", "doctor", "handlers", "local"}
 
 
 def ours(module: str) -> set[str]:
-    """The signoff modules (top level under signoff/) that `module` imports."""
+    """The signoff modules (top level under signoff/) that `module` imports (a package: any
+    of its modules)."""
     path = SIGNOFF / f"{module}.py"
-    if not path.exists():
-        path = SIGNOFF / module / "__init__.py"
+    files = [path] if path.exists() else sorted((SIGNOFF / module).rglob("*.py"))
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    nodes = (n for f in files for n in ast.walk(ast.parse(f.read_text(encoding="utf-8"))))
+    for node in nodes:
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             parts = node.module.split(".")
             if parts[0] != "signoff":
