@@ -28,9 +28,11 @@ from datetime import timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from signoff.binding import Binding, BindingKind
 from signoff.errors import ConfigError, SignoffError, ValidationError
 from signoff.gates.port import GateFailedError, GateRef, GateRetryError, Link, verdict
 from signoff.model import Approval, StartRequest, person_problem
+from signoff.verify import ReleaseRefusedError, check_release
 
 log = logging.getLogger(__name__)
 
@@ -320,6 +322,8 @@ class GitHubDoor:
                     ("deployed by", deployment.creator),
                 ),
                 links=(Link(name="Workflow run", url=deployment.run_url),),
+                # What is approved is this commit: `signoff verify` and the release check it.
+                bindings=(Binding(kind=BindingKind.SHA, value=deployment.sha.lower()),),
                 gate=GateRef(
                     kind=KIND,
                     target={
@@ -371,10 +375,15 @@ class GitHubGate:
             # Never send the App's token anywhere but the GitHub API it belongs to.
             raise GateFailedError(f"the callback URL is not on {self._api_url}")
         said = verdict(approval)
+        state, comment = ("approved" if said.approved else "rejected"), said.summary
+        if said.approved:
+            try:  # never approve a run whose commit is not the one approved
+                check_release(approval, ref.target.get("sha"))
+            except ReleaseRefusedError as exc:
+                state, comment = "rejected", f"signoff refused the release: {exc}"
         token = self._installation_token(ref.target.get("installation_id", ""))
-        state = "approved" if said.approved else "rejected"
         body = {"environment_name": ref.target["environment"], "state": state}
-        body["comment"] = said.summary
+        body["comment"] = comment
         status, answer = self._call("POST", callback, f"token {token}", body)
         return f"{status} {state}: {answer[:200]}".strip()
 

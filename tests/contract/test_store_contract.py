@@ -28,7 +28,7 @@ from signoff.model import (
     SlackRef,
     Status,
 )
-from signoff.refusals import Refusal, RefusalCode
+from signoff.refusals import RefusalCode
 from signoff.schema import InboxRole
 from signoff.service import ApprovalRecords, HistoryReader
 from tests.factories import start_request
@@ -123,7 +123,8 @@ def test_a_vote_in_the_last_second_before_the_deadline_is_committed(
     late_before, late_event = Approval.open(start_request("apr-c2"), opened_at)
     assert any_store.create(late_before, late_event)
     late = late_before.expires_at + timedelta(milliseconds=1)
-    assert late_before.vote_refusal("U0A", late) == Refusal(RefusalCode.EXPIRED)
+    refusal = late_before.vote_refusal("U0A", late)
+    assert refusal is not None and refusal.code is RefusalCode.EXPIRED
     voted, voted_events = late_before.vote("U0A", Decision.APPROVE, now)
     with pytest.raises(ConflictError):
         any_store.commit(late_before, voted, voted_events, now=late, voter="U0A")

@@ -170,7 +170,15 @@ def show(dev: Dev, approval_id: str) -> dict[str, Any]:
     approval = target.approvals.get(approval_id)
     return {
         "status": approval.status.value,
-        "votes": [{"user": v.user} for v in approval.votes],
+        # The deciding vote: the last of a request a vote closed (its outcome reply says it).
+        "votes": [
+            {
+                "user": v.user,
+                "decisive": approval.status.value in ("approved", "rejected")
+                and n == len(approval.votes) - 1,
+            }
+            for n, v in enumerate(approval.votes)
+        ],
         "message": (
             {"channel": approval.message.channel, "ts": approval.message.ts}
             if approval.message

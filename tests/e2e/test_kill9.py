@@ -252,7 +252,8 @@ def check(dev: Dev, planned: Planned) -> tuple[list[str], list[str]]:
         if missing:
             wrong.append(f"{said}: marked done in the table, not in Slack: {missing}")
     owed = {"dm:requested", "outcome", "dm:outcome"}
-    owed |= {f"vote:{v['user']}" for v in shown["votes"]}
+    # A reply per vote, but the deciding one: the outcome's reply says it.
+    owed |= {f"vote:{v['user']}" for v in shown["votes"] if not v["decisive"]}
     lacking = sorted(owed - set(sent))
     if lacking:
         redrive.append(f"{said}: owed notices never sent: {lacking} (claims {claims})")

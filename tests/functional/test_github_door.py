@@ -95,6 +95,7 @@ def test_a_signed_request_starts_one_approval_with_what_the_approvers_need(
     assert request.gate is not None and request.gate.kind == "github"
     assert request.gate.target["callback_url"].endswith("/runs/99/deployment_protection_rule")
     assert request.gate.target["installation_id"] == "4242"
+    assert [str(b) for b in request.bindings] == ["sha=" + "f" * 40]  # what is approved
 
 
 def test_a_redelivery_is_answered_and_starts_nothing(

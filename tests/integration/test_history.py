@@ -266,7 +266,7 @@ def test_a_table_from_before_the_history_indexes_gains_them(ddb_endpoint: str) -
     """What the local stack does at start-up with a home an earlier version made."""
     client = local_client(ddb_endpoint)
     name = f"old-{secrets.token_hex(4)}"
-    new_keys = {"hist_pk", "hist_sk", "status_pk"}
+    new_keys = {"hist_pk", "hist_sk", "status_pk", "inbox_pk", "inbox_sk"}
     client.create_table(
         TableName=name,
         AttributeDefinitions=[
@@ -279,7 +279,7 @@ def test_a_table_from_before_the_history_indexes_gains_them(ddb_endpoint: str) -
         BillingMode="PAY_PER_REQUEST",
     )
     try:
-        assert add_missing_indexes(client, name) == ["history", "status_history"]
+        assert add_missing_indexes(client, name) == ["history", "status_history", "inbox"]
         assert add_missing_indexes(client, name) == []
         store = DynamoApprovalStore(client, name)
         Approvals(store, clock=lambda: NOW).open(start_request("apr-upgraded"))

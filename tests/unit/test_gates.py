@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -224,3 +225,41 @@ def test_start_refuses_a_bad_link_before_asking_anything(link: str, says: str) -
     result = CliRunner().invoke(cli.app, args, env={"SIGNOFF_LOCAL_URL": "http://127.0.0.1:9"})
     assert result.exit_code == 2, result.output
     assert says in result.output
+
+
+@pytest.mark.parametrize(("released", "state"), [("a" * 40, "approved"), ("b" * 40, "rejected")])
+def test_a_run_on_another_commit_than_the_one_approved_is_rejected(
+    released: str, state: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signoff.binding import Binding, BindingKind
+    from signoff.gates.github import API_URL, AppCredentials, GitHubGate
+
+    request = start_request(
+        "apr-g6", gate=GATE, bindings=(Binding(kind=BindingKind.SHA, value="a" * 40),)
+    )
+    approval = Approval.open(request, NOW)[0].vote("U0A", Decision.APPROVE, NOW)[0]
+    sent: list[tuple[str, str, str, dict[str, str]]] = []
+    gate = GitHubGate(lambda: AppCredentials(app_id="1", private_key="k"))
+    # GitHub's side answered in memory: the token, then the review.
+    monkeypatch.setattr(gate, "_installation_token", lambda installation: "t")
+
+    def answer(*call: Any) -> tuple[int, str]:
+        sent.append(call)
+        return 200, ""
+
+    monkeypatch.setattr(gate, "_call", answer)
+    callback = f"{API_URL}/repos/o/r/actions/runs/1/deployment_protection_rule"
+    ref = GateRef(
+        kind="github",
+        target={
+            "callback_url": callback,
+            "installation_id": "1",
+            "environment": "prod",
+            "sha": released,
+        },
+    )
+    gate.release(approval, ref)
+    ((_, _, _, body),) = sent
+    assert body["state"] == state
+    if state == "rejected":
+        assert "approved commit " + "a" * 40 in body["comment"]
