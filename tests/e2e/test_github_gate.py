@@ -66,7 +66,11 @@ def test_a_deployment_waits_for_two_of_three_and_is_reviewed_once(dev: Dev) -> N
     shown = json.dumps(message["blocks"])
     assert "octo-org/api" in shown and SHA in shown
     assert "https://github.com/octo-org/api/actions/runs/11" in shown
-    assert "<@U0REQUESTER>" in shown  # the deployment's creator, mapped to a Slack user
+    # The deployment's creator, mapped to a Slack user, shown as the requester (a mention).
+    origin = next(b for b in message["blocks"] if b.get("block_id") == "signoff.origin")
+    line = [e for section in origin["elements"] for e in section["elements"]]
+    requested_by = line.index({"type": "text", "text": "Requested by "})
+    assert line[requested_by + 1] == {"type": "user", "user_id": "U0REQUESTER"}
     press(dev, "U0ALICE", "signoff.approve", message)
     press(dev, "U0BOB", "signoff.approve", message)
     # The first two reviews fail (502); the notifier's retries land the third, once.

@@ -18,7 +18,7 @@ import pytest
 from slack_sdk import WebClient
 
 import slack_handler.app
-from signoff import wiring
+from signoff import blocks, wiring
 from signoff.model import SlackRef, StartRequest, Status
 from signoff.policy import PolicyBook, SlackGroups, resolve
 from signoff.refusals import Refusal, RefusalCode
@@ -85,6 +85,43 @@ def click(user: str, action: str, approval_id: str, responses: ResponseRecorder,
     assert len(answers) <= 1
     assert all(a["response_type"] == "ephemeral" for a in answers)
     return str(answers[0]["text"]) if answers else ""
+
+
+def cancel(
+    user: str, approval_id: str, responses: ResponseRecorder, key: str, slack: StandInServer
+) -> str:
+    """The overflow's "Cancel request…" chosen (a signed click with a trigger the stand-in
+    issued) and, when the reason dialog opens, its signed submission with a reason; returns
+    the private refusal ('' when the dialog opened and was submitted)."""
+    opened = len(slack.standin.conversation()["views"])
+    payload = block_actions_payload(
+        user,
+        blocks.CANCEL_ACTION,
+        approval_id,
+        responses.url(key),
+        trigger_id=slack.standin.trigger(user),
+        overflow=True,
+    )
+    result = slack_handler.app.handler(
+        signed_event(payload_form(payload), SIGNING_SECRET), _context()
+    )
+    assert result["statusCode"] == 200
+    answers = responses.responses(key)
+    assert len(answers) <= 1
+    assert all(a["response_type"] == "ephemeral" for a in answers)
+    views = slack.standin.conversation()["views"]
+    if answers:  # refused: told privately, and no dialog opened
+        assert len(views) == opened
+        return str(answers[0]["text"])
+    assert len(views) == opened + 1
+    dialog = views[-1]["view"]
+    assert (dialog["callback_id"], dialog["private_metadata"]) == (blocks.CANCEL_VIEW, approval_id)
+    submit = payload_form(
+        view_submission_payload(user, approval_id, "not needed after all", blocks.CANCEL_VIEW)
+    )
+    result = slack_handler.app.handler(signed_event(submit, SIGNING_SECRET), _context())
+    assert result["statusCode"] == 200 and not result.get("body")
+    return ""
 
 
 def _context() -> Any:
@@ -170,13 +207,14 @@ def test_cancel_by_a_stranger_is_refused_privately_and_by_the_requester_accepted
     lambda_env, approvals, store, slack, responses
 ) -> None:
     kickoff(approvals, store, slack, start_request("apr-c"))
-    said = click("U0A", "cancel", "apr-c", responses, "s")  # an approver is no admin
+    said = cancel("U0A", "apr-c", responses, "s", slack)  # an approver is no admin
     assert said == (
-        "The request was not cancelled: only the requester or an admin can cancel this request."
+        "The request was not cancelled: only the requester (U0REQ) or an admin can cancel"
+        " \u201cDeploy api\u201d (apr-c): ask them."
     )
     assert store.get("apr-c").status is Status.PENDING
     assert kinds(store, "apr-c")[-1] == "cancel_refused"
-    assert click("U0REQ", "cancel", "apr-c", responses, "r") == ""
+    assert cancel("U0REQ", "apr-c", responses, "r", slack) == ""
     cancelled = store.get("apr-c")
     assert cancelled.status is Status.CANCELLED and cancelled.decided_by == "U0REQ"
 
@@ -189,7 +227,7 @@ def test_an_admin_named_in_the_policy_file_may_cancel(
     monkeypatch.setenv("SIGNOFF_POLICIES_FILE", str(document))
     wiring.reset()
     kickoff(approvals, store, slack, start_request("apr-adm"))
-    assert click("U0BOSS", "cancel", "apr-adm", responses, "b") == ""
+    assert cancel("U0BOSS", "apr-adm", responses, "b", slack) == ""
     assert store.get("apr-adm").status is Status.CANCELLED
 
 
@@ -202,12 +240,12 @@ def test_a_broken_policy_file_refuses_a_strangers_cancel_privately_and_audits_it
     monkeypatch.setenv("SIGNOFF_POLICIES_FILE", str(document))
     wiring.reset()
     kickoff(approvals, store, slack, start_request("apr-broken"))
-    said = click("U0BOSS", "cancel", "apr-broken", responses, "b")
+    said = cancel("U0BOSS", "apr-broken", responses, "b", slack)
     assert said == f"The request was not cancelled: {Refusal(RefusalCode.POLICIES_UNREADABLE)}."
     assert store.get("apr-broken").status is Status.PENDING
     refused = store.audit("apr-broken")[-1]
     assert (refused.kind, refused.actor) == ("cancel_refused", "U0BOSS")
-    assert click("U0REQ", "cancel", "apr-broken", responses, "r") == ""  # needs no admins
+    assert cancel("U0REQ", "apr-broken", responses, "r", slack) == ""  # needs no admins
     assert store.get("apr-broken").status is Status.CANCELLED
 
 
