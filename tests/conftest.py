@@ -7,6 +7,7 @@ per test keep the suite fast without sharing state between tests.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 import time
@@ -30,6 +31,12 @@ TIERS = ("unit", "functional", "contract", "integration", "e2e", "browser")
 
 SIGNING_SECRET = "test-signing-secret-" + "0" * 12
 BOT_TOKEN = "xoxb-test-token"
+
+# A pytest-xdist worker starts with COLUMNS=80 and LINES=24 in its environment, and the
+# CLI's consoles take their width from COLUMNS when they are created: every test process
+# sizes output the same way, alone or in a worker, and a test that needs a width sets it.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker

@@ -24,6 +24,7 @@ is killed in the next round, as each start costs seconds (DynamoDB Local's JVM).
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -160,8 +161,8 @@ def act(dev: Dev, approval_id: str, decision: str) -> None:
             )
         elif decision == "cancel" and messages:
             dev.cli("cancel", approval_id, "--as", REQUESTER, "--reason", "not now", timeout=20)
-    except (OSError, urllib.error.URLError, subprocess.TimeoutExpired):
-        pass
+    except (OSError, http.client.HTTPException, urllib.error.URLError, subprocess.TimeoutExpired):
+        pass  # a response cut short by the kill is an HTTPException
 
 
 def show(dev: Dev, approval_id: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ replay a run (the seed is printed; each round's kill instant follows from it).
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import random
@@ -129,6 +130,7 @@ def act(dev: Dev, planned: Planned) -> None:
             dev.cli("cancel", planned.approval_id, "--as", REQUESTER, "--reason", "no", timeout=30)
     except (
         OSError,
+        http.client.HTTPException,  # a response cut short by the kill
         urllib.error.URLError,
         subprocess.TimeoutExpired,
         ValueError,
