@@ -12,7 +12,6 @@ import pickle
 from collections.abc import Mapping
 from dataclasses import FrozenInstanceError, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -77,13 +76,8 @@ class PosDataclass:
             raise ValueError("first is empty")
 
 
-def both(cls: type, made_as: type, **values: Any) -> tuple[Any, Any]:
-    return cls(**values), made_as(**values)
-
-
 def test_fields_defaults_and_factories_are_those_of_a_dataclass() -> None:
-    ours, theirs = both(Kw, KwDataclass, name="a")
-    assert dataclasses.is_dataclass(ours)
+    ours, theirs = Kw(name="a"), KwDataclass(name="a")
     assert [f.name for f in dataclasses.fields(ours)] == [
         f.name for f in dataclasses.fields(theirs)
     ]
@@ -91,6 +85,7 @@ def test_fields_defaults_and_factories_are_those_of_a_dataclass() -> None:
     assert ours.tags is not Kw(name="b").tags  # a fresh dict each time, not shared
     assert ours.ref != Kw(name="a").ref  # the factory runs per instance
     assert dataclasses.asdict(ours).keys() == dataclasses.asdict(theirs).keys()
+    assert dataclasses.is_dataclass(Kw)
 
 
 def test_equality_and_hash_follow_the_compared_fields() -> None:
@@ -99,8 +94,10 @@ def test_equality_and_hash_follow_the_compared_fields() -> None:
     assert one == other  # ref is compare=False, as on the dataclass
     assert hash(Ref(name="a")) == hash(Ref(name="a")) == hash(RefDataclass(name="a"))
     assert one != Kw(name="a", size=3)
-    assert one != KwDataclass(name="a", size=2)  # another class is never equal
-    assert (one == "a") is False
+    elsewhere: object = KwDataclass(name="a", size=2)
+    assert one != elsewhere  # another class is never equal
+    text: object = "a"
+    assert (one == text) is False
     assert hash(Pos("x", 3)) == hash(PosDataclass("x", 3))  # the same fields' tuple
     with pytest.raises(TypeError, match="unhashable"):
         hash(Kw(name="a", tags={"k": "v"}))  # a dict field: unhashable, as on a dataclass
@@ -119,7 +116,7 @@ def test_instances_are_frozen() -> None:
     with pytest.raises(FrozenInstanceError):
         ours.name = "b"  # type: ignore[misc]
     with pytest.raises(FrozenInstanceError):
-        del ours.name  # type: ignore[misc]
+        del ours.name
     with pytest.raises(FrozenInstanceError):
         ours.other = 1  # type: ignore[attr-defined]
     assert ours.name == "a"
