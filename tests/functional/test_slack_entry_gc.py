@@ -1,0 +1,44 @@
+"""The Slack function's entry module pauses the garbage collector for its imports and
+freezes what they made (a cold-start cost: docs/performance.md, section 4), and leaves the
+collector as it found it. Each case runs in a fresh interpreter: the module is imported
+once per process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def entry(before: str) -> dict[str, object]:
+    """Import slack_handler.app in a fresh interpreter after `before`; what gc says then."""
+    program = (
+        f"import gc, json\n{before}\n"
+        "collections = gc.get_stats()[2]['collections']\n"
+        "import slack_handler.app\n"
+        "print(json.dumps({'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count(),"
+        " 'full_collections': gc.get_stats()[2]['collections'] - collections,"
+        " 'handler': callable(slack_handler.app.handler)}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    found: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_the_imports_are_frozen_and_the_collector_runs_again_after() -> None:
+    found = entry("")
+    assert found["handler"] is True
+    assert found["enabled"] is True
+    assert isinstance(found["frozen"], int) and found["frozen"] > 20_000  # the import's objects
+    assert found["full_collections"] == 0  # none while importing
+
+
+def test_a_collector_switched_off_before_stays_off() -> None:
+    found = entry("gc.disable()")
+    assert found["enabled"] is False
+    assert isinstance(found["frozen"], int) and found["frozen"] > 20_000
