@@ -16,11 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def entry(before: str) -> dict[str, object]:
     """Import slack_handler.app in a fresh interpreter after `before`; what gc says then."""
     program = (
-        f"import gc, json\n{before}\n"
-        "collections = gc.get_stats()[2]['collections']\n"
+        f"import gc, json, slack_handler\n{before}\n"  # the package: not the module's part
+        "counted = lambda: sum(g['collections'] for g in gc.get_stats())\n"
+        "collections = counted()\n"
         "import slack_handler.app\n"
         "print(json.dumps({'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count(),"
-        " 'full_collections': gc.get_stats()[2]['collections'] - collections,"
+        " 'collections': counted() - collections,"
         " 'handler': callable(slack_handler.app.handler)}))"
     )
     done = subprocess.run(
@@ -35,7 +36,8 @@ def test_the_imports_are_frozen_and_the_collector_runs_again_after() -> None:
     assert found["handler"] is True
     assert found["enabled"] is True
     assert isinstance(found["frozen"], int) and found["frozen"] > 20_000  # the import's objects
-    assert found["full_collections"] == 0  # none while importing
+    # None while its imports run (one may come while the module itself is read): 100 without.
+    assert found["collections"] <= 1
 
 
 def test_a_collector_switched_off_before_stays_off() -> None:
