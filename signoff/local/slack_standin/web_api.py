@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from signoff.cardtext import SLACK_BLOCKS_TEXT, text_length
 from signoff.local.slack_standin import views
 from signoff.local.slack_standin.state import State
 from signoff.local.slack_standin.workspace import BOT_USER, DEFAULT_CHANNEL, TEAM, dm_channel
@@ -18,6 +19,8 @@ Method = Callable[[dict[str, Any]], dict[str, Any]]
 # The arguments Slack takes as JSON text in a form-encoded call.
 JSON_ARGS = ("blocks", "view", "attachments", "metadata")
 MESSAGE_KEYS = ("ts", "user", "text", "blocks", "metadata", "thread_ts")
+# The methods that carry a message's blocks, held to Slack's text across them.
+MESSAGE_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")
 
 
 @dataclass
@@ -35,6 +38,12 @@ class Fault:
     def answer(self) -> Answer:
         headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
         return {"ok": False, "error": self.error}, self.status, headers
+
+
+def too_long(blocks: Any) -> bool:
+    """Whether Slack would refuse these blocks for the text they carry in all
+    (`msg_blocks_too_long`: signoff/cardtext.py cites what is known of the limit)."""
+    return isinstance(blocks, list) and text_length(blocks) > SLACK_BLOCKS_TEXT
 
 
 class WebApi:
@@ -91,6 +100,8 @@ class WebApi:
                 answer = fault.answer()
             elif token != self._bot_token:
                 answer = {"ok": False, "error": "invalid_auth"}, 200, {}
+            elif method in MESSAGE_METHODS and too_long(args.get("blocks")):
+                answer = {"ok": False, "error": "msg_blocks_too_long"}, 200, {}
             else:
                 handler = self._methods.get(method)
                 result = handler(args) if handler else {"ok": False, "error": "unknown_method"}
