@@ -4,6 +4,7 @@ the faults tests make them fail with."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,18 @@ class Fault:
         return {"ok": False, "error": self.error}, self.status, headers
 
 
+# A user group's handle as Slack allows it: lowercase letters, digits, `.`, `_`, `-`.
+HANDLE = re.compile(r"[a-z0-9][a-z0-9._-]{0,20}")
+
+
+def default_handle(group_id: str) -> str:
+    """A handle for a group defined without one: its id without the `S` and leading zeros,
+    in lowercase (S0DBA: dba, S0ONCALL: oncall)."""
+    name = group_id[1:].lstrip("0").lower() if group_id.startswith("S") else group_id.lower()
+    name = re.sub(r"[^a-z0-9._-]", "-", name)[:21]
+    return name if HANDLE.fullmatch(name) else "group"
+
+
 def too_long(blocks: Any) -> bool:
     """Whether Slack would refuse these blocks for the text they carry in all
     (`msg_blocks_too_long`: signoff/cardtext.py cites what is known of the limit)."""
@@ -65,6 +78,7 @@ class WebApi:
         self._faults: list[Fault] = []
         # User groups, defined at each start from the policy file: in memory only.
         self._groups: dict[str, list[str]] = {}
+        self._handles: dict[str, str] = {}
         # Channels the bot was removed from (POST /local/channels/C/leave); in memory only.
         self._left: set[str] = set()
         self._methods: dict[str, Method] = {
@@ -156,10 +170,19 @@ class WebApi:
 
     # -- user groups and channel membership (what `signoff doctor` checks) -------------
 
-    def define_group(self, group_id: str, users: tuple[str, ...] | list[str]) -> None:
-        """Make `usergroups.users.list` answer `users` for `group_id`."""
+    def define_group(
+        self, group_id: str, users: tuple[str, ...] | list[str], handle: str | None = None
+    ) -> None:
+        """Make `usergroups.users.list` answer `users` for `group_id`; the page shows a
+        mention of it as `@handle` (by default from the id: S0DBA is @dba)."""
         with self._state.lock:
             self._groups[group_id] = [str(u) for u in users]
+            self._handles[group_id] = handle or default_handle(group_id)
+
+    def group_handles(self) -> dict[str, str]:
+        """Each defined group's handle, by id (what the page shows for a mention)."""
+        with self._state.lock:
+            return dict(self._handles)
 
     def set_member(self, channel: str, member: bool) -> None:
         """Put the bot in `channel` or take it out (it starts in every channel)."""
