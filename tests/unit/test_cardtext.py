@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from signoff import blocks, model
+from signoff import blocks, model, notices
 from signoff.binding import Binding, BindingKind
-from signoff.cardtext import CARD_TEXT_BUDGET, fullest_card, text_length
+from signoff.cardtext import CARD_TEXT_BUDGET, SLACK_BLOCKS_TEXT, fullest_card, text_length
 from signoff.ci import GateRef, Link
 from signoff.codec import request_from_payload, request_to_payload
 from signoff.errors import ValidationError
 from signoff.model import StartRequest, person_width
+from signoff.reports import Report, Reported, Stage
 from tests.card_shapes import fullest, largest_quorum, largest_request
 from tests.unit.test_golden import check_limits
 
@@ -142,3 +143,47 @@ def test_text_is_counted_wherever_a_block_holds_it() -> None:
         {"type": "actions", "elements": [{"type": "button", "text": {"text": "f"}, "value": "zz"}]},
     ]
     assert text_length(card) == 6
+
+
+def test_the_pipelines_reports_take_only_the_room_the_card_has_left() -> None:
+    """After approval a pipeline's reports go under the card: as many of the latest as the
+    budget leaves room for, the rest counted (each is whole in the thread)."""
+    quorum = largest_quorum()
+    approved = fullest(largest_request(min_approvals=quorum))[2]
+    assert approved.status is model.Status.APPROVED
+    found = [
+        Report(
+            reported=Reported(
+                key=f"k{n}",
+                stage=Stage.SUCCEEDED,
+                url=f"https://ci.example/runs/{n}",
+                note="n" * 500,
+            ),
+            by="c" * 64,
+            at=approved.created_at + timedelta(hours=n),
+        )
+        for n in range(12)
+    ]
+    every = [*blocks.approval_message(approved), notices.reports_block(found)]
+    assert text_length(every) > SLACK_BLOCKS_TEXT  # all ten latest: Slack would refuse it
+    card = notices.card(approved, found)
+    assert text_length(card) <= CARD_TEXT_BUDGET
+    check_limits({"blocks": card})
+    shown = str(card[-1])
+    assert "12 report(s) from the pipeline in the thread" in shown and runs(card) == []
+    # With room, the latest ten, and the two before them counted.
+    typical = fullest(largest_request(description=""))[0]
+    short = [replace(r, reported=replace(r.reported, note="ok")) for r in found]
+    roomy = notices.card(replace(typical, description="d"), short)[-1]
+    assert "2 earlier report(s) in the thread" in str(roomy)
+    assert runs(roomy) == [f"run #{n}" for n in range(2, 12)]
+
+
+def runs(node: Any) -> list[str]:
+    """The labels of the run links in a block, in order."""
+    if isinstance(node, list):
+        return [r for item in node for r in runs(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["text"]] if node.get("type") == "link" else []
+    return own + [r for v in node.values() for r in runs(v)]
