@@ -6,7 +6,7 @@ block containers" (slackapi/bolt-js#2509), a message of 11,341 characters of blo
 45 blocks was refused and one of 9,597 in 50 blocks posted (slackapi/bolt-js#2867). signoff
 keeps every card within CARD_TEXT_BUDGET, counted as `text_length` counts (every `text`
 string in the blocks), which leaves a sixth of the 12,000 for the containers of the card's
-at most 17 blocks.
+at most 16 blocks.
 
 A card grows as the request lives: each vote adds its line and its reason. So kickoff
 bounds the card at its fullest, every vote the quorum allows cast with the longest reason,
