@@ -23,7 +23,7 @@ from signoff import wiring
 from signoff.model import Approval, SlackRef, Status
 from tests.conftest import SIGNING_SECRET
 from tests.factories import start_request
-from tests.faultproxy import FaultProxy, amz_target
+from tests.faultproxy import FaultProxy, amz_target, throttling
 from tests.integration.slack_events import (
     ResponseRecorder,
     block_actions_payload,
@@ -254,3 +254,28 @@ def test_a_refusal_whose_audit_answer_is_lost_is_told_as_the_refusal(
     kinds = Counter(e.kind.value for e in store.audit("apr-lost"))
     assert kinds["vote_refused"] == 1  # written by the late attempts, kept once
     assert store.get("apr-lost").status is Status.PENDING
+
+
+def test_a_refusal_whose_audit_write_failed_with_a_5xx_is_written_again(
+    ddb_proxy: FaultProxy, approvals, store, slack, responses, lambda_context
+) -> None:
+    """DynamoDB answers a 5xx to a write it did not make (DynamoDB Local does, to a PutItem
+    racing transactions on the same approval): unanswered is not made. The event is
+    written once more, and the refusal is told once it is audited."""
+    approvals.open(start_request("apr-5xx", approvers=("U0A",)))
+    put = amz_target("PutItem")
+    ddb_proxy.fail(
+        put, times=wiring.CLICK.ddb_attempts, status=500, body=throttling("InternalServerError")
+    )
+    body = payload_form(
+        block_actions_payload("U0OUT", "signoff.approve", "apr-5xx", responses.url("f"))
+    )
+    result = slack_handler.app.handler(signed_event(body, SIGNING_SECRET), lambda_context)
+    assert result["statusCode"] == 200
+    assert ddb_proxy.count(put, "answered") == wiring.CLICK.ddb_attempts  # neither written
+    assert ddb_proxy.count(put, "forwarded") == 1
+    (answer,) = responses.responses("f")
+    assert classify(answer["text"]) == "refused", answer["text"]
+    kinds = Counter(e.kind.value for e in store.audit("apr-5xx"))
+    assert kinds["vote_refused"] == 1
+    assert store.get("apr-5xx").status is Status.PENDING
