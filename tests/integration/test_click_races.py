@@ -42,6 +42,22 @@ APPROVERS = tuple(f"U0APR{i:02d}" for i in range(20))
 NON_APPROVERS = tuple(f"U0OUT{i:02d}" for i in range(25))
 
 
+# What the races here try is the conditional write, not the click's time budget. With the
+# budget's 0.5 s a read, a loaded 2-core machine (load average 12-25) left most of the 100
+# calls unanswered, and DynamoDB Local never made most of the unanswered writes (in one run
+# 8 of 11 refusal events, none of them within 240 s): no client can tell those from writes
+# made, so what a person was told could not match the trail. Here DynamoDB gets the time it
+# needs to answer; lost and failed answers are tried one at a time, on purpose, through the
+# fault proxy below and in tests/functional/test_try_again.py.
+ANSWERED = replace(wiring.CLICK, ddb_connect=10, ddb_read=60)
+
+
+@pytest.fixture
+def answered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Slack app's DynamoDB calls wait for their answers (see ANSWERED)."""
+    monkeypatch.setattr(wiring, "CLICK", ANSWERED)
+
+
 @pytest.fixture
 def responses() -> Iterator[ResponseRecorder]:
     recorder = ResponseRecorder()
@@ -74,7 +90,7 @@ def the_requests(responses: ResponseRecorder) -> list[tuple[str, str, str, str]]
 
 
 def test_100_simultaneous_requests_decide_exactly_once(
-    lambda_env, approvals, store, slack, responses, lambda_context
+    answered, lambda_env, approvals, store, slack, responses, lambda_context
 ) -> None:
     approvals.open(start_request(APPROVAL, requester=REQUESTER, approvers=(*APPROVERS, REQUESTER)))
     posted = slack.standin.api("chat.postMessage", "xoxb-test-token", {"channel": "c", "text": "x"})
@@ -137,8 +153,8 @@ def test_100_simultaneous_requests_decide_exactly_once(
             assert winners, (key, text)
         winner_busy += winners and outcome == "busy"
         outcomes[outcome] += 1
-    # A write DynamoDB answers after the click's budget still lands, later: under load the
-    # trail catches up seconds after the answers (the refusal told is audited by then).
+    # The trail is read until it holds every refusal told: each write was answered before
+    # its refusal was told, and the trail's Query is an eventually consistent read.
     settled = time.monotonic() + 30
     kinds = Counter(e.kind.value for e in store.audit(APPROVAL))
     while kinds["vote_refused"] != outcomes["refused"] and time.monotonic() < settled:
@@ -187,7 +203,7 @@ def classify(text: str) -> str:
 
 
 def test_a_signed_approve_half_a_second_before_the_deadline_is_recorded(
-    lambda_env, store, slack, responses, lambda_context, monkeypatch
+    answered, lambda_env, store, slack, responses, lambda_context, monkeypatch
 ) -> None:
     """A click in the deadline's last second: the rule and the write both take it.
 
@@ -195,11 +211,9 @@ def test_a_signed_approve_half_a_second_before_the_deadline_is_recorded(
     the same whole second: a condition on whole seconds refused the write (every retry),
     and the approver was told to try again while the request went on to expire. The Slack
     app's clock is set to that instant (the clock is passed in), so a loaded machine cannot
-    move the click past the deadline. DynamoDB gets the time a loaded machine needs to
-    answer (the click's budget of 0.5 s a read told this click "try again" at load average
-    15): what is tried here is the deadline, not the budget.
+    move the click past the deadline; nor past the click's budget (`answered`: at the
+    budget's 0.5 s a read, this click was told "try again" at load average 15).
     """
-    monkeypatch.setattr(wiring, "CLICK", replace(wiring.CLICK, ddb_connect=10, ddb_read=30))
     deadline = datetime.fromtimestamp(math.ceil(time.time()) + 3600, UTC) + timedelta(
         milliseconds=950
     )
