@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, Protocol, Self, TypeVar, dataclass_transform
 
 from signoff.binding import Binding, bindings_problems
+from signoff.cardtext import card_problem
 from signoff.ci import GateRef, Link, links_problems
 from signoff.errors import RefusedError, ValidationError
 from signoff.refusals import Refusal, RefusalCode
@@ -212,6 +213,11 @@ def person_problem(what: str, value: str) -> str | None:
 def is_slack_user(user: str) -> bool:
     """A Slack user id (which can be mentioned and messaged), not a plain name."""
     return bool(_SLACK_USER_RE.match(user))
+
+
+def person_width(person: str) -> int:
+    """The characters a person takes on the card: a Slack user is a mention, no text."""
+    return 0 if is_slack_user(person) else len(person)
 
 
 def group_problem(what: str, value: str) -> str | None:
@@ -723,6 +729,8 @@ class StartRequest:
         problems += self._schedule_problems()
         problems += bindings_problems(self.bindings)
         problems += links_problems(self.links)
+        if not problems:  # each text within its own limit: the card as a whole
+            problems += found(card_problem(self, MAX_REASON, person_width))
         return problems
 
     def _schedule_problems(self) -> list[str]:

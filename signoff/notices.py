@@ -17,6 +17,7 @@ from typing import Any
 from signoff import blocks
 from signoff import richtext as rt
 from signoff.blocks import Blocks, Notice
+from signoff.cardtext import CARD_TEXT_BUDGET, text_length
 from signoff.model import Approval, Decision, Status, Vote
 from signoff.reports import Report, Stage, shown
 from signoff.tally import tally
@@ -25,6 +26,7 @@ from signoff.text import escape
 SNOOZE_ACTION = "signoff.snooze"
 REMIND_BLOCK = "signoff.remind"
 REPORTS_BLOCK = "signoff.reports"
+REPORTS_SHOWN = 10  # the latest reports on the card, at most
 
 _STAGE_ICON = {
     Stage.STARTED: "\u25b6\ufe0f",  # ▶️
@@ -153,21 +155,32 @@ def _report_parts(report: Report) -> list[rt.Element]:
     return parts
 
 
-def reports_block(found: Sequence[Report]) -> dict[str, Any]:
-    """The card's record of what the pipeline did after approval (the latest reports)."""
-    latest, earlier = shown(found)
+def reports_block(found: Sequence[Report], limit: int = REPORTS_SHOWN) -> dict[str, Any]:
+    """The card's record of what the pipeline did after approval (the latest `limit`
+    reports; the earlier ones counted: each is whole in the thread)."""
+    latest, earlier = shown(found, limit)
     parts: list[rt.Element] = []
     if earlier:
-        parts.append(rt.section(rt.text(f"{earlier} earlier report(s) in the thread")))
+        said = "earlier report(s)" if latest else "report(s) from the pipeline"
+        parts.append(rt.section(rt.text(f"{earlier} {said} in the thread")))
     for report in latest:
         parts += _report_parts(report)
     return rt.block(*parts, block_id=REPORTS_BLOCK)
 
 
 def card(approval: Approval, found: Sequence[Report] = ()) -> Blocks:
-    """The card, with the pipeline's reports under it once there are any."""
+    """The card, with the pipeline's reports under it once there are any: as many of the
+    latest as the card's text budget leaves room for (signoff/cardtext.py), the rest
+    counted; each report is whole in the thread."""
     card = blocks.approval_message(approval)
-    return [*card, reports_block(found)] if found else card
+    if not found:
+        return card
+    room = CARD_TEXT_BUDGET - text_length(card)
+    for limit in range(min(len(found), REPORTS_SHOWN), 0, -1):
+        block = reports_block(found, limit)
+        if text_length(block) <= room:
+            return [*card, block]
+    return [*card, reports_block(found, 0)]
 
 
 # -- direct messages ----------------------------------------------------------------------

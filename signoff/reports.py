@@ -225,7 +225,8 @@ def report_key(key: str) -> str:
 
 def shown(found: Sequence[Report], limit: int = 10) -> tuple[list[Report], int]:
     """The reports a card shows (the latest `limit`) and how many earlier ones it leaves out."""
-    return list(found[-limit:]), max(0, len(found) - limit)
+    latest = list(found[max(0, len(found) - limit) :])
+    return latest, len(found) - len(latest)
 
 
 class SnoozeStore(Protocol):

@@ -1,27 +1,7 @@
-"""CI gates: a CI system's hold filed as an approval, released by its outcome exactly once."""
+"""CI gates: a CI system's hold filed as an approval, released by its outcome exactly once.
 
-from signoff.gates.port import (
-    Gate,
-    GateError,
-    GateFailedError,
-    GateRef,
-    GateRetryError,
-    Gates,
-    Link,
-    Verdict,
-    parse_links,
-    verdict,
-)
+The package's names are the port's (`signoff.gates.port`); each gate is a module beside it.
+"""
 
-__all__ = [
-    "Gate",
-    "GateError",
-    "GateFailedError",
-    "GateRef",
-    "GateRetryError",
-    "Gates",
-    "Link",
-    "Verdict",
-    "parse_links",
-    "verdict",
-]
+from signoff.gates.port import *  # noqa: F403
+from signoff.gates.port import __all__ as __all__

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -91,8 +92,25 @@ public class LoopbackDynamoDBLocal {
 """
 
 
+# Below the ports the kernel hands out for outgoing connections and for port 0 (Linux's
+# ephemeral range starts at 32768, macOS's and Windows' at 49152): a port found free here
+# stays free while its server starts (DynamoDB Local's JVM takes seconds to bind it),
+# where a port from the ephemeral range can meanwhile become some connection's source.
+_QUIET_PORTS = range(20_000, 32_768)
+_draw = random.SystemRandom()  # not the module's generator, which tests may seed alike
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A loopback port nothing listens on, for a server about to start."""
+    for _ in range(200):
+        port = _draw.choice(_QUIET_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # that range is full: any port the kernel has free
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 

@@ -1,5 +1,6 @@
 """Notices on the local page: the escalation group is not paged by the posted message, only
-by the escalation's reply; a refused self-approval says so, naming the request."""
+by the escalation's reply, which names it by its handle; a refused self-approval says so,
+naming the request."""
 
 from __future__ import annotations
 
@@ -58,13 +59,18 @@ def test_the_escalation_group_is_paged_by_the_escalation_reply_not_by_the_post(
     message = slack_page.message("apr-page-esc")
     expect(message).to_contain_text("escalates")
     expect(message).not_to_contain_text("S0ONCALL")
+    expect(message).not_to_contain_text("@oncall")
 
     replies = message.locator("button.replies")
     expect(replies).to_be_visible(timeout=120_000)  # the escalation's reply, when it fires
     replies.click()
     thread = slack_page.page.locator("#thread-feed")
     expect(thread).to_contain_text("Escalated to", timeout=30_000)
-    expect(thread).to_contain_text("S0ONCALL")
+    # The group by its handle, as Slack shows a mention (`signoff dev` derives it from the
+    # id), never its id.
+    group = thread.locator(".mention[data-group='S0ONCALL']").first
+    expect(group).to_have_text("@oncall")
+    expect(thread).not_to_contain_text("S0ONCALL")
     assert [e["kind"] for e in slack_page.show("apr-page-esc")["audit"]].count("escalated") == 1
 
 

@@ -107,6 +107,18 @@ def _filed(approvals: Approvals, message: str | None = None) -> str:
     return request.id
 
 
+def _release(approvals: Approvals, client: Any, approval_id: str) -> None:
+    """What the notifier does for one delivery of the outcome."""
+    release_gate(
+        _claims(approvals),
+        Gates(CodePipelineGate(lambda: client)),
+        approvals.get(approval_id),
+        clock=approvals.clock,
+        lease=LEASE,
+        tries=3,
+    )
+
+
 def _expect(stubber: Stubber, status: str, summary: str) -> None:
     stubber.add_response(
         "put_approval_result",
@@ -129,17 +141,9 @@ def test_an_approval_is_one_put_approval_result_naming_the_approvers(
     approval_id = _filed(approvals)
     approvals.decide(approval_id, "U0A", Decision.APPROVE)
     _expect(stubber, "Approved", f"Approved by U0A in signoff {approval_id}.")
-    gates = Gates(CodePipelineGate(lambda: client))
     with stubber:
         for _ in range(3):  # SNS delivering the outcome three times
-            release_gate(
-                _claims(approvals),
-                gates,
-                approvals.get(approval_id),
-                clock=approvals.clock,
-                lease=LEASE,
-                tries=3,
-            )
+            _release(approvals, client, approval_id)
         stubber.assert_no_pending_responses()
     kinds = [e.kind.value for e in approvals.audit(approval_id)]
     assert kinds.count("gate_released") == 1
@@ -152,22 +156,8 @@ def test_a_rejection_says_who_and_why(stubbed: tuple[Any, Stubber]) -> None:
     approvals.decide(approval_id, "U0B", Decision.REJECT, "error budget spent")
     _expect(stubber, "Rejected", f"Rejected by U0B: error budget spent in signoff {approval_id}.")
     with stubber:
-        release_gate(
-            _claims(approvals),
-            Gates(CodePipelineGate(lambda: client)),
-            approvals.get(approval_id),
-            clock=approvals.clock,
-            lease=LEASE,
-            tries=3,
-        )
-        release_gate(
-            _claims(approvals),
-            Gates(CodePipelineGate(lambda: client)),
-            approvals.get(approval_id),
-            clock=approvals.clock,
-            lease=LEASE,
-            tries=3,
-        )
+        _release(approvals, client, approval_id)
+        _release(approvals, client, approval_id)
         stubber.assert_no_pending_responses()
 
 
@@ -184,14 +174,7 @@ def test_an_expiry_is_a_rejection(stubbed: tuple[Any, Stubber]) -> None:
     )
     _expect(stubber, "Rejected", summary)
     with stubber:
-        release_gate(
-            _claims(approvals),
-            Gates(CodePipelineGate(lambda: client)),
-            approvals.get(approval_id),
-            clock=approvals.clock,
-            lease=LEASE,
-            tries=3,
-        )
+        _release(approvals, client, approval_id)
         stubber.assert_no_pending_responses()
 
 
@@ -209,14 +192,7 @@ def test_codepipelines_refusals(stubbed: tuple[Any, Stubber], code: str, kind: s
     approvals.decide(approval_id, "U0A", Decision.APPROVE)
     stubber.add_client_error("put_approval_result", service_error_code=code)
     with stubber:
-        release_gate(
-            _claims(approvals),
-            Gates(CodePipelineGate(lambda: client)),
-            approvals.get(approval_id),
-            clock=approvals.clock,
-            lease=LEASE,
-            tries=3,
-        )
+        _release(approvals, client, approval_id)
     assert kind in [e.kind.value for e in approvals.audit(approval_id)]
 
 
@@ -229,25 +205,10 @@ def test_a_throttled_answer_is_retried(stubbed: tuple[Any, Stubber]) -> None:
     approvals.decide(approval_id, "U0A", Decision.APPROVE)
     stubber.add_client_error("put_approval_result", service_error_code="ThrottlingException")
     _expect(stubber, "Approved", f"Approved by U0A in signoff {approval_id}.")
-    gates = Gates(CodePipelineGate(lambda: client))
     with stubber:
         with pytest.raises(GateRetryError):
-            release_gate(
-                _claims(approvals),
-                gates,
-                approvals.get(approval_id),
-                clock=approvals.clock,
-                lease=LEASE,
-                tries=3,
-            )
-        release_gate(
-            _claims(approvals),
-            gates,
-            approvals.get(approval_id),
-            clock=approvals.clock,
-            lease=LEASE,
-            tries=3,
-        )
+            _release(approvals, client, approval_id)
+        _release(approvals, client, approval_id)
         stubber.assert_no_pending_responses()
 
 

@@ -82,3 +82,56 @@ def test_an_unknown_method_a_wrong_token_and_a_fault_are_answered_as_slack_does(
     body, status, headers = slack.call("chat.postMessage", BOT_TOKEN, {"channel": "approvals"})
     assert (body["error"], status, headers) == ("ratelimited", 429, {"Retry-After": "1"})
     assert call(slack, "chat.postMessage", channel="approvals", text="again")["ok"]
+
+
+@pytest.mark.parametrize("method", ["chat.postMessage", "chat.update", "chat.postEphemeral"])
+def test_blocks_with_more_text_than_slack_takes_are_refused(
+    slack: SlackStandIn, method: str
+) -> None:
+    """Slack refuses a message whose blocks carry more than about 12,000 characters of text
+    in all, each block within its own limit (`msg_blocks_too_long`); so does the stand-in,
+    and it records nothing."""
+    ts = call(slack, "chat.postMessage", channel="approvals", text="card")["ts"]
+
+    def section(size: int) -> dict[str, Any]:
+        return {"type": "section", "text": {"type": "plain_text", "text": "x" * size}}
+
+    at_limit = [section(3000)] * 4 + [{"type": "divider"}]  # 12,000 characters
+    over = [*at_limit, section(1)]
+    args = {"channel": "approvals", "text": "card", "ts": ts, "user": "U0ALICE"}
+    before = len(slack.state.recorded("messages")), len(slack.state.recorded("ephemerals"))
+    assert call(slack, method, **args, blocks=over) == {
+        "ok": False,
+        "error": "msg_blocks_too_long",
+    }
+    after = len(slack.state.recorded("messages")), len(slack.state.recorded("ephemerals"))
+    assert after == before
+    found = slack.state.find_message("approvals", ts)
+    assert found is not None and found["blocks"] == []
+    assert call(slack, method, **args, blocks=at_limit)["ok"]
+
+
+def test_user_groups_have_handles_the_page_shows(slack: SlackStandIn) -> None:
+    """A group mention reads `@handle` on the page, as in Slack: `POST /local/usergroups`
+    takes an optional handle (by default from the id), `GET /local/messages` carries them."""
+    from flask import Flask
+
+    from signoff.local.slack_standin.routes import blueprint
+
+    app = Flask(__name__)
+    app.register_blueprint(blueprint(slack))
+    client = app.test_client()
+    defined = client.post(
+        "/local/usergroups", json={"id": "S0SRE", "users": ["U0DAN"], "handle": "sre-team"}
+    )
+    assert defined.status_code == 200
+    assert client.post("/local/usergroups", json={"id": "S0ONCALL", "users": []}).status_code == 200
+    for handle in ("SRE", "", "a" * 22, "sre team", 7):
+        refused = client.post(
+            "/local/usergroups", json={"id": "S0X", "users": [], "handle": handle}
+        )
+        assert refused.status_code == 400 and "handle" in refused.get_json()["error"]
+    shown = client.get("/local/messages").get_json()["usergroups"]
+    assert shown == {"S0DBA": "dba", "S0SRE": "sre-team", "S0ONCALL": "oncall"}
+    # The group's members are what usergroups.users.list answers, whatever its handle.
+    assert call(slack, "usergroups.users.list", usergroup="S0SRE")["users"] == ["U0DAN"]

@@ -105,6 +105,18 @@ def _approve(approvals: Approvals, approval_id: str) -> None:
     approvals.decide(approval_id, "U0B", Decision.APPROVE)
 
 
+def _release(approvals: Approvals, gates: Gates, approval_id: str, tries: int = 3) -> None:
+    """What the notifier does for one delivery of the outcome."""
+    release_gate(
+        _claims(approvals),
+        gates,
+        approvals.get(approval_id),
+        clock=approvals.clock,
+        lease=LEASE,
+        tries=tries,
+    )
+
+
 def _kinds(approvals: Approvals, approval_id: str) -> list[str]:
     return [e.kind.value for e in approvals.audit(approval_id)]
 
@@ -148,14 +160,7 @@ def test_a_rejection_dispatches_nothing(approvals: Approvals, standin: StandIn) 
     gates = Gates(GitHubDispatchGate(lambda: "t", standin.url))
     _open(approvals, "apr-d2", "github-dispatch:o/r")
     approvals.decide("apr-d2", "U0A", Decision.REJECT, "not today")
-    release_gate(
-        _claims(approvals),
-        gates,
-        approvals.get("apr-d2"),
-        clock=approvals.clock,
-        lease=LEASE,
-        tries=3,
-    )
+    _release(approvals, gates, "apr-d2")
     assert standin.calls == []
     released = [e for e in approvals.audit("apr-d2") if e.kind.value == "gate_released"]
     assert released[0].detail["answer"] == "rejected: nothing dispatched"
@@ -187,22 +192,8 @@ def test_a_refused_token_fails_for_good_and_is_audited(
     gates = Gates(GitHubDispatchGate(lambda: "t", standin.url))
     _open(approvals, "apr-d4", "github-dispatch:o/r")
     _approve(approvals, "apr-d4")
-    release_gate(
-        _claims(approvals),
-        gates,
-        approvals.get("apr-d4"),
-        clock=approvals.clock,
-        lease=LEASE,
-        tries=3,
-    )
-    release_gate(
-        _claims(approvals),
-        gates,
-        approvals.get("apr-d4"),
-        clock=approvals.clock,
-        lease=LEASE,
-        tries=3,
-    )
+    _release(approvals, gates, "apr-d4")
+    _release(approvals, gates, "apr-d4")
     assert len(standin.calls) == 1
     failed = [e for e in approvals.audit("apr-d4") if e.kind.value == "gate_failed"]
     assert "Bad credentials" in failed[0].detail["error"]
@@ -225,14 +216,7 @@ def test_an_approval_plays_the_manual_job_once(approvals: Approvals, standin: St
     _open(approvals, "apr-g1", "gitlab-play:group/app:42")
     _approve(approvals, "apr-g1")
     for _ in range(3):
-        release_gate(
-            _claims(approvals),
-            _gitlab(standin),
-            approvals.get("apr-g1"),
-            clock=approvals.clock,
-            lease=LEASE,
-            tries=3,
-        )
+        _release(approvals, _gitlab(standin), "apr-g1")
     assert [(c["method"], c["path"]) for c in standin.calls] == [
         ("GET", JOB),
         ("POST", f"{JOB}/play"),
@@ -246,14 +230,7 @@ def test_a_job_on_another_commit_is_never_played(approvals: Approvals, standin: 
     standin.script[f"GET {JOB}"] = [(200, {"status": "manual", "commit": {"id": OTHER}})]
     _open(approvals, "apr-g2", "gitlab-play:group/app:42")
     _approve(approvals, "apr-g2")
-    release_gate(
-        _claims(approvals),
-        _gitlab(standin),
-        approvals.get("apr-g2"),
-        clock=approvals.clock,
-        lease=LEASE,
-        tries=3,
-    )
+    _release(approvals, _gitlab(standin), "apr-g2")
     assert [c["method"] for c in standin.calls] == ["GET"]
     failed = [e for e in approvals.audit("apr-g2") if e.kind.value == "gate_failed"]
     assert "a different commit needs its own approval" in failed[0].detail["error"]
@@ -262,14 +239,7 @@ def test_a_job_on_another_commit_is_never_played(approvals: Approvals, standin: 
 def test_a_rejection_leaves_the_job_unplayed(approvals: Approvals, standin: StandIn) -> None:
     _open(approvals, "apr-g3", "gitlab-play:group/app:42")
     approvals.decide("apr-g3", "U0A", Decision.REJECT, "tests are red")
-    release_gate(
-        _claims(approvals),
-        _gitlab(standin),
-        approvals.get("apr-g3"),
-        clock=approvals.clock,
-        lease=LEASE,
-        tries=3,
-    )
+    _release(approvals, _gitlab(standin), "apr-g3")
     assert standin.calls == []
     assert approvals.get("apr-g3").status is Status.REJECTED
 
@@ -278,14 +248,7 @@ def test_a_job_played_already_is_not_played_again(approvals: Approvals, standin:
     standin.script[f"GET {JOB}"] = [(200, {"status": "running", "commit": {"id": SHA}})]
     _open(approvals, "apr-g4", "gitlab-play:group/app:42")
     _approve(approvals, "apr-g4")
-    release_gate(
-        _claims(approvals),
-        _gitlab(standin),
-        approvals.get("apr-g4"),
-        clock=approvals.clock,
-        lease=LEASE,
-        tries=3,
-    )
+    _release(approvals, _gitlab(standin), "apr-g4")
     assert [c["method"] for c in standin.calls] == ["GET"]
 
 

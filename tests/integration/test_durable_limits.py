@@ -2,9 +2,9 @@
 skipped time and counted against AWS's durable limits (signoff/limits.py), which the
 emulator does not enforce.
 
-The policy: the shortest `remind_every` the document may hold, an escalation, a quorum of
-25 from a group of 500 (64-character ids). The request: every text at its limit in the
-character that costs most once checkpointed. Nobody decides.
+The policy: the shortest `remind_every` the document may hold, an escalation, the largest
+quorum the card's text budget allows from a group of 500 (64-character ids). The request:
+the rest of that budget in the character that costs most once checkpointed. Nobody decides.
 
 The week is counted on the fake durable context of tests/unit/test_workflow_wait.py
 (virtual time, no replay: a second, where the emulator's ~520 invocations each replaying
@@ -27,6 +27,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -43,13 +44,8 @@ from signoff.events import Topic
 from signoff.memstore import InMemoryApprovalStore
 from signoff.model import (
     MAX_APPROVERS,
-    MAX_DESCRIPTION,
-    MAX_FIELD_KEY,
-    MAX_FIELD_VALUE,
-    MAX_FIELDS,
     MAX_MEMBERS,
     MAX_TIMEOUT,
-    MAX_TITLE,
     StartRequest,
     Status,
     format_duration,
@@ -58,6 +54,8 @@ from signoff.policy import PolicyBook, resolve
 from signoff.service import Approvals
 from signoff.store import DynamoApprovalStore
 from signoff.workflow import PollSchedule, WorkflowDeps, run_approval
+from tests import card_shapes
+from tests.card_shapes import largest_quorum
 from tests.conftest import StandInServer
 from tests.unit.test_workflow_wait import Clock, FakeDurable
 
@@ -89,6 +87,27 @@ def people(prefix: str, count: int) -> tuple[str, ...]:
     return tuple(f"{prefix}{n:063d}" for n in range(count))
 
 
+def shape(approval_id: str, timeout: timedelta) -> dict[str, Any]:
+    """The request as the workflow resolves it: the policy's group of 500 and escalation."""
+    return {
+        "id": approval_id,
+        "requester": "U" + "R" * 63,
+        "approvers": (),
+        "approver_groups": ("S0BIG",),
+        "members": people("U", MAX_MEMBERS),
+        "escalate_after": ESCALATE_AFTER,
+        "escalate_to": "S0ONCALL",
+        "policy": "longest",
+        "channel": "c" * 80,
+        "timeout": timeout,
+    }
+
+
+# The largest quorum the card's text budget allows (signoff/cardtext.py: every vote may
+# carry a reason of 500 characters, and the card holds them all).
+QUORUM = largest_quorum(WIDE, **shape("apr-" + "l" * 60, MAX_TIMEOUT))
+
+
 def longest_policy() -> str:
     """The policy document: the validation it passes is the deployment's."""
     assert SHORTEST is not None
@@ -96,7 +115,7 @@ def longest_policy() -> str:
         "policies:\n"
         "  longest:\n"
         "    approver_groups: [S0BIG]\n"
-        f"    min_approvals: {MAX_APPROVERS}\n"
+        f"    min_approvals: {QUORUM}\n"
         f"    remind_every: {format_duration(SHORTEST)}\n"
         f"    escalate_after: {format_duration(ESCALATE_AFTER)}\n"
         "    escalate_to: S0ONCALL\n"
@@ -104,18 +123,18 @@ def longest_policy() -> str:
 
 
 def largest_request(approval_id: str, timeout: timedelta = MAX_TIMEOUT) -> StartRequest:
-    return StartRequest(
-        id=approval_id,
-        title=WIDE * MAX_TITLE,
-        description=WIDE * MAX_DESCRIPTION,
-        fields=tuple(
-            (f"{n}{WIDE * (MAX_FIELD_KEY - 1)}", WIDE * MAX_FIELD_VALUE) for n in range(MAX_FIELDS)
-        ),
-        requester="U" + "R" * 63,
-        approvers=(),
-        policy="longest",
-        channel="c" * 80,
-        timeout=timeout,
+    """Every text in WIDE characters, as much as the card's budget leaves at QUORUM, as the
+    CLI sends it (the policy's rules and members are filled in by the workflow)."""
+    resolved = card_shapes.largest_request(
+        WIDE, **shape(approval_id, timeout), min_approvals=QUORUM
+    )
+    return replace(
+        resolved,
+        approver_groups=(),
+        members=(),
+        min_approvals=1,
+        escalate_after=None,
+        escalate_to="",
     )
 
 

@@ -24,10 +24,12 @@ from slack_sdk.models.views import View
 
 from signoff import blocks, messages
 from signoff.binding import Binding, BindingKind
+from signoff.cardtext import CARD_TEXT_BUDGET, text_length
 from signoff.ci import GateRef, Link
 from signoff.model import Approval, Decision, StartRequest, Status
 from signoff.schema import pending_cursor
 from signoff.text import escape
+from tests.card_shapes import largest_quorum, largest_request
 from tests.slack_text import MRKDWN, of_kind, shown_as_typed
 from tests.unit.test_blocks import longest_request
 
@@ -45,17 +47,19 @@ def longest(n: int = 0) -> Approval:
 
 
 def largest() -> Approval:
-    """The largest card: every text at its limit, 25 named approvers and 10 groups of 500
-    members in all, a quorum of 25, 24 approvals given, each with the longest reason."""
+    """The largest card kickoff accepts: 25 named approvers and 10 groups of 500 members in
+    all, the largest quorum the card's budget allows, its text filling the rest of the
+    budget, and every approval but the last given with the longest reason."""
+    shape: dict[str, Any] = {
+        "approver_groups": tuple(f"S{n:02d}" + "G" * 18 for n in range(10)),
+        "members": tuple(f"W{n:03d}" + "M" * 60 for n in range(500)),
+    }
+    quorum = largest_quorum("&", **shape)
     request = replace(
-        longest_request(),
-        id="apr-largest" + "z" * 53,
-        approver_groups=tuple(f"S{n:02d}" + "G" * 18 for n in range(10)),
-        members=tuple(f"W{n:03d}" + "M" * 60 for n in range(500)),
-        min_approvals=25,
+        largest_request("&", **shape, min_approvals=quorum), id="apr-largest" + "z" * 53
     )
     approval = Approval.open(request, T0)[0]
-    for n, voter in enumerate(approval.policy.approvers[:24]):
+    for n, voter in enumerate(approval.policy.approvers[: quorum - 1]):
         approval = approval.vote(voter, Decision.APPROVE, T1 + timedelta(seconds=n), REASON)[0]
     return approval
 
@@ -284,6 +288,13 @@ def test_golden(name: str) -> None:
         path.write_text(text)
     assert path.exists(), f"no golden file {path.name}: run with SIGNOFF_UPDATE_GOLDEN=1"
     assert json.loads(path.read_text()) == json.loads(text), f"{name} differs from {path.name}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CASES if n.startswith(("request_", "show_"))))
+def test_every_card_is_within_the_whole_message_budget(name: str) -> None:
+    # Each block within its own limit is not enough: Slack refuses a message whose blocks
+    # carry too much text in all (signoff/cardtext.py).
+    assert text_length(CASES[name]()["blocks"]) <= CARD_TEXT_BUDGET
 
 
 def test_every_golden_file_is_a_case() -> None:

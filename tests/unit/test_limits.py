@@ -18,16 +18,12 @@ from signoff.codec import request_from_payload, request_to_payload
 from signoff.errors import ConfigError, ValidationError
 from signoff.model import (
     MAX_APPROVERS,
-    MAX_DESCRIPTION,
-    MAX_FIELD_KEY,
-    MAX_FIELD_VALUE,
-    MAX_FIELDS,
     MAX_TIMEOUT,
-    MAX_TITLE,
     StartRequest,
 )
 from signoff.policy import PolicyBook
 from signoff.targets import AwsTarget
+from tests import card_shapes
 from tests.factories import start_request
 
 HOUR = timedelta(hours=1)
@@ -124,19 +120,15 @@ def test_the_template_runs_what_the_estimate_assumes() -> None:
 
 
 def largest_request() -> StartRequest:
-    """What kickoff accepts at its largest: every text at its limit in WIDE characters, 25
-    approvers and every id at its longest (the members are found later, in the workflow)."""
-    return StartRequest(
+    """What kickoff accepts at its largest: 25 approvers, ten groups, every id at its
+    longest (the members are found later, in the workflow), and the text in WIDE
+    characters filling the card's budget (one approval, so text has the most room)."""
+    return card_shapes.largest_request(
+        WIDE,
         id="apr-" + "l" * 60,
-        title=WIDE * MAX_TITLE,
-        description=WIDE * MAX_DESCRIPTION,
-        fields=tuple(
-            (f"{n}{WIDE * (MAX_FIELD_KEY - 1)}", WIDE * MAX_FIELD_VALUE) for n in range(MAX_FIELDS)
-        ),
         requester="U" + "R" * 63,
         approvers=tuple(f"U{n:063d}" for n in range(MAX_APPROVERS)),
         approver_groups=tuple(f"S{n:020d}" for n in range(10)),
-        min_approvals=MAX_APPROVERS,
         channel="c" * 80,
         timeout=MAX_TIMEOUT,
     )
@@ -186,10 +178,9 @@ def test_the_largest_request_starts_within_awss_input_limit() -> None:
     AwsTarget("s", session=aws).start(request)
     (payload,) = aws.sent
     assert request_from_payload(json.loads(payload)) == request
-    # UTF-8: about 94 KB, well under 256 KB. As ASCII-only JSON (\\u escapes) the same
-    # request would not fit.
+    # UTF-8: 4 bytes for such a character, where ASCII-only JSON (\\u escapes) spends 12.
     assert len(payload) <= limits.MAX_INPUT_BYTES // 2
-    assert len(json.dumps(request_to_payload(request)).encode()) > limits.MAX_INPUT_BYTES
+    assert len(json.dumps(request_to_payload(request)).encode()) > 2 * len(payload)
 
 
 def test_a_lone_surrogate_never_reaches_the_utf8_start_payload() -> None:

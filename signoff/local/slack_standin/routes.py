@@ -13,6 +13,7 @@ from signoff.local.slack_standin.acts import (
     home_click,
 )
 from signoff.local.slack_standin.standin import SlackStandIn
+from signoff.local.slack_standin.web_api import HANDLE
 from signoff.local.slack_standin.workspace import StandInError
 
 if TYPE_CHECKING:
@@ -67,7 +68,8 @@ def _test_routes(bp: Blueprint, standin: SlackStandIn) -> None:
 
     @bp.post("/local/usergroups")
     def define_group() -> Any:
-        """Define a user group: {"id": "S0DBA", "users": ["U0ALICE", ...]}."""
+        """Define a user group: {"id": "S0DBA", "users": ["U0ALICE", ...], "handle": "dba"}
+        (the handle is optional: by default from the id)."""
         body = request.get_json(silent=True)
         if (
             not isinstance(body, dict)
@@ -75,8 +77,15 @@ def _test_routes(bp: Blueprint, standin: SlackStandIn) -> None:
             or not isinstance(body.get("users"), list)
             or not all(isinstance(u, str) for u in body["users"])
         ):
-            return jsonify({"error": 'expected {"id": "S…", "users": ["U…", ...]}'}), 400
-        standin.define_group(body["id"], body["users"])
+            return jsonify(
+                {"error": 'expected {"id": "S…", "users": ["U…", ...], "handle": "dba"}'}
+            ), 400
+        handle = body.get("handle")
+        if handle is not None and not (isinstance(handle, str) and HANDLE.fullmatch(handle)):
+            return jsonify(
+                {"error": "a handle is 1-21 lowercase letters, digits, '.', '_' or '-'"}
+            ), 400
+        standin.define_group(body["id"], body["users"], handle)
         return jsonify({"ok": True})
 
     @bp.post("/local/faults")

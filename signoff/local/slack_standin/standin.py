@@ -35,7 +35,9 @@ class SlackStandIn:
     # -- what was said -------------------------------------------------------------
 
     def conversation(self) -> dict[str, Any]:
-        return self.state.snapshot()
+        """What the page shows: everything recorded, and the user groups' handles by id
+        (a mention of a group reads `@handle`, as in Slack)."""
+        return {**self.state.snapshot(), "usergroups": self._web_api.group_handles()}
 
     def has_message(self, channel: str, ts: str) -> bool:
         """Whether a message was posted at (channel, ts)."""
@@ -72,9 +74,12 @@ class SlackStandIn:
     def clear_faults(self) -> None:
         self._web_api.clear_faults()
 
-    def define_group(self, group_id: str, users: tuple[str, ...] | list[str]) -> None:
-        """Make `usergroups.users.list` answer `users` for `group_id`."""
-        self._web_api.define_group(group_id, users)
+    def define_group(
+        self, group_id: str, users: tuple[str, ...] | list[str], handle: str | None = None
+    ) -> None:
+        """Make `usergroups.users.list` answer `users` for `group_id`, shown on the page as
+        `@handle` (default: from the id, S0DBA is @dba)."""
+        self._web_api.define_group(group_id, users, handle)
 
     def set_member(self, channel: str, member: bool) -> None:
         """Put the bot in `channel` or take it out (it starts in every channel)."""

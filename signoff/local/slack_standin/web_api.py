@@ -4,11 +4,13 @@ the faults tests make them fail with."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from signoff.cardtext import SLACK_BLOCKS_TEXT, text_length
 from signoff.local.slack_standin import views
 from signoff.local.slack_standin.state import State
 from signoff.local.slack_standin.workspace import BOT_USER, DEFAULT_CHANNEL, TEAM, dm_channel
@@ -18,6 +20,8 @@ Method = Callable[[dict[str, Any]], dict[str, Any]]
 # The arguments Slack takes as JSON text in a form-encoded call.
 JSON_ARGS = ("blocks", "view", "attachments", "metadata")
 MESSAGE_KEYS = ("ts", "user", "text", "blocks", "metadata", "thread_ts")
+# The methods that carry a message's blocks, held to Slack's text across them.
+MESSAGE_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")
 
 
 @dataclass
@@ -35,6 +39,24 @@ class Fault:
     def answer(self) -> Answer:
         headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
         return {"ok": False, "error": self.error}, self.status, headers
+
+
+# A user group's handle as Slack allows it: lowercase letters, digits, `.`, `_`, `-`.
+HANDLE = re.compile(r"[a-z0-9][a-z0-9._-]{0,20}")
+
+
+def default_handle(group_id: str) -> str:
+    """A handle for a group defined without one: its id without the `S` and leading zeros,
+    in lowercase (S0DBA: dba, S0ONCALL: oncall)."""
+    name = group_id[1:].lstrip("0").lower() if group_id.startswith("S") else group_id.lower()
+    name = re.sub(r"[^a-z0-9._-]", "-", name)[:21]
+    return name if HANDLE.fullmatch(name) else "group"
+
+
+def too_long(blocks: Any) -> bool:
+    """Whether Slack would refuse these blocks for the text they carry in all
+    (`msg_blocks_too_long`: signoff/cardtext.py cites what is known of the limit)."""
+    return isinstance(blocks, list) and text_length(blocks) > SLACK_BLOCKS_TEXT
 
 
 class WebApi:
@@ -56,6 +78,7 @@ class WebApi:
         self._faults: list[Fault] = []
         # User groups, defined at each start from the policy file: in memory only.
         self._groups: dict[str, list[str]] = {}
+        self._handles: dict[str, str] = {}
         # Channels the bot was removed from (POST /local/channels/C/leave); in memory only.
         self._left: set[str] = set()
         self._methods: dict[str, Method] = {
@@ -91,6 +114,8 @@ class WebApi:
                 answer = fault.answer()
             elif token != self._bot_token:
                 answer = {"ok": False, "error": "invalid_auth"}, 200, {}
+            elif method in MESSAGE_METHODS and too_long(args.get("blocks")):
+                answer = {"ok": False, "error": "msg_blocks_too_long"}, 200, {}
             else:
                 handler = self._methods.get(method)
                 result = handler(args) if handler else {"ok": False, "error": "unknown_method"}
@@ -145,10 +170,19 @@ class WebApi:
 
     # -- user groups and channel membership (what `signoff doctor` checks) -------------
 
-    def define_group(self, group_id: str, users: tuple[str, ...] | list[str]) -> None:
-        """Make `usergroups.users.list` answer `users` for `group_id`."""
+    def define_group(
+        self, group_id: str, users: tuple[str, ...] | list[str], handle: str | None = None
+    ) -> None:
+        """Make `usergroups.users.list` answer `users` for `group_id`; the page shows a
+        mention of it as `@handle` (by default from the id: S0DBA is @dba)."""
         with self._state.lock:
             self._groups[group_id] = [str(u) for u in users]
+            self._handles[group_id] = handle or default_handle(group_id)
+
+    def group_handles(self) -> dict[str, str]:
+        """Each defined group's handle, by id (what the page shows for a mention)."""
+        with self._state.lock:
+            return dict(self._handles)
 
     def set_member(self, channel: str, member: bool) -> None:
         """Put the bot in `channel` or take it out (it starts in every channel)."""

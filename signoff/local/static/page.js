@@ -85,6 +85,13 @@ function ago(d) {
   return seconds >= 0 ? `in ${span}` : `${span} ago`;
 }
 
+// A user group mention reads "@handle", as in Slack: the stand-in's groups by id.
+function groupMention(id, label) {
+  const handles = (state.data && state.data.usergroups) || {};
+  const shown = label || "@" + (handles[id] || id || "group");
+  return el("span", {className: "mention special", dataset: {group: id}}, shown);
+}
+
 // One `<…>` control sequence: a mention, a channel, a special mention, a date or a link.
 function controlToken(inner) {
   const bar = inner.indexOf("|");
@@ -101,7 +108,7 @@ function controlToken(inner) {
     if (["here", "channel", "everyone"].includes(parts[0])) {
       return el("span", {className: "mention special"}, "@" + parts[0]);
     }
-    if (parts[0] === "subteam") return el("span", {className: "mention special"}, label || "@group");
+    if (parts[0] === "subteam") return groupMention(parts[1] || "", label);
     return label;
   }
   const url = decode(target);
@@ -173,7 +180,7 @@ function richElement(e) {
     return node;
   }
   if (e.type === "user") return el("span", {className: "mention", dataset: {user: e.user_id}}, "@" + e.user_id);
-  if (e.type === "usergroup") return el("span", {className: "mention special", dataset: {group: e.usergroup_id}}, "@" + e.usergroup_id);
+  if (e.type === "usergroup") return groupMention(e.usergroup_id, "");
   if (e.type === "date") return el("span", {className: "date"}, formatDate(e.timestamp, e.format || "", e.fallback || ""));
   if (e.type === "link") return el("a", {href: e.url, target: "_blank", rel: "noopener noreferrer"}, e.text || e.url);
   if (e.type === "emoji") return EMOJI[e.name] || `:${e.name}:`;
