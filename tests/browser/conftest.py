@@ -48,11 +48,6 @@ def browser() -> Iterator[Any]:
             f"no Chromium at {CHROMIUM}: `make setup` installs it with apt-get "
             "(apt-get install chromium), or set SIGNOFF_CHROMIUM"
         )
-    from playwright.sync_api import expect
-
-    # What the page shows after a click is the notifier's work, a process away: on a loaded
-    # two-core machine running two test workers it can take longer than the 5 s default.
-    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         yield chromium
