@@ -459,24 +459,27 @@ class Approvals:
     def _refused(self, approval: Approval, user: str, kind: AuditKind, refusal: Refusal) -> None:
         """Audit a refusal before it is told: the person hears it exactly when it is audited.
 
-        A write whose answer is lost (UnansweredError) was sent and, as far as anyone can
-        know, made: the refusal is told. A write that failed (throttled, refused, never
-        sent) is written once more — the store keeps an event once, so a first write that
-        did land is not doubled — and only when neither write can have been made does
-        this raise (BackendError: the person is told to try again, nothing audited).
+        A write that failed or went unanswered is written once more: the store keeps an
+        event once, so an answer (written, or written before) proves the event is there.
+        An unanswered write may not have been made (DynamoDB answered a 5xx, or refused it
+        after the click's timeout), so a second write is asked before it is taken as made.
+        When neither was answered but one went unanswered, it may stand: the refusal is
+        told. Only when neither write can have been made does this raise (BackendError:
+        the person is told to try again, nothing audited).
         """
         why = Refused(why=refusal.text, code=refusal.code.value)
         event = self._detailed(
             AuditEvent(kind=kind, at=utc(self.clock()), actor=user, detail=why.detail())
         )
+        unanswered = False  # a write went unanswered: it may stand
         for attempt in (1, 2):
             try:
                 self.store.record(approval.id, event, approval.expires_at)
-                break
+                break  # answered: written now, or found written before
             except UnansweredError:
-                break  # sent: it stands, or lands behind the answer that never came
+                unanswered = True
             except BackendError:
-                if attempt == 2:
+                if attempt == 2 and not unanswered:
                     raise
         if kind is AuditKind.VOTE_REFUSED:
             self.telemetry.count(CLICKS_REFUSED, Reason=refusal.code.value)

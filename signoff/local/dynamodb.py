@@ -258,7 +258,10 @@ class DynamoDBLocal:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> str:
+    def start(self, timeout: float = 120.0) -> str:
+        """Start it and wait until it answers. The JVM's start is the slow part: on a busy
+        2-core machine it has taken over 30 s, so the wait is generous; it ends as soon as
+        DynamoDB Local answers, or at once if the process exits."""
         java = shutil.which("java")
         if java is None:
             raise ConfigError("Java 17+ is needed for DynamoDB Local; install a JDK")

@@ -22,6 +22,11 @@ from tests.e2e.test_dev_stack import Dev
 CHROMIUM = Path(os.environ.get("SIGNOFF_CHROMIUM", "/usr/bin/chromium"))
 APPROVER = "U0APPROVER"
 REQUESTER = "U0REQUESTER"
+# How long an `expect` waits for the page to show something. What a vote changes reaches
+# the page through the doorbell, the workflow, SNS, the notifier's chat.update and the
+# page's poll: under a second on a quiet machine, more than Playwright's default 5 s on a
+# loaded 2-core one. The wait ends as soon as the page shows it.
+EXPECT_TIMEOUT_MS = 30_000
 
 
 def _unavailable(reason: str) -> None:
@@ -34,19 +39,15 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         _unavailable("playwright is not installed: run `make setup`")
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     if not CHROMIUM.exists():
         _unavailable(
             f"no Chromium at {CHROMIUM}: `make setup` installs it with apt-get "
             "(apt-get install chromium), or set SIGNOFF_CHROMIUM"
         )
-    from playwright.sync_api import expect
-
-    # What the page shows after a click is the notifier's work, a process away: on a loaded
-    # two-core machine running two test workers it can take longer than the 5 s default.
-    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         yield chromium

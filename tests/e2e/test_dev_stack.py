@@ -30,6 +30,10 @@ pytestmark = pytest.mark.e2e
 
 SECRET = "e2e-signing-secret-0123456789abcdef"
 SIGNOFF = [sys.executable, "-m", "signoff.cli"]
+# `signoff dev` starts DynamoDB Local (a JVM: up to 120 s on a loaded machine, see
+# DynamoDBLocal.start), moto and the emulators before /local/health answers: 37 s at load
+# average 15 on 2 cores, over 60 s at 25. The wait ends when it answers or the process exits.
+STARTUP_SECONDS = 180
 
 
 class Dev:
@@ -48,7 +52,7 @@ class Dev:
             stdout=subprocess.DEVNULL,
             stderr=open(self.home.parent / f"dev-{self.port}.log", "ab"),  # noqa: SIM115
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, "signoff dev exited at start"
             try:

@@ -154,10 +154,21 @@ def test_a_click_after_the_last_lost_race_is_told_the_refusal(
     [
         (("lost",), "refused", 1),  # written, answer lost: it stands
         (("failed",), "refused", 1),  # not written: the second write lands
+        (("unwritten",), "refused", 1),  # a 5xx, not written: the second write lands
         (("failed", "lost"), "refused", 1),
+        (("lost", "failed"), "refused", 1),  # the first may stand: it did
         (("failed", "failed"), "try again", 0),  # nothing audited: a retry is honest
+        (("unwritten", "unwritten"), "refused", 0),  # what is left (docs/architecture.md)
     ],
-    ids=["lost", "failed", "failed-then-lost", "failed-twice"],
+    ids=[
+        "lost",
+        "failed",
+        "unwritten",
+        "failed-then-lost",
+        "lost-then-failed",
+        "failed-twice",
+        "unwritten-twice",
+    ],
 )
 def test_a_refusal_is_told_exactly_when_it_is_audited(
     slack: StandInServer, kind: str, faults: tuple[str, ...], told: str, audited: int
