@@ -390,20 +390,48 @@ def _callgrind(argv: list[str], env: dict[str, str], label: str) -> int:
 
 
 # Where the Slack handler's cold start goes beyond the floor's: each stage runs everything
-# before it, in a fresh interpreter, and its instructions are counted (not its time).
+# before it, in a fresh interpreter, and its instructions are counted (not its time). The
+# stages after the imports build what `wiring.build_slack_app` builds, in its order, and the
+# last one answers the signed request through the handler with that app.
 STAGES = (
     ("the floor's imports: boto3, Bolt", "import boto3, slack_bolt, slack_bolt.authorization"),
     ("+ signoff.model", "import signoff.model"),
     ("+ signoff.store (codec, history, schema, boto3's DynamoDB types)", "import signoff.store"),
     ("+ signoff.service, signoff.slack (blocks, messages)", "import signoff.slack.app"),
-    ("+ signoff.wiring (config, botocore.config)", "import signoff.wiring"),
+    ("+ signoff.wiring (config, botocore.config)", "from signoff import wiring"),
     ("+ the handler module: Powertools Logger and Metrics", "import slack_handler.app"),
-    ("+ a DynamoDB client (the floor's only client)", "boto3.client('dynamodb')"),
+    (
+        "+ the handler's DynamoDB client (the floor's only client)",
+        "settings = wiring.settings_from_env(); telemetry = wiring._telemetry()\n"
+        "store = wiring.build_store(settings, budget=wiring.CLICK)",
+    ),
     (
         "+ the secret's source: Powertools Parameters, a Secrets Manager client",
-        "from signoff import wiring; source = wiring.secret_source(wiring.settings_from_env())",
+        "source = wiring.secret_source(settings)",
     ),
-    ("+ reading the secret", "source.current()"),
+    ("+ reading the secret", "first = source.current()"),
+    (
+        "+ the Bolt app: 10 listeners, the Slack client",
+        "from signoff.service import Approvals, system_clock\n"
+        "from signoff.slack.app import build_app\n"
+        "app = build_app(Approvals(store, system_clock, doorbell=wiring.build_doorbell(settings), "
+        "telemetry=telemetry), signing_secret=lambda: source.current().signing_secret, "
+        "bot_token=lambda: source.current().bot_token, refresh_secret=source.refresh, "
+        "client=wiring.build_slack_client(settings, first.bot_token, wiring.CLICK, telemetry), "
+        "telemetry=telemetry)",
+    ),
+    (
+        "+ the first request: the handler (Logger, Metrics), Bolt, the answer",
+        "import json, sys, signoff.handlers.slack as door\n"
+        "door.slack_app_from_env = lambda: app  # the app built above\n"
+        "class Context:\n"
+        "    function_name = 'signoff-bench-slack'; memory_limit_in_mb = 512\n"
+        "    aws_request_id = 'bench'; invoked_function_arn = 'arn:aws:lambda:us-east-1:"
+        "000000000000:function:signoff-bench-slack'\n"
+        "    def get_remaining_time_in_millis(self): return 30_000\n"
+        "event = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+        "assert slack_handler.app.handler(event, Context())['statusCode'] == 200",
+    ),
 )
 
 
@@ -416,7 +444,9 @@ def breakdown(stack: ColdStack, printer: Callable[[str], None] = print) -> None:
     for label, line in STAGES:
         code.append(line)
         program = "\n".join([*code, "import os", "os._exit(0)"])  # no teardown, as the probes
-        count = _callgrind([stack.python, "-S", "-c", program], env, label)
+        stack.write_events()  # signed now: the stages take minutes
+        argv = [stack.python, "-S", "-c", program, str(stack.event_file(SLACK.request))]
+        count = _callgrind(argv, env, label)
         printer(f"{label:<72} {count / 1e6:>9.1f} {(count - before) / 1e6 if before else 0:>7.1f}")
         before = count
     floor, ours = instructions(stack, FLOOR), instructions(stack, SLACK)

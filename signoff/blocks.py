@@ -12,7 +12,6 @@ fit Slack's limits.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from signoff import richtext as rt
@@ -23,6 +22,7 @@ from signoff.model import (
     Status,
     Vote,
     format_duration,
+    frozen,
     is_slack_user,
 )
 from signoff.tally import CountedVote, EscalationState, Tally, tally
@@ -578,7 +578,7 @@ def home_view(
 # -- notices: thread replies and direct messages ---------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Notice:
     """A message signoff sends besides the request: its fallback text and its blocks."""
 

@@ -9,12 +9,11 @@ The notifier uses it for every Slack reply and DM; the rule itself knows nothing
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from signoff.errors import BackendError
-from signoff.model import Approval, AuditEvent, OnceClaim, PostClaim, SlackRef
+from signoff.model import Approval, AuditEvent, OnceClaim, PostClaim, SlackRef, frozen
 
 
 class Claims(Protocol):
@@ -36,7 +35,7 @@ class Claims(Protocol):
     def count_failure(self, approval_id: str, key: str, now: datetime) -> int: ...
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Once:
     """Do a side effect once per (approval, key).
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import timedelta
 
 from signoff.errors import ConfigError
 from signoff.gates.settings import CiGateSettings
+from signoff.model import frozen
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 
 
-@dataclass(frozen=True)
+@frozen
 class Settings:
     table: str
     topic_arn: str
@@ -106,7 +107,7 @@ class Settings:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class GitHubSettings:
     webhook_secret_id: str = ""  # Secrets Manager: {"webhook_secret": ...} (Slack function)
     app_secret_id: str = ""  # Secrets Manager: {"app_id", "private_key"} (notifier)

@@ -11,12 +11,11 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from signoff.errors import ValidationError
-from signoff.model import iso, parse_iso, utc
+from signoff.model import frozen, iso, parse_iso, utc
 
 T = TypeVar("T")
 
@@ -81,7 +80,7 @@ def key_id(sort_key: str) -> str:
     return sort_key.split("#")[1]
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Page(Generic[T]):
     """Items in index order; `after` is the last one's sort key when the page is full."""
 
@@ -89,7 +88,7 @@ class Page(Generic[T]):
     after: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Window:
     """What a listing reads: a status ("all" for every one) over [since, until], or, with
     no times, the pending list in deadline order. A page token carries it, so the next page

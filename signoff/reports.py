@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar, Protocol, Self
@@ -25,6 +24,7 @@ from signoff.model import (
     AuditKind,
     Status,
     checked_id,
+    frozen,
     iso,
     parse_iso,
     person_problem,
@@ -47,7 +47,7 @@ class Stage(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Reported:
     """What a pipeline did after approval: its stage, a link to its run, a note."""
 
@@ -82,7 +82,7 @@ class Reported:
         return f"run #{found.group(1)}" if found else "the run"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Snoozed:
     """An approver asked for no reminders of this request until `until`."""
 
@@ -100,7 +100,7 @@ class Snoozed:
             return cls(until=datetime.fromtimestamp(0, UTC))
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Report:
     """One report as the card and the thread show it."""
 
@@ -165,14 +165,14 @@ class ReportStore(Protocol):
     ) -> None: ...
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class ReportResult:
     approval: Approval
     report: Reported
     new: bool  # False: this key was reported before (this call wrote nothing)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Reports:
     """The use cases: a pipeline's report, an approver's snooze."""
 

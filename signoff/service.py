@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -33,6 +33,7 @@ from signoff.model import (
     StartRequest,
     Status,
     checked_id,
+    frozen,
     iso,
     person_problem,
     utc,
@@ -112,7 +113,7 @@ class PendingIndex(Protocol):
     def inbox_count(self, user: str, role: InboxRole, now: datetime) -> int: ...
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Listing:
     """One page of a listing, and the token that reads the next (None: this was the last)."""
 
@@ -120,7 +121,7 @@ class Listing:
     next_page: str | None
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Pending:
     """The pending index page by page, and as one person sees it (their Home tab)."""
 
@@ -162,7 +163,7 @@ class Pending:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Home:
     """What one person's Home tab shows: the first of each list, and each list's size."""
 
@@ -659,7 +660,7 @@ class Started(StrEnum):
     REFUSED = "refused"  # the id's record is a different request (see the differences)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Kickoff:
     """What `start_or_match` did, and the approval as it stands."""
 
@@ -668,7 +669,7 @@ class Kickoff:
     differences: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Progress:
     """One read of an approval being waited for."""
 
@@ -681,7 +682,7 @@ class CliAction(StrEnum):
     CANCEL = "cancel"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class CliDecisions:
     """What a deployed stack says about decisions from the CLI, and who is calling."""
 

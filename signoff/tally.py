@@ -5,11 +5,10 @@ facts from `tally(approval)`, so no surface counts a quorum its own way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from signoff.model import Approval, Decision, Status, utc
+from signoff.model import Approval, Decision, Status, frozen, utc
 
 
 class EscalationState(StrEnum):
@@ -19,7 +18,7 @@ class EscalationState(StrEnum):
     MOOT = "moot"  # it cannot fire any more: decided first, or due at or after the deadline
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Escalation:
     """A named policy's escalation as it stands. The group is an id: surfaces mention it
     only once it has fired (a mention pages the whole group)."""
@@ -36,7 +35,7 @@ class Escalation:
         return max(timedelta(0), self.due_at - utc(now))
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class CountedVote:
     """One vote as every surface shows it."""
 
@@ -50,7 +49,7 @@ class CountedVote:
     decisive: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Tally:
     """The truth about one approval's votes, for every surface to render."""
 

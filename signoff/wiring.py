@@ -11,7 +11,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from botocore.config import Config
 
 from signoff.config import Settings
 from signoff.errors import ConfigError
+from signoff.model import frozen
 from signoff.observability import SLACK_API_ERRORS, NoTelemetry, Telemetry
 from signoff.service import Approvals, system_clock
 from signoff.store import DynamoApprovalStore
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from signoff.workflow import WorkflowDeps
 
 
-@dataclass(frozen=True)
+@frozen
 class Budget:
     """How long one path may wait on DynamoDB and Slack, retries included."""
 
@@ -113,7 +113,7 @@ BACKGROUND = Budget(
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class SlackSecrets:
     bot_token: str
     signing_secret: str

@@ -12,11 +12,11 @@ system shows names the people who decided and why (`verdict`), never only the bo
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from signoff.ci import GateRef, Link, link_problems, links_problems, parse_links
 from signoff.errors import SignoffError
+from signoff.model import frozen
 
 if TYPE_CHECKING:
     from signoff.model import Approval
@@ -77,7 +77,7 @@ class Gates(Mapping[str, Gate]):
         return len(self._gates)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Verdict:
     """What a gate tells its CI system: release or not, and a sentence naming who and why."""
 

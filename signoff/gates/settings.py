@@ -4,12 +4,12 @@ tokens live in Secrets Manager and which API each calls."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from signoff.gates.rest import checked_base_url
+from signoff.model import frozen
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class CiGateSettings:
     # Secrets Manager: {"token": ...} allowed to send repository_dispatch (contents: write).
     dispatch_secret_id: str = ""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -14,6 +13,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from signoff import blocks, notices
+from signoff.model import frozen
 from signoff.observability import Telemetry
 from signoff.service import Approvals
 from signoff.slack.listeners import Listeners
@@ -22,7 +22,7 @@ from signoff.slack.request import MalformedRequestError, RequestSignature
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@frozen
 class SlackApp:
     """The Bolt app and the signature check that runs before Bolt sees a request."""
 

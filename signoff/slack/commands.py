@@ -7,11 +7,11 @@ not echoed: it is user text, and the person can see what they typed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from signoff import blocks
+from signoff.model import frozen
 
 
 class Verb(StrEnum):
@@ -32,7 +32,7 @@ _ELSEWHERE = {
 _EXAMPLE_ID = "apr-1a2b3c4d5e"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Parsed:
     """A `/signoff` input: the verb and its id, or why it was not understood."""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -30,7 +29,7 @@ from signoff.errors import (
     SignoffError,
     ValidationError,
 )
-from signoff.model import Decision, id_problem
+from signoff.model import Decision, frozen, id_problem
 from signoff.observability import NoTelemetry, Telemetry
 from signoff.service import Approvals
 from signoff.slack import commands
@@ -78,7 +77,7 @@ ANSWERS: tuple[tuple[type[SignoffError], Told], ...] = (
 BROKEN = "signoff's settings are broken, so this could not be done; tell whoever runs it."
 
 
-@dataclass(frozen=True)
+@frozen
 class Phrases:
     """One listener's words for each kind of answer; `{why}` is the error's sentence.
 
