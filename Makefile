@@ -48,11 +48,11 @@ dev: setup
 	$(BIN)/signoff dev
 
 ## test: the whole suite, offline, on TEST_WORKERS processes (pytest-xdist; each test file
-## stays on one worker, so a file's shared stack is started once; the slowest tiers first,
-## tests/conftest.py). TEST_WORKERS=0 runs it in this process, one test at a time.
+## stays on one worker, so a file's shared stack is started once). TEST_WORKERS=0 runs it
+## in this process, one test at a time.
 TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 ## test-fast: the tiers that need no Java and no subprocess (unit, functional, the contract
 ## on the in-memory store), in under a minute; `make test` runs everything

@@ -28,7 +28,6 @@ from signoff.store import DynamoApprovalStore
 TESTS = Path(__file__).parent
 # Each directory is a tier, and the tier is the test's marker: `-m "not e2e"` and the like.
 TIERS = ("unit", "functional", "contract", "integration", "e2e", "browser")
-SLOWEST_FIRST = ("e2e", "browser", "integration", "contract", "functional", "unit")
 
 SIGNING_SECRET = "test-signing-secret-" + "0" * 12
 BOT_TOKEN = "xoxb-test-token"
@@ -54,11 +53,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(tier)
         if "ddb_endpoint" in getattr(item, "fixturenames", ()):
             item.add_marker("dynamodb")
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        # Under `make test`'s workers the slowest tiers go first, so the run ends on short
-        # unit tests shared between the workers rather than one worker's long browser file.
-        slowest_first = {tier: n for n, tier in enumerate(SLOWEST_FIRST)}
-        items.sort(key=lambda item: slowest_first.get(item.path.relative_to(TESTS).parts[0], 0))
 
 
 @pytest.fixture
