@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from signoff.errors import ValidationError
+from signoff.frozen import frozen
 from signoff.text import visible
 
 _SHA_RE = re.compile(r"\A[0-9a-f]{7,64}\Z", re.ASCII)
@@ -35,7 +35,7 @@ _FORMS = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Binding:
     """One fingerprint of what a request approves. Values are kept lowercase, so a SHA
     typed in capitals is the same SHA."""

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from signoff import richtext as rt
+from signoff.frozen import frozen
 from signoff.model import (
     MAX_REASON,
     Approval,
@@ -22,7 +23,6 @@ from signoff.model import (
     Status,
     Vote,
     format_duration,
-    frozen,
     is_slack_user,
 )
 from signoff.tally import CountedVote, EscalationState, Tally, tally

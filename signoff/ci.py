@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from signoff.errors import ValidationError
+from signoff.frozen import frozen
 from signoff.text import unsafe_characters
 
 MAX_LINKS = 5  # link buttons on the message (an actions block holds 25 elements)
@@ -76,7 +77,7 @@ class GateRef:
         return self.kind == other.kind and dict(self.target) == dict(other.target)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Link:
     """A link shown as a button on the request's message (a CI run, a diff, a plan)."""
 

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from signoff.errors import BackendError
-from signoff.model import Approval, AuditEvent, OnceClaim, PostClaim, SlackRef, frozen
+from signoff.frozen import frozen
+from signoff.model import Approval, AuditEvent, OnceClaim, PostClaim, SlackRef
 
 
 class Claims(Protocol):

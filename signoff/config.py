@@ -7,8 +7,8 @@ from dataclasses import field
 from datetime import timedelta
 
 from signoff.errors import ConfigError
+from signoff.frozen import frozen
 from signoff.gates.settings import CiGateSettings
-from signoff.model import frozen
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 

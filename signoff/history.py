@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from signoff.errors import ValidationError
-from signoff.model import frozen, iso, parse_iso, utc
+from signoff.frozen import frozen
+from signoff.model import iso, parse_iso, utc
 
 T = TypeVar("T")
 

@@ -11,9 +11,11 @@ can do.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from enum import StrEnum
+
+from signoff.frozen import frozen
 
 
 class RefusalCode(StrEnum):
@@ -142,7 +144,7 @@ SENTENCES: Mapping[RefusalCode, Callable[[Details], str]] = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Refusal:
     """A refusal by the rules: its code and what its sentence names."""
 

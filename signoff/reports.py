@@ -18,13 +18,13 @@ from typing import ClassVar, Protocol, Self
 
 from signoff.errors import RefusedError, ValidationError
 from signoff.events import Publisher, Topic
+from signoff.frozen import frozen
 from signoff.model import (
     Approval,
     AuditEvent,
     AuditKind,
     Status,
     checked_id,
-    frozen,
     iso,
     parse_iso,
     person_problem,

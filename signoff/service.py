@@ -20,6 +20,7 @@ from signoff.errors import (
     UnansweredError,
     ValidationError,
 )
+from signoff.frozen import frozen
 from signoff.history import DEFAULT_SINCE, Page, Window
 from signoff.model import (
     MAX_TIMEOUT,
@@ -33,7 +34,6 @@ from signoff.model import (
     StartRequest,
     Status,
     checked_id,
-    frozen,
     iso,
     person_problem,
     utc,

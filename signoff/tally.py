@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from signoff.model import Approval, Decision, Status, frozen, utc
+from signoff.frozen import frozen
+from signoff.model import Approval, Decision, Status, utc
 
 
 class EscalationState(StrEnum):

@@ -19,7 +19,7 @@ from botocore.config import Config
 
 from signoff.config import Settings
 from signoff.errors import ConfigError
-from signoff.model import frozen
+from signoff.frozen import frozen
 from signoff.observability import SLACK_API_ERRORS, NoTelemetry, Telemetry
 from signoff.service import Approvals, system_clock
 from signoff.store import DynamoApprovalStore

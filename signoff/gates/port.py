@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from signoff.ci import GateRef, Link, link_problems, links_problems, parse_links
 from signoff.errors import SignoffError
-from signoff.model import frozen
+from signoff.frozen import frozen
 
 if TYPE_CHECKING:
     from signoff.model import Approval

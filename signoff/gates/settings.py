@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from signoff.frozen import frozen
 from signoff.gates.rest import checked_base_url
-from signoff.model import frozen
 
 
 @frozen(kw_only=True)

@@ -13,7 +13,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from signoff import blocks, notices
-from signoff.model import frozen
+from signoff.frozen import frozen
 from signoff.observability import Telemetry
 from signoff.service import Approvals
 from signoff.slack.listeners import Listeners

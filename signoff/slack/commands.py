@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from signoff import blocks
-from signoff.model import frozen
+from signoff.frozen import frozen
 
 
 class Verb(StrEnum):

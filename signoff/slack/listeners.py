@@ -29,7 +29,8 @@ from signoff.errors import (
     SignoffError,
     ValidationError,
 )
-from signoff.model import Decision, frozen, id_problem
+from signoff.frozen import frozen
+from signoff.model import Decision, id_problem
 from signoff.observability import NoTelemetry, Telemetry
 from signoff.service import Approvals
 from signoff.slack import commands

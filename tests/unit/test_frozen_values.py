@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from signoff.model import AuditEvent, AuditKind, Policy, frozen
+from signoff.frozen import frozen
+from signoff.model import AuditEvent, AuditKind, Policy
 
 
 def _next_id() -> str:
