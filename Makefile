@@ -52,7 +52,7 @@ dev: setup
 ## in this process, one test at a time.
 TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) --durations=20
 
 ## test-fast: the tiers that need no Java and no subprocess (unit, functional, the contract
 ## on the in-memory store), in under a minute; `make test` runs everything

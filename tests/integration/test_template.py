@@ -212,10 +212,25 @@ def _statement_problems(where: str, st: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The statements that run as the module is imported: those at top level and inside a
+    top-level `try`, `if` or `with` (slack_handler/app.py imports inside a `try`)."""
+    for node in body:
+        yield node
+        if isinstance(node, ast.Try):
+            for part in (node.body, *(h.body for h in node.handlers), node.orelse, node.finalbody):
+                yield from _module_level(part)
+        elif isinstance(node, ast.If):
+            yield from _module_level(node.body)
+            yield from _module_level(node.orelse)
+        elif isinstance(node, ast.With):
+            yield from _module_level(node.body)
+
+
 def _handler_binds(path: Path, attr: str) -> bool:
     """Whether the module at path binds `attr` at top level (def, assignment or import)."""
     names: set[str] = set()
-    for node in ast.parse(path.read_text(), filename=str(path)).body:
+    for node in _module_level(ast.parse(path.read_text(), filename=str(path)).body):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
         elif isinstance(node, ast.Assign):
